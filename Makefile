@@ -1,0 +1,150 @@
+# cotai: one non-recursive GNU Makefile for cotai-proxy, cotai-ca and tests.
+#
+#   make            build bin: $(BUILD)/cotai-proxy, $(BUILD)/cotai-ca
+#   make check      install missing Debian packages (as root), then run
+#                   everything CI runs: lint, unit tests, integration tests
+#   make unit       Check unit tests        make itest   integration tests
+#   make asan       unit + integration tests under ASan/UBSan
+#   make demo       the two-sidecar demo    make bench   benchmarks
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Sources are found by wildcard: lib/*.c is linked into both programs,
+# ca/*.c into cotai-ca, config/*.c and proxy/*.c into cotai-proxy,
+# tests/unit/check_<name>.c must define `Suite *<name>_suite(void)`, and each
+# tests/tools/<tool>.c is a standalone test helper program.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+BUILD ?= build
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS := openssl libevent libevent_openssl libevent_pthreads yaml-0.1
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) check 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+	-Ilib -Iconfig -Iproxy -Ica -I$(BUILD)
+ALL_CFLAGS = -std=c11 $(WARN) -fno-strict-aliasing -pthread $(CFLAGS) \
+	$(PKG_CFLAGS) $(SANFLAGS)
+LDLIBS += $(PKG_LIBS) -pthread
+
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+endif
+
+LIB_SRC := $(wildcard lib/*.c)
+CA_SRC := $(filter-out ca/main.c,$(wildcard ca/*.c))
+CONFIG_SRC := $(wildcard config/*.c)
+PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/check_*.c))
+TOOL_SRC := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+CA_OBJ := $(call obj,$(CA_SRC))
+CONFIG_OBJ := $(call obj,$(CONFIG_SRC))
+PROXY_OBJ := $(call obj,$(PROXY_SRC))
+UNIT_OBJ := $(call obj,$(UNIT_SRC) tests/unit/runner.c)
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+BINS := $(BUILD)/cotai-proxy $(BUILD)/cotai-ca
+
+.PHONY: all check unit itest asan valgrind demo bench install clean deps \
+	lint format tools
+.DEFAULT_GOAL := all
+
+all: $(BINS) tools
+tools: $(TOOLS)
+
+$(BUILD)/cotai-ca: $(call obj,ca/main.c) $(CA_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cotai-proxy: $(call obj,proxy/main.c) $(PROXY_OBJ) $(CONFIG_OBJ) \
+		$(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/check_runner: $(UNIT_OBJ) $(CA_OBJ) $(PROXY_OBJ) $(CONFIG_OBJ) \
+		$(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# The runner's list of suites, one X(name) per tests/unit/check_<name>.c.
+$(BUILD)/unit_suites.h: $(UNIT_SRC) Makefile
+	@mkdir -p $(dir $@)
+	@{ printf '#define UNIT_SUITES'; \
+	  for f in $(UNIT_SRC); do n=$${f##*/check_}; printf ' X(%s)' "$${n%.c}"; \
+	  done; echo; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/tests/unit/runner.o: $(BUILD)/unit_suites.h
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+deps:
+	@./mk/deps.sh build test
+
+unit: $(BUILD)/check_runner
+	CK_FORK=yes $(BUILD)/check_runner
+
+itest: $(BINS) $(TOOLS)
+	COTAI_BUILD=$(abspath $(BUILD)) tests/integration/run.sh $(T)
+
+check:
+	@./mk/deps.sh build test
+	$(MAKE) lint
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) itest
+
+asan:
+	@./mk/deps.sh build test
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 unit itest
+
+valgrind: $(BINS) $(TOOLS)
+	COTAI_BUILD=$(abspath $(BUILD)) COTAI_VALGRIND=1 \
+		tests/integration/run.sh $(T)
+
+demo:
+	@./mk/deps.sh build test
+	$(MAKE) all
+	COTAI_BUILD=$(abspath $(BUILD)) ./mk/demo.sh
+
+bench:
+	@./mk/deps.sh build test bench
+	$(MAKE) all
+	COTAI_BUILD=$(abspath $(BUILD)) bench/run.sh $(B)
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find lib ca config proxy tests -name '*.[ch]')
+
+lint:
+	@out=$$(for f in $(C_FILES); do clang-format --dry-run --Werror \
+	  "$$f" 2>&1 >/dev/null || echo "$$f"; done); \
+	if [ -n "$$out" ]; then echo "lint: not clang-formatted (make format):"; \
+	  echo "$$out"; exit 1; fi
+	@command -v cppcheck >/dev/null || { echo "lint: cppcheck missing"; exit 1; }
+	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+		--enable=warning,portability,performance \
+		-Ilib -Iconfig -Iproxy -Ica -D__GNUC__ lib ca config proxy tests
+
+format:
+	clang-format -i $(C_FILES)
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,121 @@
+/*
+ * config: cotai-proxy's YAML configuration, loaded with libyaml into an
+ * immutable struct cotai_config. Loading is three steps (as in OpenSSH):
+ * every field starts "unset", the document is parsed and checked against a
+ * key table (name, type, field, validator), then defaults are filled in and
+ * route settings inherit the global ones. Every error names the file, line,
+ * column and key: "FILE:LINE:COL: KEY: what is wrong".
+ *
+ * Once loaded the struct is never modified; a reload loads a new one and
+ * swaps. All strings are owned by the struct and freed by config_free().
+ * The key reference lives in config/README.md.
+ */
+#ifndef COTAI_CONFIG_H
+#define COTAI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum config_mode { CONFIG_MODE_ORIGINATE, CONFIG_MODE_TERMINATE };
+
+/* What the route speaks on its TLS leg (see DESIGN.md, protocol facts). */
+enum config_proto {
+	CONFIG_PROTO_TCP,      /* plain mTLS between two cotai sidecars */
+	CONFIG_PROTO_POSTGRES, /* PostgreSQL SSLRequest negotiation */
+	CONFIG_PROTO_REDIS,    /* TLS from the first byte (native upstream) */
+	CONFIG_PROTO_MONGO     /* TLS from the first byte (native upstream) */
+};
+
+enum config_addr_kind { CONFIG_ADDR_INET, CONFIG_ADDR_UNIX };
+
+/* A listen or target address: "host:port", "[v6]:port" or "unix:/path". */
+struct config_addr {
+	enum config_addr_kind kind;
+	char *text; /* as written, for logs */
+	char *host; /* INET: host name or literal, without brackets */
+	char *port; /* INET: port as a decimal string ("0" = any) */
+	char *path; /* UNIX: socket path */
+};
+
+/* Certificate material (file paths). crl may be NULL. */
+struct config_identity {
+	char *ca;
+	char *cert;
+	char *key;
+	char *crl;
+};
+
+/* Timeouts in milliseconds; 0 means "no timeout" only for idle. */
+struct config_timeouts {
+	uint32_t connect_ms;   /* default 5000 */
+	uint32_t handshake_ms; /* default 10000 */
+	uint32_t idle_ms;      /* default 3600000 (1 h); 0 = none */
+	uint32_t halfclose_ms; /* default 60000 */
+};
+
+struct config_route {
+	char *name; /* unique, [A-Za-z0-9_.-]+ */
+	enum config_mode mode;
+	enum config_proto protocol; /* default CONFIG_PROTO_TCP */
+	struct config_addr listen;
+	struct config_addr target;
+	/* originate: server identities accepted (names, SPIFFE IDs, globs). */
+	char **expect;
+	size_t nexpect;
+	/* terminate: client identities allowed (names, SPIFFE IDs, globs). */
+	char **allow;
+	size_t nallow;
+	/* Effective identity: the route's own keys over the global ones. */
+	struct config_identity identity;
+	struct config_timeouts timeouts;
+	uint32_t max_connections; /* default 1024 */
+	int tls_min_version;	  /* TLS1_3_VERSION (default) or TLS1_2_VERSION */
+	uint32_t buffer_bytes;	  /* per-direction high watermark, default 256 KiB */
+	int line;		  /* where the route starts in the file */
+};
+
+struct cotai_config {
+	char *path; /* the file it was loaded from */
+	struct config_identity identity; /* global defaults; fields may be NULL */
+	bool admin_enabled;		 /* default true */
+	struct config_addr admin_listen; /* default 127.0.0.1:9901 */
+	int log_level;			 /* enum log_level, default info */
+	int log_format;			 /* enum log_format, default text */
+	uint32_t workers;		 /* "auto" = number of CPUs; >= 1 */
+	char *user;			 /* switch to this user after binding; NULL */
+	uint32_t drain_timeout_ms;	 /* SIGTERM drain deadline, default 30000 */
+	uint32_t max_connections;	 /* process-wide, default 10000 */
+	struct config_route *routes;
+	size_t nroutes;
+};
+
+/*
+ * Load and validate PATH. On success stores a new config in *out (the caller
+ * frees it with config_free) and returns 0. On failure returns -1, leaves *out
+ * NULL and writes one "FILE:LINE:COL: KEY: what is wrong" line to err
+ * (always NUL-terminated). Checks include that every certificate, key, CA
+ * and CRL file is readable and parses, and that each key matches its
+ * certificate.
+ */
+int config_load(const char *path, struct cotai_config **out, char *err,
+    size_t errlen);
+
+/* Free a config; NULL is a no-op. */
+void config_free(struct cotai_config *cfg);
+
+/*
+ * Print the effective policy (every route, its addresses, timeouts, identity
+ * files and who may use it) for `cotai-proxy --check`.
+ */
+void config_print(const struct cotai_config *cfg, FILE *fp);
+
+/* Parse "host:port", "[v6]:port" or "unix:/path" into *out; 0 or -1. */
+int config_addr_parse(const char *s, struct config_addr *out);
+void config_addr_clear(struct config_addr *a);
+
+const char *config_mode_name(enum config_mode m);
+const char *config_proto_name(enum config_proto p);
+
+#endif

@@ -1,0 +1,116 @@
+# Shared helpers for the integration tests; source it first:
+#	. "$(dirname "$0")/lib.sh"
+# Gives: $T (a private temporary directory, removed at exit unless
+# KEEP_TMP=1), $CA and $PROXY (the binaries), $TOOLS (tests/tools programs),
+# and functions to start processes that are all killed by PID on exit.
+set -euo pipefail
+
+: "${COTAI_BUILD:?set COTAI_BUILD to the build directory}"
+CA=$COTAI_BUILD/cotai-ca
+PROXY=$COTAI_BUILD/cotai-proxy
+TOOLS=$COTAI_BUILD/tools
+T=$(mktemp -d "${TMPDIR:-/tmp}/cotai-test.XXXXXX")
+chmod 700 "$T"
+: >"$T/.pids"
+export COTAI_CA_DIR=$T/pki
+
+lib_cleanup() {
+	local rc=$? pid
+	while read -r pid; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done <"$T/.pids"
+	# Give processes up to 5 s to exit, then kill what is left.
+	for _ in $(seq 50); do
+		local alive=0
+		while read -r pid; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done <"$T/.pids"
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	while read -r pid; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done <"$T/.pids"
+	if [ $rc -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "test directory kept: $T" >&2
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f (last 20 lines)" >&2
+			tail -n 20 "$f" >&2
+		done
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap lib_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+# spawn NAME CMD...: start CMD in the background with stdout+stderr in
+# $T/NAME.log; its PID is recorded for cleanup and stored in $LAST_PID.
+# cotai-proxy runs under valgrind when COTAI_VALGRIND=1.
+spawn() {
+	local name=$1
+	shift
+	if [ "${COTAI_VALGRIND:-0}" = 1 ] && [ "$1" = "$PROXY" ]; then
+		set -- valgrind --quiet --error-exitcode=99 --leak-check=full \
+		    --errors-for-leak-kinds=definite,indirect \
+		    --log-file="$T/$name.valgrind" "$@"
+	fi
+	"$@" >"$T/$name.log" 2>&1 &
+	LAST_PID=$!
+	echo "$LAST_PID" >>"$T/.pids"
+}
+
+# wait_for DESC TIMEOUT_S CMD...: poll CMD until it succeeds.
+wait_for() {
+	local desc=$1 limit=$2 i
+	shift 2
+	for i in $(seq $((limit * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "timed out after ${limit}s waiting for $desc"
+}
+
+# wait_file FILE [TIMEOUT_S]: wait until FILE exists and is not empty.
+wait_file() {
+	wait_for "$1" "${2:-10}" test -s "$1"
+}
+
+# wait_exit PID [TIMEOUT_S]: wait until PID has exited.
+wait_exit() {
+	wait_for "exit of $1" "${2:-10}" sh -c "! kill -0 $1"
+}
+
+# port_of PORTSFILE ROUTE: the port cotai-proxy bound for ROUTE.
+port_of() {
+	awk -v r="$2" '$1 == r { n = split($2, a, ":"); print a[n] }' "$1"
+}
+
+# assert_grep PATTERN FILE [MSG]: FILE must contain an extended regex match.
+assert_grep() {
+	grep -Eq -- "$1" "$2" || fail "${3:-expected /$1/ in $2}"
+}
+
+# assert_no_grep PATTERN FILE [MSG]
+assert_no_grep() {
+	if grep -Eq -- "$1" "$2"; then fail "${3:-unexpected /$1/ in $2}"; fi
+}
+
+# pki_init [TRUST_DOMAIN]: a fresh CA in $COTAI_CA_DIR permitting bare names.
+pki_init() {
+	"$CA" init --trust-domain "${1:-cotai.test}" \
+	    --passphrase-file <(echo test-passphrase-please-ignore) \
+	    >"$T/ca-init.log" 2>&1 || { cat "$T/ca-init.log"; fail "ca init"; }
+}
+
+# issue NAME [ARGS...]: issue a leaf into $T/certs.
+issue() {
+	"$CA" issue "$@" --out "$T/certs" >>"$T/ca-issue.log" 2>&1 ||
+	    { tail "$T/ca-issue.log"; fail "ca issue $*"; }
+}
