@@ -71,24 +71,39 @@ struct config_route {
 	struct config_identity identity;
 	struct config_timeouts timeouts;
 	uint32_t max_connections; /* default 1024 */
-	int tls_min_version;	  /* TLS1_3_VERSION (default) or TLS1_2_VERSION */
-	uint32_t buffer_bytes;	  /* per-direction high watermark, default 256 KiB */
-	int line;		  /* where the route starts in the file */
+	/* TLS1_3_VERSION (default) or TLS1_2_VERSION */
+	int tls_min_version;
+	/* per-direction high watermark, default 256 KiB */
+	uint32_t buffer_bytes;
+	/* where the route starts in the file */
+	int line;
+	/* originate: allow a plaintext listener beyond loopback/unix: */
+	bool plaintext_bind_any; /* default false */
 };
 
 struct cotai_config {
-	char *path; /* the file it was loaded from */
-	struct config_identity identity; /* global defaults; fields may be NULL */
-	bool admin_enabled;		 /* default true */
-	struct config_addr admin_listen; /* default 127.0.0.1:9901 */
-	int log_level;			 /* enum log_level, default info */
-	int log_format;			 /* enum log_format, default text */
-	uint32_t workers;		 /* "auto" = number of CPUs; >= 1 */
-	char *user;			 /* switch to this user after binding; NULL */
-	uint32_t drain_timeout_ms;	 /* SIGTERM drain deadline, default 30000 */
-	uint32_t max_connections;	 /* process-wide, default 10000 */
+	/* the file it was loaded from */
+	char *path;
+	/* global defaults for the routes; fields may be NULL */
+	struct config_identity identity;
+	/* admin endpoint: default enabled, 127.0.0.1:9901 */
+	bool admin_enabled;
+	struct config_addr admin_listen;
+	/* enum log_level (default info) and enum log_format (default text) */
+	int log_level;
+	int log_format;
+	/* event-loop threads, >= 1; "auto" = number of CPUs (at most 64) */
+	uint32_t workers;
+	/* switch to this user after binding; NULL */
+	char *user;
+	/* SIGTERM drain deadline, default 30000 */
+	uint32_t drain_timeout_ms;
+	/* process-wide, default 10000 */
+	uint32_t max_connections;
 	struct config_route *routes;
 	size_t nroutes;
+	/* workers came from "auto" (or was not set) */
+	bool workers_auto;
 };
 
 /*
@@ -99,8 +114,8 @@ struct cotai_config {
  * and CRL file is readable and parses, and that each key matches its
  * certificate.
  */
-int config_load(const char *path, struct cotai_config **out, char *err,
-    size_t errlen);
+int config_load(
+    const char *path, struct cotai_config **out, char *err, size_t errlen);
 
 /* Free a config; NULL is a no-op. */
 void config_free(struct cotai_config *cfg);
@@ -114,6 +129,9 @@ void config_print(const struct cotai_config *cfg, FILE *fp);
 /* Parse "host:port", "[v6]:port" or "unix:/path" into *out; 0 or -1. */
 int config_addr_parse(const char *s, struct config_addr *out);
 void config_addr_clear(struct config_addr *a);
+
+/* True for unix: addresses and loopback hosts (localhost, 127/8, ::1). */
+bool config_addr_is_local(const struct config_addr *a);
 
 const char *config_mode_name(enum config_mode m);
 const char *config_proto_name(enum config_proto p);

@@ -1,0 +1,416 @@
+/*
+ * config: see config.h. Loading is three steps: config_load() starts with
+ * every field unset, cfg_parse_root() (config_keys.c) stores what the file
+ * says, cfg_defaults() fills the rest and lets routes inherit the global
+ * identity and "defaults:" section; then cfg_check_routes() makes the checks
+ * that involve several keys, and cfg_check_files() (config_files.c) opens
+ * every certificate and key.
+ */
+#include "config_priv.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "log.h"
+
+int
+cfg_err(
+    struct cfg_ctx *c, yaml_mark_t mark, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (c->err == NULL || c->errlen == 0)
+		return (-1);
+	n = snprintf(c->err, c->errlen, "%s:%zu:%zu: %s: ", c->path,
+	    mark.line + 1, mark.column + 1, key);
+	if (n >= 0 && (size_t)n < c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return (-1);
+}
+
+int
+cfg_where_add(
+    struct cfg_ctx *c, const void *field, yaml_mark_t mark, const char *key)
+{
+	struct cfg_where *w;
+
+	if (c->nwhere == c->capwhere) {
+		size_t cap = c->capwhere ? c->capwhere * 2 : 64;
+
+		if ((w = reallocarray(c->where, cap, sizeof(*w))) == NULL)
+			return (-1);
+		c->where = w;
+		c->capwhere = cap;
+	}
+	w = &c->where[c->nwhere++];
+	w->field = field;
+	w->mark = mark;
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	return (0);
+}
+
+const struct cfg_where *
+cfg_where_find(const struct cfg_ctx *c, const void *field)
+{
+	for (size_t i = c->nwhere; i > 0; i--) {
+		if (c->where[i - 1].field == field)
+			return (&c->where[i - 1]);
+	}
+	return (NULL);
+}
+
+int
+cfg_err_field(struct cfg_ctx *c, const void *field, const void *fallback,
+    const char *fallback_key, const char *fmt, ...)
+{
+	const struct cfg_where *w = cfg_where_find(c, field);
+	yaml_mark_t m = {0, 0, 0};
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w != NULL)
+		return (cfg_err(c, w->mark, w->key, "%s", msg));
+	if ((w = cfg_where_find(c, fallback)) != NULL)
+		m = w->mark;
+	return (cfg_err(c, m, fallback_key, "%s", msg));
+}
+
+static void
+cfg_u32_default(uint32_t *v, uint32_t def)
+{
+	if (*v == CFG_UNSET)
+		*v = def;
+}
+
+/* Inherit a global identity file; the copy keeps the global's position. */
+static int
+cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src)
+{
+	const struct cfg_where *w;
+
+	if (*dst != NULL || *src == NULL)
+		return (0);
+	if ((*dst = strdup(*src)) == NULL)
+		return (-1);
+	if ((w = cfg_where_find(c, src)) != NULL)
+		return (cfg_where_add(c, dst, w->mark, w->key));
+	return (0);
+}
+
+static int
+cfg_route_defaults(
+    struct cfg_ctx *c, struct cfg_top *top, struct config_route *r)
+{
+	const struct config_identity *g = &top->cfg.identity;
+	const struct cfg_defaults *d = &top->defs;
+
+	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
+	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
+	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
+	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1)
+		return (-1);
+	cfg_u32_default(&r->timeouts.connect_ms, d->timeouts.connect_ms);
+	cfg_u32_default(&r->timeouts.handshake_ms, d->timeouts.handshake_ms);
+	cfg_u32_default(&r->timeouts.idle_ms, d->timeouts.idle_ms);
+	cfg_u32_default(&r->timeouts.halfclose_ms, d->timeouts.halfclose_ms);
+	cfg_u32_default(&r->max_connections, d->max_connections);
+	cfg_u32_default(&r->buffer_bytes, d->buffer_bytes);
+	if (r->tls_min_version == CFG_UNSET_INT)
+		r->tls_min_version = d->tls_min_version;
+	return (0);
+}
+
+static int
+cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
+{
+	struct cotai_config *cfg = &top->cfg;
+	struct cfg_defaults *d = &top->defs;
+	long n;
+
+	cfg_u32_default(&d->timeouts.connect_ms, CFG_DEF_CONNECT_MS);
+	cfg_u32_default(&d->timeouts.handshake_ms, CFG_DEF_HANDSHAKE_MS);
+	cfg_u32_default(&d->timeouts.idle_ms, CFG_DEF_IDLE_MS);
+	cfg_u32_default(&d->timeouts.halfclose_ms, CFG_DEF_HALFCLOSE_MS);
+	cfg_u32_default(&d->max_connections, CFG_DEF_ROUTE_MAXCONN);
+	cfg_u32_default(&d->buffer_bytes, CFG_DEF_BUFFER);
+	if (d->tls_min_version == CFG_UNSET_INT)
+		d->tls_min_version = TLS1_3_VERSION;
+	if (cfg->log_level == CFG_UNSET_INT)
+		cfg->log_level = LOG_L_INFO;
+	if (cfg->log_format == CFG_UNSET_INT)
+		cfg->log_format = LOG_F_TEXT;
+	cfg_u32_default(&cfg->drain_timeout_ms, CFG_DEF_DRAIN_MS);
+	cfg_u32_default(&cfg->max_connections, CFG_DEF_MAXCONN);
+	if (cfg->workers == CFG_UNSET || cfg->workers == 0) {
+		cfg->workers_auto = true;
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->workers = n < 1 ? 1 : n > 64 ? 64 : (uint32_t)n;
+	}
+	if (cfg->admin_listen.text == NULL &&
+	    config_addr_parse(CFG_DEF_ADMIN, &cfg->admin_listen) == -1)
+		return (-1);
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		if (cfg_route_defaults(c, top, &cfg->routes[i]) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static bool
+cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
+{
+	if (a->kind != b->kind)
+		return (false);
+	if (a->kind == CONFIG_ADDR_UNIX)
+		return (strcmp(a->path, b->path) == 0);
+	return (strcmp(a->port, "0") != 0 && strcmp(a->port, b->port) == 0 &&
+	    strcmp(a->host, b->host) == 0);
+}
+
+/* Checks on one route that involve several keys. */
+static int
+cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
+{
+	const struct config_route *r = &cfg->routes[i];
+	const struct cfg_where *w = cfg_where_find(c, r);
+	char key[CFG_KEYLEN];
+	yaml_mark_t m = w != NULL ? w->mark : (yaml_mark_t){0, 0, 0};
+	bool orig = r->mode == CONFIG_MODE_ORIGINATE;
+
+	snprintf(
+	    key, sizeof(key), "routes[%zu].%s", i, orig ? "expect" : "allow");
+	if (orig && r->nallow > 0)
+		return (cfg_err_field(c, &r->allow, r, key,
+		    "not allowed on an originate route (use expect)"));
+	if (!orig && r->nexpect > 0)
+		return (cfg_err_field(c, &r->expect, r, key,
+		    "not allowed on a terminate route (use allow)"));
+	if ((orig ? r->nexpect : r->nallow) == 0)
+		return (cfg_err(c, m, key, "required for a%s route",
+		    orig ? "n originate" : " terminate"));
+	if (!orig &&
+	    (r->protocol == CONFIG_PROTO_REDIS ||
+		r->protocol == CONFIG_PROTO_MONGO))
+		return (cfg_err_field(c, &r->protocol, r, key,
+		    "redis and mongo are only supported on originate "
+		    "routes"));
+	if (orig && !r->plaintext_bind_any && !config_addr_is_local(&r->listen))
+		return (cfg_err_field(c, &r->listen, r, key,
+		    "plaintext listener must be loopback or unix: "
+		    "(set plaintext_bind_any: true to allow it)"));
+	snprintf(key, sizeof(key), "routes[%zu].identity.", i);
+	if (r->identity.ca == NULL || r->identity.cert == NULL ||
+	    r->identity.key == NULL) {
+		strncat(key,
+		    r->identity.ca == NULL         ? "ca"
+			: r->identity.cert == NULL ? "cert"
+						   : "key",
+		    sizeof(key) - strlen(key) - 1);
+		return (cfg_err(c, m, key,
+		    "missing (set it on the route or in the global identity)"));
+	}
+	return (0);
+}
+
+/* Per-route checks, unique names and listen addresses. */
+static int
+cfg_check_routes(struct cfg_ctx *c, const struct cotai_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		const struct config_route *r = &cfg->routes[i];
+
+		if (cfg_check_route(c, cfg, i) == -1)
+			return (-1);
+		if (cfg->admin_enabled &&
+		    cfg_addr_same(&r->listen, &cfg->admin_listen))
+			return (cfg_err_field(c, &r->listen, r, "listen",
+			    "same address as admin.listen"));
+		for (size_t j = 0; j < i; j++) {
+			const struct config_route *o = &cfg->routes[j];
+
+			if (strcmp(o->name, r->name) == 0)
+				return (cfg_err_field(c, &r->name, r, "name",
+				    "duplicate route name \"%s\" (first at "
+				    "line %d)",
+				    r->name, o->line));
+			if (cfg_addr_same(&o->listen, &r->listen))
+				return (cfg_err_field(c, &r->listen, r,
+				    "listen",
+				    "address %s already used by route \"%s\"",
+				    r->listen.text, o->name));
+		}
+	}
+	return (0);
+}
+
+/* Parse PATH into a libyaml document; 0 or -1 after an error. */
+static int
+cfg_read_yaml(struct cfg_ctx *c, yaml_document_t *doc, bool *loaded)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	yaml_mark_t m0 = {0, 0, 0};
+	FILE *fp = NULL;
+	int rc = -1;
+
+	if ((fp = fopen(c->path, "rb")) == NULL)
+		return (cfg_err(c, m0, "(file)", "%s", strerror(errno)));
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(fp);
+		return (cfg_err(c, m0, "(file)", "out of memory"));
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, doc))
+		goto syntax;
+	*loaded = true;
+	if (yaml_document_get_root_node(doc) == NULL) {
+		cfg_err(c, m0, "(root)", "empty configuration");
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra))
+		goto syntax;
+	if (yaml_document_get_root_node(&extra) != NULL) {
+		cfg_err(c, yaml_document_get_root_node(&extra)->start_mark,
+		    "(root)", "more than one YAML document");
+		yaml_document_delete(&extra);
+		goto out;
+	}
+	yaml_document_delete(&extra);
+	rc = 0;
+	goto out;
+syntax:
+	if (parser.context != NULL)
+		cfg_err(c, parser.problem_mark, "yaml",
+		    "%s (while %s at line %zu)",
+		    parser.problem != NULL ? parser.problem : "syntax error",
+		    parser.context +
+			(strncmp(parser.context, "while ", 6) ? 0 : 6),
+		    parser.context_mark.line + 1);
+	else
+		cfg_err(c, parser.problem_mark, "yaml", "%s",
+		    parser.problem != NULL ? parser.problem : "syntax error");
+out:
+	yaml_parser_delete(&parser);
+	fclose(fp);
+	return (rc);
+}
+
+static void
+cfg_top_init(struct cfg_top *top)
+{
+	struct cfg_defaults *d = &top->defs;
+
+	memset(top, 0, sizeof(*top));
+	d->timeouts.connect_ms = d->timeouts.handshake_ms = CFG_UNSET;
+	d->timeouts.idle_ms = d->timeouts.halfclose_ms = CFG_UNSET;
+	d->max_connections = d->buffer_bytes = CFG_UNSET;
+	d->tls_min_version = CFG_UNSET_INT;
+	top->cfg.admin_enabled = true;
+	top->cfg.log_level = top->cfg.log_format = CFG_UNSET_INT;
+	top->cfg.workers = top->cfg.drain_timeout_ms = CFG_UNSET;
+	top->cfg.max_connections = CFG_UNSET;
+}
+
+int
+config_load(
+    const char *path, struct cotai_config **out, char *err, size_t errlen)
+{
+	struct cfg_ctx c = {path, NULL, err, errlen, NULL, 0, 0};
+	struct cfg_top top;
+	yaml_document_t doc;
+	bool loaded = false;
+	int rc = -1;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	cfg_top_init(&top);
+	c.doc = &doc;
+	if (cfg_read_yaml(&c, &doc, &loaded) == -1)
+		goto out;
+	if (cfg_parse_root(&c, yaml_document_get_root_node(&doc), &top) == -1)
+		goto out;
+	if (cfg_defaults(&c, &top) == -1) {
+		cfg_err(&c, yaml_document_get_root_node(&doc)->start_mark,
+		    "(root)", "out of memory");
+		goto out;
+	}
+	if (cfg_check_routes(&c, &top.cfg) == -1 ||
+	    cfg_check_files(&c, &top.cfg) == -1)
+		goto out;
+	if ((top.cfg.path = strdup(path)) == NULL ||
+	    (*out = malloc(sizeof(**out))) == NULL) {
+		cfg_err(&c, yaml_document_get_root_node(&doc)->start_mark,
+		    "(root)", "out of memory");
+		goto out;
+	}
+	**out = top.cfg;
+	rc = 0;
+out:
+	if (rc == -1)
+		cfg_clear(&top.cfg);
+	if (loaded)
+		yaml_document_delete(&doc);
+	free(c.where);
+	return (rc);
+}
+
+static void
+cfg_identity_clear(struct config_identity *id)
+{
+	free(id->ca);
+	free(id->cert);
+	free(id->key);
+	free(id->crl);
+}
+
+static void
+cfg_list_free(char **list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+void
+cfg_clear(struct cotai_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct config_route *r = &cfg->routes[i];
+
+		free(r->name);
+		config_addr_clear(&r->listen);
+		config_addr_clear(&r->target);
+		/* Entries [0, n) are set, also after a failed parse. */
+		cfg_list_free(r->expect, r->nexpect);
+		cfg_list_free(r->allow, r->nallow);
+		cfg_identity_clear(&r->identity);
+	}
+	free(cfg->routes);
+	cfg_identity_clear(&cfg->identity);
+	config_addr_clear(&cfg->admin_listen);
+	free(cfg->user);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+config_free(struct cotai_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	cfg_clear(cfg);
+	free(cfg);
+}

@@ -1,0 +1,167 @@
+/*
+ * config_files: open every certificate, key, CA bundle and CRL a route
+ * uses, so that a config that loads can also build its TLS contexts. Each
+ * error is reported where the path was written (for inherited paths: at
+ * the global identity key).
+ */
+#include "config_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+/* Never prompt for a passphrase: encrypted keys are refused. */
+static int
+files_no_pass(char *buf, int size, int rwflag, void *u)
+{
+	return (0);
+}
+
+/* Open FIELD's file for reading; NULL after an error. */
+static BIO *
+files_open(
+    struct cfg_ctx *c, char *const *field, const void *route, const char *what)
+{
+	FILE *fp;
+	BIO *bio;
+
+	if ((fp = fopen(*field, "rb")) == NULL) {
+		cfg_err_field(c, field, route, what, "cannot read %s: %s",
+		    *field, strerror(errno));
+		return (NULL);
+	}
+	if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == NULL) {
+		fclose(fp);
+		cfg_err_field(c, field, route, what, "out of memory");
+	}
+	return (bio);
+}
+
+/* A CA bundle: at least one PEM certificate. */
+static int
+files_ca(struct cfg_ctx *c, char *const *field, const void *route)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int n = 0, rc = -1;
+
+	if ((bio = files_open(c, field, route, "identity.ca")) == NULL)
+		goto out;
+	while (
+	    (x = PEM_read_bio_X509(bio, NULL, files_no_pass, NULL)) != NULL) {
+		X509_free(x);
+		n++;
+	}
+	if (n == 0) {
+		cfg_err_field(c, field, route, "identity.ca",
+		    "no PEM certificate in %s", *field);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	return (rc);
+}
+
+static int
+files_crl(struct cfg_ctx *c, char *const *field, const void *route)
+{
+	BIO *bio = NULL;
+	X509_CRL *crl = NULL;
+	int rc = -1;
+
+	if ((bio = files_open(c, field, route, "identity.crl")) == NULL)
+		goto out;
+	if ((crl = PEM_read_bio_X509_CRL(bio, NULL, files_no_pass, NULL)) ==
+	    NULL) {
+		cfg_err_field(c, field, route, "identity.crl",
+		    "no PEM CRL in %s", *field);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	return (rc);
+}
+
+/* The private key: private permissions, PEM, unencrypted. */
+static EVP_PKEY *
+files_key(struct cfg_ctx *c, char *const *field, const void *route)
+{
+	struct stat st;
+	BIO *bio = NULL;
+	EVP_PKEY *pk = NULL;
+
+	if (stat(*field, &st) == 0 && (st.st_mode & 077) != 0) {
+		cfg_err_field(c, field, route, "identity.key",
+		    "%s is accessible by group or others (mode %04o); "
+		    "chmod 600 it",
+		    *field, (unsigned)(st.st_mode & 07777));
+		return (NULL);
+	}
+	if ((bio = files_open(c, field, route, "identity.key")) == NULL)
+		return (NULL);
+	if ((pk = PEM_read_bio_PrivateKey(bio, NULL, files_no_pass, NULL)) ==
+	    NULL)
+		cfg_err_field(c, field, route, "identity.key",
+		    "no unencrypted PEM private key in %s", *field);
+	ERR_clear_error();
+	BIO_free(bio);
+	return (pk);
+}
+
+/* The route's certificate, key (matching) and optional CRL. */
+static int
+files_route(struct cfg_ctx *c, const struct config_route *r)
+{
+	const struct config_identity *id = &r->identity;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	EVP_PKEY *pk = NULL;
+	int rc = -1;
+
+	if (files_ca(c, &id->ca, r) == -1)
+		goto out;
+	if ((bio = files_open(c, &id->cert, r, "identity.cert")) == NULL)
+		goto out;
+	if ((x = PEM_read_bio_X509(bio, NULL, files_no_pass, NULL)) == NULL) {
+		cfg_err_field(c, &id->cert, r, "identity.cert",
+		    "no PEM certificate in %s", id->cert);
+		goto out;
+	}
+	if ((pk = files_key(c, &id->key, r)) == NULL)
+		goto out;
+	if (X509_check_private_key(x, pk) != 1) {
+		cfg_err_field(c, &id->key, r, "identity.key",
+		    "%s does not match the certificate in %s", id->key,
+		    id->cert);
+		goto out;
+	}
+	if (id->crl != NULL && files_crl(c, &id->crl, r) == -1)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	BIO_free(bio);
+	return (rc);
+}
+
+int
+cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		if (files_route(c, &cfg->routes[i]) == -1)
+			return (-1);
+	}
+	return (0);
+}

@@ -1,0 +1,623 @@
+/*
+ * config_keys: the key tables of the YAML schema and the parsers that store
+ * each value into its field. A table lists, for one mapping, every key with
+ * its type, the offset of its field in the object being filled and its
+ * limits; cfg_walk() checks a mapping against a table (unknown, duplicate
+ * and missing keys, wrong node types) and stores each value. Nothing here
+ * fills defaults: fields the file does not set stay unset (NULL, CFG_UNSET).
+ */
+#include "config_priv.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "duration.h"
+#include "log.h"
+#include "policy.h"
+
+enum cfg_type {
+	CT_STR,      /* char *, non-empty */
+	CT_NAME,     /* char *, [A-Za-z0-9_.-]+ */
+	CT_LISTEN,   /* struct config_addr, port 0 allowed */
+	CT_TARGET,   /* struct config_addr, port 0 refused */
+	CT_DUR,      /* uint32_t ms, > 0 */
+	CT_DUR0,     /* uint32_t ms, 0 allowed */
+	CT_U32,      /* uint32_t in [min, max] */
+	CT_BYTES,    /* uint32_t bytes with optional k/m suffix */
+	CT_BOOL,     /* bool */
+	CT_PATTERNS, /* char ** + size_t count at off2 */
+	CT_MAP,      /* a nested table; object at obj + off */
+	CT_MODE,     /* enum config_mode */
+	CT_PROTO,    /* enum config_proto */
+	CT_LEVEL,    /* int (enum log_level) */
+	CT_FORMAT,   /* int (enum log_format) */
+	CT_TLSVER,   /* int TLS1_x_VERSION */
+	CT_WORKERS,  /* "auto" or 1..64 */
+	CT_ROUTES    /* the routes sequence */
+};
+
+#define CK_REQUIRED 0x1
+
+struct cfg_table;
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t off;
+	size_t off2;
+	uint32_t min;
+	uint32_t max;
+	const struct cfg_table *sub;
+	unsigned flags;
+};
+
+struct cfg_table {
+	const struct cfg_key *keys;
+	size_t nkeys;
+};
+
+#define CFG_MAXKEYS 16
+#define CFG_DUR_MAX (7ULL * 86400000) /* 7 days */
+#define NKEYS(a) (sizeof(a) / sizeof(a[0]))
+#define TABLE(a)                                                               \
+	{                                                                      \
+		a, NKEYS(a)                                                    \
+	}
+
+static const struct cfg_key identity_keys[] = {
+    {"ca", CT_STR, offsetof(struct config_identity, ca), 0, 0, 0, NULL, 0},
+    {"cert", CT_STR, offsetof(struct config_identity, cert), 0, 0, 0, NULL, 0},
+    {"key", CT_STR, offsetof(struct config_identity, key), 0, 0, 0, NULL, 0},
+    {"crl", CT_STR, offsetof(struct config_identity, crl), 0, 0, 0, NULL, 0},
+};
+static const struct cfg_table identity_table = TABLE(identity_keys);
+
+static const struct cfg_key timeouts_keys[] = {
+    {"connect", CT_DUR, offsetof(struct config_timeouts, connect_ms), 0, 0, 0,
+	NULL, 0},
+    {"handshake", CT_DUR, offsetof(struct config_timeouts, handshake_ms), 0, 0,
+	0, NULL, 0},
+    {"idle", CT_DUR0, offsetof(struct config_timeouts, idle_ms), 0, 0, 0, NULL,
+	0},
+    {"half_close", CT_DUR, offsetof(struct config_timeouts, halfclose_ms), 0, 0,
+	0, NULL, 0},
+};
+static const struct cfg_table timeouts_table = TABLE(timeouts_keys);
+
+static const struct cfg_key route_keys[] = {
+    {"name", CT_NAME, offsetof(struct config_route, name), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"mode", CT_MODE, offsetof(struct config_route, mode), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"protocol", CT_PROTO, offsetof(struct config_route, protocol), 0, 0, 0,
+	NULL, 0},
+    {"listen", CT_LISTEN, offsetof(struct config_route, listen), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"target", CT_TARGET, offsetof(struct config_route, target), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"expect", CT_PATTERNS, offsetof(struct config_route, expect),
+	offsetof(struct config_route, nexpect), 0, 0, NULL, 0},
+    {"allow", CT_PATTERNS, offsetof(struct config_route, allow),
+	offsetof(struct config_route, nallow), 0, 0, NULL, 0},
+    {"identity", CT_MAP, offsetof(struct config_route, identity), 0, 0, 0,
+	&identity_table, 0},
+    {"timeouts", CT_MAP, offsetof(struct config_route, timeouts), 0, 0, 0,
+	&timeouts_table, 0},
+    {"max_connections", CT_U32, offsetof(struct config_route, max_connections),
+	0, 1, 1000000, NULL, 0},
+    {"tls_min_version", CT_TLSVER,
+	offsetof(struct config_route, tls_min_version), 0, 0, 0, NULL, 0},
+    {"buffer_size", CT_BYTES, offsetof(struct config_route, buffer_bytes), 0,
+	4096, 64 << 20, NULL, 0},
+    {"plaintext_bind_any", CT_BOOL,
+	offsetof(struct config_route, plaintext_bind_any), 0, 0, 0, NULL, 0},
+};
+static const struct cfg_table route_table = TABLE(route_keys);
+
+static const struct cfg_key defaults_keys[] = {
+    {"timeouts", CT_MAP, offsetof(struct cfg_defaults, timeouts), 0, 0, 0,
+	&timeouts_table, 0},
+    {"max_connections", CT_U32, offsetof(struct cfg_defaults, max_connections),
+	0, 1, 1000000, NULL, 0},
+    {"tls_min_version", CT_TLSVER,
+	offsetof(struct cfg_defaults, tls_min_version), 0, 0, 0, NULL, 0},
+    {"buffer_size", CT_BYTES, offsetof(struct cfg_defaults, buffer_bytes), 0,
+	4096, 64 << 20, NULL, 0},
+};
+static const struct cfg_table defaults_table = TABLE(defaults_keys);
+
+/* admin and log write into struct cfg_top directly (their off is 0). */
+static const struct cfg_key admin_keys[] = {
+    {"listen", CT_LISTEN, offsetof(struct cfg_top, cfg.admin_listen), 0, 0, 0,
+	NULL, 0},
+    {"enabled", CT_BOOL, offsetof(struct cfg_top, cfg.admin_enabled), 0, 0, 0,
+	NULL, 0},
+};
+static const struct cfg_table admin_table = TABLE(admin_keys);
+
+static const struct cfg_key log_keys[] = {
+    {"level", CT_LEVEL, offsetof(struct cfg_top, cfg.log_level), 0, 0, 0, NULL,
+	0},
+    {"format", CT_FORMAT, offsetof(struct cfg_top, cfg.log_format), 0, 0, 0,
+	NULL, 0},
+};
+static const struct cfg_table log_table = TABLE(log_keys);
+
+static const struct cfg_key top_keys[] = {
+    {"identity", CT_MAP, offsetof(struct cfg_top, cfg.identity), 0, 0, 0,
+	&identity_table, 0},
+    {"admin", CT_MAP, 0, 0, 0, 0, &admin_table, 0},
+    {"log", CT_MAP, 0, 0, 0, 0, &log_table, 0},
+    {"workers", CT_WORKERS, offsetof(struct cfg_top, cfg.workers), 0, 1, 64,
+	NULL, 0},
+    {"user", CT_NAME, offsetof(struct cfg_top, cfg.user), 0, 0, 0, NULL, 0},
+    {"drain_timeout", CT_DUR0, offsetof(struct cfg_top, cfg.drain_timeout_ms),
+	0, 0, 0, NULL, 0},
+    {"max_connections", CT_U32, offsetof(struct cfg_top, cfg.max_connections),
+	0, 1, 10000000, NULL, 0},
+    {"defaults", CT_MAP, offsetof(struct cfg_top, defs), 0, 0, 0,
+	&defaults_table, 0},
+    {"routes", CT_ROUTES, 0, 0, 0, 0, NULL, CK_REQUIRED},
+};
+static const struct cfg_table top_table = TABLE(top_keys);
+
+static int cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
+    const struct cfg_table *t, void *obj);
+
+static const char *
+cfg_node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return ("a mapping");
+	case YAML_SEQUENCE_NODE:
+		return ("a sequence");
+	default:
+		return ("a scalar");
+	}
+}
+
+/* The scalar text of N, or NULL after an error if N is not a scalar. */
+static const char *
+cfg_scalar(struct cfg_ctx *c, yaml_node_t *n, const char *key)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		cfg_err(c, n->start_mark, key, "expected a scalar, got %s",
+		    cfg_node_kind(n));
+		return (NULL);
+	}
+	if (n->data.scalar.length == 0) {
+		cfg_err(c, n->start_mark, key, "empty value");
+		return (NULL);
+	}
+	if (strlen((const char *)n->data.scalar.value) !=
+	    n->data.scalar.length) {
+		cfg_err(c, n->start_mark, key, "value contains a NUL byte");
+		return (NULL);
+	}
+	return ((const char *)n->data.scalar.value);
+}
+
+/* Parse a decimal uint32 in [min, max]; 0 or -1. */
+static int
+cfg_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			return (-1);
+	}
+	if (*s != '\0' || v < min)
+		return (-1);
+	*out = (uint32_t)v;
+	return (0);
+}
+
+/* Bytes: digits with an optional k/K (KiB) or m/M (MiB) suffix. */
+static int
+cfg_bytes(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	char buf[32];
+	size_t len = strlen(s);
+	uint32_t mul = 1, v;
+
+	if (len == 0 || len >= sizeof(buf))
+		return (-1);
+	memcpy(buf, s, len + 1);
+	if (buf[len - 1] == 'k' || buf[len - 1] == 'K')
+		mul = 1024;
+	else if (buf[len - 1] == 'm' || buf[len - 1] == 'M')
+		mul = 1024 * 1024;
+	if (mul != 1)
+		buf[len - 1] = '\0';
+	if (cfg_u32(buf, 0, max / mul, &v) == -1 || v * mul < min)
+		return (-1);
+	*out = v * mul;
+	return (0);
+}
+
+static int
+cfg_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
+
+	for (size_t i = 0; i < NKEYS(yes); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return (0);
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+static bool
+cfg_name_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return (false);
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
+		    *s != '-')
+			return (false);
+	}
+	return (true);
+}
+
+/* "KEY[I]" into BUF, cut to fit. */
+static void
+cfg_key_index(char *buf, size_t len, const char *key, size_t i)
+{
+	if (snprintf(buf, len, "%s[%zu]", key, i) < 0)
+		buf[0] = '\0';
+}
+
+/* Store one pattern after policy_pattern_check; 0 or -1. */
+static int
+cfg_pattern(struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot)
+{
+	const char *s, *why = NULL;
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	if (policy_pattern_check(s, &why) == -1)
+		return (cfg_err(c, n->start_mark, key, "bad pattern \"%s\": %s",
+		    s, why != NULL ? why : "invalid"));
+	if ((*slot = strdup(s)) == NULL)
+		return (cfg_err(c, n->start_mark, key, "out of memory"));
+	return (0);
+}
+
+/* expect/allow: a scalar or a non-empty sequence of scalars. */
+static int
+cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
+    size_t *count)
+{
+	yaml_node_item_t *it;
+	size_t max;
+	char k[CFG_KEYLEN];
+
+	if (n->type == YAML_MAPPING_NODE)
+		return (cfg_err(c, n->start_mark, key,
+		    "expected a scalar or a sequence, got a mapping"));
+	max = n->type == YAML_SCALAR_NODE
+	    ? 1
+	    : (size_t)(n->data.sequence.items.top -
+		  n->data.sequence.items.start);
+	if (max == 0)
+		return (cfg_err(c, n->start_mark, key, "empty list"));
+	if ((*list = calloc(max, sizeof(**list))) == NULL)
+		return (cfg_err(c, n->start_mark, key, "out of memory"));
+	if (n->type == YAML_SCALAR_NODE) {
+		if (cfg_pattern(c, n, key, &(*list)[0]) == -1)
+			return (-1);
+		*count = 1;
+		return (0);
+	}
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+
+		cfg_key_index(k, sizeof(k), key, *count);
+		if (cfg_pattern(c, e, k, &(*list)[*count]) == -1)
+			return (-1);
+		(*count)++;
+	}
+	return (0);
+}
+
+/* Look VALUE up in NAMES; its index or -1 after an error. */
+static int
+cfg_enum(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    const char *const *names, size_t nnames)
+{
+	const char *s;
+	char list[128] = "";
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	for (size_t i = 0; i < nnames; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return ((int)i);
+		if (i > 0)
+			strncat(list, i + 1 == nnames ? " or " : ", ",
+			    sizeof(list) - strlen(list) - 1);
+		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
+	}
+	return (cfg_err(c, n->start_mark, key,
+	    "invalid value \"%s\" (expected %s)", s, list));
+}
+
+static int
+cfg_addr(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool listen,
+    struct config_addr *a)
+{
+	const char *s;
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	if (config_addr_parse(s, a) == -1)
+		return (cfg_err(c, n->start_mark, key,
+		    "invalid address \"%s\" (expected host:port, "
+		    "[v6]:port or unix:/path)",
+		    s));
+	if (!listen && a->kind == CONFIG_ADDR_INET && strcmp(a->port, "0") == 0)
+		return (cfg_err(c, n->start_mark, key,
+		    "port 0 is only allowed for listen"));
+	return (0);
+}
+
+static int
+cfg_duration(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool zero,
+    uint32_t *out)
+{
+	const char *s;
+	uint64_t ms;
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	if (strcmp(s, "0") == 0)
+		ms = 0;
+	else if (duration_parse_ms(s, CFG_DUR_MAX, &ms) == -1)
+		return (cfg_err(c, n->start_mark, key,
+		    "invalid duration \"%s\" (e.g. 500ms, 30s, 1h30m; "
+		    "at most 7d)",
+		    s));
+	if (ms == 0 && !zero)
+		return (cfg_err(c, n->start_mark, key, "must not be 0"));
+	*out = (uint32_t)ms;
+	return (0);
+}
+
+static int
+cfg_workers(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    const struct cfg_key *k, uint32_t *out)
+{
+	const char *s;
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	if (strcmp(s, "auto") == 0) {
+		*out = 0;
+		return (0);
+	}
+	if (cfg_u32(s, k->min, k->max, out) == -1)
+		return (cfg_err(c, n->start_mark, key,
+		    "invalid value \"%s\" (expected auto or %u..%u)", s, k->min,
+		    k->max));
+	return (0);
+}
+
+/* The routes sequence: one struct config_route per item. */
+static int
+cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    struct cotai_config *cfg)
+{
+	yaml_node_item_t *it;
+	size_t max;
+	char k[CFG_KEYLEN];
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return (cfg_err(c, n->start_mark, key,
+		    "expected a sequence, got %s", cfg_node_kind(n)));
+	max =
+	    (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (max == 0)
+		return (cfg_err(
+		    c, n->start_mark, key, "at least one route is required"));
+	if ((cfg->routes = calloc(max, sizeof(*cfg->routes))) == NULL)
+		return (cfg_err(c, n->start_mark, key, "out of memory"));
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		struct config_route *r = &cfg->routes[cfg->nroutes++];
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+
+		r->protocol = CONFIG_PROTO_TCP;
+		r->timeouts.connect_ms = r->timeouts.handshake_ms = CFG_UNSET;
+		r->timeouts.idle_ms = r->timeouts.halfclose_ms = CFG_UNSET;
+		r->max_connections = r->buffer_bytes = CFG_UNSET;
+		r->tls_min_version = CFG_UNSET_INT;
+		r->line = (int)e->start_mark.line + 1;
+		cfg_key_index(k, sizeof(k), key, cfg->nroutes - 1);
+		if (cfg_where_add(c, r, e->start_mark, k) == -1 ||
+		    cfg_walk(c, e, k, &route_table, r) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static const char *const cfg_modes[] = {"originate", "terminate"};
+static const char *const cfg_protos[] = {"tcp", "postgres", "redis", "mongo"};
+static const char *const cfg_levels[] = {"debug", "info", "warn", "error"};
+static const char *const cfg_formats[] = {"text", "json"};
+static const char *const cfg_tlsvers[] = {"1.2", "1.3"};
+
+/* Store N, the value of key K, into its field in OBJ. */
+static int
+cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
+    const char *key, void *obj)
+{
+	void *p = (char *)obj + k->off;
+	const char *s;
+	int i;
+
+	if (k->type != CT_MAP && cfg_where_add(c, p, n->start_mark, key) == -1)
+		return (cfg_err(c, n->start_mark, key, "out of memory"));
+	switch (k->type) {
+	case CT_MAP:
+		return (cfg_walk(c, n, key, k->sub, p));
+	case CT_ROUTES:
+		return (cfg_routes(c, n, key, p));
+	case CT_PATTERNS:
+		return (cfg_patterns(
+		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
+	case CT_LISTEN:
+	case CT_TARGET:
+		return (cfg_addr(c, n, key, k->type == CT_LISTEN, p));
+	case CT_DUR:
+	case CT_DUR0:
+		return (cfg_duration(c, n, key, k->type == CT_DUR0, p));
+	case CT_WORKERS:
+		return (cfg_workers(c, n, key, k, p));
+	case CT_MODE:
+		if ((i = cfg_enum(c, n, key, cfg_modes, NKEYS(cfg_modes))) < 0)
+			return (-1);
+		*(enum config_mode *)p = (enum config_mode)i;
+		return (0);
+	case CT_PROTO:
+		if ((i = cfg_enum(c, n, key, cfg_protos, NKEYS(cfg_protos))) <
+		    0)
+			return (-1);
+		*(enum config_proto *)p = (enum config_proto)i;
+		return (0);
+	case CT_LEVEL:
+	case CT_FORMAT:
+		i = k->type == CT_LEVEL
+		    ? cfg_enum(c, n, key, cfg_levels, NKEYS(cfg_levels))
+		    : cfg_enum(c, n, key, cfg_formats, NKEYS(cfg_formats));
+		if (i < 0)
+			return (-1);
+		*(int *)p = i;
+		return (0);
+	case CT_TLSVER:
+		if ((i = cfg_enum(c, n, key, cfg_tlsvers, NKEYS(cfg_tlsvers))) <
+		    0)
+			return (-1);
+		*(int *)p = i == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+		return (0);
+	default:
+		break;
+	}
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	switch (k->type) {
+	case CT_STR:
+	case CT_NAME:
+		if (k->type == CT_NAME && !cfg_name_ok(s))
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid name \"%s\" (1-64 of A-Z a-z 0-9 _ . -)",
+			    s));
+		if ((*(char **)p = strdup(s)) == NULL)
+			return (
+			    cfg_err(c, n->start_mark, key, "out of memory"));
+		return (0);
+	case CT_U32:
+		if (cfg_u32(s, k->min, k->max, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid value \"%s\" (expected an integer "
+			    "%u..%u)",
+			    s, k->min, k->max));
+		return (0);
+	case CT_BYTES:
+		if (cfg_bytes(s, k->min, k->max, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid size \"%s\" (expected bytes %u..%u, "
+			    "or with a k or m suffix)",
+			    s, k->min, k->max));
+		return (0);
+	case CT_BOOL:
+		if (cfg_bool(s, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid value \"%s\" (expected true or false)",
+			    s));
+		return (0);
+	default:
+		return (cfg_err(c, n->start_mark, key, "internal error"));
+	}
+}
+
+static int
+cfg_find_key(const struct cfg_table *t, const char *name)
+{
+	for (size_t i = 0; i < t->nkeys; i++) {
+		if (strcmp(t->keys[i].name, name) == 0)
+			return ((int)i);
+	}
+	return (-1);
+}
+
+/* Check MAP against table T and store every value into OBJ. */
+static int
+cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
+    const struct cfg_table *t, void *obj)
+{
+	yaml_node_t *seen[CFG_MAXKEYS] = {NULL};
+	yaml_node_pair_t *pair;
+	char key[CFG_KEYLEN];
+	int i;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return (cfg_err(c, map->start_mark, *path ? path : "(root)",
+		    "expected a mapping, got %s", cfg_node_kind(map)));
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, pair->value);
+		const char *name;
+
+		if (k->type != YAML_SCALAR_NODE)
+			return (
+			    cfg_err(c, k->start_mark, *path ? path : "(root)",
+				"a key must be a scalar, got %s",
+				cfg_node_kind(k)));
+		name = (const char *)k->data.scalar.value;
+		snprintf(
+		    key, sizeof(key), "%s%s%s", path, *path ? "." : "", name);
+		if ((i = cfg_find_key(t, name)) < 0)
+			return (cfg_err(c, k->start_mark, key, "unknown key"));
+		if (seen[i] != NULL)
+			return (cfg_err(c, k->start_mark, key,
+			    "duplicate key (first at line %zu)",
+			    seen[i]->start_mark.line + 1));
+		seen[i] = k;
+		if (cfg_value(c, &t->keys[i], v, key, obj) == -1)
+			return (-1);
+	}
+	for (i = 0; i < (int)t->nkeys; i++) {
+		if ((t->keys[i].flags & CK_REQUIRED) && seen[i] == NULL) {
+			snprintf(key, sizeof(key), "%s%s%s", path,
+			    *path ? "." : "", t->keys[i].name);
+			return (cfg_err(
+			    c, map->start_mark, key, "missing required key"));
+		}
+	}
+	return (0);
+}
+
+int
+cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top)
+{
+	return (cfg_walk(c, root, "", &top_table, top));
+}

@@ -1,0 +1,82 @@
+/*
+ * config_print: the effective policy, as `cotai-proxy --check` shows it.
+ */
+#include "config.h"
+
+#include <openssl/ssl.h>
+
+#include "duration.h"
+#include "log.h"
+
+static void
+print_list(FILE *fp, const char *what, char *const *list, size_t n)
+{
+	fprintf(fp, "  %s:", what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, " %s%s", list[i], i + 1 < n ? "," : "");
+	fprintf(fp, "\n");
+}
+
+static void
+print_route(FILE *fp, const struct config_route *r)
+{
+	const struct config_identity *id = &r->identity;
+	char b1[32], b2[32], b3[32], b4[32];
+
+	fprintf(fp, "route %s (line %d)\n", r->name, r->line);
+	fprintf(fp, "  mode: %s, protocol: %s\n", config_mode_name(r->mode),
+	    config_proto_name(r->protocol));
+	fprintf(fp, "  %s %s -> %s %s\n",
+	    r->mode == CONFIG_MODE_ORIGINATE ? "plaintext" : "mtls",
+	    r->listen.text,
+	    r->mode == CONFIG_MODE_ORIGINATE ? "mtls" : "plaintext",
+	    r->target.text);
+	if (r->mode == CONFIG_MODE_ORIGINATE)
+		print_list(
+		    fp, "expect (server identity)", r->expect, r->nexpect);
+	else
+		print_list(
+		    fp, "allow (client identities)", r->allow, r->nallow);
+	fprintf(fp, "  ca: %s\n  cert: %s\n  key: %s\n  crl: %s\n", id->ca,
+	    id->cert, id->key, id->crl != NULL ? id->crl : "(none)");
+	fprintf(fp,
+	    "  timeouts: connect %s, handshake %s, idle %s, "
+	    "half_close %s\n",
+	    duration_format(r->timeouts.connect_ms, b1, sizeof(b1)),
+	    duration_format(r->timeouts.handshake_ms, b2, sizeof(b2)),
+	    r->timeouts.idle_ms == 0
+		? "none"
+		: duration_format(r->timeouts.idle_ms, b3, sizeof(b3)),
+	    duration_format(r->timeouts.halfclose_ms, b4, sizeof(b4)));
+	fprintf(fp, "  max_connections: %u, buffer_size: %u bytes\n",
+	    r->max_connections, r->buffer_bytes);
+	fprintf(fp, "  tls_min_version: %s\n",
+	    r->tls_min_version == TLS1_2_VERSION ? "1.2" : "1.3");
+	if (r->plaintext_bind_any)
+		fprintf(fp, "  plaintext_bind_any: true\n");
+}
+
+void
+config_print(const struct cotai_config *cfg, FILE *fp)
+{
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	char b[32];
+
+	fprintf(fp, "config %s: %zu route%s\n", cfg->path, cfg->nroutes,
+	    cfg->nroutes == 1 ? "" : "s");
+	fprintf(fp, "admin: %s\n",
+	    cfg->admin_enabled ? cfg->admin_listen.text : "disabled");
+	fprintf(fp, "log: level %s, format %s\n",
+	    cfg->log_level >= 0 && cfg->log_level <= LOG_L_ERROR
+		? levels[cfg->log_level]
+		: "?",
+	    cfg->log_format == LOG_F_JSON ? "json" : "text");
+	fprintf(fp, "workers: %u%s\n", cfg->workers,
+	    cfg->workers_auto ? " (auto)" : "");
+	fprintf(fp, "user: %s\n", cfg->user != NULL ? cfg->user : "(none)");
+	fprintf(fp, "drain_timeout: %s, max_connections: %u\n",
+	    duration_format(cfg->drain_timeout_ms, b, sizeof(b)),
+	    cfg->max_connections);
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		print_route(fp, &cfg->routes[i]);
+}

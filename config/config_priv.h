@@ -1,0 +1,94 @@
+/*
+ * config_priv: what config.c, config_keys.c, config_files.c and
+ * config_print.c share while loading. Not part of the public interface.
+ *
+ * While a file is loaded, every value the parser stores is recorded with
+ * the address of the field it went into, its YAML position and its key path
+ * (cfg_where), so that checks made after parsing (duplicate names, files,
+ * key/certificate mismatch) can still report "FILE:LINE:COL: KEY".
+ */
+#ifndef COTAI_CONFIG_PRIV_H
+#define COTAI_CONFIG_PRIV_H
+
+#include <yaml.h>
+
+#include "config.h"
+
+/* "Not set by the file" for inherited uint32_t fields and ints. */
+#define CFG_UNSET UINT32_MAX
+#define CFG_UNSET_INT (-1)
+
+#define CFG_KEYLEN 128
+
+/* Built-in defaults (see README.md). */
+#define CFG_DEF_CONNECT_MS 5000
+#define CFG_DEF_HANDSHAKE_MS 10000
+#define CFG_DEF_IDLE_MS 3600000
+#define CFG_DEF_HALFCLOSE_MS 60000
+#define CFG_DEF_ROUTE_MAXCONN 1024
+#define CFG_DEF_MAXCONN 10000
+#define CFG_DEF_BUFFER (256 * 1024)
+#define CFG_DEF_DRAIN_MS 30000
+#define CFG_DEF_ADMIN "127.0.0.1:9901"
+
+/* Where a field's value came from. */
+struct cfg_where {
+	const void *field;
+	yaml_mark_t mark;
+	char key[CFG_KEYLEN];
+};
+
+/* The global "defaults:" section. */
+struct cfg_defaults {
+	struct config_timeouts timeouts;
+	uint32_t max_connections;
+	int tls_min_version;
+	uint32_t buffer_bytes;
+};
+
+/* Everything the top-level key table writes into. */
+struct cfg_top {
+	struct cotai_config cfg;
+	struct cfg_defaults defs;
+};
+
+struct cfg_ctx {
+	const char *path;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	struct cfg_where *where;
+	size_t nwhere;
+	size_t capwhere;
+};
+
+/* Write the one error line; always returns -1. */
+int cfg_err(struct cfg_ctx *c, yaml_mark_t mark, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * The error line for FIELD at the position and key it was set with; when
+ * the file did not set it, at FALLBACK's position with FALLBACK_KEY.
+ */
+int cfg_err_field(struct cfg_ctx *c, const void *field, const void *fallback,
+    const char *fallback_key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Record that FIELD was set at MARK under KEY; 0 or -1 (out of memory). */
+int cfg_where_add(
+    struct cfg_ctx *c, const void *field, yaml_mark_t mark, const char *key);
+
+/* The record for FIELD, or NULL. */
+const struct cfg_where *
+cfg_where_find(const struct cfg_ctx *c, const void *field);
+
+/* Parse the document's root mapping into TOP (config_keys.c). */
+int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
+
+/* Check every certificate, key, CA and CRL file (config_files.c). */
+int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);
+
+/* Free what a config owns, not the struct itself. */
+void cfg_clear(struct cotai_config *cfg);
+
+#endif

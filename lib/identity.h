@@ -1,0 +1,51 @@
+/*
+ * identity: the names a peer certificate carries, taken apart once so that
+ * policy decisions and audit lines read plain strings.
+ *
+ * Every cotai certificate names one workload with exactly one URI SAN
+ * spiffe://<trust-domain>/<name> (see DESIGN.md, Identity); the CN is kept
+ * for logs and for databases that map it to a user, never for policy.
+ */
+#ifndef COTAI_IDENTITY_H
+#define COTAI_IDENTITY_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+struct identity {
+	char *spiffe; /* the URI SAN if exactly one spiffe:// URI SAN, else NULL
+		       */
+	char *name;   /* workload name: the SPIFFE path without the leading '/'
+			 (e.g. "backend", "jobs/nightly"), else NULL */
+	char *trust_domain; /* host part of the SPIFFE ID */
+	char *cn;           /* subject CN or NULL */
+	char serial[80];    /* hex serial, upper-case, no separators */
+	time_t not_after;
+};
+
+/*
+ * Fill *OUT from CERT (borrowed; not freed). *OUT is zeroed first, and the
+ * caller frees its members with identity_clear(), also after a failure.
+ * Returns 0, or -1 when the certificate is malformed: several spiffe URI
+ * SANs, a spiffe URI SAN that is not a valid SPIFFE ID, a URI SAN or CN
+ * that is not valid text (embedded NUL, not UTF-8), several CNs, or an
+ * unreadable serial or notAfter. A certificate without any spiffe URI SAN
+ * is not malformed: it gets spiffe = name = trust_domain = NULL (and
+ * matches no policy pattern).
+ */
+int identity_from_x509(X509 *cert, struct identity *out);
+
+/* Free the members and zero *ID; safe on a zeroed struct and on NULL. */
+void identity_clear(struct identity *id);
+
+/*
+ * True when URI is a valid SPIFFE ID: "spiffe://" (lower case), a trust
+ * domain of [a-z0-9._-] (no port, no user info), then zero or more path
+ * segments "/seg", each non-empty, not "." or "..", of [A-Za-z0-9._-]; no
+ * query, fragment or percent-encoding; at most 2048 bytes.
+ */
+bool identity_spiffe_valid(const char *uri);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * policy: pure decisions about who may use a route. A route lists patterns
+ * (allow: on terminate routes, expect: on originate routes); a pattern is
+ * either a bare workload name ("backend", "jobs/nightly-*"), matched against
+ * the path of the peer's SPIFFE ID, or a full SPIFFE ID ("spiffe://td/backend",
+ * globs allowed in the path), matched against the whole ID. Nothing here
+ * allocates state, logs or looks at a connection.
+ */
+#ifndef COTAI_POLICY_H
+#define COTAI_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "identity.h"
+
+/*
+ * Check a pattern for allow/expect: a bare name ("backend", "jobs/nightly-*")
+ * or a spiffe:// ID (globs allowed in the path, not in the trust domain). 0 ok;
+ * -1 with a static reason in *why (why may be NULL).
+ */
+int policy_pattern_check(const char *pattern, const char **why);
+
+/*
+ * Glob: '*' matches any run of characters except '/', '**' any run
+ * including '/', '?' one character other than '/'; every other character
+ * matches itself (case-sensitive). Runs in O(strlen(pattern) * strlen(s)).
+ * False for NULL arguments or when memory runs out (fail closed).
+ */
+bool policy_glob(const char *pattern, const char *s);
+
+/*
+ * First pattern that matches the identity, or -1. A spiffe:// pattern
+ * matches id->spiffe; a bare pattern matches id->name. An identity without
+ * a SPIFFE ID matches nothing.
+ */
+int policy_match(char *const *patterns, size_t n, const struct identity *id);
+
+#endif
