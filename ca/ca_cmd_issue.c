@@ -1,0 +1,361 @@
+/*
+ * ca_cmd_issue: "cotai-ca issue" and "cotai-ca renew".
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "ca_cmd.h"
+#include "ca_ctx.h"
+#include "ca_util.h"
+#include "duration.h"
+
+static const char ca_cmd_issue_usage[] =
+    "usage: cotai-ca [--dir DIR] issue NAME [--dns HOST]... [--ip ADDR]...\n"
+    "                [--ttl DURATION] [--key-type ec-p256|ed25519|rsa-3072]\n"
+    "                [--out OUTDIR]\n"
+    "Issue a certificate for workload NAME: CN=NAME, URI SAN\n"
+    "spiffe://TD/NAME, DNS SAN NAME and each HOST, IP SAN each ADDR.\n"
+    "Default lifetime 7d (capped at the intermediate's), default key\n"
+    "ec-p256, default OUTDIR DIR/issued/NAME. Writes OUTDIR/NAME.crt (leaf\n"
+    "then intermediate), OUTDIR/NAME.key (0600), OUTDIR/ca.crt and\n"
+    "OUTDIR/crl.pem. Refuses a NAME that already has a valid certificate.\n";
+
+static const char ca_cmd_renew_usage[] =
+    "usage: cotai-ca [--dir DIR] renew NAME | --all [--if-due]\n"
+    "                [--ttl DURATION] [--out OUTDIR]\n"
+    "Issue a new key and certificate with the same names as the current\n"
+    "one, into the directory it was issued to (or OUTDIR, recorded for\n"
+    "later renewals). --if-due renews only certificates with a third of\n"
+    "their lifetime or less left (or expired). The lifetime stays the same\n"
+    "unless --ttl is given. --all also refreshes the CRL everywhere, so a\n"
+    "periodic \"renew --all --if-due\" keeps everything current.\n";
+
+/* The names of a certificate being issued or renewed. */
+struct ca_cmd_names {
+	const char *dns[CA_CTX_MAX_SANS];
+	size_t ndns;
+	const char *ips[CA_CTX_MAX_SANS];
+	size_t nips;
+	/* Storage for names copied out of a certificate by renew. */
+	char dbuf[CA_CTX_MAX_SANS][CA_NAME_MAX + 1];
+	char ibuf[CA_CTX_MAX_SANS][INET6_ADDRSTRLEN];
+};
+
+struct ca_cmd_issue_opts {
+	const char *name;
+	const char *out;
+	int64_t ttl; /* 0: default */
+	enum ca_key_type key_type;
+	int all;
+	int if_due;
+	struct ca_cmd_names names;
+};
+
+/* Parse a --ttl value into seconds. */
+static int
+ca_cmd_ttl(const char *s, int64_t *ttl)
+{
+	uint64_t ms;
+
+	if (duration_parse_ms(s, CA_CTX_MAX_TTL_MS, &ms) != 0 || ms < 1000)
+		return (-1);
+	*ttl = (int64_t)(ms / 1000);
+	return (0);
+}
+
+static int
+ca_cmd_issue_opt(int ch, const char *usage, struct ca_cmd_issue_opts *o)
+{
+	struct ca_cmd_names *n = &o->names;
+
+	switch (ch) {
+	case 'd':
+		if (ca_name_dns(optarg) != 0)
+			return (ca_cmd_usage_error(
+			    usage, "bad DNS name for --dns: \"%s\"", optarg));
+		if (n->ndns == CA_CTX_MAX_SANS)
+			return (ca_cmd_usage_error(usage, "too many --dns"));
+		n->dns[n->ndns++] = optarg;
+		return (CA_CMD_OK);
+	case 'i':
+		if (ca_name_ip(optarg) != 0)
+			return (ca_cmd_usage_error(
+			    usage, "bad IP address for --ip: \"%s\"", optarg));
+		if (n->nips == CA_CTX_MAX_SANS)
+			return (ca_cmd_usage_error(usage, "too many --ip"));
+		n->ips[n->nips++] = optarg;
+		return (CA_CMD_OK);
+	case 't':
+		if (ca_cmd_ttl(optarg, &o->ttl) != 0)
+			return (ca_cmd_usage_error(usage,
+			    "bad --ttl \"%s\" (e.g. 12h, 7d; 1s to 365d)",
+			    optarg));
+		return (CA_CMD_OK);
+	case 'k':
+		if (ca_key_type_parse(optarg, &o->key_type) != 0)
+			return (ca_cmd_usage_error(usage,
+			    "bad --key-type \"%s\" (ec-p256, ed25519, "
+			    "rsa-3072)",
+			    optarg));
+		return (CA_CMD_OK);
+	case 'o':
+		o->out = optarg;
+		return (CA_CMD_OK);
+	case 'a':
+		o->all = 1;
+		return (CA_CMD_OK);
+	case 'u':
+		o->if_due = 1;
+		return (CA_CMD_OK);
+	}
+	return (CA_CMD_USAGE);
+}
+
+/* Parse issue's (RENEW: renew's) arguments; -1 after --help. */
+static int
+ca_cmd_issue_parse(
+    int argc, char **argv, int renew, struct ca_cmd_issue_opts *o)
+{
+	static const struct option issue_opts[] = {
+	    {"dns", required_argument, NULL, 'd'},
+	    {"ip", required_argument, NULL, 'i'},
+	    {"ttl", required_argument, NULL, 't'},
+	    {"key-type", required_argument, NULL, 'k'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	static const struct option renew_opts[] = {
+	    {"all", no_argument, NULL, 'a'},
+	    {"if-due", no_argument, NULL, 'u'},
+	    {"ttl", required_argument, NULL, 't'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *usage = renew ? ca_cmd_renew_usage : ca_cmd_issue_usage;
+	int ch, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h",
+		    renew ? renew_opts : issue_opts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			return (-1);
+		}
+		if (ch == '?' || ch == ':')
+			return (ca_cmd_bad_option(usage, argv, optind, optopt));
+		if ((rc = ca_cmd_issue_opt(ch, usage, o)) != CA_CMD_OK)
+			return (rc);
+	}
+	if (optind < argc)
+		o->name = argv[optind++];
+	if (optind < argc)
+		return (ca_cmd_usage_error(
+		    usage, "unexpected argument: %s", argv[optind]));
+	if (o->all && (o->name != NULL || o->out != NULL))
+		return (ca_cmd_usage_error(
+		    usage, "--all takes no NAME and no --out"));
+	if (!o->all && o->name == NULL)
+		return (ca_cmd_usage_error(usage, "NAME is required"));
+	if (o->name != NULL && ca_name_workload(o->name) != 0)
+		return (ca_cmd_usage_error(usage,
+		    "malformed name \"%s\": use DNS labels of [a-z0-9-] "
+		    "separated by '.'",
+		    o->name));
+	return (CA_CMD_OK);
+}
+
+/* Print what was issued. */
+static void
+ca_cmd_issue_report(const char *verb, const struct ca_index_entry *e)
+{
+	char t[CA_UTIL_TIME_LEN];
+
+	printf("%s %s serial %s until %s: %s/%s.crt %s/%s.key\n", verb, e->name,
+	    e->serial, ca_util_fmt_time(e->not_after, t), e->out_dir, e->name,
+	    e->out_dir, e->name);
+}
+
+int
+ca_cmd_issue(const char *dir, int argc, char **argv)
+{
+	static struct ca_cmd_issue_opts o;
+	struct ca_index_entry *cur, e;
+	struct ca_ctx_req req;
+	struct ca_ctx c;
+	char out[PATH_MAX], t[CA_UTIL_TIME_LEN];
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	memset(&c, 0, sizeof(c));
+	if ((rc = ca_cmd_issue_parse(argc, argv, 0, &o)) != CA_CMD_OK)
+		return (rc == -1 ? CA_CMD_OK : rc);
+	rc = CA_CMD_FAIL;
+	if (ca_ctx_open(&c, dir, CA_CTX_LOCK | CA_CTX_KEY) != 0)
+		goto out;
+	if ((cur = ca_index_current(c.idx, o.name)) != NULL) {
+		if (cur->not_after > c.now) {
+			ca_util_err("%s already has a valid certificate "
+				    "(serial %s, until %s); use renew, or "
+				    "revoke it first",
+			    o.name, cur->serial,
+			    ca_util_fmt_time(cur->not_after, t));
+			goto out;
+		}
+		cur->status = CA_INDEX_SUPERSEDED;
+	}
+	if (ca_ctx_out_dir(&c, o.out, o.name, out, sizeof(out)) != 0)
+		goto out;
+	memset(&req, 0, sizeof(req));
+	req.name = o.name;
+	req.dns = o.names.dns;
+	req.ndns = o.names.ndns;
+	req.ips = o.names.ips;
+	req.nips = o.names.nips;
+	req.ttl = o.ttl != 0 ? o.ttl : CA_CTX_DEFAULT_TTL;
+	req.key_type = o.key_type;
+	req.out_dir = out;
+	if (ca_ctx_issue(&c, &req, &e) != 0 || ca_ctx_save_index(&c) != 0 ||
+	    ca_ctx_publish_crl(&c, out, 0) != 0)
+		goto out;
+	ca_cmd_issue_report("issued", &e);
+	rc = CA_CMD_OK;
+out:
+	ca_ctx_close(&c);
+	return (rc);
+}
+
+/* Copy the DNS (except NAME) and IP SANs of X into N. */
+static int
+ca_cmd_renew_names(X509 *x, const char *name, struct ca_cmd_names *n)
+{
+	GENERAL_NAMES *gens = NULL;
+	int rc = -1;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const ASN1_STRING *s;
+
+		if (g->type == GEN_DNS && n->ndns < CA_CTX_MAX_SANS) {
+			s = g->d.dNSName;
+			if (s->length > CA_NAME_MAX)
+				goto out;
+			memcpy(n->dbuf[n->ndns], s->data, (size_t)s->length);
+			n->dbuf[n->ndns][s->length] = '\0';
+			if (strcmp(n->dbuf[n->ndns], name) != 0) {
+				n->dns[n->ndns] = n->dbuf[n->ndns];
+				n->ndns++;
+			}
+		} else if (g->type == GEN_IPADD && n->nips < CA_CTX_MAX_SANS) {
+			s = g->d.iPAddress;
+			if ((s->length != 4 && s->length != 16) ||
+			    inet_ntop(s->length == 4 ? AF_INET : AF_INET6,
+				s->data, n->ibuf[n->nips],
+				sizeof(n->ibuf[0])) == NULL)
+				goto out;
+			n->ips[n->nips] = n->ibuf[n->nips];
+			n->nips++;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		ca_util_err("certificate of %s has unusable names", name);
+	GENERAL_NAMES_free(gens);
+	return (rc);
+}
+
+/* Renew the entry at index position I; 0 or -1. */
+static int
+ca_cmd_renew_one(struct ca_ctx *c, size_t i, const char *out_arg, int64_t ttl)
+{
+	static struct ca_cmd_names names;
+	struct ca_index_entry old = *ca_index_at(c->idx, i), e;
+	struct ca_ctx_req req;
+	char path[PATH_MAX], file[CA_CERT_SERIAL_HEX + 16], out[PATH_MAX];
+	X509 *x = NULL;
+	int rc = -1;
+
+	memset(&names, 0, sizeof(names));
+	memset(&req, 0, sizeof(req));
+	snprintf(file, sizeof(file), "certs/%s.pem", old.serial);
+	if (ca_store_path(c->store, file, path, sizeof(path)) != 0 ||
+	    (x = ca_ctx_load_cert(path)) == NULL ||
+	    ca_cmd_renew_names(x, old.name, &names) != 0 ||
+	    ca_key_type_parse(old.key_type, &req.key_type) != 0 ||
+	    ca_ctx_out_dir(c, out_arg != NULL ? out_arg : old.out_dir, old.name,
+		out, sizeof(out)) != 0)
+		goto out;
+	req.name = old.name;
+	req.dns = names.dns;
+	req.ndns = names.ndns;
+	req.ips = names.ips;
+	req.nips = names.nips;
+	req.ttl =
+	    ttl != 0 ? ttl : old.not_after - old.not_before - CA_CERT_BACKDATE;
+	req.out_dir = out;
+	ca_index_at(c->idx, i)->status = CA_INDEX_SUPERSEDED;
+	if (ca_ctx_issue(c, &req, &e) != 0) {
+		ca_index_at(c->idx, i)->status = CA_INDEX_VALID;
+		goto out;
+	}
+	ca_cmd_issue_report("renewed", &e);
+	rc = 0;
+out:
+	X509_free(x);
+	return (rc);
+}
+
+int
+ca_cmd_renew(const char *dir, int argc, char **argv)
+{
+	static struct ca_cmd_issue_opts o;
+	struct ca_index_entry *cur;
+	struct ca_ctx c;
+	size_t n;
+	int rc, failed = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&c, 0, sizeof(c));
+	if ((rc = ca_cmd_issue_parse(argc, argv, 1, &o)) != CA_CMD_OK)
+		return (rc == -1 ? CA_CMD_OK : rc);
+	rc = CA_CMD_FAIL;
+	if (ca_ctx_open(&c, dir, CA_CTX_LOCK | CA_CTX_KEY) != 0)
+		goto out;
+	if (!o.all && (cur = ca_index_current(c.idx, o.name)) == NULL) {
+		ca_util_err("%s has no current certificate (never issued, or "
+			    "revoked); use issue",
+		    o.name);
+		goto out;
+	}
+	n = ca_index_len(c.idx);
+	for (size_t i = 0; i < n; i++) {
+		const struct ca_index_entry *e = ca_index_at(c.idx, i);
+
+		if (e->status != CA_INDEX_VALID ||
+		    (!o.all && strcmp(e->name, o.name) != 0) ||
+		    (o.if_due && !ca_ctx_due(e, c.now)))
+			continue;
+		if (ca_cmd_renew_one(&c, i, o.out, o.ttl) != 0)
+			failed = 1;
+	}
+	if (ca_index_len(c.idx) == n && !o.all && !failed)
+		printf("%s is not due for renewal\n", o.name);
+	/* Save what was renewed even when another renewal failed. */
+	if (ca_ctx_save_index(&c) != 0)
+		goto out;
+	if (ca_ctx_publish_crl(&c, NULL, 1) != 0)
+		goto out;
+	rc = failed ? CA_CMD_FAIL : CA_CMD_OK;
+out:
+	ca_ctx_close(&c);
+	return (rc);
+}

@@ -1,0 +1,94 @@
+/*
+ * ca_ctx: an opened CA (state directory, certificates, issuing key, index)
+ * and the operations that several verbs share: issuing one leaf, saving the
+ * index, publishing the CRL.
+ */
+#ifndef COTAI_CA_CTX_H
+#define COTAI_CA_CTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "ca_index.h"
+#include "ca_key.h"
+#include "ca_name.h"
+#include "ca_store.h"
+
+/* Default leaf lifetime (--ttl). */
+#define CA_CTX_DEFAULT_TTL (7 * 86400)
+/* Longest --ttl accepted (the intermediate caps it anyway). */
+#define CA_CTX_MAX_TTL_MS (365ULL * 86400 * 1000)
+/* Most --dns or --ip values on one certificate. */
+#define CA_CTX_MAX_SANS 64
+
+/* Flags for ca_ctx_open(). */
+#define CA_CTX_LOCK 0x1 /* take the state directory's lock */
+#define CA_CTX_KEY 0x2  /* load the issuing key */
+
+struct ca_ctx {
+	struct ca_store *store;
+	X509 *root;
+	X509 *inter;
+	EVP_PKEY *inter_key; /* NULL unless CA_CTX_KEY */
+	struct ca_index *idx;
+	char td[CA_NAME_TD_MAX + 1];
+	int64_t now;
+};
+
+/* What to issue: validated names, an absolute output directory. */
+struct ca_ctx_req {
+	const char *name;
+	const char *const *dns;
+	size_t ndns;
+	const char *const *ips;
+	size_t nips;
+	int64_t ttl;
+	enum ca_key_type key_type;
+	const char *out_dir;
+};
+
+/*
+ * Open the CA in DIR: check it, load certificates, trust domain, index and
+ * (CA_CTX_KEY) the issuing key. Returns 0, or -1 after printing the error;
+ * call ca_ctx_close() in both cases (C is zeroed first).
+ */
+int ca_ctx_open(struct ca_ctx *c, const char *dir, int flags);
+
+/* Free everything C holds and drop the lock. */
+void ca_ctx_close(struct ca_ctx *c);
+
+/* Write C's index atomically; 0 or -1. */
+int ca_ctx_save_index(struct ca_ctx *c);
+
+/*
+ * Issue a leaf for REQ, write NAME.key, NAME.crt, ca.crt into REQ->out_dir
+ * and certs/SERIAL.pem into the state directory, and append a V entry to
+ * the index (in memory; the caller saves it). Returns 0 or -1.
+ */
+int ca_ctx_issue(struct ca_ctx *c, const struct ca_ctx_req *req,
+    struct ca_index_entry *entry);
+
+/*
+ * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL followed by
+ * the root's CRL) and copy it to OUT_DIR (may be NULL) and, when ALL, to
+ * every existing output directory recorded in the index. 0 or -1.
+ */
+int ca_ctx_publish_crl(struct ca_ctx *c, const char *out_dir, int all);
+
+/*
+ * Resolve the output directory: ARG (from --out) or DIR/issued/NAME;
+ * create it (0700) and store its absolute path in BUF. 0 or -1.
+ */
+int ca_ctx_out_dir(
+    struct ca_ctx *c, const char *arg, const char *name, char *buf, size_t len);
+
+/* True when E is due: a third of its lifetime or less left at NOW. */
+int ca_ctx_due(const struct ca_index_entry *e, int64_t now);
+
+/* Load the first certificate of PEM file PATH; NULL after an error. */
+X509 *ca_ctx_load_cert(const char *path);
+
+#endif

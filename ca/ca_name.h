@@ -1,0 +1,54 @@
+/*
+ * ca_name: validation of the names cotai-ca puts into certificates. Pure
+ * functions, no I/O, no logging: each returns 0 when the name is acceptable
+ * and -1 otherwise.
+ *
+ * A workload NAME is used as the certificate's CN, its first DNS SAN, the
+ * path of its SPIFFE ID and a file name, so it must be valid as all four:
+ * one or more DNS labels separated by '.', each 1-63 characters of
+ * [a-z0-9-] that start and end with a letter or digit, 253 characters at
+ * most. Upper case, '_', '/', and empty labels are refused.
+ */
+#ifndef COTAI_CA_NAME_H
+#define COTAI_CA_NAME_H
+
+#include <stddef.h>
+
+/* Longest workload or DNS name accepted (RFC 1035). */
+#define CA_NAME_MAX 253
+/* Longest trust domain accepted. */
+#define CA_NAME_TD_MAX 255
+/* Room for "spiffe://" TD "/" NAME and the NUL. */
+#define CA_NAME_SPIFFE_MAX (9 + CA_NAME_TD_MAX + 1 + CA_NAME_MAX + 1)
+
+/* A workload name (see above). */
+int ca_name_workload(const char *name);
+
+/* A DNS host name for --dns and --permit-dns: the same rules as a workload. */
+int ca_name_dns(const char *name);
+
+/*
+ * A SPIFFE trust domain: 1-255 characters of [a-z0-9._-], not starting or
+ * ending with '.', no empty labels.
+ */
+int ca_name_trust_domain(const char *td);
+
+/* An IPv4 or IPv6 address literal (inet_pton). */
+int ca_name_ip(const char *ip);
+
+/*
+ * Write "spiffe://TD/NAME" into BUF of LEN bytes; returns 0, or -1 when
+ * either part is invalid or it does not fit.
+ */
+int ca_name_spiffe_id(const char *td, const char *name, char *buf, size_t len);
+
+/*
+ * Split a SPIFFE ID into trust domain and path (without the leading '/');
+ * returns 0, or -1 unless ID is "spiffe://TD/PATH" with a valid TD and a
+ * non-empty path of valid segments ([A-Za-z0-9._-], no "." or ".."). The
+ * outputs point into TD (TDLEN bytes) and the returned *PATH points into ID.
+ */
+int
+ca_name_spiffe_parse(const char *id, char *td, size_t tdlen, const char **path);
+
+#endif
