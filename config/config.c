@@ -184,7 +184,7 @@ static int
 cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 {
 	const struct config_route *r = &cfg->routes[i];
-	const struct cfg_where *w = cfg_where_find(c, r);
+	const struct cfg_where *w = cfg_where_find(c, &r->line);
 	char key[CFG_KEYLEN];
 	yaml_mark_t m = w != NULL ? w->mark : (yaml_mark_t){0, 0, 0};
 	bool orig = r->mode == CONFIG_MODE_ORIGINATE;
@@ -192,10 +192,10 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 	snprintf(
 	    key, sizeof(key), "routes[%zu].%s", i, orig ? "expect" : "allow");
 	if (orig && r->nallow > 0)
-		return (cfg_err_field(c, &r->allow, r, key,
+		return (cfg_err_field(c, &r->allow, &r->line, key,
 		    "not allowed on an originate route (use expect)"));
 	if (!orig && r->nexpect > 0)
-		return (cfg_err_field(c, &r->expect, r, key,
+		return (cfg_err_field(c, &r->expect, &r->line, key,
 		    "not allowed on a terminate route (use allow)"));
 	if ((orig ? r->nexpect : r->nallow) == 0)
 		return (cfg_err(c, m, key, "required for a%s route",
@@ -203,11 +203,11 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 	if (!orig &&
 	    (r->protocol == CONFIG_PROTO_REDIS ||
 		r->protocol == CONFIG_PROTO_MONGO))
-		return (cfg_err_field(c, &r->protocol, r, key,
+		return (cfg_err_field(c, &r->protocol, &r->line, key,
 		    "redis and mongo are only supported on originate "
 		    "routes"));
 	if (orig && !r->plaintext_bind_any && !config_addr_is_local(&r->listen))
-		return (cfg_err_field(c, &r->listen, r, key,
+		return (cfg_err_field(c, &r->listen, &r->line, key,
 		    "plaintext listener must be loopback or unix: "
 		    "(set plaintext_bind_any: true to allow it)"));
 	snprintf(key, sizeof(key), "routes[%zu].identity.", i);
@@ -235,18 +235,19 @@ cfg_check_routes(struct cfg_ctx *c, const struct cotai_config *cfg)
 			return (-1);
 		if (cfg->admin_enabled &&
 		    cfg_addr_same(&r->listen, &cfg->admin_listen))
-			return (cfg_err_field(c, &r->listen, r, "listen",
+			return (cfg_err_field(c, &r->listen, &r->line, "listen",
 			    "same address as admin.listen"));
 		for (size_t j = 0; j < i; j++) {
 			const struct config_route *o = &cfg->routes[j];
 
 			if (strcmp(o->name, r->name) == 0)
-				return (cfg_err_field(c, &r->name, r, "name",
-				    "duplicate route name \"%s\" (first at "
-				    "line %d)",
-				    r->name, o->line));
+				return (
+				    cfg_err_field(c, &r->name, &r->line, "name",
+					"duplicate route name \"%s\" (first at "
+					"line %d)",
+					r->name, o->line));
 			if (cfg_addr_same(&o->listen, &r->listen))
-				return (cfg_err_field(c, &r->listen, r,
+				return (cfg_err_field(c, &r->listen, &r->line,
 				    "listen",
 				    "address %s already used by route \"%s\"",
 				    r->listen.text, o->name));

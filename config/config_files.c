@@ -128,24 +128,24 @@ files_route(struct cfg_ctx *c, const struct config_route *r)
 	EVP_PKEY *pk = NULL;
 	int rc = -1;
 
-	if (files_ca(c, &id->ca, r) == -1)
+	if (files_ca(c, &id->ca, &r->line) == -1)
 		goto out;
-	if ((bio = files_open(c, &id->cert, r, "identity.cert")) == NULL)
+	if ((bio = files_open(c, &id->cert, &r->line, "identity.cert")) == NULL)
 		goto out;
 	if ((x = PEM_read_bio_X509(bio, NULL, files_no_pass, NULL)) == NULL) {
-		cfg_err_field(c, &id->cert, r, "identity.cert",
+		cfg_err_field(c, &id->cert, &r->line, "identity.cert",
 		    "no PEM certificate in %s", id->cert);
 		goto out;
 	}
-	if ((pk = files_key(c, &id->key, r)) == NULL)
+	if ((pk = files_key(c, &id->key, &r->line)) == NULL)
 		goto out;
 	if (X509_check_private_key(x, pk) != 1) {
-		cfg_err_field(c, &id->key, r, "identity.key",
+		cfg_err_field(c, &id->key, &r->line, "identity.key",
 		    "%s does not match the certificate in %s", id->key,
 		    id->cert);
 		goto out;
 	}
-	if (id->crl != NULL && files_crl(c, &id->crl, r) == -1)
+	if (id->crl != NULL && files_crl(c, &id->crl, &r->line) == -1)
 		goto out;
 	rc = 0;
 out:

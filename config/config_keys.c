@@ -451,7 +451,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->tls_min_version = CFG_UNSET_INT;
 		r->line = (int)e->start_mark.line + 1;
 		cfg_key_index(k, sizeof(k), key, cfg->nroutes - 1);
-		if (cfg_where_add(c, r, e->start_mark, k) == -1 ||
+		if (cfg_where_add(c, &r->line, e->start_mark, k) == -1 ||
 		    cfg_walk(c, e, k, &route_table, r) == -1)
 			return (-1);
 	}

@@ -191,11 +191,12 @@ identity_from_x509(X509 *cert, struct identity *out)
 	if (identity_san(cert, &out->spiffe) == -1 ||
 	    (out->spiffe != NULL && identity_split(out) == -1) ||
 	    identity_cn(cert, &out->cn) == -1 ||
-	    identity_serial(cert, out->serial, sizeof(out->serial)) == -1)
+	    identity_serial(cert, out->serial, sizeof(out->serial)) == -1 ||
+	    (na = X509_get0_notAfter(cert)) == NULL ||
+	    ASN1_TIME_to_tm(na, &tm) != 1) {
+		identity_clear(out);
 		return (-1);
-	if ((na = X509_get0_notAfter(cert)) == NULL ||
-	    ASN1_TIME_to_tm(na, &tm) != 1)
-		return (-1);
+	}
 	out->not_after = timegm(&tm);
 	return (0);
 }

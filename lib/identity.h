@@ -26,8 +26,9 @@ struct identity {
 };
 
 /*
- * Fill *OUT from CERT (borrowed; not freed). *OUT is zeroed first, and the
- * caller frees its members with identity_clear(), also after a failure.
+ * Fill *OUT from CERT (borrowed; not freed). On success the caller frees
+ * the members with identity_clear(); on failure *OUT is left zeroed (an
+ * extra identity_clear() is harmless).
  * Returns 0, or -1 when the certificate is malformed: several spiffe URI
  * SANs, a spiffe URI SAN that is not a valid SPIFFE ID, a URI SAN or CN
  * that is not valid text (embedded NUL, not UTF-8), several CNs, or an

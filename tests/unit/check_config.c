@@ -1,0 +1,549 @@
+/*
+ * Unit tests for config/: every error names the right file, line, column
+ * and key; a full valid config inherits the global identity and defaults.
+ * Certificates and keys are made in memory and written to a temp dir.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "data/testcert.h"
+#include "log.h"
+
+Suite *config_suite(void);
+
+static char dir[64];
+static char err[512];
+static char yaml_path[128];
+
+static const char *const files[] = {"ca.pem", "cert.pem", "key.pem",
+    "other.key", "open.key", "cert2.pem", "key2.pem", "garbage.pem", "crl.pem",
+    "t.yaml"};
+
+static void
+dir_file(char *buf, size_t len, const char *name)
+{
+	ck_assert_int_lt(snprintf(buf, len, "%s/%s", dir, name), (int)len);
+}
+
+static void
+setup(void)
+{
+	EVP_PKEY *cak, *k, *k2, *other;
+	X509 *ca, *x, *x2;
+	char p[128];
+	FILE *fp;
+
+	snprintf(dir, sizeof(dir), "/tmp/cotai-check-config-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	cak = testcert_key();
+	k = testcert_key();
+	k2 = testcert_key();
+	other = testcert_key();
+	ca = testcert_make(cak, "cotai test CA", NULL);
+	x = testcert_make(k, "backend", "URI:spiffe://cotai.internal/backend");
+	x2 = testcert_make(k2, "jobs", "URI:spiffe://cotai.internal/jobs");
+	dir_file(p, sizeof(p), "ca.pem");
+	testcert_write_cert(p, ca);
+	dir_file(p, sizeof(p), "cert.pem");
+	testcert_write_cert(p, x);
+	dir_file(p, sizeof(p), "key.pem");
+	testcert_write_key(p, k, 0600);
+	dir_file(p, sizeof(p), "open.key");
+	testcert_write_key(p, k, 0644);
+	dir_file(p, sizeof(p), "other.key");
+	testcert_write_key(p, other, 0600);
+	dir_file(p, sizeof(p), "cert2.pem");
+	testcert_write_cert(p, x2);
+	dir_file(p, sizeof(p), "key2.pem");
+	testcert_write_key(p, k2, 0400);
+	dir_file(p, sizeof(p), "crl.pem");
+	testcert_write_crl(p, ca, cak);
+	dir_file(p, sizeof(p), "garbage.pem");
+	ck_assert_ptr_nonnull(fp = fopen(p, "w"));
+	fputs("-----BEGIN CERTIFICATE-----\nnot base64\n", fp);
+	fclose(fp);
+	dir_file(yaml_path, sizeof(yaml_path), "t.yaml");
+	X509_free(ca);
+	X509_free(x);
+	X509_free(x2);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(other);
+}
+
+static void
+teardown(void)
+{
+	char p[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		dir_file(p, sizeof(p), files[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+}
+
+/* Write YAML (with "@D@" replaced by the temp dir) and load it. */
+static int
+load(const char *yaml, struct cotai_config **cfg)
+{
+	FILE *fp = fopen(yaml_path, "w");
+	const char *at;
+
+	ck_assert_ptr_nonnull(fp);
+	while ((at = strstr(yaml, "@D@")) != NULL) {
+		fwrite(yaml, 1, (size_t)(at - yaml), fp);
+		fputs(dir, fp);
+		yaml = at + 3;
+	}
+	fputs(yaml, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	return (config_load(yaml_path, cfg, err, sizeof(err)));
+}
+
+#define ID "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
+/* An originate route at lines 3-7 (its mapping starts at 3:5). */
+#define R_O                                                                    \
+	"  - name: a\n    mode: originate\n    listen: 127.0.0.1:1000\n"       \
+	"    target: peer:2000\n    expect: peer\n"
+/* A terminate route, five lines. */
+#define R_T                                                                    \
+	"  - name: b\n    mode: terminate\n    listen: 0.0.0.0:2000\n"         \
+	"    target: 127.0.0.1:3000\n    allow: [backend]\n"
+
+struct err_case {
+	const char *yaml;
+	const char *want; /* "LINE:COL: KEY: " and the start of the message */
+	const char *also; /* NULL, or a string the message also holds */
+};
+
+static const struct err_case err_cases[] = {
+    /* 0: YAML syntax */
+    {ID "routes: [\n  {name: a\n",
+	"4:1: yaml: did not find expected ',' or '}' (while parsing a flow "
+	"mapping at line 3)",
+	NULL},
+    /* unknown keys */
+    {ID "rootes: []\n", "2:1: rootes: unknown key", NULL},
+    {ID "routes:\n" R_O "    lsiten: 127.0.0.1:1\n",
+	"8:5: routes[0].lsiten: unknown key", NULL},
+    {ID "log: {level: info, colour: true}\nroutes:\n" R_O,
+	"2:20: log.colour: unknown key", NULL},
+    /* wrong types */
+    {ID "routes:\n  - name: {x: 1}\n",
+	"3:11: routes[0].name: expected a "
+	"scalar, got a mapping",
+	NULL},
+    {"identity: /x.pem\nroutes:\n" R_O,
+	"1:11: identity: expected a mapping, got a scalar", NULL},
+    {ID "routes: {name: a}\n",
+	"2:9: routes: expected a sequence, got a mapping", NULL},
+    {ID "routes:\n" R_O "    allow:\n      a: b\n",
+	"9:7: routes[0].allow: expected a scalar or a sequence", NULL},
+    {"- a\n- b\n", "1:1: (root): expected a mapping, got a sequence", NULL},
+    /* duplicate keys */
+    {ID "identity: {}\nroutes:\n" R_O,
+	"2:1: identity: duplicate key (first at line 1)", NULL},
+    {ID "routes:\n" R_O "    mode: terminate\n",
+	"8:5: routes[0].mode: duplicate key (first at line 4)", NULL},
+    /* missing required keys */
+    {ID "log: {level: info}\n", "1:1: routes: missing required key", NULL},
+    {ID "routes:\n  - name: a\n    listen: 127.0.0.1:1\n    target: "
+	"b:1\n    expect: b\n",
+	"3:5: routes[0].mode: missing required key", NULL},
+    {ID "routes: []\n", "2:9: routes: at least one route is required", NULL},
+    {ID "routes:\n" R_O "  - name: c\n    mode: terminate\n    listen: "
+	":1\n",
+	"10:13: routes[1].listen: invalid address", NULL},
+    /* bad values */
+    {ID "routes:\n  - name: a\n    mode: forward\n",
+	"4:11: routes[0].mode: invalid value \"forward\" (expected "
+	"originate or terminate)",
+	NULL},
+    {ID "routes:\n  - name: a b\n",
+	"3:11: routes[0].name: invalid name \"a b\"", NULL},
+    {ID "routes:\n" R_O "    protocol: http\n",
+	"8:15: routes[0].protocol: invalid value \"http\"", NULL},
+    {ID "routes:\n" R_T "    protocol: redis\n",
+	"8:15: routes[0].protocol: redis and mongo are only supported", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"localhost\n",
+	"5:13: routes[0].listen: invalid address \"localhost\"", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"\"[::1:1\"\n",
+	"5:13: routes[0].listen: invalid address", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"127.0.0.1:65536\n",
+	"5:13: routes[0].listen: invalid address", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"127.0.0.1:0\n    target: peer:0\n",
+	"6:13: routes[0].target: port 0 is only allowed for listen", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"unix:relative\n",
+	"5:13: routes[0].listen: invalid address", NULL},
+    {ID "routes:\n" R_O "    timeouts: {connect: 5 s}\n",
+	"8:25: routes[0].timeouts.connect: invalid duration \"5 s\"", NULL},
+    {ID "routes:\n" R_O "    timeouts: {handshake: 0}\n",
+	"8:27: routes[0].timeouts.handshake: must not be 0", NULL},
+    {ID "defaults: {timeouts: {idle: 8d}}\nroutes:\n" R_O,
+	"2:29: defaults.timeouts.idle: invalid duration", NULL},
+    {ID "routes:\n" R_O "    plaintext_bind_any: maybe\n",
+	"8:25: routes[0].plaintext_bind_any: invalid value \"maybe\"", NULL},
+    {ID "routes:\n" R_O "    max_connections: 0\n",
+	"8:22: routes[0].max_connections: invalid value \"0\" (expected "
+	"an integer 1..1000000)",
+	NULL},
+    {ID "max_connections: -5\nroutes:\n" R_O,
+	"2:18: max_connections: invalid value \"-5\"", NULL},
+    {ID "workers: 65\nroutes:\n" R_O,
+	"2:10: workers: invalid value \"65\" (expected auto or 1..64)", NULL},
+    {ID "routes:\n" R_O "    tls_min_version: 1.1\n",
+	"8:22: routes[0].tls_min_version: invalid value \"1.1\"", NULL},
+    {ID "defaults: {buffer_size: 1g}\nroutes:\n" R_O,
+	"2:25: defaults.buffer_size: invalid size \"1g\"", NULL},
+    {ID "log: {level: loud}\nroutes:\n" R_O,
+	"2:14: log.level: invalid value \"loud\"", NULL},
+    {ID "user: \"\"\nroutes:\n" R_O, "2:7: user: empty value", NULL},
+    /* cross-key checks */
+    {ID "routes:\n" R_O "  - name: a\n    mode: terminate\n    listen: "
+	"0.0.0.0:1\n    target: x:1\n    allow: x\n",
+	"8:11: routes[1].name: duplicate route name \"a\" (first at line "
+	"3)",
+	NULL},
+    {ID "routes:\n" R_O "  - name: c\n    mode: originate\n    listen: "
+	"127.0.0.1:1000\n    target: x:1\n    expect: x\n",
+	"10:13: routes[1].listen: address 127.0.0.1:1000 already used by "
+	"route \"a\"",
+	NULL},
+    {ID "routes:\n" R_T "    expect: x\n",
+	"8:13: routes[0].expect: not allowed on a terminate route", NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"127.0.0.1:1\n    target: x:1\n",
+	"3:5: routes[0].expect: required for an originate route", NULL},
+    {ID "routes:\n" R_O "    allow: []\n", "8:12: routes[0].allow: empty list",
+	NULL},
+    {ID "routes:\n" R_O "    allow: [x]\n",
+	"8:12: routes[0].allow: not allowed on an originate route", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n  - name: c\n    mode: "
+	"terminate\n    listen: 0.0.0.0:1\n    target: x:1\n    allow: "
+	"[ok, \"spiffe://Cotai/x\"]\n",
+	"13:17: routes[1].allow[1]: bad pattern \"spiffe://Cotai/x\": "
+	"invalid trust domain",
+	NULL},
+    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
+	"0.0.0.0:1\n    target: x:1\n    expect: x\n",
+	"5:13: routes[0].listen: plaintext listener must be loopback", NULL},
+    {ID "admin: {listen: \"127.0.0.1:1000\"}\nroutes:\n" R_O,
+	"6:13: routes[0].listen: same address as admin.listen", NULL},
+    /* identity files */
+    {"identity: {ca: @D@/ca.pem, cert: @D@/cert.pem}\nroutes:\n" R_O,
+	"3:5: routes[0].identity.key: missing", NULL},
+    {"identity:\n  ca: @D@/ca.pem\n  cert: @D@/nope.pem\n  key: "
+     "@D@/key.pem\nroutes:\n" R_O,
+	"3:9: identity.cert: cannot read ", NULL},
+    {ID "routes:\n" R_O "    identity: {ca: @D@/garbage.pem}\n",
+	"8:20: routes[0].identity.ca: no PEM certificate in ", NULL},
+    {ID "routes:\n" R_O "    identity:\n      key: @D@/other.key\n",
+	"9:12: routes[0].identity.key: ", "does not match the certificate"},
+    {ID "routes:\n" R_O "    identity: {key: @D@/open.key}\n",
+	"8:21: routes[0].identity.key: ", "group or others (mode 0644)"},
+    {ID "routes:\n" R_O "    identity: {crl: @D@/cert.pem}\n",
+	"8:21: routes[0].identity.crl: no PEM CRL in ", NULL},
+    {"", "1:1: (root): empty configuration", NULL},
+    {ID "routes:\n" R_O "---\nlog: {}\n",
+	"9:1: (root): more than one YAML document", NULL},
+};
+
+/* Where err points after "PATH:". */
+static const char *
+err_rest(void)
+{
+	size_t n = strlen(yaml_path);
+
+	ck_assert_msg(strncmp(err, yaml_path, n) == 0 && err[n] == ':',
+	    "error does not start with the file: %s", err);
+	return (err + n + 1);
+}
+
+START_TEST(errors)
+{
+	const struct err_case *c = &err_cases[_i];
+	struct cotai_config *cfg = (void *)1;
+
+	ck_assert_int_eq(load(c->yaml, &cfg), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strncmp(err_rest(), c->want, strlen(c->want)) == 0,
+	    "case %d: got \"%s\", want \"%s\"", _i, err_rest(), c->want);
+	if (c->also != NULL)
+		ck_assert_msg(strstr(err, c->also) != NULL,
+		    "case %d: \"%s\" lacks \"%s\"", _i, err, c->also);
+	ck_assert_ptr_null(strchr(err, '\n'));
+}
+END_TEST
+
+static const char full_yaml[] =
+    "identity:\n"
+    "  ca: @D@/ca.pem\n"
+    "  cert: @D@/cert.pem\n"
+    "  key: @D@/key.pem\n"
+    "  crl: @D@/crl.pem\n"
+    "admin: {listen: \"[::1]:9902\", enabled: false}\n"
+    "log: {level: warn, format: json}\n"
+    "workers: 3\n"
+    "user: cotai\n"
+    "drain_timeout: 10s\n"
+    "max_connections: 500\n"
+    "defaults:\n"
+    "  timeouts: {connect: 1s, idle: 0}\n"
+    "  max_connections: 100\n"
+    "  tls_min_version: 1.2\n"
+    "  buffer_size: 64k\n"
+    "routes:\n"
+    "  - name: pg\n"
+    "    mode: originate\n"
+    "    protocol: postgres\n"
+    "    listen: 127.0.0.1:5432\n"
+    "    target: postgres-sidecar:6432\n"
+    "    expect: postgres\n"
+    "  - name: pg-in\n"
+    "    mode: terminate\n"
+    "    listen: 0.0.0.0:6432\n"
+    "    target: unix:/run/pg/.s.PGSQL.5432\n"
+    "    allow: [backend, \"spiffe://cotai.internal/jobs/*\"]\n"
+    "    identity: {cert: @D@/cert2.pem, key: @D@/key2.pem}\n"
+    "    timeouts: {handshake: 2s, half_close: 500ms}\n"
+    "    max_connections: 7\n"
+    "    tls_min_version: \"1.3\"\n"
+    "    buffer_size: 1m\n"
+    "  - name: wide\n"
+    "    mode: originate\n"
+    "    listen: 10.0.0.1:7000\n"
+    "    plaintext_bind_any: yes\n"
+    "    target: \"[2001:db8::1]:7001\"\n"
+    "    expect: [\"**\"]\n";
+
+static void
+assert_file(const char *got, const char *name)
+{
+	char p[128];
+
+	dir_file(p, sizeof(p), name);
+	ck_assert_str_eq(got, p);
+}
+
+START_TEST(full_config)
+{
+	struct cotai_config *cfg = NULL;
+	const struct config_route *r;
+
+	ck_assert_msg(load(full_yaml, &cfg) == 0, "%s", err);
+	ck_assert_str_eq(cfg->path, yaml_path);
+	ck_assert(!cfg->admin_enabled);
+	ck_assert_str_eq(cfg->admin_listen.host, "::1");
+	ck_assert_str_eq(cfg->admin_listen.port, "9902");
+	ck_assert_int_eq(cfg->log_level, LOG_L_WARN);
+	ck_assert_int_eq(cfg->log_format, LOG_F_JSON);
+	ck_assert_uint_eq(cfg->workers, 3);
+	ck_assert(!cfg->workers_auto);
+	ck_assert_str_eq(cfg->user, "cotai");
+	ck_assert_uint_eq(cfg->drain_timeout_ms, 10000);
+	ck_assert_uint_eq(cfg->max_connections, 500);
+	ck_assert_uint_eq(cfg->nroutes, 3);
+
+	/* Route 0 inherits everything. */
+	r = &cfg->routes[0];
+	ck_assert_str_eq(r->name, "pg");
+	ck_assert_int_eq(r->mode, CONFIG_MODE_ORIGINATE);
+	ck_assert_int_eq(r->protocol, CONFIG_PROTO_POSTGRES);
+	ck_assert_int_eq(r->line, 18);
+	ck_assert_str_eq(r->listen.host, "127.0.0.1");
+	ck_assert_str_eq(r->target.host, "postgres-sidecar");
+	ck_assert_str_eq(r->target.port, "6432");
+	ck_assert_uint_eq(r->nexpect, 1);
+	ck_assert_str_eq(r->expect[0], "postgres");
+	ck_assert_uint_eq(r->nallow, 0);
+	assert_file(r->identity.ca, "ca.pem");
+	assert_file(r->identity.cert, "cert.pem");
+	assert_file(r->identity.key, "key.pem");
+	assert_file(r->identity.crl, "crl.pem");
+	ck_assert_uint_eq(r->timeouts.connect_ms, 1000);
+	ck_assert_uint_eq(r->timeouts.handshake_ms, 10000);
+	ck_assert_uint_eq(r->timeouts.idle_ms, 0);
+	ck_assert_uint_eq(r->timeouts.halfclose_ms, 60000);
+	ck_assert_uint_eq(r->max_connections, 100);
+	ck_assert_int_eq(r->tls_min_version, TLS1_2_VERSION);
+	ck_assert_uint_eq(r->buffer_bytes, 65536);
+	ck_assert(!r->plaintext_bind_any);
+
+	/* Route 1 overrides some fields; the rest still comes from above. */
+	r = &cfg->routes[1];
+	ck_assert_int_eq(r->mode, CONFIG_MODE_TERMINATE);
+	ck_assert_int_eq(r->protocol, CONFIG_PROTO_TCP);
+	ck_assert_int_eq(r->target.kind, CONFIG_ADDR_UNIX);
+	ck_assert_str_eq(r->target.path, "/run/pg/.s.PGSQL.5432");
+	ck_assert_uint_eq(r->nallow, 2);
+	ck_assert_str_eq(r->allow[1], "spiffe://cotai.internal/jobs/*");
+	assert_file(r->identity.ca, "ca.pem");
+	assert_file(r->identity.cert, "cert2.pem");
+	assert_file(r->identity.key, "key2.pem");
+	assert_file(r->identity.crl, "crl.pem");
+	ck_assert_uint_eq(r->timeouts.connect_ms, 1000);
+	ck_assert_uint_eq(r->timeouts.handshake_ms, 2000);
+	ck_assert_uint_eq(r->timeouts.idle_ms, 0);
+	ck_assert_uint_eq(r->timeouts.halfclose_ms, 500);
+	ck_assert_uint_eq(r->max_connections, 7);
+	ck_assert_int_eq(r->tls_min_version, TLS1_3_VERSION);
+	ck_assert_uint_eq(r->buffer_bytes, 1024 * 1024);
+
+	r = &cfg->routes[2];
+	ck_assert(r->plaintext_bind_any);
+	ck_assert_str_eq(r->target.host, "2001:db8::1");
+	ck_assert_str_eq(r->expect[0], "**");
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(builtin_defaults)
+{
+	struct cotai_config *cfg = NULL;
+	const struct config_route *r;
+
+	ck_assert_msg(load(ID "routes:\n" R_O R_T, &cfg) == 0, "%s", err);
+	ck_assert(cfg->admin_enabled);
+	ck_assert_str_eq(cfg->admin_listen.text, "127.0.0.1:9901");
+	ck_assert_int_eq(cfg->log_level, LOG_L_INFO);
+	ck_assert_int_eq(cfg->log_format, LOG_F_TEXT);
+	ck_assert(cfg->workers_auto);
+	ck_assert_uint_ge(cfg->workers, 1);
+	ck_assert_uint_le(cfg->workers, 64);
+	ck_assert_ptr_null(cfg->user);
+	ck_assert_uint_eq(cfg->drain_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg->max_connections, 10000);
+	ck_assert_ptr_null(cfg->identity.crl);
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		r = &cfg->routes[i];
+		ck_assert_uint_eq(r->timeouts.connect_ms, 5000);
+		ck_assert_uint_eq(r->timeouts.handshake_ms, 10000);
+		ck_assert_uint_eq(r->timeouts.idle_ms, 3600000);
+		ck_assert_uint_eq(r->timeouts.halfclose_ms, 60000);
+		ck_assert_uint_eq(r->max_connections, 1024);
+		ck_assert_int_eq(r->tls_min_version, TLS1_3_VERSION);
+		ck_assert_uint_eq(r->buffer_bytes, 256 * 1024);
+		ck_assert_ptr_null(r->identity.crl);
+		ck_assert_int_eq(r->protocol, CONFIG_PROTO_TCP);
+	}
+	ck_assert_int_eq(cfg->routes[1].line, 8);
+	config_free(cfg);
+	config_free(NULL);
+}
+END_TEST
+
+START_TEST(print_policy)
+{
+	struct cotai_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	ck_assert_msg(load(full_yaml, &cfg) == 0, "%s", err);
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	config_print(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(buf, "route pg-in (line 24)"));
+	ck_assert_ptr_nonnull(strstr(buf, "mode: terminate, protocol: tcp"));
+	ck_assert_ptr_nonnull(strstr(
+	    buf, "mtls 0.0.0.0:6432 -> plaintext unix:/run/pg/.s.PGSQL.5432"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "allow (client identities): backend, "
+	    "spiffe://cotai.internal/jobs/*\n"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "expect (server identity): "
+	    "postgres\n"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "timeouts: connect 1s, handshake "
+	    "2s, idle none, half_close 500ms"));
+	ck_assert_ptr_nonnull(strstr(buf, "tls_min_version: 1.2"));
+	ck_assert_ptr_nonnull(strstr(buf, "admin: disabled"));
+	free(buf);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(addresses)
+{
+	static const char *bad[] = {"", "host", ":1", "h:", "h:x", "h:-1",
+	    "h:65536", "h:123456", "[::1]", "[::1]1", "[zz]:1", "a b:1",
+	    "::1:80", "unix:", "unix:rel", "h:+1"};
+	struct config_addr a;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(config_addr_parse(bad[i], &a) == -1,
+		    "accepted \"%s\"", bad[i]);
+	ck_assert_int_eq(config_addr_parse("db.internal:05432", &a), 0);
+	ck_assert_int_eq(a.kind, CONFIG_ADDR_INET);
+	ck_assert_str_eq(a.text, "db.internal:05432");
+	ck_assert_str_eq(a.host, "db.internal");
+	ck_assert_str_eq(a.port, "5432");
+	ck_assert(!config_addr_is_local(&a));
+	config_addr_clear(&a);
+	ck_assert_int_eq(config_addr_parse("[::1]:0", &a), 0);
+	ck_assert_str_eq(a.host, "::1");
+	ck_assert_str_eq(a.port, "0");
+	ck_assert(config_addr_is_local(&a));
+	config_addr_clear(&a);
+	ck_assert_int_eq(config_addr_parse("unix:/run/x.sock", &a), 0);
+	ck_assert_int_eq(a.kind, CONFIG_ADDR_UNIX);
+	ck_assert_str_eq(a.path, "/run/x.sock");
+	ck_assert(config_addr_is_local(&a));
+	config_addr_clear(&a);
+	ck_assert_int_eq(config_addr_parse("127.9.9.9:1", &a), 0);
+	ck_assert(config_addr_is_local(&a));
+	config_addr_clear(&a);
+	ck_assert_int_eq(config_addr_parse("LocalHost:1", &a), 0);
+	ck_assert(config_addr_is_local(&a));
+	config_addr_clear(&a);
+	ck_assert_int_eq(config_addr_parse("128.0.0.1:1", &a), 0);
+	ck_assert(!config_addr_is_local(&a));
+	config_addr_clear(&a);
+	config_addr_clear(&a);
+	ck_assert_str_eq(config_mode_name(CONFIG_MODE_TERMINATE), "terminate");
+	ck_assert_str_eq(config_proto_name(CONFIG_PROTO_MONGO), "mongo");
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+	struct cotai_config *cfg = (void *)1;
+
+	ck_assert_int_eq(
+	    config_load("/nonexistent/cotai.yaml", &cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err,
+	    "/nonexistent/cotai.yaml:1:1: (file): No such file or directory");
+}
+END_TEST
+
+Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(
+	    tc, errors, 0, (int)(sizeof(err_cases) / sizeof(err_cases[0])));
+	tcase_add_test(tc, full_config);
+	tcase_add_test(tc, builtin_defaults);
+	tcase_add_test(tc, print_policy);
+	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, missing_file);
+	suite_add_tcase(s, tc);
+	return (s);
+}
