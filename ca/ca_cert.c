@@ -377,9 +377,8 @@ ca_cert_leaf(
 		0 ||
 	    ca_cert_add_conf(
 		x, issuer, NID_authority_key_identifier, "keyid:always") != 0 ||
-	    ca_cert_add_san(x, req) != 0 ||
-	    ca_cert_check_constraints(x, issuer) != 0 ||
-	    ca_cert_sign(x, issuer_key) != 0) {
+	    ca_cert_add_san(x, req) != 0 || ca_cert_sign(x, issuer_key) != 0 ||
+	    ca_cert_check_constraints(x, issuer) != 0) {
 		X509_free(x);
 		return (NULL);
 	}
@@ -416,6 +415,7 @@ int
 ca_cert_check_constraints(X509 *x, X509 *issuer)
 {
 	NAME_CONSTRAINTS *nc = NULL;
+	X509 *fresh = NULL;
 	char permitted[512];
 	int crit = 0, rc;
 
@@ -426,9 +426,22 @@ ca_cert_check_constraints(X509 *x, X509 *issuer)
 		ca_util_err_ssl("issuing CA has unreadable name constraints");
 		return (-1);
 	}
-	rc = NAME_CONSTRAINTS_check(x, nc);
+	/*
+	 * NAME_CONSTRAINTS_check() reads the SANs OpenSSL caches the first
+	 * time it looks at a certificate's extensions, which for X may have
+	 * been before they were all added: check a decoded copy, exactly what
+	 * a verifier will parse, with its cache filled.
+	 */
+	if ((fresh = X509_dup(x)) == NULL) {
+		ca_util_err_ssl("copy certificate");
+		NAME_CONSTRAINTS_free(nc);
+		return (-1);
+	}
+	(void)X509_get_extension_flags(fresh); /* fills the SAN cache */
+	rc = NAME_CONSTRAINTS_check(fresh, nc);
 	if (rc == X509_V_OK)
-		rc = NAME_CONSTRAINTS_check_CN(x, nc);
+		rc = NAME_CONSTRAINTS_check_CN(fresh, nc);
+	X509_free(fresh);
 	if (rc != X509_V_OK) {
 		ca_cert_permitted_dns(nc, permitted, sizeof(permitted));
 		ca_util_err("a name is outside the CA's name constraints (%s); "

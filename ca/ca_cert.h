@@ -63,8 +63,8 @@ X509 *ca_cert_leaf(
     const struct ca_cert_leaf_req *req, X509 *issuer, EVP_PKEY *issuer_key);
 
 /*
- * Check X's SANs and CN against ISSUER's name constraints (if any) the way
- * chain verification will; returns 0, or -1 after printing the violation.
+ * Check signed X's SANs and CN against ISSUER's name constraints (if any) the
+ * way chain verification will; returns 0, or -1 after printing the violation.
  */
 int ca_cert_check_constraints(X509 *x, X509 *issuer);
 
