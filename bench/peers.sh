@@ -1,0 +1,211 @@
+# bench/peers.sh: the two-hop chains under test, sourced by bench/run.sh.
+#
+# Every chain has the shape of cotai's:
+#
+#   client --plain--> A (TLS out) ==mTLS 1.3==> B (TLS in) --plain--> backend
+#
+# on 127.0.0.1, with TLS 1.3 only, TLS_AES_128_GCM_SHA256 only, the
+# certificates in $PKI (client.* for A, server.* for B, ca.crt as the only
+# trust anchor, client certificates required and verified by B) and one
+# worker or thread per proxy where the proxy lets us choose.
+#
+#   chain_start PEER BACKEND_PORT [resume|noresume]
+#	starts the chain; sets CHAIN_PORT (where clients connect) and
+#	CHAIN_PIDS (the proxy processes, empty for "direct"); 0 or 1.
+#   chain_stop
+#	stops the chain's processes by PID.
+#
+# "noresume" turns TLS session resumption off on both hops' ends (client
+# cache and server tickets/cache); "resume" leaves each peer's defaults,
+# which resume.
+#
+# Needs from run.sh: $W (work dir), $BT (benchtool), spawn, stop_pids,
+# wait_listen, $PKI.
+
+CIPHER=TLS_AES_128_GCM_SHA256
+
+chain_start() {
+	local peer=$1 backend=$2 variant=${3:-resume}
+	CHAIN_PORT="" CHAIN_PIDS=""
+	case $peer in
+	direct) CHAIN_PORT=$backend ;;
+	stunnel) stunnel_start "$backend" "$variant" ;;
+	haproxy) haproxy_start "$backend" "$variant" ;;
+	cotai) cotai_start "$backend" "$variant" ;;
+	*) echo "bench: unknown peer $peer" >&2; return 1 ;;
+	esac
+}
+
+chain_stop() {
+	[ -z "$CHAIN_PIDS" ] || stop_pids $CHAIN_PIDS
+	CHAIN_PIDS="" CHAIN_PORT=""
+}
+
+# Two distinct free ports (below the ephemeral range) in PA and PB.
+two_ports() {
+	PA=$("$BT" freeport)
+	PB=$("$BT" freeport)
+	while [ "$PA" = "$PB" ]; do PB=$("$BT" freeport); done
+}
+
+# --- stunnel ---------------------------------------------------------------
+# stunnel runs a thread per connection; it has no "one thread" setting.
+# Resumption: the client side caches its session (sessionResume = yes by
+# default) and the server issues TLS 1.3 tickets; "sessionResume = no" on both
+# sides turns both off.
+
+stunnel_conf() { # NAME ACCEPT CONNECT CLIENT(yes|no) CERT VARIANT
+	local name=$1 acc=$2 con=$3 client=$4 cert=$5 variant=$6
+	cat <<EOF
+foreground = yes
+pid =
+syslog = no
+debug = ${STUNNEL_DEBUG:-4}
+output = $W/$name.log
+socket = l:TCP_NODELAY=1
+socket = r:TCP_NODELAY=1
+[$name]
+client = $client
+accept = 127.0.0.1:$acc
+connect = 127.0.0.1:$con
+cert = $PKI/$cert.crt
+key = $PKI/$cert.key
+CAfile = $PKI/ca.crt
+verifyChain = yes
+requireCert = yes
+sslVersionMin = TLSv1.3
+sslVersionMax = TLSv1.3
+ciphersuites = $CIPHER
+EOF
+	[ "$variant" = resume ] || echo "sessionResume = no"
+}
+
+stunnel_start() {
+	local backend=$1 variant=$2 try
+	for try in 1 2 3; do
+		two_ports
+		stunnel_conf stunnel-b "$PB" "$backend" no server "$variant" \
+		    >"$W/stunnel-b.conf"
+		stunnel_conf stunnel-a "$PA" "$PB" yes client "$variant" \
+		    >"$W/stunnel-a.conf"
+		spawn stunnel-b stunnel "$W/stunnel-b.conf"
+		CHAIN_PIDS=$LAST_PID
+		spawn stunnel-a stunnel "$W/stunnel-a.conf"
+		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
+		if wait_listen "$PB" && wait_listen "$PA"; then
+			CHAIN_PORT=$PA
+			return 0
+		fi
+		chain_stop # a port was taken meanwhile: try others
+	done
+	return 1
+}
+
+# --- HAProxy ---------------------------------------------------------------
+# mode tcp, nbthread 1. Resumption: the server line reuses its SSL session
+# by default and the bind side has a session cache and TLS 1.3 tickets;
+# "noresume" sets no-ssl-reuse on the server line, no-tls-tickets on the bind
+# line and tune.ssl.cachesize 0.
+
+haproxy_conf() { # BIND_LINE SERVER_LINE VARIANT
+	cat <<EOF
+global
+	nbthread 1
+	maxconn 5000
+	log stderr format short local0 warning
+	ssl-default-bind-ciphersuites $CIPHER
+	ssl-default-server-ciphersuites $CIPHER
+	ssl-default-bind-options ssl-min-ver TLSv1.3
+	ssl-default-server-options ssl-min-ver TLSv1.3
+EOF
+	[ "$3" = resume ] || printf '\ttune.ssl.cachesize 0\n'
+	cat <<EOF
+defaults
+	mode tcp
+	log global
+	maxconn 5000
+	timeout connect 5s
+	timeout client 1h
+	timeout server 1h
+listen chain
+	$1
+	$2
+EOF
+}
+
+haproxy_start() {
+	local backend=$1 variant=$2 try nores_b="" nores_s=""
+	if [ "$variant" = noresume ]; then
+		nores_b=" no-tls-tickets" nores_s=" no-ssl-reuse"
+	fi
+	for try in 1 2 3; do
+		two_ports
+		haproxy_conf "bind 127.0.0.1:$PB ssl crt $PKI/server.pem ca-file $PKI/ca.crt verify required$nores_b" \
+		    "server s 127.0.0.1:$backend" "$variant" >"$W/haproxy-b.cfg"
+		haproxy_conf "bind 127.0.0.1:$PA" \
+		    "server b 127.0.0.1:$PB ssl crt $PKI/client.pem ca-file $PKI/ca.crt verify required$nores_s" \
+		    "$variant" >"$W/haproxy-a.cfg"
+		spawn haproxy-b haproxy -db -f "$W/haproxy-b.cfg"
+		CHAIN_PIDS=$LAST_PID
+		spawn haproxy-a haproxy -db -f "$W/haproxy-a.cfg"
+		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
+		if wait_listen "$PB" && wait_listen "$PA"; then
+			CHAIN_PORT=$PA
+			return 0
+		fi
+		chain_stop
+	done
+	return 1
+}
+
+# --- cotai -----------------------------------------------------------------
+# workers: 1; ports are bound as 0 and read back from --ports-file.
+# cotai has no switch for resumption yet: "noresume" needs one (set
+# COTAI_NORESUME_YAML to the top-level YAML lines that turn it off);
+# without it the cotai column of the full-handshake rows reads n/a.
+
+cotai_conf() { # MODE LISTEN TARGET CERT PEERKEY PEERNAME VARIANT
+	cat <<EOF
+user: nobody
+workers: 1
+log: { level: warn }
+admin: { enabled: false }
+max_connections: 20000
+identity: { ca: $PKI/ca.crt, cert: $PKI/$4.crt, key: $PKI/$4.key }
+EOF
+	[ "$7" = resume ] || printf '%s\n' "$COTAI_NORESUME_YAML"
+	cat <<EOF
+routes:
+  - name: r
+    mode: $1
+    listen: $2
+    target: $3
+    $5: [$6]
+    max_connections: 10000
+EOF
+}
+
+cotai_start() {
+	local backend=$1 variant=$2 pb
+	if [ "$variant" = noresume ] && [ -z "${COTAI_NORESUME_YAML:-}" ]; then
+		return 2 # not supported: reported as n/a
+	fi
+	rm -f "$W/cotai-a.ports" "$W/cotai-b.ports"
+	cotai_conf terminate 127.0.0.1:0 "127.0.0.1:$backend" server allow \
+	    client "$variant" >"$W/cotai-b.yaml"
+	spawn cotai-b "$COTAI_BUILD/cotai-proxy" -c "$W/cotai-b.yaml" \
+	    --ports-file "$W/cotai-b.ports"
+	CHAIN_PIDS=$LAST_PID
+	wait_file "$W/cotai-b.ports" || return 1
+	pb=$(awk '$1 == "r" { n = split($2, a, ":"); print a[n] }' \
+	    "$W/cotai-b.ports")
+	cotai_conf originate 127.0.0.1:0 "127.0.0.1:$pb" client expect \
+	    server "$variant" >"$W/cotai-a.yaml"
+	spawn cotai-a "$COTAI_BUILD/cotai-proxy" -c "$W/cotai-a.yaml" \
+	    --ports-file "$W/cotai-a.ports"
+	CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
+	wait_file "$W/cotai-a.ports" || return 1
+	CHAIN_PORT=$(awk '$1 == "r" { n = split($2, a, ":"); print a[n] }' \
+	    "$W/cotai-a.ports")
+	[ -n "$CHAIN_PORT" ]
+}

@@ -1,0 +1,582 @@
+#!/usr/bin/env bash
+# bench/run.sh: cotai's benchmark suite (see bench/README.md).
+#
+#   COTAI_BUILD=/abs/build bench/run.sh [SCENARIO...]
+#
+# Scenarios: speed bulk latency handshake memory redis pgbench (default: all).
+# Every scenario runs the same load through each peer's two-hop chain
+# (bench/peers.sh): direct (the ceiling), stunnel, haproxy and cotai, BENCH_REPEAT
+# times (default 3), the peers interleaved, and reports medians.
+#
+# Environment:
+#   BENCH_REPEAT=N    repetitions (default 3; 1 with BENCH_QUICK=1)
+#   BENCH_QUICK=1     a ~2-minute smoke run (short durations, one repeat)
+#   BENCH_PEERS="..." peers to run (default: direct stunnel haproxy cotai)
+#   BENCH_OUT=DIR     where RESULTS.md, results.png and results.tsv go; the
+#                     default is bench/ for a full run (all scenarios, not
+#                     quick) and bench/out/ otherwise, so smoke runs never
+#                     overwrite the committed results
+#   KEEP_TMP=1        keep the work directory (configs, logs)
+#
+# Everything runs on 127.0.0.1; every process started here is stopped by PID
+# when the script exits, and the work directory is removed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${COTAI_BUILD:?set COTAI_BUILD to the absolute build directory}"
+export LC_ALL=C
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	REPEAT=${BENCH_REPEAT:-1}
+	T_BULK=1 T_HS=1 N_RTT=2000 N_HOLD=2000 N_REDIS=20000 T_PG=2
+else
+	REPEAT=${BENCH_REPEAT:-3}
+	T_BULK=3 T_HS=3 N_RTT=5000 N_HOLD=2000 N_REDIS=50000 T_PG=3
+fi
+HS_CONC=8
+ALL_SCENARIOS="speed bulk latency handshake memory redis pgbench"
+SCENARIOS=${*:-$ALL_SCENARIOS}
+for s in $SCENARIOS; do
+	case " $ALL_SCENARIOS " in
+	*" $s "*) ;;
+	*) echo "bench: unknown scenario '$s' (have: $ALL_SCENARIOS)" >&2
+		exit 2 ;;
+	esac
+done
+if [ -n "${BENCH_OUT:-}" ]; then
+	OUT=$BENCH_OUT
+elif [ "$SCENARIOS" = "$ALL_SCENARIOS" ] && [ "$QUICK" != 1 ]; then
+	OUT=$here
+else
+	OUT=$here/out
+fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENCH_REPEAT:+ BENCH_REPEAT=$BENCH_REPEAT}${BENCH_PEERS:+ BENCH_PEERS=\"$BENCH_PEERS\"} bench/run.sh $*"
+
+# --- processes and clean-up --------------------------------------------------
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/cotai-bench.XXXXXX")
+chmod 755 "$W" # cotai drops to "nobody" and must still read its files
+: >"$W/pids"
+RESULTS=$W/results.tsv
+: >"$RESULTS"
+
+# stop_pids PID...: SIGTERM, up to 5 s grace, then SIGKILL; forget them.
+stop_pids() {
+	local pid i alive
+	for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for i in $(seq 50); do
+		alive=0
+		for pid in "$@"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	for pid in "$@"; do
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		grep -vx "$pid" "$W/pids" >"$W/pids.new" || true
+		mv "$W/pids.new" "$W/pids"
+	done
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	# shellcheck disable=SC2046
+	[ ! -s "$W/pids" ] || stop_pids $(cat "$W/pids")
+	if [ $rc -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "bench: work directory kept: $W" >&2
+	else
+		rm -rf "$W"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# spawn NAME CMD...: run CMD in the background, output in $W/NAME.log; its
+# PID goes to $LAST_PID and to the clean-up list.
+spawn() {
+	local name=$1
+	shift
+	"$@" >>"$W/$name.log" 2>&1 &
+	LAST_PID=$!
+	echo "$LAST_PID" >>"$W/pids"
+}
+
+# wait_file FILE: wait up to 10 s for FILE to be non-empty.
+wait_file() {
+	local i
+	for i in $(seq 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "bench: timed out waiting for $1" >&2
+	return 1
+}
+
+# wait_listen PORT: wait up to 10 s for a listener on 127.0.0.1:PORT.
+wait_listen() {
+	local i
+	for i in $(seq 200); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	echo "bench: nothing listens on port $1" >&2
+	return 1
+}
+
+note() { echo "bench: $*" >&2; }
+
+# record SCENARIO METRIC PEER VALUE
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- tools and certificates ----------------------------------------------------
+
+BT=$COTAI_BUILD/bench/benchtool
+mkdir -p "$COTAI_BUILD/bench"
+if [ ! -x "$BT" ] || [ "$here/benchtool.c" -nt "$BT" ]; then
+	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$BT" \
+	    "$here/benchtool.c"
+fi
+
+# shellcheck source=bench/peers.sh
+. "$here/peers.sh"
+
+PKI=$W/certs
+PKI_SOURCE=""
+make_pki() {
+	local ca=$COTAI_BUILD/cotai-ca
+	if [ -x "$ca" ]; then
+		echo bench-passphrase-not-secret >"$W/pass"
+		if "$ca" --dir "$W/ca" init --trust-domain bench.test \
+		    --passphrase-file "$W/pass" >"$W/ca.log" 2>&1 &&
+		    "$ca" --dir "$W/ca" issue client --out "$PKI" \
+		    >>"$W/ca.log" 2>&1 &&
+		    "$ca" --dir "$W/ca" issue server --out "$PKI" \
+		    >>"$W/ca.log" 2>&1; then
+			PKI_SOURCE="cotai-ca"
+			return 0
+		fi
+		note "cotai-ca failed (see below); using openssl instead"
+		tail -n 5 "$W/ca.log" >&2
+	fi
+	make_pki_openssl
+	PKI_SOURCE="openssl req/x509 (cotai-ca not built)"
+}
+
+# The same shape as cotai-ca's: P-256 root -> intermediate -> leaf with
+# CN=name, URI SAN spiffe://bench.test/name and DNS SAN name; NAME.crt holds
+# the leaf and the intermediate.
+make_pki_openssl() {
+	local d=$W/openssl-ca n
+	mkdir -p "$d" "$PKI"
+	cat >"$d/ext.cnf" <<'EOF'
+[req]
+distinguished_name = dn
+[dn]
+[root]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[inter]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+	ossl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout "$d/root.key" -out "$d/root.crt" -days 2 \
+	    -subj "/CN=bench root" -config "$d/ext.cnf" -extensions root
+	ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$d/inter.key" -out "$d/inter.csr" \
+	    -subj "/CN=bench issuing" -config "$d/ext.cnf"
+	ossl x509 -req -in "$d/inter.csr" -CA "$d/root.crt" \
+	    -CAkey "$d/root.key" -CAcreateserial -days 2 \
+	    -extfile "$d/ext.cnf" -extensions inter -out "$d/inter.crt"
+	for n in client server; do
+		cat >"$d/$n.cnf" <<EOF
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = URI:spiffe://bench.test/$n, DNS:$n
+EOF
+		ossl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout "$PKI/$n.key" -out "$d/$n.csr" \
+		    -subj "/CN=$n" -config "$d/ext.cnf"
+		ossl x509 -req -in "$d/$n.csr" -CA "$d/inter.crt" \
+		    -CAkey "$d/inter.key" -CAcreateserial -days 2 \
+		    -extfile "$d/$n.cnf" -out "$d/$n.leaf"
+		cat "$d/$n.leaf" "$d/inter.crt" >"$PKI/$n.crt"
+	done
+	cp "$d/root.crt" "$PKI/ca.crt"
+}
+
+ossl() {
+	openssl "$@" 2>>"$W/pki.log" || { tail -n 5 "$W/pki.log" >&2; return 1; }
+}
+
+make_pki
+# HAProxy wants the certificate chain and the key in one file.
+for n in client server; do
+	cat "$PKI/$n.crt" "$PKI/$n.key" >"$PKI/$n.pem"
+done
+chmod 755 "$PKI"
+chmod 644 "$PKI"/* # bench-only keys; cotai reads them as "nobody"
+openssl verify -CAfile "$PKI/ca.crt" -untrusted "$PKI/client.crt" \
+    "$PKI/client.crt" >/dev/null
+
+# --- peers ---------------------------------------------------------------------
+
+ALL_PEERS="direct stunnel haproxy cotai"
+PEERS=${BENCH_PEERS:-$ALL_PEERS}
+COTAI_STATUS="n/a (not in BENCH_PEERS)"
+case " $PEERS " in
+*" cotai "*)
+	if [ ! -x "$COTAI_BUILD/cotai-proxy" ]; then
+		COTAI_STATUS="n/a (not built)"
+	else
+		# A smoke test: the chain must carry one round trip.
+		spawn echo-check "$BT" echo "$W/echo-check.port"
+		echo_pid=$LAST_PID
+		if wait_file "$W/echo-check.port" &&
+		    chain_start cotai "$(cat "$W/echo-check.port")" &&
+		    "$BT" rtt "$CHAIN_PORT" 10 >/dev/null 2>"$W/cotai-check.err"
+		then
+			COTAI_STATUS=ok
+		else
+			COTAI_STATUS="n/a (does not relay yet)"
+			for f in cotai-a cotai-b; do
+				[ -f "$W/$f.log" ] && tail -n 5 "$W/$f.log" >&2
+			done
+		fi
+		chain_stop
+		stop_pids "$echo_pid"
+	fi
+	if [ "$COTAI_STATUS" != ok ]; then
+		note "cotai: $COTAI_STATUS"
+		PEERS=$(echo "$PEERS" | sed 's/cotai//')
+	fi
+	;;
+esac
+
+# The peers in a different order on each repetition, so slow drift on a
+# shared machine does not always favour the same one.
+peer_order() {
+	local rep=$1 arr i n
+	read -ra arr <<<"$PEERS"
+	n=${#arr[@]}
+	for ((i = 0; i < n; i++)); do
+		printf '%s ' "${arr[$(((i + rep) % n))]}"
+	done
+}
+
+# with_chain PEER BACKEND VARIANT SCENARIO CMD...: run CMD with the chain up;
+# a chain that does not start is noted and skipped.
+with_chain() {
+	local peer=$1 backend=$2 variant=$3 scen=$4 rc=0
+	shift 4
+	chain_start "$peer" "$backend" "$variant" || rc=$?
+	if [ $rc -eq 2 ]; then
+		return 0
+	elif [ $rc -ne 0 ]; then
+		note "$scen: $peer chain did not start; skipped"
+		chain_stop
+		return 0
+	fi
+	"$@" "$peer" || note "$scen: $peer: measurement failed"
+	chain_stop
+}
+
+# start_echo: an echo backend; sets ECHO_PORT and ECHO_PID.
+start_echo() {
+	rm -f "$W/echo.port"
+	spawn echo "$BT" echo "$W/echo.port"
+	ECHO_PID=$LAST_PID
+	wait_file "$W/echo.port"
+	ECHO_PORT=$(cat "$W/echo.port")
+}
+
+# --- scenarios ---------------------------------------------------------------
+
+scen_speed() {
+	local out
+	note "speed: openssl speed (the ceiling)"
+	out=$(openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm 2>/dev/null)
+	record speed aes_gcm_mbs - "$(echo "$out" |
+	    awk '/^(AES-128-GCM|aes-128-gcm)/ { v = $NF; sub(/k$/, "", v);
+		printf "%.0f", v / 1000 }')"
+	out=$(openssl speed -seconds 1 ecdsap256 2>/dev/null)
+	record speed ecdsa_sign - "$(echo "$out" |
+	    awk '/ecdsa \(nistp256\)/ { printf "%.0f", $(NF-1) }')"
+	record speed ecdsa_verify - "$(echo "$out" |
+	    awk '/ecdsa \(nistp256\)/ { printf "%.0f", $NF }')"
+	out=$(openssl speed -seconds 1 ecdhx25519 2>/dev/null)
+	record speed x25519 - "$(echo "$out" |
+	    awk '/ecdh \(X25519\)/ { printf "%.0f", $NF }')"
+}
+
+# iperf_run PEER METRIC ARGS...: one iperf3 run through the chain; records
+# MB/s received and the proxies' CPU time per GB carried.
+iperf_run() {
+	local peer=$1 m=$2 c0 c1 js
+	shift 2
+	c0=$(cpu_ticks $CHAIN_PIDS)
+	js=$(iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" -J "$@" 2>/dev/null) ||
+	    return 1
+	c1=$(cpu_ticks $CHAIN_PIDS)
+	record bulk "$m" "$peer" "$(echo "$js" |
+	    jq -r '.end.sum_received.bits_per_second / 8e6 | floor')"
+	[ -z "$CHAIN_PIDS" ] || record bulk "cpu_$m" "$peer" "$(echo "$js" |
+	    jq -r '.end.sum_received.bytes' |
+	    awk -v c=$((c1 - c0)) -v hz="$HZ" '{ printf "%.2f", c / hz / ($1 / 1e9) }')"
+}
+
+bulk_one() {
+	local peer=$1
+	iperf_run "$peer" mbs_1 -t "$T_BULK" -P 1
+	iperf_run "$peer" mbs_4 -t "$T_BULK" -P 4
+	iperf_run "$peer" mbs_1r -t "$T_BULK" -P 1 -R
+}
+
+scen_bulk() {
+	local port rep peer
+	port=$("$BT" freeport)
+	spawn iperf3 iperf3 -s -B 127.0.0.1 -p "$port"
+	local ipid=$LAST_PID
+	wait_listen "$port"
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			note "bulk: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$port" resume bulk bulk_one
+		done
+	done
+	stop_pids "$ipid"
+}
+
+latency_one() {
+	local peer=$1 out
+	out=$("$BT" rtt "$CHAIN_PORT" "$N_RTT") || return 1
+	record latency p50_us "$peer" "$(kv p50_us "$out")"
+	record latency p99_us "$peer" "$(kv p99_us "$out")"
+}
+
+kv() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+scen_latency() {
+	local rep peer
+	start_echo
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			note "latency: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$ECHO_PORT" resume latency latency_one
+		done
+	done
+	stop_pids "$ECHO_PID"
+}
+
+HS_VARIANT=resume
+handshake_one() {
+	local peer=$1 out c0 c1
+	c0=$(cpu_ticks $CHAIN_PIDS)
+	out=$("$BT" connrate "$CHAIN_PORT" "$T_HS" "$HS_CONC") || return 1
+	c1=$(cpu_ticks $CHAIN_PIDS)
+	# CPU per connection, over all the connections the run made (the
+	# warm-up too: connrate counts those in total=).
+	[ -z "$CHAIN_PIDS" ] || record handshake "cpu_$HS_VARIANT" "$peer" \
+	    "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$(kv total "$out")" \
+		'BEGIN { printf "%.3f", c / hz * 1000 / n }')"
+	record handshake "cps_$HS_VARIANT" "$peer" "$(kv cps "$out")"
+	record handshake "p50ms_$HS_VARIANT" "$peer" "$(kv p50_ms "$out")"
+	[ "$(kv errors "$out")" = 0 ] ||
+	    note "handshake: $peer: $(kv errors "$out") failed connections"
+}
+
+scen_handshake() {
+	local rep peer
+	start_echo
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			for HS_VARIANT in resume noresume; do
+				note "handshake: $peer $HS_VARIANT ($rep/$REPEAT)"
+				with_chain "$peer" "$ECHO_PORT" "$HS_VARIANT" \
+				    handshake handshake_one
+			done
+		done
+	done
+	stop_pids "$ECHO_PID"
+}
+
+# proc_tree PID...: the processes and all their descendants.
+proc_tree() {
+	local pids="$*" p next
+	while [ -n "$pids" ]; do
+		echo $pids
+		next=""
+		for p in $pids; do
+			next="$next $(pgrep -P "$p" | tr '\n' ' ')"
+		done
+		pids=$(echo $next)
+	done
+}
+
+# cpu_ticks PID...: user+system clock ticks used so far by the processes
+# (all their threads) and their descendants; 0 for none.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() {
+	local p
+	for p in $(proc_tree "$@"); do
+		cat "/proc/$p/stat" 2>/dev/null
+	done | sed 's/.*) //' | awk '{ t += $12 + $13 } END { print t + 0 }'
+}
+
+# mem_kib PID...: "RSS PSS" in KiB summed over the processes (threads share
+# their process's figures) and their descendants.
+mem_kib() {
+	local p
+	for p in $(proc_tree "$@"); do
+		cat "/proc/$p/smaps_rollup" 2>/dev/null
+	done |
+	    awk '$1 == "Rss:" { r += $2 } $1 == "Pss:" { p += $2 }
+		END { printf "%d %d\n", r, p }'
+}
+
+memory_one() {
+	local peer=$1 before after hpid
+	[ -n "$CHAIN_PIDS" ] || return 0 # direct: no proxy, nothing to weigh
+	sleep 0.2
+	before=$(mem_kib $CHAIN_PIDS)
+	rm -f "$W/hold.ready"
+	spawn hold "$BT" hold "$CHAIN_PORT" "$N_HOLD" "$W/hold.ready"
+	hpid=$LAST_PID
+	local i
+	for i in $(seq 600); do # up to 60 s for the handshakes
+		[ -s "$W/hold.ready" ] && break
+		sleep 0.1
+	done
+	if [ ! -s "$W/hold.ready" ] ||
+	    [ "$(kv ok "$(cat "$W/hold.ready")")" != "$N_HOLD" ]; then
+		note "memory: $peer held $(cat "$W/hold.ready" 2>/dev/null)"
+		stop_pids "$hpid"
+		return 1
+	fi
+	sleep 0.5
+	after=$(mem_kib $CHAIN_PIDS)
+	stop_pids "$hpid"
+	set -- $before $after
+	record memory rss_kib "$peer" "$(echo "scale=1; ($3 - $1) / $N_HOLD" | bc)"
+	record memory pss_kib "$peer" "$(echo "scale=1; ($4 - $2) / $N_HOLD" | bc)"
+}
+
+scen_memory() {
+	local rep peer
+	start_echo
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			[ "$peer" = direct ] && continue
+			note "memory: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$ECHO_PORT" resume memory memory_one
+		done
+	done
+	stop_pids "$ECHO_PID"
+}
+
+redis_one() {
+	local peer=$1 out c0 c1
+	c0=$(cpu_ticks $CHAIN_PIDS)
+	out=$(redis-benchmark -h 127.0.0.1 -p "$CHAIN_PORT" -c 50 \
+	    -n "$N_REDIS" -t set,get --csv 2>/dev/null) || return 1
+	c1=$(cpu_ticks $CHAIN_PIDS)
+	[ -z "$CHAIN_PIDS" ] || record redis cpu_us "$peer" \
+	    "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$N_REDIS" \
+		'BEGIN { printf "%.1f", c / hz * 1e6 / (2 * n) }')"
+	record redis set_rps "$peer" "$(echo "$out" |
+	    awk -F'"' '$2 == "SET" { printf "%.0f", $4 }')"
+	record redis get_rps "$peer" "$(echo "$out" |
+	    awk -F'"' '$2 == "GET" { printf "%.0f", $4 }')"
+}
+
+scen_redis() {
+	local port rep peer
+	port=$("$BT" freeport)
+	mkdir -p "$W/redis"
+	spawn redis redis-server --bind 127.0.0.1 --port "$port" --save '' \
+	    --appendonly no --dir "$W/redis" --daemonize no --maxclients 1000
+	local rpid=$LAST_PID
+	wait_listen "$port"
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			note "redis: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$port" resume redis redis_one
+		done
+	done
+	stop_pids "$rpid"
+}
+
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pg() { (cd "$W" && runuser -u postgres -- "$@"); }
+
+pgbench_one() {
+	local peer=$1 out
+	out=$(pgbench -h 127.0.0.1 -p "$CHAIN_PORT" -U postgres -n -S -c 8 \
+	    -j 2 -T "$T_PG" bench 2>&1) || return 1
+	record pgbench tps "$peer" "$(echo "$out" |
+	    awk '/^tps = / { printf "%.0f", $3; exit }')"
+	out=$(pgbench -h 127.0.0.1 -p "$CHAIN_PORT" -U postgres -n -S -C \
+	    -c 8 -j 2 -T "$T_PG" bench 2>&1) || return 1
+	record pgbench tps_C "$peer" "$(echo "$out" |
+	    awk '/^tps = / { printf "%.0f", $3; exit }')"
+}
+
+scen_pgbench() {
+	local port rep peer d=$W/pg
+	port=$("$BT" freeport)
+	mkdir -p "$d/sock"
+	chown -R postgres "$d"
+	pg "$PG_BIN/initdb" -D "$d/data" -A trust -U postgres >"$W/initdb.log"
+	spawn postgres runuser -u postgres -- "$PG_BIN/postgres" -D "$d/data" \
+	    -p "$port" -k "$d/sock" -c listen_addresses=127.0.0.1 \
+	    -c max_connections=100 -c fsync=off -c synchronous_commit=off \
+	    -c full_page_writes=off
+	local ppid=$LAST_PID
+	wait_listen "$port"
+	local i
+	for i in $(seq 100); do
+		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break
+		sleep 0.1
+	done
+	createdb -h 127.0.0.1 -p "$port" -U postgres bench
+	pgbench -h 127.0.0.1 -p "$port" -U postgres -i -s 1 -q bench \
+	    >"$W/pgbench-init.log" 2>&1
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			note "pgbench: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$port" resume pgbench pgbench_one
+		done
+	done
+	# postgres under runuser: stop the server itself (smart shutdown).
+	pg "$PG_BIN/pg_ctl" -D "$d/data" -m fast -w stop >/dev/null 2>&1 || true
+	stop_pids "$ppid"
+}
+
+# libpq: no TLS or GSSAPI negotiation on the plaintext legs.
+export PGSSLMODE=disable PGGSSENCMODE=disable
+
+START=$(date +%s)
+for s in $SCENARIOS; do
+	"scen_$s"
+done
+ELAPSED=$(($(date +%s) - START))
+
+# --- report ----------------------------------------------------------------------
+
+. "$here/report.sh"
+write_report
+note "done in ${ELAPSED}s: $OUT/RESULTS.md"
