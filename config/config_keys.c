@@ -8,16 +8,13 @@
  */
 #include "config_priv.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/ssl.h>
 
-#include "duration.h"
 #include "log.h"
-#include "policy.h"
 
 enum cfg_type {
 	CT_STR,      /* char *, non-empty */
@@ -61,7 +58,6 @@ struct cfg_table {
 };
 
 #define CFG_MAXKEYS 16
-#define CFG_DUR_MAX (7ULL * 86400000) /* 7 days */
 #define NKEYS(a) (sizeof(a) / sizeof(a[0]))
 #define TABLE(a)                                                               \
 	{                                                                      \
@@ -168,239 +164,6 @@ static const struct cfg_table top_table = TABLE(top_keys);
 static int cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
     const struct cfg_table *t, void *obj);
 
-static const char *
-cfg_node_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return ("a mapping");
-	case YAML_SEQUENCE_NODE:
-		return ("a sequence");
-	default:
-		return ("a scalar");
-	}
-}
-
-/* The scalar text of N, or NULL after an error if N is not a scalar. */
-static const char *
-cfg_scalar(struct cfg_ctx *c, yaml_node_t *n, const char *key)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		cfg_err(c, n->start_mark, key, "expected a scalar, got %s",
-		    cfg_node_kind(n));
-		return (NULL);
-	}
-	if (n->data.scalar.length == 0) {
-		cfg_err(c, n->start_mark, key, "empty value");
-		return (NULL);
-	}
-	if (strlen((const char *)n->data.scalar.value) !=
-	    n->data.scalar.length) {
-		cfg_err(c, n->start_mark, key, "value contains a NUL byte");
-		return (NULL);
-	}
-	return ((const char *)n->data.scalar.value);
-}
-
-/* Parse a decimal uint32 in [min, max]; 0 or -1. */
-static int
-cfg_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return (-1);
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > max)
-			return (-1);
-	}
-	if (*s != '\0' || v < min)
-		return (-1);
-	*out = (uint32_t)v;
-	return (0);
-}
-
-/* Bytes: digits with an optional k/K (KiB) or m/M (MiB) suffix. */
-static int
-cfg_bytes(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-	char buf[32];
-	size_t len = strlen(s);
-	uint32_t mul = 1, v;
-
-	if (len == 0 || len >= sizeof(buf))
-		return (-1);
-	memcpy(buf, s, len + 1);
-	if (buf[len - 1] == 'k' || buf[len - 1] == 'K')
-		mul = 1024;
-	else if (buf[len - 1] == 'm' || buf[len - 1] == 'M')
-		mul = 1024 * 1024;
-	if (mul != 1)
-		buf[len - 1] = '\0';
-	if (cfg_u32(buf, 0, max / mul, &v) == -1 || v * mul < min)
-		return (-1);
-	*out = v * mul;
-	return (0);
-}
-
-static int
-cfg_bool(const char *s, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on"};
-	static const char *const no[] = {"false", "no", "off"};
-
-	for (size_t i = 0; i < NKEYS(yes); i++) {
-		if (strcmp(s, yes[i]) == 0) {
-			*out = true;
-			return (0);
-		}
-		if (strcmp(s, no[i]) == 0) {
-			*out = false;
-			return (0);
-		}
-	}
-	return (-1);
-}
-
-static bool
-cfg_name_ok(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 64)
-		return (false);
-	for (; *s != '\0'; s++) {
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' &&
-		    *s != '-')
-			return (false);
-	}
-	return (true);
-}
-
-/* "KEY[I]" into BUF, cut to fit. */
-static void
-cfg_key_index(char *buf, size_t len, const char *key, size_t i)
-{
-	if (snprintf(buf, len, "%s[%zu]", key, i) < 0)
-		buf[0] = '\0';
-}
-
-/* Store one pattern after policy_pattern_check; 0 or -1. */
-static int
-cfg_pattern(struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot)
-{
-	const char *s, *why = NULL;
-
-	if ((s = cfg_scalar(c, n, key)) == NULL)
-		return (-1);
-	if (policy_pattern_check(s, &why) == -1)
-		return (cfg_err(c, n->start_mark, key, "bad pattern \"%s\": %s",
-		    s, why != NULL ? why : "invalid"));
-	if ((*slot = strdup(s)) == NULL)
-		return (cfg_err(c, n->start_mark, key, "out of memory"));
-	return (0);
-}
-
-/* expect/allow: a scalar or a non-empty sequence of scalars. */
-static int
-cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
-    size_t *count)
-{
-	yaml_node_item_t *it;
-	size_t max;
-	char k[CFG_KEYLEN];
-
-	if (n->type == YAML_MAPPING_NODE)
-		return (cfg_err(c, n->start_mark, key,
-		    "expected a scalar or a sequence, got a mapping"));
-	max = n->type == YAML_SCALAR_NODE
-	    ? 1
-	    : (size_t)(n->data.sequence.items.top -
-		  n->data.sequence.items.start);
-	if (max == 0)
-		return (cfg_err(c, n->start_mark, key, "empty list"));
-	if ((*list = calloc(max, sizeof(**list))) == NULL)
-		return (cfg_err(c, n->start_mark, key, "out of memory"));
-	if (n->type == YAML_SCALAR_NODE) {
-		if (cfg_pattern(c, n, key, &(*list)[0]) == -1)
-			return (-1);
-		*count = 1;
-		return (0);
-	}
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-	     it++) {
-		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
-
-		cfg_key_index(k, sizeof(k), key, *count);
-		if (cfg_pattern(c, e, k, &(*list)[*count]) == -1)
-			return (-1);
-		(*count)++;
-	}
-	return (0);
-}
-
-/* Look VALUE up in NAMES; its index or -1 after an error. */
-static int
-cfg_enum(struct cfg_ctx *c, yaml_node_t *n, const char *key,
-    const char *const *names, size_t nnames)
-{
-	const char *s;
-	char list[128] = "";
-
-	if ((s = cfg_scalar(c, n, key)) == NULL)
-		return (-1);
-	for (size_t i = 0; i < nnames; i++) {
-		if (strcmp(s, names[i]) == 0)
-			return ((int)i);
-		if (i > 0)
-			strncat(list, i + 1 == nnames ? " or " : ", ",
-			    sizeof(list) - strlen(list) - 1);
-		strncat(list, names[i], sizeof(list) - strlen(list) - 1);
-	}
-	return (cfg_err(c, n->start_mark, key,
-	    "invalid value \"%s\" (expected %s)", s, list));
-}
-
-static int
-cfg_addr(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool listen,
-    struct config_addr *a)
-{
-	const char *s;
-
-	if ((s = cfg_scalar(c, n, key)) == NULL)
-		return (-1);
-	if (config_addr_parse(s, a) == -1)
-		return (cfg_err(c, n->start_mark, key,
-		    "invalid address \"%s\" (expected host:port, "
-		    "[v6]:port or unix:/path)",
-		    s));
-	if (!listen && a->kind == CONFIG_ADDR_INET && strcmp(a->port, "0") == 0)
-		return (cfg_err(c, n->start_mark, key,
-		    "port 0 is only allowed for listen"));
-	return (0);
-}
-
-static int
-cfg_duration(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool zero,
-    uint32_t *out)
-{
-	const char *s;
-	uint64_t ms;
-
-	if ((s = cfg_scalar(c, n, key)) == NULL)
-		return (-1);
-	if (strcmp(s, "0") == 0)
-		ms = 0;
-	else if (duration_parse_ms(s, CFG_DUR_MAX, &ms) == -1)
-		return (cfg_err(c, n->start_mark, key,
-		    "invalid duration \"%s\" (e.g. 500ms, 30s, 1h30m; "
-		    "at most 7d)",
-		    s));
-	if (ms == 0 && !zero)
-		return (cfg_err(c, n->start_mark, key, "must not be 0"));
-	*out = (uint32_t)ms;
-	return (0);
-}
-
 static int
 cfg_workers(struct cfg_ctx *c, yaml_node_t *n, const char *key,
     const struct cfg_key *k, uint32_t *out)
@@ -464,14 +227,92 @@ static const char *const cfg_levels[] = {"debug", "info", "warn", "error"};
 static const char *const cfg_formats[] = {"text", "json"};
 static const char *const cfg_tlsvers[] = {"1.2", "1.3"};
 
+/* A value of an enumerated type: mode, protocol, log level and format. */
+static int
+cfg_value_enum(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
+    const char *key, void *p)
+{
+	int i;
+
+	switch (k->type) {
+	case CT_MODE:
+		if ((i = cfg_enum(c, n, key, cfg_modes, NKEYS(cfg_modes))) < 0)
+			return (-1);
+		*(enum config_mode *)p = (enum config_mode)i;
+		return (0);
+	case CT_PROTO:
+		if ((i = cfg_enum(c, n, key, cfg_protos, NKEYS(cfg_protos))) <
+		    0)
+			return (-1);
+		*(enum config_proto *)p = (enum config_proto)i;
+		return (0);
+	case CT_TLSVER:
+		if ((i = cfg_enum(c, n, key, cfg_tlsvers, NKEYS(cfg_tlsvers))) <
+		    0)
+			return (-1);
+		*(int *)p = i == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+		return (0);
+	default:
+		i = k->type == CT_LEVEL
+		    ? cfg_enum(c, n, key, cfg_levels, NKEYS(cfg_levels))
+		    : cfg_enum(c, n, key, cfg_formats, NKEYS(cfg_formats));
+		if (i < 0)
+			return (-1);
+		*(int *)p = i;
+		return (0);
+	}
+}
+
+/* A plain scalar value: strings, names, integers, sizes, booleans. */
+static int
+cfg_value_scalar(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
+    const char *key, void *p)
+{
+	const char *s;
+
+	if ((s = cfg_scalar(c, n, key)) == NULL)
+		return (-1);
+	switch (k->type) {
+	case CT_NAME:
+		if (!cfg_name_ok(s))
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid name \"%s\" (1-64 of A-Z a-z 0-9 _ . -)",
+			    s));
+		/* FALLTHROUGH */
+	case CT_STR:
+		if ((*(char **)p = strdup(s)) == NULL)
+			return (
+			    cfg_err(c, n->start_mark, key, "out of memory"));
+		return (0);
+	case CT_U32:
+		if (cfg_u32(s, k->min, k->max, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid value \"%s\" (expected an integer "
+			    "%u..%u)",
+			    s, k->min, k->max));
+		return (0);
+	case CT_BYTES:
+		if (cfg_bytes(s, k->min, k->max, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid size \"%s\" (expected bytes %u..%u, "
+			    "or with a k or m suffix)",
+			    s, k->min, k->max));
+		return (0);
+	default:
+		if (cfg_bool(s, p) == -1)
+			return (cfg_err(c, n->start_mark, key,
+			    "invalid value \"%s\" (expected true or false)",
+			    s));
+		return (0);
+	}
+}
+
 /* Store N, the value of key K, into its field in OBJ. */
 static int
 cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
     const char *key, void *obj)
 {
 	void *p = (char *)obj + k->off;
-	const char *s;
-	int i;
 
 	if (k->type != CT_MAP && cfg_where_add(c, p, n->start_mark, key) == -1)
 		return (cfg_err(c, n->start_mark, key, "out of memory"));
@@ -492,69 +333,13 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	case CT_WORKERS:
 		return (cfg_workers(c, n, key, k, p));
 	case CT_MODE:
-		if ((i = cfg_enum(c, n, key, cfg_modes, NKEYS(cfg_modes))) < 0)
-			return (-1);
-		*(enum config_mode *)p = (enum config_mode)i;
-		return (0);
 	case CT_PROTO:
-		if ((i = cfg_enum(c, n, key, cfg_protos, NKEYS(cfg_protos))) <
-		    0)
-			return (-1);
-		*(enum config_proto *)p = (enum config_proto)i;
-		return (0);
 	case CT_LEVEL:
 	case CT_FORMAT:
-		i = k->type == CT_LEVEL
-		    ? cfg_enum(c, n, key, cfg_levels, NKEYS(cfg_levels))
-		    : cfg_enum(c, n, key, cfg_formats, NKEYS(cfg_formats));
-		if (i < 0)
-			return (-1);
-		*(int *)p = i;
-		return (0);
 	case CT_TLSVER:
-		if ((i = cfg_enum(c, n, key, cfg_tlsvers, NKEYS(cfg_tlsvers))) <
-		    0)
-			return (-1);
-		*(int *)p = i == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
-		return (0);
+		return (cfg_value_enum(c, k, n, key, p));
 	default:
-		break;
-	}
-	if ((s = cfg_scalar(c, n, key)) == NULL)
-		return (-1);
-	switch (k->type) {
-	case CT_STR:
-	case CT_NAME:
-		if (k->type == CT_NAME && !cfg_name_ok(s))
-			return (cfg_err(c, n->start_mark, key,
-			    "invalid name \"%s\" (1-64 of A-Z a-z 0-9 _ . -)",
-			    s));
-		if ((*(char **)p = strdup(s)) == NULL)
-			return (
-			    cfg_err(c, n->start_mark, key, "out of memory"));
-		return (0);
-	case CT_U32:
-		if (cfg_u32(s, k->min, k->max, p) == -1)
-			return (cfg_err(c, n->start_mark, key,
-			    "invalid value \"%s\" (expected an integer "
-			    "%u..%u)",
-			    s, k->min, k->max));
-		return (0);
-	case CT_BYTES:
-		if (cfg_bytes(s, k->min, k->max, p) == -1)
-			return (cfg_err(c, n->start_mark, key,
-			    "invalid size \"%s\" (expected bytes %u..%u, "
-			    "or with a k or m suffix)",
-			    s, k->min, k->max));
-		return (0);
-	case CT_BOOL:
-		if (cfg_bool(s, p) == -1)
-			return (cfg_err(c, n->start_mark, key,
-			    "invalid value \"%s\" (expected true or false)",
-			    s));
-		return (0);
-	default:
-		return (cfg_err(c, n->start_mark, key, "internal error"));
+		return (cfg_value_scalar(c, k, n, key, p));
 	}
 }
 

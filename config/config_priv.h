@@ -82,6 +82,33 @@ int cfg_where_add(
 const struct cfg_where *
 cfg_where_find(const struct cfg_ctx *c, const void *field);
 
+/* Value parsers (config_values.c); -1 or NULL after writing the error. */
+const char *cfg_node_kind(const yaml_node_t *n);
+/* The non-empty scalar text of N (no NUL bytes). */
+const char *cfg_scalar(struct cfg_ctx *c, yaml_node_t *n, const char *key);
+/* Decimal in [min, max]; no error written. */
+int cfg_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* Bytes with an optional k/K or m/M (binary) suffix; no error written. */
+int cfg_bytes(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* true/yes/on or false/no/off; no error written. */
+int cfg_bool(const char *s, bool *out);
+/* 1-64 characters of [A-Za-z0-9_.-]. */
+bool cfg_name_ok(const char *s);
+/* "KEY[I]" into BUF, cut to fit. */
+void cfg_key_index(char *buf, size_t len, const char *key, size_t i);
+/* A scalar or a non-empty sequence of policy patterns (policy.h). */
+int cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    char ***list, size_t *count);
+/* The index of N's value in NAMES. */
+int cfg_enum(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    const char *const *names, size_t nnames);
+/* An address; port 0 only when LISTEN. */
+int cfg_addr(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool listen,
+    struct config_addr *a);
+/* A duration in ms, at most 7 days; 0 only when ZERO. */
+int cfg_duration(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool zero,
+    uint32_t *out);
+
 /* Parse the document's root mapping into TOP (config_keys.c). */
 int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
 
