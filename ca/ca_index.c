@@ -98,8 +98,9 @@ ca_index_check(const struct ca_index_entry *e)
 		return ("bad serial");
 	if (e->not_before < 0 || e->not_after <= e->not_before)
 		return ("bad validity");
-	if ((e->status == CA_INDEX_REVOKED) !=
-	    (e->revoked_at >= 0 && e->reason >= 0))
+	if (e->status == CA_INDEX_REVOKED
+		? (e->revoked_at < 0 || e->reason < 0)
+		: (e->revoked_at != -1 || e->reason != -1))
 		return ("bad revocation fields");
 	if (e->reason >= 0 && strcmp(ca_index_reason_name(e->reason), "-") == 0)
 		return ("bad revocation reason");
