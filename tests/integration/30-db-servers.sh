@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_db.sh"
 
-pki_init
+pki_init cotai.test
 for n in pgserver alice mallory cache backend; do issue "$n"; done
 
 # expect_fail LOG CMD...: CMD must fail; its output goes to $T/LOG.
@@ -26,6 +26,14 @@ out=$(psql "$(pg_conninfo_tls alice)" -X -A -t \
 [ "$out" = "alice|t" ] || fail "alice over TLS: got '$out'"
 [ "$(psql "$(pg_conninfo_tls alice)" -XAtc 'select 1')" = 1 ] ||
     fail "select 1 as alice"
+
+# An ordinary role can fill its own database (pgbench -i).
+ci=$(pg_conninfo_tls alice)
+"$PG_BINDIR/pgbench" -i -s 1 "$ci" >"$T/pgbench.out" 2>&1 ||
+    { cat "$T/pgbench.out"; fail "pgbench -i as alice"; }
+"$PG_BINDIR/pgbench" -t 20 -c 2 "$ci" >"$T/pgbench.out" 2>&1 ||
+    { cat "$T/pgbench.out"; fail "pgbench as alice"; }
+assert_grep 'number of failed transactions: 0' "$T/pgbench.out"
 
 # mallory's certificate is valid, but there is no such role.
 expect_fail psql-mallory.err psql "$(pg_conninfo_tls mallory)" -XAtc 'select 1'

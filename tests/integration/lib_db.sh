@@ -10,17 +10,21 @@
 #	the database user), every other TCP login rejected.
 #	Sets PG_PORT, PG_SOCKDIR, PG_DATA, PG_PID and PG_CERT (CERT or empty)
 #	for the server started last.
-# pg_create_role NAME		CREATE ROLE NAME LOGIN on that server.
+# pg_create_role NAME		CREATE ROLE NAME LOGIN on that server, and a
+#	database NAME it owns: libpq's default database is the user's name,
+#	and since PostgreSQL 15 an ordinary role may not create tables in
+#	the postgres database (pgbench -i needs to).
 # pg_sql SQL...			run SQL as the superuser over the socket;
 #	prints unaligned tuples-only output.
 # pg_conninfo_tls CLIENT [SERVERCERT]	a libpq conninfo string for psql
-#	as user CLIENT with CLIENT's certificate, sslmode=verify-full
+#	as user CLIENT to database CLIENT with CLIENT's certificate,
+#	sslmode=verify-full
 #	(host=SERVERCERT, default $PG_CERT: the name in the server's
 #	certificate; hostaddr=127.0.0.1).
 # redis_start NAME [--tls [--cert CERT]]	redis-server in $T/redis-NAME on
 #	127.0.0.1:$REDIS_PORT; with --tls only a TLS port with
 #	tls-auth-clients yes, certificate $T/certs/CERT (default NAME).
-#	Sets REDIS_PORT, REDIS_TLS (0 or 1), REDIS_PID.
+#	Sets REDIS_PORT, REDIS_TLS (0 or 1), REDIS_PID, REDIS_DIR.
 # redis_cli [--cert NAME] ARGS...	redis-cli at that server (with TLS and
 #	NAME's client certificate when given, or none if it is TLS without).
 #
@@ -34,7 +38,7 @@
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 if [ ! -x "$PG_BINDIR/postgres" ]; then
-	PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V |
+	PG_BINDIR=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V |
 	    tail -n 1)
 fi
 
@@ -133,6 +137,8 @@ pg_start() {
 	    fail "pg_start: no PostgreSQL in /usr/lib/postgresql (make deps)"
 	dir=$T/pg-$name
 	[ ! -e "$dir" ] || fail "pg_start: $name already started"
+	# A unix socket path has room for 107 bytes.
+	[ ${#dir} -le 80 ] || fail "pg_start: $dir too long for a socket"
 	mkdir -p "$dir/sock"
 	db_own "$dir"
 	"${DB_AS[@]}" "$PG_BINDIR/initdb" -D "$dir/data" -U postgres --auth=trust \
@@ -190,7 +196,9 @@ pg_sql() {
 pg_create_role() {
 	db_name_ok "$1"
 	pg_sql "CREATE ROLE \"$1\" LOGIN" ||
-	    fail "pg_create_role $1 failed"
+	    fail "pg_create_role $1: CREATE ROLE failed"
+	pg_sql "CREATE DATABASE \"$1\" OWNER \"$1\"" ||
+	    fail "pg_create_role $1: CREATE DATABASE failed"
 }
 
 pg_conninfo_tls() {
@@ -198,7 +206,7 @@ pg_conninfo_tls() {
 	db_name_ok "$client"
 	[ -n "$server" ] || fail "pg_conninfo_tls: the server has no TLS"
 	printf '%s' "host=$server hostaddr=127.0.0.1 port=$PG_PORT" \
-	    " user=$client dbname=postgres sslmode=verify-full" \
+	    " user=$client dbname=$client sslmode=verify-full" \
 	    " sslcert=$T/certs/$client.crt sslkey=$T/certs/$client.key" \
 	    " sslrootcert=$T/certs/ca.crt connect_timeout=10"
 }
@@ -260,7 +268,7 @@ redis_start() {
 		if kill -0 "$pid" 2>/dev/null; then
 			REDIS_PORT=$port REDIS_TLS=$tls REDIS_PID=$pid
 			REDIS_DIR=$dir
-			export REDIS_PORT REDIS_TLS REDIS_PID
+			export REDIS_PORT REDIS_TLS REDIS_PID REDIS_DIR
 			return 0
 		fi
 		grep -Eq 'already in use|Could not create server' \
