@@ -4,6 +4,7 @@
  * Certificates and keys are made in memory and written to a temp dir.
  */
 #include <check.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,36 @@ static char dir[64];
 static char err[512];
 static char yaml_path[128];
 
-static const char *const files[] = {"ca.pem", "cert.pem", "key.pem",
-    "other.key", "open.key", "cert2.pem", "key2.pem", "garbage.pem", "crl.pem",
-    "t.yaml"};
-
 static void
 dir_file(char *buf, size_t len, const char *name)
 {
 	ck_assert_int_lt(snprintf(buf, len, "%s/%s", dir, name), (int)len);
+}
+
+static const char *const examples[] = {"backend", "postgres", "redis", "mongo"};
+
+/* What config/NAME.yaml expects under /run/secrets/cotai-NAME/. */
+static void
+example_secrets(const char *name, X509 *ca, EVP_PKEY *cak)
+{
+	char sub[96], p[160], san[96];
+	EVP_PKEY *k = testcert_key();
+	X509 *x;
+
+	snprintf(san, sizeof(san), "URI:spiffe://cotai.internal/%s", name);
+	x = testcert_make(k, name, san);
+	snprintf(sub, sizeof(sub), "%s/cotai-%s", dir, name);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(p, sizeof(p), "%s/ca.crt", sub);
+	testcert_write_cert(p, ca);
+	snprintf(p, sizeof(p), "%s/crl.pem", sub);
+	testcert_write_crl(p, ca, cak);
+	snprintf(p, sizeof(p), "%s/%s.crt", sub, name);
+	testcert_write_cert(p, x);
+	snprintf(p, sizeof(p), "%s/%s.key", sub, name);
+	testcert_write_key(p, k, 0600);
+	X509_free(x);
+	EVP_PKEY_free(k);
 }
 
 static void
@@ -69,6 +92,8 @@ setup(void)
 	fputs("-----BEGIN CERTIFICATE-----\nnot base64\n", fp);
 	fclose(fp);
 	dir_file(yaml_path, sizeof(yaml_path), "t.yaml");
+	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+		example_secrets(examples[i], ca, cak);
 	X509_free(ca);
 	X509_free(x);
 	X509_free(x2);
@@ -78,16 +103,16 @@ setup(void)
 	EVP_PKEY_free(other);
 }
 
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return (remove(path));
+}
+
 static void
 teardown(void)
 {
-	char p[128];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		dir_file(p, sizeof(p), files[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Write YAML (with "@D@" replaced by the temp dir) and load it. */
@@ -518,6 +543,36 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* config/NAME.yaml with /run/secrets pointing into the temp dir. */
+START_TEST(example_configs)
+{
+	struct cotai_config *cfg = NULL;
+	char path[64], *text = NULL, *at;
+	size_t len = 0;
+	FILE *fp;
+	char *buf, *out;
+
+	snprintf(path, sizeof(path), "config/%s.yaml", examples[_i]);
+	ck_assert_msg((fp = fopen(path, "r")) != NULL,
+	    "%s (run from the top of the tree)", path);
+	ck_assert_int_eq(getdelim(&text, &len, '\0', fp) > 0, 1);
+	fclose(fp);
+	ck_assert_ptr_nonnull(buf = calloc(1, strlen(text) + 1));
+	for (out = buf, at = text; *at != '\0';) {
+		if (strncmp(at, "/run/secrets", 12) == 0) {
+			out = stpcpy(out, "@D@");
+			at += 12;
+		} else
+			*out++ = *at++;
+	}
+	ck_assert_msg(load(buf, &cfg) == 0, "%s: %s", path, err);
+	ck_assert_uint_ge(cfg->nroutes, 1);
+	config_free(cfg);
+	free(buf);
+	free(text);
+}
+END_TEST
+
 START_TEST(missing_file)
 {
 	struct cotai_config *cfg = (void *)1;
@@ -544,6 +599,8 @@ config_suite(void)
 	tcase_add_test(tc, print_policy);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, missing_file);
+	tcase_add_loop_test(tc, example_configs, 0,
+	    (int)(sizeof(examples) / sizeof(examples[0])));
 	suite_add_tcase(s, tc);
 	return (s);
 }
