@@ -20,8 +20,8 @@ pg_start main --tls pgserver
 pg_create_role alice
 [ "$(pg_sql 'select 1')" = 1 ] || fail "superuser over the socket"
 
-out=$(psql "$(pg_conninfo_tls alice)" -X -A -t \
-    -c 'select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()' \
+q='select current_user, ssl from pg_stat_ssl where pid = pg_backend_pid()'
+out=$(psql "$(pg_conninfo_tls alice)" -X -A -t -c "$q" \
     2>"$T/psql-alice.err") || { cat "$T/psql-alice.err"; fail "alice"; }
 [ "$out" = "alice|t" ] || fail "alice over TLS: got '$out'"
 [ "$(psql "$(pg_conninfo_tls alice)" -XAtc 'select 1')" = 1 ] ||

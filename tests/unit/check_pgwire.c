@@ -390,6 +390,48 @@ START_TEST(bad_layout)
 }
 END_TEST
 
+/* The shapes a client sends in one go are taken apart one by one. */
+START_TEST(pipelined_sequences)
+{
+	const char *kv[] = {"user", "alice", NULL};
+	uint8_t buf[128];
+	struct pgwire_startup st;
+	size_t n = 0, off = 0, used;
+
+	/* SSLRequest, then (after our 'N') a CancelRequest; */
+	memcpy(buf, ssl_req, 8);
+	n = 8 + mk_cancel(buf + 8, 7, 32);
+	ck_assert_int_eq(
+	    pgwire_parse(buf, n, &used, &st, NULL), PGWIRE_SSL_REQUEST);
+	off += used;
+	ck_assert_int_eq(
+	    pgwire_parse(buf + off, n - off, &used, &st, NULL), PGWIRE_CANCEL);
+	ck_assert_uint_eq(st.cancel_pid, 7);
+	ck_assert_uint_eq(off + used, n);
+
+	/* GSSENCRequest, SSLRequest, StartupMessage. */
+	memcpy(buf, gss_req, 8);
+	memcpy(buf + 8, ssl_req, 8);
+	n = 16 + mk_startup(buf + 16, 3, 0, kv);
+	off = 0;
+	ck_assert_int_eq(
+	    pgwire_parse(buf, n, &used, NULL, NULL), PGWIRE_GSSENC_REQUEST);
+	off += used;
+	ck_assert_int_eq(pgwire_parse(buf + off, n - off, &used, NULL, NULL),
+	    PGWIRE_SSL_REQUEST);
+	off += used;
+	ck_assert_int_eq(
+	    pgwire_parse(buf + off, n - off, &used, &st, NULL), PGWIRE_STARTUP);
+	ck_assert_str_eq(st.user, "alice");
+	ck_assert_uint_eq(off + used, n);
+
+	/* A TLS ClientHello where a startup packet belongs is garbage. */
+	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x00, 0xf4};
+	ck_assert_int_eq(
+	    pgwire_parse(hello, 1, NULL, NULL, NULL), PGWIRE_ERROR);
+}
+END_TEST
+
 /* Random bytes: never a crash, never consumed past LEN. */
 START_TEST(random_garbage)
 {
@@ -507,6 +549,7 @@ pgwire_suite(void)
 	tcase_add_test(tc, largest_startup);
 	tcase_add_test(tc, bad_parameters);
 	tcase_add_test(tc, bad_layout);
+	tcase_add_test(tc, pipelined_sequences);
 	tcase_add_test(tc, random_garbage);
 	tcase_add_test(tc, error_response_bytes);
 	tcase_add_test(tc, ssl_request_and_reply);
