@@ -179,8 +179,8 @@ ca_cmd_init_build(
 	    ca_cert_times(c->inter, &nb, &na) != 0)
 		goto out;
 	/* The root's CRL lasts as long as the intermediate it covers. */
-	if ((root_crl = ca_crl_build(c->root, root_key, NULL, 1, c->now, na)) ==
-	    NULL)
+	if ((root_crl = ca_crl_build(c->root, root_key, NULL, 1,
+		 c->now - CA_CERT_BACKDATE, na)) == NULL)
 		goto out;
 	if ((b = ca_key_to_pem(root_key, pass, strlen(pass))) == NULL ||
 	    ca_cmd_init_write(c->store, "ca.key", b, NULL) != 0)

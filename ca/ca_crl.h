@@ -21,7 +21,8 @@
 
 /*
  * A CRL signed by ISSUER/KEY listing the revoked entries of IDX (NULL: an
- * empty CRL) numbered NUMBER. NULL after printing the error.
+ * empty CRL) numbered NUMBER, lastUpdate NOW (callers backdate it a minute
+ * like certificates, for clock skew). NULL after printing the error.
  */
 X509_CRL *ca_crl_build(X509 *issuer, EVP_PKEY *key, struct ca_index *idx,
     uint64_t number, int64_t now, int64_t next_update);

@@ -315,8 +315,8 @@ ca_ctx_crl_pem(struct ca_ctx *c, uint64_t num)
 	BIO *b = NULL, *root = NULL;
 	long len;
 
-	if ((crl = ca_crl_build(c->inter, c->inter_key, c->idx, num, c->now,
-		 c->now + CA_CRL_VALIDITY)) == NULL)
+	if ((crl = ca_crl_build(c->inter, c->inter_key, c->idx, num,
+		 c->now - CA_CERT_BACKDATE, c->now + CA_CRL_VALIDITY)) == NULL)
 		goto err;
 	if (ca_store_path(c->store, "ca-crl.pem", path, sizeof(path)) != 0 ||
 	    (root = ca_store_read_bio(path, 1)) == NULL)

@@ -114,3 +114,34 @@ issue() {
 	"$CA" issue "$@" --out "$T/certs" >>"$T/ca-issue.log" 2>&1 ||
 	    { tail "$T/ca-issue.log"; fail "ca issue $*"; }
 }
+
+# --- cotai-ca helpers (used by tests/integration/1x-ca-*.sh) ---
+
+# ca_verify DIR NAME [OPENSSL-ARGS...]: `openssl verify` DIR/NAME.crt (leaf,
+# then the intermediate as untrusted) against DIR/ca.crt with the CRLs of
+# DIR/crl.pem; add -crl_check or -crl_check_all.
+ca_verify() {
+	local dir=$1 name=$2
+	shift 2
+	openssl verify -CAfile "$dir/ca.crt" -untrusted "$dir/$name.crt" \
+	    -CRLfile "$dir/crl.pem" "$@" "$dir/$name.crt"
+}
+
+# expect_status CODE PATTERN CMD...: CMD must exit with CODE and print
+# something matching the extended regex PATTERN (stdout and stderr are both
+# kept in $T/expect.log).
+expect_status() {
+	local want=$1 pat=$2 rc=0
+	shift 2
+	"$@" >"$T/expect.log" 2>&1 || rc=$?
+	if [ "$rc" != "$want" ]; then
+		cat "$T/expect.log" >&2
+		fail "$* exited $rc, expected $want"
+	fi
+	assert_grep "$pat" "$T/expect.log" "$*: no /$pat/ in: $(cat "$T/expect.log")"
+}
+
+# file_mode PATH: the octal permission bits of PATH.
+file_mode() {
+	stat -c %a "$1"
+}
