@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -169,14 +170,26 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 }
 
 static bool
+cfg_host_any(const char *h)
+{
+	return (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0);
+}
+
+/*
+ * Would A and B compete for the same socket? Same path, or the same
+ * (non-zero) port on the same host or with either on the wildcard address.
+ */
+static bool
 cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 {
 	if (a->kind != b->kind)
 		return (false);
 	if (a->kind == CONFIG_ADDR_UNIX)
 		return (strcmp(a->path, b->path) == 0);
-	return (strcmp(a->port, "0") != 0 && strcmp(a->port, b->port) == 0 &&
-	    strcmp(a->host, b->host) == 0);
+	if (strcmp(a->port, "0") == 0 || strcmp(a->port, b->port) != 0)
+		return (false);
+	return (strcasecmp(a->host, b->host) == 0 || cfg_host_any(a->host) ||
+	    cfg_host_any(b->host));
 }
 
 /* Checks on one route that involve several keys. */

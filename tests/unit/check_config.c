@@ -247,6 +247,18 @@ static const struct err_case err_cases[] = {
 	"10:13: routes[1].listen: address 127.0.0.1:1000 already used by "
 	"route \"a\"",
 	NULL},
+    {ID "routes:\n" R_T "  - name: c\n    mode: terminate\n    listen: "
+	"\"[::]:2000\"\n    target: x:1\n    allow: x\n",
+	"10:13: routes[1].listen: address [::]:2000 already used by route "
+	"\"b\"",
+	NULL},
+    {ID "routes:\n" R_O "  - name: c\n    mode: originate\n    listen: "
+	"LOCALHOST:9\n    target: x:1\n    expect: x\n  - name: d\n    "
+	"mode: originate\n    listen: localhost:9\n    target: x:1\n    "
+	"expect: x\n",
+	"15:13: routes[2].listen: address localhost:9 already used by route "
+	"\"c\"",
+	NULL},
     {ID "routes:\n" R_T "    expect: x\n",
 	"8:13: routes[0].expect: not allowed on a terminate route", NULL},
     {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
