@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib_db.sh"
 
 pki_init cotai.test
-for n in pgserver alice mallory cache backend; do issue "$n"; done
+for n in pgserver alice mallory carol cache backend; do issue "$n"; done
 
 # expect_fail LOG CMD...: CMD must fail; its output goes to $T/LOG.
 expect_fail() {
@@ -59,6 +59,20 @@ expect_fail psql-name.err psql "$(pg_conninfo_tls alice wrongname)" \
     -XAtc 'select 1'
 assert_grep 'does not match|server certificate' "$T/psql-name.err"
 main_port=$PG_PORT
+
+echo "== PostgreSQL checking cotai-ca's CRL"
+pg_start crl --tls pgserver --crl
+pg_create_role carol
+[ "$(psql "$(pg_conninfo_tls carol)" -XAtc 'select 1')" = 1 ] ||
+    fail "carol before revocation"
+"$CA" revoke carol >"$T/revoke.log" 2>&1 || fail "revoke carol"
+pg_reload_crl
+# shellcheck disable=SC2016 # $1 is sh's
+wait_for "carol refused after revocation" 10 \
+    sh -c '! psql "$1" -XAtc "select 1"' sh "$(pg_conninfo_tls carol)"
+psql "$(pg_conninfo_tls carol)" -XAtc 'select 1' >"$T/psql-revoked.err" \
+    2>&1 && fail "carol still in"
+assert_grep 'revoked' "$T/psql-revoked.err"
 
 echo "== PostgreSQL without TLS, next to the first one"
 pg_start plain

@@ -2,14 +2,20 @@
 #	. "$(dirname "$0")/lib.sh"
 #	. "$(dirname "$0")/lib_db.sh"
 #
-# pg_start NAME [--tls CERT]	PostgreSQL (Debian's, 15 preferred) in
+# pg_start NAME [--tls CERT [--crl]]	PostgreSQL (Debian's, 15 preferred) in
 #	$T/pg-NAME, on a unix socket in $T/pg-NAME/sock (trust) and on
 #	127.0.0.1:$PG_PORT. Without --tls, TCP logins are trusted too. With
 #	--tls CERT: ssl=on with $T/certs/CERT.crt/.key (issued if missing) and
 #	ca.crt, and pg_hba "hostssl ... cert" (the client certificate's CN is
-#	the database user), every other TCP login rejected.
-#	Sets PG_PORT, PG_SOCKDIR, PG_DATA, PG_PID and PG_CERT (CERT or empty)
-#	for the server started last.
+#	the database user), every other TCP login rejected. With --crl also
+#	ssl_crl_file = a copy of $T/certs/crl.pem (cotai-ca's holds the root's
+#	and the intermediate's CRLs: PostgreSQL checks the whole chain).
+#	Sets PG_PORT, PG_SOCKDIR, PG_DATA, PG_PID, PG_CERT (CERT or empty) and
+#	PG_TLSDIR (the server's copies of the TLS files, or empty) for the
+#	server started last.
+# pg_reload_crl			copy $T/certs/crl.pem to that server again and
+#	make it reload (SIGHUP via pg_reload_conf(); takes effect for new
+#	connections shortly after, so poll).
 # pg_create_role NAME		CREATE ROLE NAME LOGIN on that server, and a
 #	database NAME it owns: libpq's default database is the user's name,
 #	and since PostgreSQL 15 an ordinary role may not create tables in
@@ -114,6 +120,7 @@ db_cert_files() {
 	cp "$T/certs/$cert.crt" "$dir/server.crt"
 	cp "$T/certs/$cert.key" "$dir/server.key"
 	cp "$T/certs/ca.crt" "$dir/ca.crt"
+	[ ! -f "$T/certs/crl.pem" ] || cp "$T/certs/crl.pem" "$dir/crl.pem"
 	chmod 600 "$dir/server.key"
 }
 
@@ -124,12 +131,13 @@ pg_ready_or_dead() {
 }
 
 pg_start() {
-	local name=$1 cert="" dir port pid tries
+	local name=$1 cert="" crl=0 dir port pid tries
 	shift
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--tls) cert=${2:?pg_start: --tls needs a certificate name}
 			shift 2 ;;
+		--crl) crl=1; shift ;;
 		*) fail "pg_start: unknown argument $1" ;;
 		esac
 	done
@@ -152,6 +160,11 @@ pg_start() {
 		set -- "$@" -c ssl=on -c "ssl_cert_file=$dir/tls/server.crt" \
 		    -c "ssl_key_file=$dir/tls/server.key" \
 		    -c "ssl_ca_file=$dir/tls/ca.crt"
+		if [ $crl = 1 ]; then
+			[ -f "$dir/tls/crl.pem" ] ||
+			    fail "pg_start: --crl without $T/certs/crl.pem"
+			set -- "$@" -c "ssl_crl_file=$dir/tls/crl.pem"
+		fi
 		printf '%s\n' 'local all all trust' \
 		    'hostssl all all 127.0.0.1/32 cert' \
 		    'host all all 127.0.0.1/32 reject' \
@@ -172,8 +185,8 @@ pg_start() {
 			[ "$(head -n 1 "$dir/data/postmaster.pid")" = "$pid" ] ||
 			    fail "pg_start: $pid is not the postmaster"
 			PG_PORT=$port PG_SOCKDIR=$dir/sock PG_DATA=$dir/data
-			PG_PID=$pid PG_CERT=$cert
-			export PG_PORT PG_SOCKDIR PG_DATA PG_PID PG_CERT
+			PG_PID=$pid PG_CERT=$cert PG_TLSDIR=${cert:+$dir/tls}
+			export PG_PORT PG_SOCKDIR PG_DATA PG_PID PG_CERT PG_TLSDIR
 			return 0
 		fi
 		grep -Eq 'could not (bind|create any TCP)|already in use' \
@@ -199,6 +212,13 @@ pg_create_role() {
 	    fail "pg_create_role $1: CREATE ROLE failed"
 	pg_sql "CREATE DATABASE \"$1\" OWNER \"$1\"" ||
 	    fail "pg_create_role $1: CREATE DATABASE failed"
+}
+
+pg_reload_crl() {
+	[ -n "$PG_TLSDIR" ] || fail "pg_reload_crl: the server has no TLS"
+	cp "$T/certs/crl.pem" "$PG_TLSDIR/crl.pem"
+	[ "$(pg_sql 'select pg_reload_conf()')" = t ] ||
+	    fail "pg_reload_crl: pg_reload_conf failed"
 }
 
 pg_conninfo_tls() {
