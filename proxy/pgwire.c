@@ -15,6 +15,7 @@
 #define PGWIRE_CODE_SSL 0x04d2162fU    /* 1234.5679 */
 #define PGWIRE_CODE_GSSENC 0x04d21630U /* 1234.5680 */
 #define PGWIRE_MAJOR 3
+#define PGWIRE_MAJOR_SPECIAL 1234 /* the request codes above */
 
 /* Length of a CancelRequest without its key: length, code, pid. */
 #define PGWIRE_CANCEL_HEAD 12
@@ -61,20 +62,16 @@ pgwire_header(const uint8_t *buf, size_t len, const char **why)
 	case PGWIRE_CODE_SSL:
 	case PGWIRE_CODE_GSSENC:
 		if (plen != PGWIRE_SSL_REQUEST_LEN)
-			return (pgwire_fail(why,
-			    "bad length of SSL/GSSENC "
-			    "request"));
+			return (pgwire_fail(why, "bad SSL/GSSENC length"));
 		return (code == PGWIRE_CODE_SSL ? PGWIRE_SSL_REQUEST
 						: PGWIRE_GSSENC_REQUEST);
 	case PGWIRE_CODE_CANCEL:
 		if (plen < PGWIRE_CANCEL_HEAD + PGWIRE_CANCEL_KEY_MIN ||
 		    plen > PGWIRE_CANCEL_HEAD + PGWIRE_CANCEL_KEY_MAX)
-			return (pgwire_fail(why,
-			    "bad length of cancel "
-			    "request"));
+			return (pgwire_fail(why, "bad cancel request length"));
 		return (PGWIRE_NEED_MORE);
 	}
-	if (code >> 16 == 1234)
+	if (code >> 16 == PGWIRE_MAJOR_SPECIAL)
 		return (pgwire_fail(why, "unknown request code"));
 	if (code >> 16 != PGWIRE_MAJOR)
 		return (pgwire_fail(why, "unsupported protocol version"));
@@ -102,7 +99,8 @@ pgwire_key_is(const uint8_t *k, size_t klen, const char *name)
 
 /*
  * Parse the key\0value\0...\0 list of the complete StartupMessage
- * BUF[0..PLEN) into *st, which is zeroed. Returns 0, or -1 with *why set.
+ * BUF[0..PLEN) into *st, which the caller has zeroed. Returns 0, or -1
+ * with *why set.
  */
 static int
 pgwire_params(const uint8_t *buf, size_t plen, struct pgwire_startup *st,
