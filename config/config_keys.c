@@ -380,6 +380,10 @@ cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
 		name = (const char *)k->data.scalar.value;
 		snprintf(
 		    key, sizeof(key), "%s%s%s", path, *path ? "." : "", name);
+		/* Top-level "x-..." keys are free, e.g. to hold YAML anchors.
+		 */
+		if (*path == '\0' && strncmp(name, "x-", 2) == 0)
+			continue;
 		if ((i = cfg_find_key(t, name)) < 0)
 			return (cfg_err(c, k->start_mark, key, "unknown key"));
 		if (seen[i] != NULL)

@@ -30,6 +30,14 @@ cfg_node_kind(const yaml_node_t *n)
 }
 
 /* The scalar text of N, or NULL after an error if N is not a scalar. */
+/* A plain scalar YAML reads as null. */
+static bool
+cfg_is_null(const char *s)
+{
+	return (strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
+}
+
 const char *
 cfg_scalar(struct cfg_ctx *c, yaml_node_t *n, const char *key)
 {
@@ -38,7 +46,9 @@ cfg_scalar(struct cfg_ctx *c, yaml_node_t *n, const char *key)
 		    cfg_node_kind(n));
 		return (NULL);
 	}
-	if (n->data.scalar.length == 0) {
+	if (n->data.scalar.length == 0 ||
+	    (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		cfg_is_null((const char *)n->data.scalar.value))) {
 		cfg_err(c, n->start_mark, key, "empty value");
 		return (NULL);
 	}

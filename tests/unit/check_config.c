@@ -235,6 +235,8 @@ static const struct err_case err_cases[] = {
 	"2:25: defaults.buffer_size: invalid size \"1g\"", NULL},
     {ID "log: {level: loud}\nroutes:\n" R_O,
 	"2:14: log.level: invalid value \"loud\"", NULL},
+    {ID "routes:\n" R_O "    identity: {crl: ~}\n",
+	"8:21: routes[0].identity.crl: empty value", NULL},
     {ID "user: \"\"\nroutes:\n" R_O, "2:7: user: empty value", NULL},
     /* cross-key checks */
     {ID "routes:\n" R_O "  - name: a\n    mode: terminate\n    listen: "
@@ -364,7 +366,14 @@ static const char full_yaml[] =
     "    listen: 10.0.0.1:7000\n"
     "    plaintext_bind_any: yes\n"
     "    target: \"[2001:db8::1]:7001\"\n"
-    "    expect: [\"**\"]\n";
+    "    expect: [\"**\"]\n"
+    "    timeouts: &tmo {connect: 3s}\n"
+    "  - name: alias\n"
+    "    mode: originate\n"
+    "    listen: unix:/run/cotai/x.sock\n"
+    "    target: peer:1\n"
+    "    expect: peer\n"
+    "    timeouts: *tmo\n";
 
 static void
 assert_file(const char *got, const char *name)
@@ -392,7 +401,7 @@ START_TEST(full_config)
 	ck_assert_str_eq(cfg->user, "cotai");
 	ck_assert_uint_eq(cfg->drain_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->max_connections, 500);
-	ck_assert_uint_eq(cfg->nroutes, 3);
+	ck_assert_uint_eq(cfg->nroutes, 4);
 
 	/* Route 0 inherits everything. */
 	r = &cfg->routes[0];
@@ -443,6 +452,11 @@ START_TEST(full_config)
 	ck_assert(r->plaintext_bind_any);
 	ck_assert_str_eq(r->target.host, "2001:db8::1");
 	ck_assert_str_eq(r->expect[0], "**");
+	ck_assert_uint_eq(r->timeouts.connect_ms, 3000);
+	r = &cfg->routes[3];
+	ck_assert_uint_eq(r->timeouts.connect_ms, 3000);
+	ck_assert_uint_eq(r->timeouts.handshake_ms, 10000);
+	ck_assert_int_eq(r->listen.kind, CONFIG_ADDR_UNIX);
 	config_free(cfg);
 }
 END_TEST
@@ -452,7 +466,9 @@ START_TEST(builtin_defaults)
 	struct cotai_config *cfg = NULL;
 	const struct config_route *r;
 
-	ck_assert_msg(load(ID "routes:\n" R_O R_T, &cfg) == 0, "%s", err);
+	ck_assert_msg(
+	    load(ID "routes:\n" R_O R_T "x-extra: &x {a: [1]}\n", &cfg) == 0,
+	    "%s", err);
 	ck_assert(cfg->admin_enabled);
 	ck_assert_str_eq(cfg->admin_listen.text, "127.0.0.1:9901");
 	ck_assert_int_eq(cfg->log_level, LOG_L_INFO);
