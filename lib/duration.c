@@ -13,11 +13,11 @@ struct duration_unit {
 
 /* Largest first: parsing requires units in this order, each at most once. */
 static const struct duration_unit duration_units[] = {
-	{ "d", 86400000ULL },
-	{ "h", 3600000ULL },
-	{ "m", 60000ULL },
-	{ "s", 1000ULL },
-	{ "ms", 1ULL },
+    {"d", 86400000ULL},
+    {"h", 3600000ULL},
+    {"m", 60000ULL},
+    {"s", 1000ULL},
+    {"ms", 1ULL},
 };
 #define DURATION_NUNITS (sizeof(duration_units) / sizeof(duration_units[0]))
 

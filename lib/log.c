@@ -19,7 +19,7 @@ static const char *log_prog = "cotai";
 static enum log_level log_min = LOG_L_INFO;
 static enum log_format log_format = LOG_F_TEXT;
 
-static const char *const log_names[] = { "debug", "info", "warn", "error" };
+static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
 void
 log_setup(const char *prog, enum log_level min, enum log_format fmt)
@@ -211,8 +211,8 @@ log_begin(struct log_rec *r, enum log_level level, const char *event)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (int)(ts.tv_nsec / 1000000));
 	if (r->json) {
 		log_raw(r, "{\"ts\":\"", 7);
 		log_raw(r, t, strlen(t));

@@ -66,15 +66,15 @@ void log_ssl_errors(struct log_rec *r, const char *key);
 void log_end(struct log_rec *r);
 
 /* Free-form message helpers; use the macros below. */
-void log_message(enum log_level level, const char *func, int errnum,
-    bool ssl, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void log_message(enum log_level level, const char *func, int errnum, bool ssl,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define log_debug(...) log_message(LOG_L_DEBUG, __func__, 0, false, __VA_ARGS__)
 #define log_info(...) log_message(LOG_L_INFO, __func__, 0, false, __VA_ARGS__)
 #define log_warn(...) log_message(LOG_L_WARN, __func__, 0, false, __VA_ARGS__)
 #define log_error(...) log_message(LOG_L_ERROR, __func__, 0, false, __VA_ARGS__)
 /* An error with err=strerror(errno) appended. */
-#define log_errno(...) \
+#define log_errno(...)                                                         \
 	log_message(LOG_L_ERROR, __func__, errno, false, __VA_ARGS__)
 /* An error with OpenSSL's error queue drained into ssl=. */
 #define log_ssl(...) log_message(LOG_L_ERROR, __func__, 0, true, __VA_ARGS__)

@@ -27,8 +27,8 @@ END_TEST
 
 START_TEST(refuses_malformed)
 {
-	static const char *bad[] = { "", "s", "10", "10x", "-1s", "1s1h",
-		"1h1h", "1.5h", " 1s", "1s ", "99999999999999999999d" };
+	static const char *bad[] = {"", "s", "10", "10x", "-1s", "1s1h", "1h1h",
+	    "1.5h", " 1s", "1s ", "99999999999999999999d"};
 	uint64_t ms = 42;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -48,8 +48,8 @@ START_TEST(formats_round_trip)
 
 	ck_assert_str_eq(duration_format(0, buf, sizeof(buf)), "0s");
 	ck_assert_str_eq(duration_format(90000, buf, sizeof(buf)), "1m30s");
-	ck_assert_str_eq(duration_format(86400500, buf, sizeof(buf)),
-	    "1d500ms");
+	ck_assert_str_eq(
+	    duration_format(86400500, buf, sizeof(buf)), "1d500ms");
 	ck_assert_int_eq(duration_parse_ms(buf, UINT64_MAX, &ms), 0);
 	ck_assert_uint_eq(ms, 86400500);
 }
