@@ -143,6 +143,25 @@ ca_cmd_verify_crls(struct ca_ctx *c, X509_STORE *st)
 	return (n > 0 ? 0 : -1);
 }
 
+/*
+ * Verification callback: record every problem (deduplicated) instead of
+ * stopping at the first, so an expired leaf with a stale CRL says both.
+ */
+static int
+ca_cmd_verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	struct ca_cmd_why *w = X509_STORE_CTX_get_app_data(ctx);
+	char msg[256];
+
+	if (ok || w == NULL)
+		return (ok);
+	snprintf(msg, sizeof(msg), "chain: %s",
+	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	if (strstr(w->buf, msg) == NULL)
+		ca_cmd_why_add(w, msg);
+	return (1);
+}
+
 /* Verify the chain of LEAF (+ EXTRA) at C's "now"; add failures to W. */
 static int
 ca_cmd_verify_chain(
@@ -170,7 +189,9 @@ ca_cmd_verify_chain(
 		goto out;
 	}
 	X509_STORE_CTX_set_time(ctx, 0, (time_t)c->now);
-	if (X509_verify_cert(ctx) != 1) {
+	X509_STORE_CTX_set_app_data(ctx, w);
+	X509_STORE_CTX_set_verify_cb(ctx, ca_cmd_verify_cb);
+	if (X509_verify_cert(ctx) != 1 && w->len == 0) {
 		snprintf(msg, sizeof(msg), "chain: %s",
 		    X509_verify_cert_error_string(
 			X509_STORE_CTX_get_error(ctx)));
