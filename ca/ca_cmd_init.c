@@ -40,6 +40,8 @@ ca_cmd_init_parse(int argc, char **argv, struct ca_cmd_init_opts *o)
 	static const struct option longopts[] = {
 	    {"trust-domain", required_argument, NULL, 't'},
 	    {"passphrase-file", required_argument, NULL, 'p'},
+	    /* An exact match beats getopt_long's prefix matching. */
+	    {"passphrase", required_argument, NULL, 'P'},
 	    {"permit-dns", required_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -65,6 +67,10 @@ ca_cmd_init_parse(int argc, char **argv, struct ca_cmd_init_opts *o)
 				    "bad --permit-dns name: %s", optarg));
 			o->permit[o->npermit++] = optarg;
 			break;
+		case 'P':
+			return (ca_cmd_usage_error(ca_cmd_init_usage,
+			    "a passphrase is never taken on the command line; "
+			    "use --passphrase-file FILE"));
 		case 'h':
 			fputs(ca_cmd_init_usage, stdout);
 			return (-1);
