@@ -10,8 +10,10 @@
 # worker or thread per proxy where the proxy lets us choose.
 #
 #   chain_start PEER BACKEND_PORT [resume|noresume]
-#	starts the chain; sets CHAIN_PORT (where clients connect) and
-#	CHAIN_PIDS (the proxy processes, empty for "direct"); 0 or 1.
+#	starts the chain; sets CHAIN_PORT (where clients connect),
+#	CHAIN_TLS_PORT (B's TLS port) and CHAIN_PIDS (the proxy processes,
+#	empty for "direct"); 0, 1 on failure, 2 if the peer cannot run
+#	that variant.
 #   chain_stop
 #	stops the chain's processes by PID.
 #
@@ -26,7 +28,7 @@ CIPHER=TLS_AES_128_GCM_SHA256
 
 chain_start() {
 	local peer=$1 backend=$2 variant=${3:-resume}
-	CHAIN_PORT="" CHAIN_PIDS=""
+	CHAIN_PORT="" CHAIN_PIDS="" CHAIN_TLS_PORT=""
 	case $peer in
 	direct) CHAIN_PORT=$backend ;;
 	stunnel) stunnel_start "$backend" "$variant" ;;
@@ -38,7 +40,7 @@ chain_start() {
 
 chain_stop() {
 	[ -z "$CHAIN_PIDS" ] || stop_pids $CHAIN_PIDS
-	CHAIN_PIDS="" CHAIN_PORT=""
+	CHAIN_PIDS="" CHAIN_PORT="" CHAIN_TLS_PORT=""
 }
 
 # Two distinct free ports (below the ephemeral range) in PA and PB.
@@ -93,7 +95,7 @@ stunnel_start() {
 		spawn stunnel-a stunnel "$W/stunnel-a.conf"
 		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
 		if wait_listen "$PB" && wait_listen "$PA"; then
-			CHAIN_PORT=$PA
+			CHAIN_PORT=$PA CHAIN_TLS_PORT=$PB
 			return 0
 		fi
 		chain_stop # a port was taken meanwhile: try others
@@ -150,7 +152,7 @@ haproxy_start() {
 		spawn haproxy-a haproxy -db -f "$W/haproxy-a.cfg"
 		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
 		if wait_listen "$PB" && wait_listen "$PA"; then
-			CHAIN_PORT=$PA
+			CHAIN_PORT=$PA CHAIN_TLS_PORT=$PB
 			return 0
 		fi
 		chain_stop
@@ -160,21 +162,22 @@ haproxy_start() {
 
 # --- cotai -----------------------------------------------------------------
 # workers: 1; ports are bound as 0 and read back from --ports-file.
-# cotai has no switch for resumption yet: "noresume" needs one (set
-# COTAI_NORESUME_YAML to the top-level YAML lines that turn it off);
-# without it the cotai column of the full-handshake rows reads n/a.
+# cotai has no settings for the TLS 1.3 cipher suites or for resumption, so
+# both come from an OpenSSL configuration file (OPENSSL_CONF, applied by
+# OpenSSL to every SSL_CTX cotai creates): Ciphersuites always, and for
+# "noresume" Options = -SessionTicket, which makes the server fall back to
+# stateful tickets that cotai's disabled server session cache cannot find,
+# so every handshake is a full one. bench/run.sh checks both effects in
+# cotai's audit lines (cipher=, resumed=) before measuring.
 
-cotai_conf() { # MODE LISTEN TARGET CERT PEERKEY PEERNAME VARIANT
+cotai_conf() { # MODE LISTEN TARGET CERT PEERKEY PEERNAME
 	cat <<EOF
 user: nobody
 workers: 1
-log: { level: warn }
+log: { level: ${COTAI_LOG_LEVEL:-warn} }
 admin: { enabled: false }
 max_connections: 20000
 identity: { ca: $PKI/ca.crt, cert: $PKI/$4.crt, key: $PKI/$4.key }
-EOF
-	[ "$7" = resume ] || printf '%s\n' "$COTAI_NORESUME_YAML"
-	cat <<EOF
 routes:
   - name: r
     mode: $1
@@ -185,27 +188,42 @@ routes:
 EOF
 }
 
+cotai_openssl_conf() { # VARIANT
+	cat <<EOF
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+MinProtocol = TLSv1.3
+Ciphersuites = $CIPHER
+EOF
+	[ "$1" = resume ] || echo "Options = -SessionTicket"
+}
+
 cotai_start() {
 	local backend=$1 variant=$2 pb
-	if [ "$variant" = noresume ] && [ -z "${COTAI_NORESUME_YAML:-}" ]; then
-		return 2 # not supported: reported as n/a
-	fi
 	rm -f "$W/cotai-a.ports" "$W/cotai-b.ports"
+	cotai_openssl_conf "$variant" >"$W/cotai-openssl.cnf"
 	cotai_conf terminate 127.0.0.1:0 "127.0.0.1:$backend" server allow \
-	    client "$variant" >"$W/cotai-b.yaml"
-	spawn cotai-b "$COTAI_BUILD/cotai-proxy" -c "$W/cotai-b.yaml" \
+	    client >"$W/cotai-b.yaml"
+	spawn cotai-b env OPENSSL_CONF="$W/cotai-openssl.cnf" \
+	    "$COTAI_PROXY" -c "$W/cotai-b.yaml" \
 	    --ports-file "$W/cotai-b.ports"
 	CHAIN_PIDS=$LAST_PID
-	wait_file "$W/cotai-b.ports" || return 1
+	wait_file "$W/cotai-b.ports" "$LAST_PID" || return 1
 	pb=$(awk '$1 == "r" { n = split($2, a, ":"); print a[n] }' \
 	    "$W/cotai-b.ports")
 	cotai_conf originate 127.0.0.1:0 "127.0.0.1:$pb" client expect \
-	    server "$variant" >"$W/cotai-a.yaml"
-	spawn cotai-a "$COTAI_BUILD/cotai-proxy" -c "$W/cotai-a.yaml" \
+	    server >"$W/cotai-a.yaml"
+	spawn cotai-a env OPENSSL_CONF="$W/cotai-openssl.cnf" \
+	    "$COTAI_PROXY" -c "$W/cotai-a.yaml" \
 	    --ports-file "$W/cotai-a.ports"
 	CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
-	wait_file "$W/cotai-a.ports" || return 1
+	wait_file "$W/cotai-a.ports" "$LAST_PID" || return 1
 	CHAIN_PORT=$(awk '$1 == "r" { n = split($2, a, ":"); print a[n] }' \
 	    "$W/cotai-a.ports")
+	CHAIN_TLS_PORT=$pb
 	[ -n "$CHAIN_PORT" ]
 }

@@ -174,7 +174,9 @@ set title "Bulk throughput (MB/s, higher is better)"
 plot "$dat" using 2:xtic(1) title "1 stream", '' using 3 title "4 streams", '' using 4 title "1 stream -R"
 set title "64-byte round trip (µs, lower is better)"
 plot "$dat" using 5:xtic(1) title "p50", '' using 6 title "p99"
-set title "New connection per request (conn/s, higher is better)"
+set logscale y
+set yrange [10:*]
+set title "New connection per request (conn/s, log scale, higher is better)"
 plot "$dat" using 7:xtic(1) title "resumption", '' using 8 title "full handshakes"
 unset multiplot
 EOF
@@ -200,7 +202,8 @@ write_report() {
 		echo "- Command: \`$COMMAND\` ($REPEAT repetitions, peers interleaved, medians; ${ELAPSED}s)"
 		echo "- Certificates: $PKI_SOURCE; ECDSA P-256 leaf + intermediate, TLS 1.3, TLS_AES_128_GCM_SHA256, X25519"
 		echo "- Chains: client → A (plain in, mTLS out) → B (mTLS in, plain out) → server, all on 127.0.0.1; one worker each (stunnel: a thread per connection)"
-		echo "- cotai: ${COTAI_STATUS}; raw figures: results.tsv; plot: results.png"
+		echo "- Checked before measuring:${CHECKS:- nothing}"
+		echo "- cotai: ${COTAI_STATUS}${COTAI_VERSION:+ ($COTAI_VERSION)}; raw figures: results.tsv; plot: results.png"
 		speed_table "$RESULTS"
 		tables "$m"
 		echo

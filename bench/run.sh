@@ -107,11 +107,16 @@ spawn() {
 	echo "$LAST_PID" >>"$W/pids"
 }
 
-# wait_file FILE: wait up to 10 s for FILE to be non-empty.
+# wait_file FILE [PID]: wait up to 10 s for FILE to be non-empty (and
+# give up early if PID exits).
 wait_file() {
 	local i
 	for i in $(seq 200); do
 		[ -s "$1" ] && return 0
+		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+			echo "bench: process $2 exited before writing $1" >&2
+			return 1
+		fi
 		sleep 0.05
 	done
 	echo "bench: timed out waiting for $1" >&2
@@ -228,44 +233,140 @@ make_pki
 for n in client server; do
 	cat "$PKI/$n.crt" "$PKI/$n.key" >"$PKI/$n.pem"
 done
+# cotai drops to "nobody" and wants its keys private (0600): give them to
+# nobody (stunnel and HAProxy run as root here and read them anyway).
 chmod 755 "$PKI"
-chmod 644 "$PKI"/* # bench-only keys; cotai reads them as "nobody"
+chmod 644 "$PKI"/*
+chmod 600 "$PKI"/*.key "$PKI"/*.pem
+chown nobody "$PKI"/*.key
 openssl verify -CAfile "$PKI/ca.crt" -untrusted "$PKI/client.crt" \
     "$PKI/client.crt" >/dev/null
 
 # --- peers ---------------------------------------------------------------------
 
+# start_echo: an echo backend; sets ECHO_PORT and ECHO_PID.
+start_echo() {
+	rm -f "$W/echo.port"
+	spawn echo "$BT" echo "$W/echo.port"
+	ECHO_PID=$LAST_PID
+	wait_file "$W/echo.port"
+	ECHO_PORT=$(cat "$W/echo.port")
+}
+
 ALL_PEERS="direct stunnel haproxy cotai"
 PEERS=${BENCH_PEERS:-$ALL_PEERS}
-COTAI_STATUS="n/a (not in BENCH_PEERS)"
 case " $PEERS " in
-*" cotai "*)
-	if [ ! -x "$COTAI_BUILD/cotai-proxy" ]; then
-		COTAI_STATUS="n/a (not built)"
-	else
-		# A smoke test: the chain must carry one round trip.
-		spawn echo-check "$BT" echo "$W/echo-check.port"
-		echo_pid=$LAST_PID
-		if wait_file "$W/echo-check.port" &&
-		    chain_start cotai "$(cat "$W/echo-check.port")" &&
-		    "$BT" rtt "$CHAIN_PORT" 10 >/dev/null 2>"$W/cotai-check.err"
-		then
-			COTAI_STATUS=ok
-		else
-			COTAI_STATUS="n/a (does not relay yet)"
-			for f in cotai-a cotai-b; do
-				[ -f "$W/$f.log" ] && tail -n 5 "$W/$f.log" >&2
-			done
-		fi
-		chain_stop
-		stop_pids "$echo_pid"
-	fi
-	if [ "$COTAI_STATUS" != ok ]; then
-		note "cotai: $COTAI_STATUS"
-		PEERS=$(echo "$PEERS" | sed 's/cotai//')
-	fi
-	;;
+*" cotai "*) COTAI_STATUS=ok ;;
+*) COTAI_STATUS="n/a (not in BENCH_PEERS)" ;;
 esac
+if [ "$COTAI_STATUS" = ok ] && [ ! -x "$COTAI_BUILD/cotai-proxy" ]; then
+	COTAI_STATUS="n/a (not built)"
+fi
+# A private copy, so a rebuild of the shared build directory during the run
+# cannot change (or truncate) the binary under test.
+COTAI_PROXY=$W/cotai-proxy
+COTAI_VERSION=""
+if [ "$COTAI_STATUS" = ok ]; then
+	cp "$COTAI_BUILD/cotai-proxy" "$COTAI_PROXY"
+	COTAI_VERSION="cotai-proxy built $(date -u -r "$COTAI_BUILD/cotai-proxy" \
+	    '+%Y-%m-%d %H:%M UTC'), tree at $(git -C "$here" rev-parse --short HEAD \
+	    2>/dev/null || echo '?')$(git -C "$here" diff --quiet HEAD -- proxy \
+	    config lib 2>/dev/null || echo ' + uncommitted changes')"
+fi
+
+# check_tls: B's TLS port must speak TLS 1.3 with $CIPHER and our CA.
+check_tls() {
+	local out
+	out=$(openssl s_client -brief -connect "127.0.0.1:$CHAIN_TLS_PORT" \
+	    -cert "$PKI/client.crt" -key "$PKI/client.key" \
+	    -CAfile "$PKI/ca.crt" </dev/null 2>&1) || true
+	echo "$out" | grep -q "Protocol version: TLSv1.3" &&
+	    echo "$out" | grep -q "Ciphersuite: $CIPHER" && return 0
+	CHECK_MSG="B does not negotiate TLS 1.3 with $CIPHER: $(echo "$out" |
+	    grep -E 'Protocol|Ciphersuite|error' | head -n 3 | tr '\n' ' ')"
+	return 1
+}
+
+# cotai_resumed VARIANT: start a cotai chain (audit lines on), make a few
+# dozen connections and print "RESUMED CLOSES CIPHER" from B's audit lines.
+cotai_resumed() {
+	: >"$W/cotai-b.log"
+	if ! COTAI_LOG_LEVEL=info chain_start cotai "$ECHO_PORT" "$1"; then
+		tail -n 3 "$W/cotai-a.log" "$W/cotai-b.log" >&2
+		chain_stop
+		return 1
+	fi
+	"$BT" connrate "$CHAIN_PORT" 0.5 2 >/dev/null || true
+	chain_stop
+	awk '/event=close/ { n++; if (/resumed=true/) r++
+		if (match($0, /cipher=[^ ]*/)) c = substr($0, RSTART + 7, RLENGTH - 7) }
+		END { printf "%d %d %s\n", r, n, c }' "$W/cotai-b.log"
+}
+
+# check_peer PEER: the chain must carry round trips and negotiate what we
+# asked for; on failure CHECK_MSG says why. Adds to CHECKS.
+check_peer() {
+	local peer=$1 res
+	CHECK_MSG=""
+	if ! chain_start "$peer" "$ECHO_PORT" resume; then
+		CHECK_MSG="the chain does not start"
+		chain_stop
+		return 1
+	fi
+	if ! "$BT" rtt "$CHAIN_PORT" 10 >/dev/null 2>"$W/check.err"; then
+		CHECK_MSG="the chain does not relay ($(head -c 200 "$W/check.err"))"
+	else
+		check_tls || true
+	fi
+	chain_stop
+	[ -z "$CHECK_MSG" ] || return 1
+	CHECKS="$CHECKS $peer: relays, TLSv1.3 $CIPHER;"
+	[ "$peer" = cotai ] || return 0
+	res=$(cotai_resumed resume) || res="0 0 -"
+	set -- $res
+	if [ "$1" -eq 0 ] || [ "$3" != "$CIPHER" ]; then
+		CHECK_MSG="resumption: $1 of $2 connections resumed, cipher $3"
+		return 1
+	fi
+	CHECKS="$CHECKS cotai resumes $1 of $2 connections"
+	res=$(cotai_resumed noresume) || res="1 0 -"
+	set -- $res
+	if [ "$1" -ne 0 ] || [ "$2" -eq 0 ]; then
+		note "cotai: cannot turn resumption off ($1 of $2 resumed);" \
+		    "full-handshake rows read n/a"
+		COTAI_NORESUME=0
+		CHECKS="$CHECKS, and cannot turn it off;"
+	else
+		CHECKS="$CHECKS, and 0 of $2 with noresume;"
+	fi
+}
+
+COTAI_NORESUME=1
+CHECKS=""
+start_echo
+for peer in $PEERS; do
+	[ "$peer" != direct ] || continue
+	[ "$peer" != cotai ] || [ "$COTAI_STATUS" = ok ] || continue
+	if check_peer "$peer"; then
+		continue
+	fi
+	note "$peer: $CHECK_MSG; left out"
+	for f in "$peer"-a "$peer"-b; do
+		[ -f "$W/$f.log" ] && tail -n 5 "$W/$f.log" >&2
+	done
+	if [ "$peer" = cotai ]; then
+		COTAI_STATUS="n/a ($CHECK_MSG)"
+	else
+		CHECKS="$CHECKS $peer: left out ($CHECK_MSG);"
+	fi
+	PEERS=$(echo " $PEERS " | sed "s/ $peer / /")
+done
+case " $PEERS " in *" cotai "*) ;; *)
+	[ "$COTAI_STATUS" = ok ] && COTAI_STATUS="n/a (not in BENCH_PEERS)"
+	PEERS=$(echo " $PEERS " | sed "s/ cotai / /") ;;
+esac
+PEERS=$(echo $PEERS)
+stop_pids "$ECHO_PID"
 
 # The peers in a different order on each repetition, so slow drift on a
 # shared machine does not always favour the same one.
@@ -283,6 +384,10 @@ peer_order() {
 with_chain() {
 	local peer=$1 backend=$2 variant=$3 scen=$4 rc=0
 	shift 4
+	if [ "$peer" = cotai ] && [ "$variant" = noresume ] &&
+	    [ "$COTAI_NORESUME" = 0 ]; then
+		return 0
+	fi
 	chain_start "$peer" "$backend" "$variant" || rc=$?
 	if [ $rc -eq 2 ]; then
 		return 0
@@ -293,15 +398,6 @@ with_chain() {
 	fi
 	"$@" "$peer" || note "$scen: $peer: measurement failed"
 	chain_stop
-}
-
-# start_echo: an echo backend; sets ECHO_PORT and ECHO_PID.
-start_echo() {
-	rm -f "$W/echo.port"
-	spawn echo "$BT" echo "$W/echo.port"
-	ECHO_PID=$LAST_PID
-	wait_file "$W/echo.port"
-	ECHO_PORT=$(cat "$W/echo.port")
 }
 
 # --- scenarios ---------------------------------------------------------------
@@ -329,8 +425,8 @@ iperf_run() {
 	local peer=$1 m=$2 c0 c1 js
 	shift 2
 	c0=$(cpu_ticks $CHAIN_PIDS)
-	js=$(iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" -J "$@" 2>/dev/null) ||
-	    return 1
+	js=$(timeout $((T_BULK + 30)) iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" \
+	    -J "$@" 2>/dev/null) || return 1
 	c1=$(cpu_ticks $CHAIN_PIDS)
 	record bulk "$m" "$peer" "$(echo "$js" |
 	    jq -r '.end.sum_received.bits_per_second / 8e6 | floor')"
@@ -363,7 +459,7 @@ scen_bulk() {
 
 latency_one() {
 	local peer=$1 out
-	out=$("$BT" rtt "$CHAIN_PORT" "$N_RTT") || return 1
+	out=$(timeout 120 "$BT" rtt "$CHAIN_PORT" "$N_RTT") || return 1
 	record latency p50_us "$peer" "$(kv p50_us "$out")"
 	record latency p99_us "$peer" "$(kv p99_us "$out")"
 }
@@ -491,7 +587,7 @@ scen_memory() {
 redis_one() {
 	local peer=$1 out c0 c1
 	c0=$(cpu_ticks $CHAIN_PIDS)
-	out=$(redis-benchmark -h 127.0.0.1 -p "$CHAIN_PORT" -c 50 \
+	out=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$CHAIN_PORT" -c 50 \
 	    -n "$N_REDIS" -t set,get --csv 2>/dev/null) || return 1
 	c1=$(cpu_ticks $CHAIN_PIDS)
 	[ -z "$CHAIN_PIDS" ] || record redis cpu_us "$peer" \
@@ -525,12 +621,12 @@ pg() { (cd "$W" && runuser -u postgres -- "$@"); }
 
 pgbench_one() {
 	local peer=$1 out
-	out=$(pgbench -h 127.0.0.1 -p "$CHAIN_PORT" -U postgres -n -S -c 8 \
-	    -j 2 -T "$T_PG" bench 2>&1) || return 1
+	out=$(timeout $((T_PG + 60)) pgbench -h 127.0.0.1 -p "$CHAIN_PORT" \
+	    -U postgres -n -S -c 8 -j 2 -T "$T_PG" bench 2>&1) || return 1
 	record pgbench tps "$peer" "$(echo "$out" |
 	    awk '/^tps = / { printf "%.0f", $3; exit }')"
-	out=$(pgbench -h 127.0.0.1 -p "$CHAIN_PORT" -U postgres -n -S -C \
-	    -c 8 -j 2 -T "$T_PG" bench 2>&1) || return 1
+	out=$(timeout $((T_PG + 60)) pgbench -h 127.0.0.1 -p "$CHAIN_PORT" \
+	    -U postgres -n -S -C -c 8 -j 2 -T "$T_PG" bench 2>&1) || return 1
 	record pgbench tps_C "$peer" "$(echo "$out" |
 	    awk '/^tps = / { printf "%.0f", $3; exit }')"
 }
