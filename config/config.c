@@ -100,14 +100,17 @@ static int
 cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src)
 {
 	const struct cfg_where *w;
+	struct cfg_where copy;
 
 	if (*dst != NULL || *src == NULL)
 		return (0);
 	if ((*dst = strdup(*src)) == NULL)
 		return (-1);
-	if ((w = cfg_where_find(c, src)) != NULL)
-		return (cfg_where_add(c, dst, w->mark, w->key));
-	return (0);
+	if ((w = cfg_where_find(c, src)) == NULL)
+		return (0);
+	/* A copy: adding may move the array W points into. */
+	copy = *w;
+	return (cfg_where_add(c, dst, copy.mark, copy.key));
 }
 
 static int

@@ -78,7 +78,7 @@ int cfg_err_field(struct cfg_ctx *c, const void *field, const void *fallback,
 int cfg_where_add(
     struct cfg_ctx *c, const void *field, yaml_mark_t mark, const char *key);
 
-/* The record for FIELD, or NULL. */
+/* The record for FIELD, or NULL; valid until the next cfg_where_add(). */
 const struct cfg_where *
 cfg_where_find(const struct cfg_ctx *c, const void *field);
 
