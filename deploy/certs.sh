@@ -75,7 +75,7 @@ if [ -n "${COTAI_CA_IMAGE:-}" ]; then
 	engine=${COTAI_ENGINE:-$(command -v docker || command -v podman || true)}
 	[ -n "$engine" ] || { echo "certs: no docker or podman" >&2; exit 1; }
 	ca() {
-		"$engine" run --rm --network none --read-only \
+		"$engine" run --rm --no-healthcheck --network none --read-only \
 		    --user "$uid:$uid" --cap-drop ALL \
 		    --security-opt no-new-privileges:true \
 		    -v "$S:$S" --entrypoint /usr/local/bin/cotai-ca \
