@@ -411,12 +411,66 @@ ca_cert_permitted_dns(NAME_CONSTRAINTS *nc, char *buf, size_t len)
 		snprintf(buf, len, "(no DNS constraint)");
 }
 
+/* Does DNS name N (LEN bytes) fall under permitted subtree BASE? */
+static int
+ca_cert_dns_under(
+    const ASN1_IA5STRING *base, const unsigned char *n, size_t len)
+{
+	const unsigned char *b = base->data;
+	size_t blen = (size_t)base->length;
+
+	if (blen > 0 && b[0] == '.')
+		return (len > blen && memcmp(n + len - blen, b, blen) == 0);
+	if (len == blen)
+		return (memcmp(n, b, blen) == 0);
+	return (len > blen && n[len - blen - 1] == '.' &&
+	    memcmp(n + len - blen, b, blen) == 0);
+}
+
+/*
+ * For the error message only (OpenSSL's check is the authority): the
+ * first DNS SAN of X outside NC's permitted DNS subtrees, into BUF.
+ */
+static void
+ca_cert_dns_offender(X509 *x, NAME_CONSTRAINTS *nc, char *buf, size_t len)
+{
+	GENERAL_NAMES *gens =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int ndns = 0;
+
+	snprintf(buf, len, "?");
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		int ok = 0;
+
+		if (g->type != GEN_DNS)
+			continue;
+		for (int j = 0;
+		     j < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); j++) {
+			GENERAL_SUBTREE *st =
+			    sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, j);
+
+			if (st->base->type != GEN_DNS)
+				continue;
+			ndns++;
+			ok |= ca_cert_dns_under(st->base->d.dNSName,
+			    g->d.dNSName->data, (size_t)g->d.dNSName->length);
+		}
+		if (ndns > 0 && !ok) {
+			snprintf(buf, len, "DNS:%.*s", g->d.dNSName->length,
+			    (const char *)g->d.dNSName->data);
+			break;
+		}
+	}
+	GENERAL_NAMES_free(gens);
+}
+
 int
 ca_cert_check_constraints(X509 *x, X509 *issuer)
 {
 	NAME_CONSTRAINTS *nc = NULL;
 	X509 *fresh = NULL;
-	char permitted[512];
+	char permitted[512], offender[CA_NAME_MAX + 8];
 	int crit = 0, rc;
 
 	nc = X509_get_ext_d2i(issuer, NID_name_constraints, &crit, NULL);
@@ -444,9 +498,11 @@ ca_cert_check_constraints(X509 *x, X509 *issuer)
 	X509_free(fresh);
 	if (rc != X509_V_OK) {
 		ca_cert_permitted_dns(nc, permitted, sizeof(permitted));
-		ca_util_err("a name is outside the CA's name constraints (%s); "
-			    "permitted DNS subtrees: %s",
-		    X509_verify_cert_error_string(rc), permitted);
+		ca_cert_dns_offender(x, nc, offender, sizeof(offender));
+		ca_util_err(
+		    "a name is outside the CA's name constraints (%s: %s); "
+		    "permitted DNS subtrees: %s",
+		    X509_verify_cert_error_string(rc), offender, permitted);
 	}
 	NAME_CONSTRAINTS_free(nc);
 	return (rc == X509_V_OK ? 0 : -1);

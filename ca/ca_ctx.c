@@ -144,7 +144,7 @@ int
 ca_ctx_out_dir(
     struct ca_ctx *c, const char *arg, const char *name, char *buf, size_t len)
 {
-	char want[PATH_MAX], real[PATH_MAX];
+	char want[PATH_MAX], real[PATH_MAX], state[PATH_MAX];
 	int n;
 
 	if (arg != NULL)
@@ -168,6 +168,13 @@ ca_ctx_out_dir(
 	}
 	if (strlen(real) >= len || strchr(real, '\n') != NULL) {
 		ca_util_err("bad output directory %s", real);
+		return (-1);
+	}
+	/* NAME.key in the state directory could replace a CA file. */
+	if (realpath(ca_store_dir(c->store), state) != NULL &&
+	    strcmp(state, real) == 0) {
+		ca_util_err(
+		    "the output directory must not be the state directory");
 		return (-1);
 	}
 	memcpy(buf, real, strlen(real) + 1);

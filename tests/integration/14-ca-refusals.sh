@@ -96,5 +96,10 @@ expect_status 1 '^cotai-ca: issue: index line 4: ' "$CA" issue web2
 expect_status 1 '^cotai-ca: list: index line 4: ' "$CA" list
 cp "$T/index.good" "$COTAI_CA_DIR/index"
 
+# The state directory is never an output directory (NAME.key could
+# replace intermediate.key).
+expect_status 1 "must not be the state directory" "$CA" issue intermediate \
+    --out "$COTAI_CA_DIR/."
+
 # Out-of-constraint names are refused by issue (see 16-ca-constraints.sh).
 echo "14-ca-refusals: ok"

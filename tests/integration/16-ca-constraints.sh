@@ -34,6 +34,8 @@ for args in "backend" "postgres2" "svc.internal.evil" \
 	    "^cotai-ca: issue: a name is outside the CA's name constraints" \
 	    "$CA" issue $args --out "$T/certs"
 done
+expect_status 1 "constraints \(permitted subtree violation: DNS:evil.com\); permitted DNS subtrees: postgres, redis, svc.internal" \
+    "$CA" issue api3.svc.internal --dns evil.com --out "$T/certs"
 [ ! -e "$T/certs/backend.crt" ] || fail "refused issue wrote a file"
 [ "$(grep -c '^V ' "$COTAI_CA_DIR/index")" = 4 ] || fail "index changed"
 
