@@ -67,13 +67,13 @@ expect_status 2 'bad --reason' "$CA" revoke redis --reason because
 # A leaf from another CA (same trust domain) is rejected.
 COTAI_CA_DIR=$T/other "$CA" init --trust-domain cotai.test \
     --passphrase-file <(echo other) >/dev/null
-COTAI_CA_DIR=$T/other "$CA" issue redis --out "$T/other" >/dev/null
-if openssl verify -CAfile "$C/ca.crt" -untrusted "$T/other/redis.crt" \
-    "$T/other/redis.crt" >"$T/o.log" 2>&1; then
+COTAI_CA_DIR=$T/other "$CA" issue redis --out "$T/oc" >/dev/null
+if openssl verify -CAfile "$C/ca.crt" -untrusted "$T/oc/redis.crt" \
+    "$T/oc/redis.crt" >"$T/o.log" 2>&1; then
 	fail "other CA's leaf passed openssl verify"
 fi
 assert_grep 'unable to get local issuer certificate' "$T/o.log"
-expect_status 1 '^bad .*chain: ' "$CA" verify "$T/other/redis.crt"
+expect_status 1 '^bad .*chain: ' "$CA" verify "$T/oc/redis.crt"
 
 # crl: regenerates with a higher number and the same revocations.
 expect_status 0 'CRL written' "$CA" crl
