@@ -133,172 +133,7 @@ load(const char *yaml, struct cotai_config **cfg)
 	return (config_load(yaml_path, cfg, err, sizeof(err)));
 }
 
-#define ID "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
-/* An originate route at lines 3-7 (its mapping starts at 3:5). */
-#define R_O                                                                    \
-	"  - name: a\n    mode: originate\n    listen: 127.0.0.1:1000\n"       \
-	"    target: peer:2000\n    expect: peer\n"
-/* A terminate route, five lines. */
-#define R_T                                                                    \
-	"  - name: b\n    mode: terminate\n    listen: 0.0.0.0:2000\n"         \
-	"    target: 127.0.0.1:3000\n    allow: [backend]\n"
-
-struct err_case {
-	const char *yaml;
-	const char *want; /* "LINE:COL: KEY: " and the start of the message */
-	const char *also; /* NULL, or a string the message also holds */
-};
-
-static const struct err_case err_cases[] = {
-    /* 0: YAML syntax */
-    {ID "routes: [\n  {name: a\n",
-	"4:1: yaml: did not find expected ',' or '}' (while parsing a flow "
-	"mapping at line 3)",
-	NULL},
-    /* unknown keys */
-    {ID "rootes: []\n", "2:1: rootes: unknown key", NULL},
-    {ID "routes:\n" R_O "    lsiten: 127.0.0.1:1\n",
-	"8:5: routes[0].lsiten: unknown key", NULL},
-    {ID "log: {level: info, colour: true}\nroutes:\n" R_O,
-	"2:20: log.colour: unknown key", NULL},
-    /* wrong types */
-    {ID "routes:\n  - name: {x: 1}\n",
-	"3:11: routes[0].name: expected a "
-	"scalar, got a mapping",
-	NULL},
-    {"identity: /x.pem\nroutes:\n" R_O,
-	"1:11: identity: expected a mapping, got a scalar", NULL},
-    {ID "routes: {name: a}\n",
-	"2:9: routes: expected a sequence, got a mapping", NULL},
-    {ID "routes:\n" R_O "    allow:\n      a: b\n",
-	"9:7: routes[0].allow: expected a scalar or a sequence", NULL},
-    {"- a\n- b\n", "1:1: (root): expected a mapping, got a sequence", NULL},
-    /* duplicate keys */
-    {ID "identity: {}\nroutes:\n" R_O,
-	"2:1: identity: duplicate key (first at line 1)", NULL},
-    {ID "routes:\n" R_O "    mode: terminate\n",
-	"8:5: routes[0].mode: duplicate key (first at line 4)", NULL},
-    /* missing required keys */
-    {ID "log: {level: info}\n", "1:1: routes: missing required key", NULL},
-    {ID "routes:\n  - name: a\n    listen: 127.0.0.1:1\n    target: "
-	"b:1\n    expect: b\n",
-	"3:5: routes[0].mode: missing required key", NULL},
-    {ID "routes: []\n", "2:9: routes: at least one route is required", NULL},
-    {ID "routes:\n" R_O "  - name: c\n    mode: terminate\n    listen: "
-	":1\n",
-	"10:13: routes[1].listen: invalid address", NULL},
-    /* bad values */
-    {ID "routes:\n  - name: a\n    mode: forward\n",
-	"4:11: routes[0].mode: invalid value \"forward\" (expected "
-	"originate or terminate)",
-	NULL},
-    {ID "routes:\n  - name: a b\n",
-	"3:11: routes[0].name: invalid name \"a b\"", NULL},
-    {ID "routes:\n" R_O "    protocol: http\n",
-	"8:15: routes[0].protocol: invalid value \"http\"", NULL},
-    {ID "routes:\n" R_T "    protocol: redis\n",
-	"8:15: routes[0].protocol: redis and mongo are only supported", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"localhost\n",
-	"5:13: routes[0].listen: invalid address \"localhost\"", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"\"[::1:1\"\n",
-	"5:13: routes[0].listen: invalid address", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"127.0.0.1:65536\n",
-	"5:13: routes[0].listen: invalid address", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"127.0.0.1:0\n    target: peer:0\n",
-	"6:13: routes[0].target: port 0 is only allowed for listen", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"unix:relative\n",
-	"5:13: routes[0].listen: invalid address", NULL},
-    {ID "routes:\n" R_O "    timeouts: {connect: 5 s}\n",
-	"8:25: routes[0].timeouts.connect: invalid duration \"5 s\"", NULL},
-    {ID "routes:\n" R_O "    timeouts: {handshake: 0}\n",
-	"8:27: routes[0].timeouts.handshake: must not be 0", NULL},
-    {ID "defaults: {timeouts: {idle: 8d}}\nroutes:\n" R_O,
-	"2:29: defaults.timeouts.idle: invalid duration", NULL},
-    {ID "routes:\n" R_O "    plaintext_bind_any: maybe\n",
-	"8:25: routes[0].plaintext_bind_any: invalid value \"maybe\"", NULL},
-    {ID "routes:\n" R_O "    max_connections: 0\n",
-	"8:22: routes[0].max_connections: invalid value \"0\" (expected "
-	"an integer 1..1000000)",
-	NULL},
-    {ID "max_connections: -5\nroutes:\n" R_O,
-	"2:18: max_connections: invalid value \"-5\"", NULL},
-    {ID "workers: 65\nroutes:\n" R_O,
-	"2:10: workers: invalid value \"65\" (expected auto or 1..64)", NULL},
-    {ID "routes:\n" R_O "    tls_min_version: 1.1\n",
-	"8:22: routes[0].tls_min_version: invalid value \"1.1\"", NULL},
-    {ID "defaults: {buffer_size: 1g}\nroutes:\n" R_O,
-	"2:25: defaults.buffer_size: invalid size \"1g\"", NULL},
-    {ID "log: {level: loud}\nroutes:\n" R_O,
-	"2:14: log.level: invalid value \"loud\"", NULL},
-    {ID "routes:\n" R_O "    identity: {crl: ~}\n",
-	"8:21: routes[0].identity.crl: empty value", NULL},
-    {ID "user: \"\"\nroutes:\n" R_O, "2:7: user: empty value", NULL},
-    /* cross-key checks */
-    {ID "routes:\n" R_O "  - name: a\n    mode: terminate\n    listen: "
-	"0.0.0.0:1\n    target: x:1\n    allow: x\n",
-	"8:11: routes[1].name: duplicate route name \"a\" (first at line "
-	"3)",
-	NULL},
-    {ID "routes:\n" R_O "  - name: c\n    mode: originate\n    listen: "
-	"127.0.0.1:1000\n    target: x:1\n    expect: x\n",
-	"10:13: routes[1].listen: address 127.0.0.1:1000 already used by "
-	"route \"a\"",
-	NULL},
-    {ID "routes:\n" R_T "  - name: c\n    mode: terminate\n    listen: "
-	"\"[::]:2000\"\n    target: x:1\n    allow: x\n",
-	"10:13: routes[1].listen: address [::]:2000 already used by route "
-	"\"b\"",
-	NULL},
-    {ID "routes:\n" R_O "  - name: c\n    mode: originate\n    listen: "
-	"LOCALHOST:9\n    target: x:1\n    expect: x\n  - name: d\n    "
-	"mode: originate\n    listen: localhost:9\n    target: x:1\n    "
-	"expect: x\n",
-	"15:13: routes[2].listen: address localhost:9 already used by route "
-	"\"c\"",
-	NULL},
-    {ID "routes:\n" R_T "    expect: x\n",
-	"8:13: routes[0].expect: not allowed on a terminate route", NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"127.0.0.1:1\n    target: x:1\n",
-	"3:5: routes[0].expect: required for an originate route", NULL},
-    {ID "routes:\n" R_O "    allow: []\n", "8:12: routes[0].allow: empty list",
-	NULL},
-    {ID "routes:\n" R_O "    allow: [x]\n",
-	"8:12: routes[0].allow: not allowed on an originate route", NULL},
-    {ID "routes:\n" R_T "    protocol: postgres\n  - name: c\n    mode: "
-	"terminate\n    listen: 0.0.0.0:1\n    target: x:1\n    allow: "
-	"[ok, \"spiffe://Cotai/x\"]\n",
-	"13:17: routes[1].allow[1]: bad pattern \"spiffe://Cotai/x\": "
-	"invalid trust domain",
-	NULL},
-    {ID "routes:\n  - name: a\n    mode: originate\n    listen: "
-	"0.0.0.0:1\n    target: x:1\n    expect: x\n",
-	"5:13: routes[0].listen: plaintext listener must be loopback", NULL},
-    {ID "admin: {listen: \"127.0.0.1:1000\"}\nroutes:\n" R_O,
-	"6:13: routes[0].listen: same address as admin.listen", NULL},
-    /* identity files */
-    {"identity: {ca: @D@/ca.pem, cert: @D@/cert.pem}\nroutes:\n" R_O,
-	"3:5: routes[0].identity.key: missing", NULL},
-    {"identity:\n  ca: @D@/ca.pem\n  cert: @D@/nope.pem\n  key: "
-     "@D@/key.pem\nroutes:\n" R_O,
-	"3:9: identity.cert: cannot read ", NULL},
-    {ID "routes:\n" R_O "    identity: {ca: @D@/garbage.pem}\n",
-	"8:20: routes[0].identity.ca: no PEM certificate in ", NULL},
-    {ID "routes:\n" R_O "    identity:\n      key: @D@/other.key\n",
-	"9:12: routes[0].identity.key: ", "does not match the certificate"},
-    {ID "routes:\n" R_O "    identity: {key: @D@/open.key}\n",
-	"8:21: routes[0].identity.key: ", "group or others (mode 0644)"},
-    {ID "routes:\n" R_O "    identity: {crl: @D@/cert.pem}\n",
-	"8:21: routes[0].identity.crl: no PEM CRL in ", NULL},
-    {"", "1:1: (root): empty configuration", NULL},
-    {ID "routes:\n" R_O "---\nlog: {}\n",
-	"9:1: (root): more than one YAML document", NULL},
-};
+#include "data/config_errors.h"
 
 /* Where err points after "PATH:". */
 static const char *
@@ -571,6 +406,42 @@ START_TEST(addresses)
 }
 END_TEST
 
+/* Many routes inheriting the global identity (the position table grows). */
+START_TEST(many_routes)
+{
+	struct cotai_config *cfg = NULL;
+	char *buf = NULL, *yaml;
+	size_t len = 0;
+	FILE *fp;
+
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	fprintf(fp,
+	    "identity:\n  ca: @D@/ca.pem\n  cert: @D@/cert.pem\n"
+	    "  key: @D@/%s\nroutes:\n",
+	    _i == 0 ? "key.pem" : "other.key");
+	for (int i = 0; i < 100; i++)
+		fprintf(fp,
+		    "  - {name: r%d, mode: terminate, listen: \"0.0.0.0:%d\", "
+		    "target: \"t:1\", allow: [a, b, c]}\n",
+		    i, 1000 + i);
+	fclose(fp);
+	yaml = buf;
+	if (_i == 0) {
+		ck_assert_msg(load(yaml, &cfg) == 0, "%s", err);
+		ck_assert_uint_eq(cfg->nroutes, 100);
+		assert_file(cfg->routes[99].identity.key, "key.pem");
+		config_free(cfg);
+	} else {
+		ck_assert_int_eq(load(yaml, &cfg), -1);
+		ck_assert_msg(
+		    strncmp(err_rest(), "4:8: identity.key: ", 19) == 0, "%s",
+		    err);
+		ck_assert_ptr_nonnull(strstr(err, "does not match"));
+	}
+	free(buf);
+}
+END_TEST
+
 /* config/NAME.yaml with /run/secrets pointing into the temp dir. */
 START_TEST(example_configs)
 {
@@ -627,6 +498,7 @@ config_suite(void)
 	tcase_add_test(tc, print_policy);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, missing_file);
+	tcase_add_loop_test(tc, many_routes, 0, 2);
 	tcase_add_loop_test(tc, example_configs, 0,
 	    (int)(sizeof(examples) / sizeof(examples[0])));
 	suite_add_tcase(s, tc);
