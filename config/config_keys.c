@@ -8,6 +8,7 @@
  */
 #include "config_priv.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,52 @@ cfg_find_key(const struct cfg_table *t, const char *name)
 	return (-1);
 }
 
+/* Edit distance of two short strings; large when either is long. */
+static size_t
+cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[33], prev, tmp;
+
+	if (la > 32 || lb > 32)
+		return (SIZE_MAX);
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			tmp = row[j];
+			row[j] = prev + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			if (tmp + 1 < row[j])
+				row[j] = tmp + 1;
+			prev = tmp;
+		}
+	}
+	return (row[lb]);
+}
+
+/* "unknown key", with the closest known key when one is close. */
+static int
+cfg_unknown(struct cfg_ctx *c, yaml_node_t *k, const char *key,
+    const struct cfg_table *t, const char *name)
+{
+	size_t best = 3, d;
+	const char *near = NULL;
+
+	for (size_t i = 0; i < t->nkeys; i++) {
+		if ((d = cfg_distance(name, t->keys[i].name)) < best) {
+			best = d;
+			near = t->keys[i].name;
+		}
+	}
+	if (near != NULL)
+		return (cfg_err(c, k->start_mark, key,
+		    "unknown key (did you mean \"%s\"?)", near));
+	return (cfg_err(c, k->start_mark, key, "unknown key"));
+}
+
 /* Check MAP against table T and store every value into OBJ. */
 static int
 cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
@@ -385,7 +432,7 @@ cfg_walk(struct cfg_ctx *c, yaml_node_t *map, const char *path,
 		if (*path == '\0' && strncmp(name, "x-", 2) == 0)
 			continue;
 		if ((i = cfg_find_key(t, name)) < 0)
-			return (cfg_err(c, k->start_mark, key, "unknown key"));
+			return (cfg_unknown(c, k, key, t, name));
 		if (seen[i] != NULL)
 			return (cfg_err(c, k->start_mark, key,
 			    "duplicate key (first at line %zu)",

@@ -30,9 +30,10 @@ static const struct err_case err_cases[] = {
 	"mapping at line 3)",
 	NULL},
     /* unknown keys */
-    {ID "rootes: []\n", "2:1: rootes: unknown key", NULL},
+    {ID "rootes: []\n", "2:1: rootes: unknown key (did you mean \"routes\"?)",
+	NULL},
     {ID "routes:\n" R_O "    lsiten: 127.0.0.1:1\n",
-	"8:5: routes[0].lsiten: unknown key", NULL},
+	"8:5: routes[0].lsiten: unknown key (did you mean \"listen\"?)", NULL},
     {ID "log: {level: info, colour: true}\nroutes:\n" R_O,
 	"2:20: log.colour: unknown key", NULL},
     /* wrong types */
