@@ -92,6 +92,9 @@ $(BUILD)/obj/%.o: %.c
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# Optional fragments (fuzzing, deployment): mk/<topic>.mk.
+include $(wildcard mk/*.mk)
+
 deps:
 	@./mk/deps.sh build test
 
