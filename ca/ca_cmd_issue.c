@@ -17,7 +17,7 @@
 static const char ca_cmd_issue_usage[] =
     "usage: cotai-ca [--dir DIR] issue NAME [--dns HOST]... [--ip ADDR]...\n"
     "                [--ttl DURATION] [--key-type ec-p256|ed25519|rsa-3072]\n"
-    "                [--out OUTDIR]\n"
+    "                [--out OUTDIR] [--json]\n"
     "Issue a certificate for workload NAME: CN=NAME, URI SAN\n"
     "spiffe://TD/NAME, DNS SAN NAME and each HOST, IP SAN each ADDR.\n"
     "Default lifetime 7d (capped at the intermediate's), default key\n"
@@ -27,7 +27,7 @@ static const char ca_cmd_issue_usage[] =
 
 static const char ca_cmd_renew_usage[] =
     "usage: cotai-ca [--dir DIR] renew NAME | --all [--if-due]\n"
-    "                [--ttl DURATION] [--out OUTDIR]\n"
+    "                [--ttl DURATION] [--out OUTDIR] [--json]\n"
     "Issue a new key and certificate with the same names as the current\n"
     "one, into the directory it was issued to (or OUTDIR, recorded for\n"
     "later renewals). --if-due renews only certificates with a third of\n"
@@ -53,6 +53,7 @@ struct ca_cmd_issue_opts {
 	enum ca_key_type key_type;
 	int all;
 	int if_due;
+	int json;
 	struct ca_cmd_names names;
 };
 
@@ -112,6 +113,9 @@ ca_cmd_issue_opt(int ch, const char *usage, struct ca_cmd_issue_opts *o)
 	case 'u':
 		o->if_due = 1;
 		return (CA_CMD_OK);
+	case 'j':
+		o->json = 1;
+		return (CA_CMD_OK);
 	}
 	return (CA_CMD_USAGE);
 }
@@ -127,6 +131,7 @@ ca_cmd_issue_parse(
 	    {"ttl", required_argument, NULL, 't'},
 	    {"key-type", required_argument, NULL, 'k'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -135,6 +140,7 @@ ca_cmd_issue_parse(
 	    {"if-due", no_argument, NULL, 'u'},
 	    {"ttl", required_argument, NULL, 't'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -174,13 +180,28 @@ ca_cmd_issue_parse(
 
 /* Print what was issued. */
 static void
-ca_cmd_issue_report(const char *verb, const struct ca_index_entry *e)
+ca_cmd_issue_report(const char *verb, const struct ca_index_entry *e, int json)
 {
-	char t[CA_UTIL_TIME_LEN];
+	char t[CA_UTIL_TIME_LEN], path[PATH_MAX + CA_NAME_MAX + 8];
 
+	ca_util_fmt_time(e->not_after, t);
+	if (json) {
+		printf(
+		    "{\"event\": \"%s\", \"name\": \"%s\", \"serial\": \"%s\", "
+		    "\"not_after\": \"%s\", \"out\": ",
+		    verb, e->name, e->serial, t);
+		ca_cmd_json_str(e->out_dir);
+		snprintf(path, sizeof(path), "%s/%s.crt", e->out_dir, e->name);
+		printf(", \"cert\": ");
+		ca_cmd_json_str(path);
+		snprintf(path, sizeof(path), "%s/%s.key", e->out_dir, e->name);
+		printf(", \"key\": ");
+		ca_cmd_json_str(path);
+		printf("}\n");
+		return;
+	}
 	printf("%s %s serial %s until %s: %s/%s.crt %s/%s.key\n", verb, e->name,
-	    e->serial, ca_util_fmt_time(e->not_after, t), e->out_dir, e->name,
-	    e->out_dir, e->name);
+	    e->serial, t, e->out_dir, e->name, e->out_dir, e->name);
 }
 
 int
@@ -225,7 +246,7 @@ ca_cmd_issue(const char *dir, int argc, char **argv)
 	if (ca_ctx_issue(&c, &req, &e) != 0 || ca_ctx_save_index(&c) != 0 ||
 	    ca_ctx_publish_crl(&c, out, 0) != 0)
 		goto out;
-	ca_cmd_issue_report("issued", &e);
+	ca_cmd_issue_report("issued", &e, o.json);
 	rc = CA_CMD_OK;
 out:
 	ca_ctx_close(&c);
@@ -273,9 +294,9 @@ out:
 	return (rc);
 }
 
-/* Renew the entry at index position I; 0 or -1. */
+/* Renew the entry at index position I with --out/--ttl/--json of O. */
 static int
-ca_cmd_renew_one(struct ca_ctx *c, size_t i, const char *out_arg, int64_t ttl)
+ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 {
 	static struct ca_cmd_names names;
 	struct ca_index_entry old = *ca_index_at(c->idx, i), e;
@@ -291,7 +312,7 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const char *out_arg, int64_t ttl)
 	    (x = ca_ctx_load_cert(path)) == NULL ||
 	    ca_cmd_renew_names(x, old.name, &names) != 0 ||
 	    ca_key_type_parse(old.key_type, &req.key_type) != 0 ||
-	    ca_ctx_out_dir(c, out_arg != NULL ? out_arg : old.out_dir, old.name,
+	    ca_ctx_out_dir(c, o->out != NULL ? o->out : old.out_dir, old.name,
 		out, sizeof(out)) != 0)
 		goto out;
 	req.name = old.name;
@@ -299,15 +320,16 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const char *out_arg, int64_t ttl)
 	req.ndns = names.ndns;
 	req.ips = names.ips;
 	req.nips = names.nips;
-	req.ttl =
-	    ttl != 0 ? ttl : old.not_after - old.not_before - CA_CERT_BACKDATE;
+	req.ttl = o->ttl != 0
+	    ? o->ttl
+	    : old.not_after - old.not_before - CA_CERT_BACKDATE;
 	req.out_dir = out;
 	ca_index_at(c->idx, i)->status = CA_INDEX_SUPERSEDED;
 	if (ca_ctx_issue(c, &req, &e) != 0) {
 		ca_index_at(c->idx, i)->status = CA_INDEX_VALID;
 		goto out;
 	}
-	ca_cmd_issue_report("renewed", &e);
+	ca_cmd_issue_report("renewed", &e, o->json);
 	rc = 0;
 out:
 	X509_free(x);
@@ -344,11 +366,13 @@ ca_cmd_renew(const char *dir, int argc, char **argv)
 		    (!o.all && strcmp(e->name, o.name) != 0) ||
 		    (o.if_due && !ca_ctx_due(e, c.now)))
 			continue;
-		if (ca_cmd_renew_one(&c, i, o.out, o.ttl) != 0)
+		if (ca_cmd_renew_one(&c, i, &o) != 0)
 			failed = 1;
 	}
 	if (ca_index_len(c.idx) == n && !o.all && !failed)
-		printf("%s is not due for renewal\n", o.name);
+		printf(o.json ? "{\"event\": \"not_due\", \"name\": \"%s\"}\n"
+			      : "%s is not due for renewal\n",
+		    o.name);
 	/* Save what was renewed even when another renewal failed. */
 	if (ca_ctx_save_index(&c) != 0)
 		goto out;

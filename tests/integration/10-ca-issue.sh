@@ -101,8 +101,10 @@ life() {
 [ "$(life "$C/backend.crt")" = $((7 * 86400 + 60)) ] || fail "default ttl"
 [ "$(life "$C/redis.crt")" = $((12 * 3600 + 60)) ] || fail "--ttl 12h"
 
-# Default output directory; index and list.
-"$CA" issue web >/dev/null
+# Default output directory (and --json); index and list.
+"$CA" issue web --json >"$T/web.json"
+assert_grep "^\{\"event\": \"issued\", \"name\": \"web\", \"serial\": \"[0-9A-F]{32}\", .*\"cert\": \"$COTAI_CA_DIR/issued/web/web.crt\", \"key\": \"$COTAI_CA_DIR/issued/web/web.key\"\}$" \
+    "$T/web.json"
 W=$COTAI_CA_DIR/issued/web
 for f in web.crt web.key ca.crt crl.pem; do
 	[ -f "$W/$f" ] || fail "default out dir lacks $f"

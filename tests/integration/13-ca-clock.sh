@@ -32,6 +32,8 @@ assert_grep '^renewed beta ' "$T/renew.txt"
 assert_no_grep 'alpha' "$T/renew.txt"
 expect_status 0 '^ok: 2 certificates valid' at $((2 * D + 180)) "$CA" check
 expect_status 0 'not due' at $((2 * D + 180)) "$CA" renew alpha --if-due
+expect_status 0 '^\{"event": "not_due", "name": "alpha"\}$' \
+    at $((2 * D + 180)) "$CA" renew alpha --if-due --json
 at $((2 * D + 180)) "$CA" list >"$T/list2.txt"
 assert_grep '^beta .* superseded$' "$T/list2.txt"
 # The renewed beta lasts 3 days again, from its renewal.
