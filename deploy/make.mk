@@ -1,0 +1,24 @@
+# Deployment targets (a Makefile fragment: include it from the Makefile or
+# move it to mk/deploy.mk). See deploy/README.md.
+#
+#   make certs            CA, certificates and DB password for deploy/compose.yaml (root)
+#   make image            the cotai image from deploy/Dockerfile (docker, else podman)
+#   make deploy-validate  compose files, manifests and sidecar configs, no engine
+#   make compose-test     the compose stack under rootful podman, with proofs (root)
+
+ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+IMAGE ?= cotai:dev
+
+.PHONY: certs image deploy-validate compose-test
+
+certs: $(BUILD)/cotai-ca
+	COTAI_CA=$(abspath $(BUILD))/cotai-ca deploy/certs.sh
+
+image:
+	$(ENGINE) build -f deploy/Dockerfile -t $(IMAGE) .
+
+deploy-validate: $(BINS)
+	COTAI_BUILD=$(abspath $(BUILD)) deploy/validate.sh
+
+compose-test:
+	deploy/compose-test.sh
