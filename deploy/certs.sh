@@ -72,8 +72,17 @@ read -r -a names <<<"${COTAI_WORKLOADS:-backend postgres redis mongo}"
 
 # ca ARGS...: cotai-ca as UID 10001 with the state directory $S/ca.
 if [ -n "${COTAI_CA_IMAGE:-}" ]; then
-	engine=${COTAI_ENGINE:-$(command -v docker || command -v podman || true)}
-	[ -n "$engine" ] || { echo "certs: no docker or podman" >&2; exit 1; }
+	engine=${COTAI_ENGINE:-}
+	if [ -z "$engine" ]; then
+		if docker info >/dev/null 2>&1; then
+			engine=docker
+		elif command -v podman >/dev/null; then
+			engine=podman
+		else
+			echo "certs: no Docker engine and no podman" >&2
+			exit 1
+		fi
+	fi
 	ca() {
 		"$engine" run --rm --no-healthcheck --network none --read-only \
 		    --user "$uid:$uid" --cap-drop ALL \

@@ -6,7 +6,8 @@
 #   make deploy-validate  compose files, manifests and sidecar configs, no engine
 #   make compose-test     the compose stack under rootful podman, with proofs (root)
 
-ENGINE ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+# docker when a Docker engine answers, else podman (a docker CLI alone is not enough).
+ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
 IMAGE ?= cotai:dev
 
 .PHONY: certs image deploy-validate compose-test
