@@ -27,9 +27,7 @@ ca_cmd_bad_option(const char *usage, char **argv, int optind_, int opt)
 {
 	const char *arg = optind_ > 0 ? argv[optind_ - 1] : "?";
 
-	if (opt != 0 && opt != '?')
-		return (ca_cmd_usage_error(
-		    usage, "unknown option or missing argument: -%c", opt));
+	(void)opt; /* argv names the option, long or short, better */
 	return (ca_cmd_usage_error(
 	    usage, "unknown option or missing argument: %s", arg));
 }

@@ -31,8 +31,8 @@ int ca_cmd_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * The message for getopt's '?' (unknown option or missing argument) given
- * the argument vector and optind/optopt after the failure.
+ * The usage error for getopt's '?' (unknown option or missing argument):
+ * ARGV[OPTIND_ - 1] names the option; OPT (optopt) is not needed.
  */
 int ca_cmd_bad_option(const char *usage, char **argv, int optind_, int opt);
 

@@ -86,6 +86,16 @@ na=$(date -d "$(openssl x509 -in "$T/d2/delta.crt" -noout -enddate |
 "$CA" revoke gamma >/dev/null
 cmp -s "$T/d2/crl.pem" "$T/pki2/crl.pem" || fail "crl not copied to new out"
 
+# The intermediate (1 year) is due with a third of its life left.
+export COTAI_CA_DIR=$T/pki3
+"$CA" init --trust-domain cotai.test --passphrase-file <(echo pass3) >/dev/null
+at $((250 * D)) "$CA" crl >/dev/null
+expect_status 3 '^due intermediate: intermediate CA until' at $((250 * D)) "$CA" check
+at $((366 * D)) "$CA" crl >/dev/null
+expect_status 4 '^expired intermediate: ' at $((366 * D)) "$CA" check
+expect_status 1 '^cotai-ca: issue: the issuing CA expired' at $((366 * D)) \
+    "$CA" issue late --out "$T/late"
+
 # The clock override must be numeric.
 expect_status 2 'COTAI_CA_NOW must be unix seconds' env COTAI_CA_NOW=soon \
     "$CA" check
