@@ -16,7 +16,7 @@ certs: $(BUILD)/cotai-ca
 	COTAI_CA=$(abspath $(BUILD))/cotai-ca deploy/certs.sh
 
 image:
-	$(ENGINE) build -f deploy/Dockerfile -t $(IMAGE) .
+	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker) -f deploy/Dockerfile -t $(IMAGE) .
 
 deploy-validate: $(BINS)
 	COTAI_BUILD=$(abspath $(BUILD)) deploy/validate.sh
