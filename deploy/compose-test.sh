@@ -30,7 +30,8 @@
 #     any exit
 #
 # Environment: COMPOSE_TEST_LIMIT (seconds for the whole run, default 1200),
-# COMPOSE_TEST_ROTATION=0 (skip the rotation step), KEEP=1 (keep the
+# COMPOSE_TEST_ROTATION=0 (skip the rotation step: reported NOT covered),
+# COMPOSE_TEST_HEALTH_FALLBACK=1 (see healthy() below), KEEP=1 (keep the
 # stack and the work directory for inspection; tear down later with
 # `podman-compose -p cotai-test -f DIR/stack.yaml down -v`).
 set -euo pipefail
@@ -143,10 +144,17 @@ project_down # leftovers of an interrupted earlier run of this test
 # ---------------------------------------------------------------------------
 say "2. images (debootstrap bases cached in ${COTAI_CACHE:-/var/cache/cotai})"
 t=$(date +%s)
+# Both in parallel (each takes about two minutes the first time).
 # shellcheck disable=SC2086
-build_base=$("$here/test/rootfs.sh" cotai-build-base $BUILD_PKGS)
+"$here/test/rootfs.sh" cotai-build-base $BUILD_PKGS >"$W/base-build" &
+b1=$!
 # shellcheck disable=SC2086
-test_base=$("$here/test/rootfs.sh" cotai-test-base $TEST_PKGS)
+"$here/test/rootfs.sh" cotai-test-base $TEST_PKGS >"$W/base-test" &
+b2=$!
+wait $b1 || fail "debootstrap of the build base"
+wait $b2 || fail "debootstrap of the test base"
+build_base=$(cat "$W/base-build")
+test_base=$(cat "$W/base-test")
 echo "bases: $build_base $test_base ($(($(date +%s) - t)) s)"
 t=$(date +%s)
 timeout "$(left)" podman build -q --format docker \
@@ -238,10 +246,18 @@ podman ps --filter "label=io.podman.compose.project=$P" \
 # ---------------------------------------------------------------------------
 say "5. healthchecks (run by hand: no systemd timers here)"
 # healthy SERVICE: run SERVICE's healthcheck test in its container.
+# COMPOSE_TEST_HEALTH_FALLBACK=1 (only for a cotai-proxy without the
+# `health` subcommand yet): a sidecar counts as healthy while its container
+# runs; reported, and the sidecar healthcheck is then NOT covered.
 healthy() {
 	local line f
 	line=$(awk -F'\t' -v s="$1" '$1 == s' "$W/health.tsv")
 	IFS=$'\t' read -r -a f <<<"$line"
+	if [ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" = 1 ] &&
+	    [ "${f[2]:-}" = cotai-proxy ]; then
+		[ "$(podman inspect -f '{{.State.Running}}' "${P}_$1_1")" = true ]
+		return
+	fi
 	case "${f[1]}" in
 	CMD) podman exec "${P}_$1_1" "${f[@]:2}" ;;
 	CMD-SHELL) podman exec "${P}_$1_1" /bin/sh -c "${f[2]}" ;;
@@ -271,6 +287,9 @@ while [ -n "$pending" ]; do
 	sleep 2
 done
 echo "all healthy $(($(date +%s) - t)) s after up"
+[ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" != 1 ] ||
+    echo "WARNING: COMPOSE_TEST_HEALTH_FALLBACK=1: sidecar healthchecks" \
+        "(cotai-proxy health) were NOT run, only 'container running'"
 
 # ---------------------------------------------------------------------------
 say "6a. the backend's queries, through its sidecar"

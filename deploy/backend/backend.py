@@ -22,6 +22,7 @@ defaults are the Unix sockets the compose stack shares with the sidecar):
   MONGO_URL (mongodb://%2Frun%2Fcotai%2Fmongo.sock/?directConnection=true)
 """
 import os
+import signal
 import socket
 import sys
 import time
@@ -141,6 +142,9 @@ def main(argv):
     if cmd == "check":
         return 0 if run_checks() else 1
     if cmd == "serve":
+        # As PID 1 in a container nothing is done on SIGTERM by default:
+        # without this, every stop would wait for the SIGKILL timeout.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         interval = float(env("BACKEND_INTERVAL", "5"))
         while True:
             run_checks()
