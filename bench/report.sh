@@ -33,14 +33,14 @@ redis	cpu_us	proxy CPU per request (A+B)	µs	lo	-	best
 pgbench	tps	pgbench -S -c 8	tps	hi	1.1	best
 pgbench	tps_C	pgbench -S -C -c 8 (connect per transaction)	tps	hi	1.1	best'
 
-# medians: "scenario metric peer median n" per group of $RESULTS.
+# medians: "scenario metric peer median n min max" per group of $RESULTS.
 medians() {
 	sort -t"$(printf '\t')" -k1,1 -k2,2 -k3,3 -k4,4g "$RESULTS" |
 	    awk -F'\t' '
 		function flush() {
 			if (n == 0) return
 			m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-			printf "%s\t%s\t%s\t%s\t%d\n", s, k, p, m, n
+			printf "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s, k, p, m, n, v[1], v[n]
 		}
 		$4 == "" { next }
 		$1 != s || $2 != k || $3 != p { flush(); s = $1; k = $2; p = $3; n = 0 }
@@ -72,7 +72,12 @@ tables() {
 		if (x >= 10) return sprintf("%.1f", x)
 		return sprintf("%.2f", x)
 	}
-	NR == FNR { med[$1 SUBSEP $2 SUBSEP $3] = $4; cnt[$1 SUBSEP $2 SUBSEP $3] = $5; have[$1] = 1; next }
+	NR == FNR {
+		id = $1 SUBSEP $2 SUBSEP $3
+		med[id] = $4; cnt[id] = $5; have[$1] = 1
+		if ($4 > 0 && $5 > 1) spr[id] = ($7 - $6) / $4
+		next
+	}
 	END {
 		nm = split(metrics, rows, "\n")
 		cols[1] = "direct"; cols[2] = "stunnel"; cols[3] = "haproxy"; cols[4] = "cotai"
@@ -89,8 +94,8 @@ tables() {
 			if (!(sc in have)) continue
 			if (sc != last) {
 				printf "\n### %s\n\n", title[sc]
-				printf "| | unit | direct | stunnel | haproxy | cotai | cotai ÷ %s | target |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
-				print "|---|---|--:|--:|--:|--:|--:|---|"
+				printf "| | unit | direct | stunnel | haproxy | cotai | cotai ÷ %s | target | spread |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
+				print "|---|---|--:|--:|--:|--:|--:|---|--:|"
 				last = sc
 			}
 			line = "| " f[3] " | " f[4]
@@ -120,7 +125,13 @@ tables() {
 					tgt = tgt (met ? " met" : " **not met**")
 				}
 			}
-			print line " | " tgt " |"
+			# spread: the widest (max - min) / median of the row
+			w = ""
+			for (c = 1; c <= 4; c++) {
+				id = sc SUBSEP key SUBSEP cols[c]
+				if ((id in spr) && (w == "" || spr[id] > w)) w = spr[id]
+			}
+			print line " | " tgt " | " (w == "" ? "—" : sprintf("%.0f%%", w * 100)) " |"
 		}
 	}' "$1" /dev/null
 }
@@ -199,7 +210,7 @@ write_report() {
 		echo "Only ratios within one run mean anything: the machine is shared and noisy."
 		echo
 		echo "- Machine: $(machine_line)"
-		echo "- Command: \`$COMMAND\` ($REPEAT repetitions, peers interleaved, medians; ${ELAPSED}s)"
+		echo "- Command: \`$COMMAND\` ($REPEAT repetitions, peers interleaved, medians; ${ELAPSED}s; load average ${LOAD_START:-?} before, $(cut -d' ' -f1-3 /proc/loadavg) after)"
 		echo "- Certificates: $PKI_SOURCE; ECDSA P-256 leaf + intermediate, TLS 1.3, TLS_AES_128_GCM_SHA256, X25519"
 		echo "- Chains: client → A (plain in, mTLS out) → B (mTLS in, plain out) → server, all on 127.0.0.1; one worker each (stunnel: a thread per connection)"
 		echo "- Checked before measuring:${CHECKS:- nothing}"

@@ -424,6 +424,7 @@ scen_pgbench() {
 export PGSSLMODE=disable PGGSSENCMODE=disable
 
 START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in $SCENARIOS; do
 	"scen_$s"
 done
