@@ -230,6 +230,14 @@ cpu_ticks() {
 	done | sed 's/.*) //' | awk '{ t += $12 + $13 } END { print t + 0 }'
 }
 
+# threads PID...: the number of threads of the processes and descendants.
+threads() {
+	local p
+	for p in $(proc_tree "$@"); do
+		cat "/proc/$p/status" 2>/dev/null
+	done | awk '$1 == "Threads:" { t += $2 } END { print t + 0 }'
+}
+
 # mem_kib PID...: "RSS PSS" in KiB summed over the processes (threads share
 # their process's figures) and their descendants.
 mem_kib() {

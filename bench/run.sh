@@ -303,14 +303,14 @@ scen_handshake() {
 }
 
 memory_one() {
-	local peer=$1 before after hpid
+	local peer=$1 before after hpid th0 i
 	[ -n "$CHAIN_PIDS" ] || return 0 # direct: no proxy, nothing to weigh
 	sleep 0.2
 	before=$(mem_kib $CHAIN_PIDS)
+	th0=$(threads $CHAIN_PIDS)
 	rm -f "$W/hold.ready"
 	spawn hold "$BT" hold "$CHAIN_PORT" "$N_HOLD" "$W/hold.ready"
 	hpid=$LAST_PID
-	local i
 	for i in $(seq 600); do # up to 60 s for the handshakes
 		[ -s "$W/hold.ready" ] && break
 		sleep 0.1
@@ -324,6 +324,12 @@ memory_one() {
 	sleep 0.5
 	after=$(mem_kib $CHAIN_PIDS)
 	stop_pids "$hpid"
+	# stunnel crashes if stopped with its connection threads still
+	# running: let the proxies wind down to their idle thread count.
+	for i in $(seq 50); do
+		[ "$(threads $CHAIN_PIDS)" -le "$th0" ] && break
+		sleep 0.1
+	done
 	set -- $before $after
 	record memory rss_kib "$peer" "$(echo "scale=1; ($3 - $1) / $N_HOLD" | bc)"
 	record memory pss_kib "$peer" "$(echo "scale=1; ($4 - $2) / $N_HOLD" | bc)"
