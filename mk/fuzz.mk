@@ -1,0 +1,99 @@
+# fuzz: libFuzzer targets under tests/fuzz (see tests/fuzz/README.md).
+#
+#   make fuzz           build every target with clang and run each for
+#                       FUZZ_SECONDS (default 30) over a scratch copy of its
+#                       committed seed corpus; fails if any target crashes
+#   make fuzz T=pgwire  only that target (FUZZ_TARGETS= for several)
+#   make fuzz-regress   replay tests/fuzz/corpus/<t>/* and
+#                       tests/fuzz/regress/<t>/* once each (a few seconds)
+#   make fuzz-build     only build $(BUILD)/fuzz/fuzz_<t>
+#
+# The fuzz builds are separate: every source is compiled again by clang with
+# -fsanitize=fuzzer-no-link,address,undefined into $(BUILD)/fuzz/obj, and a
+# target links only the modules it exercises. New inputs go to
+# $(BUILD)/fuzz/corpus/<t> and crashes to $(BUILD)/fuzz/artifacts/<t>,
+# never into the repository.
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 30
+# Extra libFuzzer flags, e.g. FUZZ_FLAGS='-jobs=2 -workers=2'.
+FUZZ_FLAGS ?=
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 $(filter-out -Werror,$(WARN)) -fno-strict-aliasing \
+	-pthread -g -O1 $(FUZZ_SAN) $(PKG_CFLAGS)
+FUZZ_ALL := config pgwire policy identity httpreq ca_name
+FUZZ_TARGETS ?= $(if $(T),$(T),$(FUZZ_ALL))
+
+# What each target links besides its harness.
+FUZZ_SRC_config := $(CONFIG_SRC) proxy/policy.c lib/duration.c
+FUZZ_SRC_pgwire := proxy/pgwire.c
+FUZZ_SRC_policy := proxy/policy.c lib/identity.c
+FUZZ_SRC_identity := lib/identity.c proxy/policy.c
+FUZZ_SRC_httpreq := proxy/httpreq.c
+FUZZ_SRC_ca_name := ca/ca_name.c lib/duration.c lib/identity.c
+
+# Per-target libFuzzer options (the largest input worth trying).
+FUZZ_OPT_config := -max_len=8192 -dict=tests/fuzz/config.dict
+FUZZ_OPT_pgwire := -max_len=10240 -dict=tests/fuzz/pgwire.dict
+FUZZ_OPT_policy := -max_len=1024
+FUZZ_OPT_identity := -max_len=4096
+FUZZ_OPT_httpreq := -max_len=5000 -dict=tests/fuzz/httpreq.dict
+FUZZ_OPT_ca_name := -max_len=1024
+
+fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+
+.PHONY: fuzz fuzz-build fuzz-regress
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+		-MMD -MP -c -o $@ $<
+
+# One link rule per target: its harness plus FUZZ_SRC_<t>.
+define FUZZ_LINK
+$(FUZZ_DIR)/fuzz_$(1): $(call fuzz_obj,tests/fuzz/fuzz_$(1).c \
+		$(FUZZ_SRC_$(1)))
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$^ \
+		$$(PKG_LIBS) -pthread
+endef
+$(foreach t,$(FUZZ_ALL),$(eval $(call FUZZ_LINK,$(t))))
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+
+fuzz-build:
+	@./mk/deps.sh build test
+	$(MAKE) $(FUZZ_BINS)
+
+# Each target runs even if an earlier one crashed; the summary names the
+# targets that failed and where their crash inputs are.
+fuzz: fuzz-build
+	@failed=""; for t in $(FUZZ_TARGETS); do \
+	  c=$(FUZZ_DIR)/corpus/$$t; a=$(FUZZ_DIR)/artifacts/$$t; \
+	  mkdir -p $$c $$a; cp tests/fuzz/corpus/$$t/* $$c/; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPT_$$t) -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=10 -print_final_stats=1 -artifact_prefix=$$a/ \
+	    $(FUZZ_FLAGS) $$c > $(FUZZ_DIR)/$$t.log 2>&1; rc=$$?; \
+	  grep -E '^#[0-9]+.*(DONE|INITED)|stat::(number_of_executed_units|average_exec_per_sec|peak_rss)' \
+	    $(FUZZ_DIR)/$$t.log | sed "s/^/fuzz: $$t: /"; \
+	  if [ $$rc -ne 0 ]; then failed="$$failed $$t"; \
+	    tail -n 40 $(FUZZ_DIR)/$$t.log; fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: FAILED:$$failed (logs $(FUZZ_DIR)/<t>.log, inputs $(FUZZ_DIR)/artifacts/<t>/)"; \
+	  exit 1; fi; echo "fuzz: all targets passed"
+
+# Replay only: files as arguments make libFuzzer run each once and exit.
+fuzz-regress: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  files=$$(ls -d tests/fuzz/corpus/$$t/* tests/fuzz/regress/$$t/* \
+	    2>/dev/null | grep -v '/README' ); \
+	  n=$$(echo "$$files" | wc -w); \
+	  $(FUZZ_DIR)/fuzz_$$t $$files > $(FUZZ_DIR)/$$t-regress.log 2>&1 || \
+	    { tail -n 40 $(FUZZ_DIR)/$$t-regress.log; \
+	      echo "fuzz-regress: $$t FAILED"; exit 1; }; \
+	  echo "fuzz-regress: $$t: $$n inputs ok"; \
+	done
