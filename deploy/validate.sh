@@ -8,7 +8,7 @@
 #  - every sidecar configuration (deploy/sidecars/*.yaml and the ones
 #    embedded in k8s/sidecar-configs.yaml) passes `cotai-proxy --check`
 #    against freshly issued certificates at the paths they name (as root,
-#    in a private mount namespace whose /run/secrets is a tmpfs; skipped
+#    in a private mount namespace with a tmpfs over /run; skipped
 #    with a note when not root or the binaries are missing)
 #  - shell syntax of the scripts
 set -euo pipefail
@@ -105,8 +105,9 @@ PY
 	cat >"$W/inner.sh" <<'SH'
 set -eu
 W=$1 BUILD=$2
-mount -t tmpfs -o mode=0755 tmpfs /run/secrets 2>/dev/null || {
-	mkdir -p /run/secrets && mount -t tmpfs -o mode=0755 tmpfs /run/secrets; }
+# A tmpfs over /run in this namespace only: nothing is created on the host.
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -m 0755 /run/secrets
 export COTAI_CA_DIR=$W/pki
 install -d -o 10001 -g 10001 -m 0700 "$W/pki"
 run() { setpriv --reuid=10001 --regid=10001 --clear-groups "$@"; }
