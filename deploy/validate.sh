@@ -51,6 +51,18 @@ for f in compose.yaml swarm/stack.yaml; do
 	    bad "compose: $f (exit status)"
 done
 
+# The Swarm file also through the Docker CLI's own loader, when present
+# (`docker stack config` needs no engine).
+if docker stack config --help >/dev/null 2>&1; then
+	if out=$(cd "$here" && docker stack config -c swarm/stack.yaml 2>&1 >/dev/null); then
+		ok "swarm: docker stack config"
+	else
+		bad "swarm: docker stack config: $out"
+	fi
+else
+	echo "note swarm: no docker CLI with 'stack config', checked by docker-compose only"
+fi
+
 # 2. Kubernetes manifests.
 if python3 - "$here/k8s" <<'PY'; then ok "k8s: manifests parse"; else bad "k8s: manifests"; fi
 import glob, sys, yaml
