@@ -249,10 +249,15 @@ check_route(const struct cotai_config *cfg, size_t i)
 	if (r->mode == CONFIG_MODE_ORIGINATE) {
 		CHECK(r->nexpect > 0 && r->nallow == 0);
 		check_patterns(r->expect, r->nexpect);
+		/* A plaintext listener beyond loopback only when asked. */
+		CHECK(
+		    r->plaintext_bind_any || config_addr_is_local(&r->listen));
 	} else {
 		CHECK(r->mode == CONFIG_MODE_TERMINATE);
 		CHECK(r->nallow > 0 && r->nexpect == 0);
 		check_patterns(r->allow, r->nallow);
+		CHECK(r->protocol == CONFIG_PROTO_TCP ||
+		    r->protocol == CONFIG_PROTO_POSTGRES);
 	}
 	CHECK(r->protocol >= CONFIG_PROTO_TCP &&
 	    r->protocol <= CONFIG_PROTO_MONGO);
