@@ -1,0 +1,677 @@
+/*
+ * conn: the per-connection state machine.
+ *
+ *   originate (plaintext client, TLS upstream):
+ *
+ *     accept ──▶ CONNECT ──▶ HANDSHAKE ──▶ RELAY ──▶ closed
+ *                (upstream)  (TLS client)   (both ways)
+ *
+ *   terminate (TLS client, plaintext upstream):
+ *
+ *     accept ──▶ HANDSHAKE ──▶ CONNECT ──▶ RELAY ──▶ closed
+ *                (TLS server)  (upstream)
+ *
+ *   Any state ──(error, timeout, limit, drain)──▶ closed.
+ *
+ * A connection has two legs (leg.h): cl, the accepted socket, and up, the
+ * socket to the target; exactly one of them speaks TLS (c->tl). In RELAY
+ * two directions move bytes, each through one fixed buffer of
+ * route->buffer_bytes: dup (cl -> up) and ddown (up -> cl). A direction
+ * stops reading its source when its buffer is full and starts again when
+ * it is down to half (backpressure: a slow reader never grows memory).
+ * When a source reaches EOF (FIN or close_notify) and its buffer is
+ * empty, the destination is shut down for writing (FIN or close_notify)
+ * while the other direction keeps flowing. When both directions are done
+ * the connection closes with reason eof.
+ *
+ * The libevent callbacks (conn_cl_cb, conn_up_cb, conn_timer_cb) only check
+ * the magic, note which events fired and switch on the state to one
+ * on_<event>() function. conn_close() is the only place that writes the
+ * audit line and frees the connection; every caller returns right after it.
+ *
+ * One timer per connection: in CONNECT and HANDSHAKE it is the deadline of
+ * that step; in RELAY it checks the last time a byte moved against
+ * idle_ms, or against halfclose_ms once one direction is finished.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "leg.h"
+#include "log.h"
+#include "tls.h"
+#include "upstream.h"
+
+#define CONN_MAGIC 0x434f4e4eU /* "CONN" */
+#define CONN_DEAD 0xdeadc0deU
+#define CONN_PUMP_ROUNDS 16 /* reads per direction per event (fairness) */
+
+enum conn_state {
+	CONN_S_CONNECT,   /* waiting for the upstream connect */
+	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
+	CONN_S_RELAY,     /* moving bytes */
+	CONN_S_CLOSED
+};
+
+/* Who ended the connection, for closed_by=. */
+enum conn_by { CONN_BY_PROXY, CONN_BY_CLIENT, CONN_BY_UPSTREAM };
+
+static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
+
+/* One direction of the relay. */
+struct dir {
+	struct leg *src, *dst;
+	char *buf; /* cap bytes; data at [off, off + len) */
+	size_t cap, off, len;
+	bool paused; /* buffer was full; resume at half */
+	bool more;   /* stopped reading early, for fairness */
+};
+
+struct conn {
+	uint32_t magic;
+	enum conn_state state;
+	struct worker *w;
+	struct route *r; /* a reference */
+	TAILQ_ENTRY(conn) link;
+	struct leg cl, up;
+	struct leg *tl; /* the TLS leg: &cl (terminate) or &up */
+	struct dir dup, ddown;
+	char *bufs; /* both directions' buffers */
+	struct tls_peer peer;
+	struct event *ev_timer;
+	struct event *ev_more; /* activated to resume a pump (fairness) */
+	uint64_t t_start, t_state, t_io; /* monotonic ms */
+	size_t ai_next;                  /* next upstream address to try */
+	int up_err;                      /* last upstream connect errno */
+	enum conn_by first_eof;
+	bool any_eof;
+	bool handshaken;
+	char client[INET6_ADDRSTRLEN + 8];
+};
+
+static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_more_cb(evutil_socket_t fd, short what, void *arg);
+static void on_connect_start(struct conn *c);
+static void on_handshake_start(struct conn *c, struct leg *l);
+static void on_relay_start(struct conn *c);
+
+static uint64_t
+conn_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static enum conn_by
+conn_side(const struct conn *c, const struct leg *l)
+{
+	return (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM);
+}
+
+/* Write the audit line. */
+static void
+conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
+{
+	const struct identity *id = &c->peer.id;
+	SSL *ssl = c->tl != NULL ? c->tl->ssl : NULL;
+	struct log_rec rec;
+
+	if (!log_begin(&rec, LOG_L_INFO, "close"))
+		return;
+	log_str(&rec, "route", c->r->cfg->name);
+	log_str(&rec, "client", c->client);
+	log_str(&rec, "peer", id->name != NULL ? id->name : "-");
+	log_str(&rec, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
+	log_str(&rec, "serial", id->serial[0] != '\0' ? id->serial : "-");
+	log_str(
+	    &rec, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
+	log_str(&rec, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
+	log_bool(&rec, "resumed", c->handshaken && SSL_session_reused(ssl));
+	log_u64(&rec, "bytes_up", c->up.bytes_out);
+	log_u64(&rec, "bytes_down", c->cl.bytes_out);
+	log_u64(&rec, "duration_ms", conn_now() - c->t_start);
+	log_str(&rec, "closed_by", conn_by_names[by]);
+	log_str(&rec, "reason", reason_name(why));
+	if (detail != NULL && detail[0] != '\0')
+		log_str(&rec, "detail", detail);
+	log_end(&rec);
+}
+
+/*
+ * The one way a connection ends: count, write the audit line, free
+ * everything. Idempotent while C is alive; C is freed on return, so
+ * callers return right after calling it.
+ */
+static void
+conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
+{
+	struct route_stats *st = &c->r->stats;
+	struct worker *w = c->w;
+	bool abort = why != REASON_EOF;
+
+	if (c->state == CONN_S_CLOSED)
+		return;
+	c->state = CONN_S_CLOSED;
+	atomic_fetch_add_explicit(&st->closed[why], 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &st->bytes_up, c->up.bytes_out, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
+	conn_audit(c, why, by, detail);
+
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->ev_more != NULL)
+		event_free(c->ev_more);
+	/* A plaintext leg is reset on failure, so the app sees an error. */
+	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
+	leg_clear(&c->up, abort && c->up.ssl == NULL);
+	tls_peer_clear(&c->peer);
+	free(c->bufs);
+	TAILQ_REMOVE(&w->conns, c, link);
+	w->nconns--;
+	route_unref(c->r);
+	c->magic = CONN_DEAD;
+	free(c);
+	worker_conn_gone(w);
+}
+
+void
+conn_drop(struct conn *c, enum reason why)
+{
+	conn_close(c, why, CONN_BY_PROXY, NULL);
+}
+
+/* Arm the timer for the current state (see the top comment). */
+static void
+conn_arm_timer(struct conn *c)
+{
+	const struct config_timeouts *tm = &c->r->cfg->timeouts;
+	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
+	struct timeval tv;
+
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		limit = tm->connect_ms;
+		break;
+	case CONN_S_HANDSHAKE:
+		limit = tm->handshake_ms;
+		break;
+	case CONN_S_RELAY:
+		base = c->t_io;
+		limit = tm->idle_ms;
+		if (c->any_eof && tm->halfclose_ms != 0 &&
+		    (limit == 0 || tm->halfclose_ms < limit))
+			limit = tm->halfclose_ms;
+		break;
+	default:
+		break;
+	}
+	if (limit == 0) {
+		evtimer_del(c->ev_timer);
+		return;
+	}
+	left = base + limit > now ? base + limit - now : 1;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+}
+
+static void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	c->state = s;
+	c->t_state = c->t_io = conn_now();
+	conn_arm_timer(c);
+}
+
+/* Format the peer address of an accepted socket. */
+static void
+conn_format_client(struct conn *c, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(c->client, sizeof(c->client), "%s:%u", host,
+		    ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(c->client, sizeof(c->client), "[%s]:%u", host,
+		    ntohs(in6->sin6_port));
+	} else {
+		snprintf(c->client, sizeof(c->client), "unix");
+	}
+}
+
+/* Over either limit of open connections (this one included)? */
+static bool
+conn_over_limit(struct conn *c, uint64_t route_active, unsigned all)
+{
+	uint32_t max = c->w->pool->cfg->max_connections;
+
+	return ((c->r->cfg->max_connections != 0 &&
+		    route_active > c->r->cfg->max_connections) ||
+	    (max != 0 && all > max));
+}
+
+void
+conn_accept(struct worker *w, struct route *r, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn *c;
+	uint64_t ra;
+	unsigned all;
+	int one = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_errno("calloc");
+		close(fd);
+		return;
+	}
+	c->magic = CONN_MAGIC;
+	c->w = w;
+	c->r = route_ref(r);
+	leg_init(&c->cl);
+	leg_init(&c->up);
+	tls_peer_init(&c->peer, r->cfg, &w->sessions[r->index]);
+	c->t_start = c->t_state = c->t_io = conn_now();
+	c->state = CONN_S_CONNECT;
+	conn_format_client(c, sa);
+	TAILQ_INSERT_TAIL(&w->conns, c, link);
+	w->nconns++;
+	atomic_fetch_add_explicit(&r->stats.accepted, 1, memory_order_relaxed);
+	ra = atomic_fetch_add_explicit(
+		 &r->stats.active, 1, memory_order_relaxed) +
+	    1;
+	all = atomic_fetch_add_explicit(
+		  &w->pool->active, 1, memory_order_relaxed) +
+	    1;
+	if (leg_open(&c->cl, w->base, fd, conn_cl_cb, c) != 0 ||
+	    (c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL ||
+	    (c->ev_more = event_new(w->base, -1, 0, conn_more_cb, c)) == NULL) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+		return;
+	}
+	if (conn_over_limit(c, ra, all)) {
+		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
+		return;
+	}
+	if (sa->sa_family != AF_UNIX)
+		(void)setsockopt(
+		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
+		on_connect_start(c);
+	else
+		on_handshake_start(c, &c->cl);
+}
+
+/* Start connecting to the next upstream address, or give up. */
+static void
+on_connect_start(struct conn *c)
+{
+	int fd;
+
+	while ((fd = upstream_connect(c->r->up, c->ai_next++)) < 0) {
+		if (errno == ENOENT)
+			break;
+		c->up_err = errno;
+	}
+	if (fd < 0) {
+		conn_close(c,
+		    c->up_err == ECONNREFUSED ? REASON_UPSTREAM_REFUSED
+					      : REASON_UPSTREAM_UNREACHABLE,
+		    CONN_BY_UPSTREAM,
+		    c->up_err != 0 ? strerror(c->up_err) : "no address");
+		return;
+	}
+	if (leg_open(&c->up, c->w->base, fd, conn_up_cb, c) != 0) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+		return;
+	}
+	conn_set_state(c, CONN_S_CONNECT);
+	c->up.wr_block = EV_WRITE;
+	leg_watch(&c->cl, 0);
+	leg_watch(&c->up, EV_WRITE);
+}
+
+/* The upstream socket became writable: connected, or failed. */
+static void
+on_connect_done(struct conn *c)
+{
+	int err = upstream_connect_result(c->up.fd);
+
+	if (err != 0) {
+		c->up_err = err;
+		leg_clear(&c->up, false);
+		leg_init(&c->up);
+		on_connect_start(c);
+		return;
+	}
+	leg_watch(&c->up, 0);
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE)
+		on_handshake_start(c, &c->up);
+	else
+		on_relay_start(c);
+}
+
+/* One step of the TLS handshake on c->tl. */
+static void
+on_handshake_io(struct conn *c)
+{
+	struct leg *l = c->tl;
+	enum conn_by by;
+
+	switch (leg_handshake(l)) {
+	case LEG_AGAIN:
+		leg_watch(l, l->rd_block);
+		return;
+	case LEG_OK:
+		break;
+	default:
+		tls_handshake_failed(&c->peer);
+		by = c->peer.reason == REASON_TLS_ERROR ||
+			c->peer.reason == REASON_TLS_VERSION ||
+			c->peer.reason == REASON_NO_CLIENT_CERT
+		    ? conn_side(c, l)
+		    : CONN_BY_PROXY;
+		conn_close(c, c->peer.reason, by, c->peer.detail);
+		return;
+	}
+	if (tls_after_handshake(l->ssl, &c->peer) != 0) {
+		conn_close(c, c->peer.reason, CONN_BY_PROXY, c->peer.detail);
+		return;
+	}
+	c->handshaken = true;
+	atomic_fetch_add_explicit(
+	    &c->r->stats.handshakes, 1, memory_order_relaxed);
+	if (SSL_session_reused(l->ssl))
+		atomic_fetch_add_explicit(
+		    &c->r->stats.resumed, 1, memory_order_relaxed);
+	leg_watch(l, 0);
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE)
+		on_relay_start(c);
+	else
+		on_connect_start(c);
+}
+
+/* Create the SSL on leg L and start the handshake. */
+static void
+on_handshake_start(struct conn *c, struct leg *l)
+{
+	const char *host = l == &c->up ? upstream_host(c->r->up) : NULL;
+
+	if ((l->ssl = tls_ssl_new(c->r->ssl_ctx, l->fd, &c->peer, host)) ==
+	    NULL) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "SSL_new");
+		return;
+	}
+	c->tl = l;
+	conn_set_state(c, CONN_S_HANDSHAKE);
+	on_handshake_io(c);
+}
+
+/*
+ * Move bytes in direction D until both ends would block, the buffer is
+ * full, or the round budget is used up. Returns 0, or -1 with the failing
+ * leg in *BAD.
+ */
+static int
+dir_pump(struct conn *c, struct dir *d, struct leg **bad)
+{
+	size_t n;
+	int rounds = CONN_PUMP_ROUNDS;
+
+	for (;;) {
+		while (d->len > 0 && d->dst->wr_block == 0) {
+			switch (
+			    leg_write(d->dst, d->buf + d->off, d->len, &n)) {
+			case LEG_OK:
+				d->off += n;
+				d->len -= n;
+				if (d->len == 0)
+					d->off = 0;
+				break;
+			case LEG_AGAIN:
+				break;
+			default:
+				*bad = d->dst;
+				return (-1);
+			}
+		}
+		if (d->paused && d->len <= d->cap / 2)
+			d->paused = false;
+		if (d->src->eof || d->paused || d->src->rd_block != 0)
+			break;
+		if (rounds-- == 0) {
+			d->more = true; /* come back after other connections */
+			break;
+		}
+		if (d->off > 0 && d->cap - d->off - d->len < d->cap / 4) {
+			memmove(d->buf, d->buf + d->off, d->len);
+			d->off = 0;
+		}
+		if (d->off + d->len == d->cap) {
+			d->paused = true;
+			break;
+		}
+		switch (leg_read(d->src, d->buf + d->off + d->len,
+		    d->cap - d->off - d->len, &n)) {
+		case LEG_OK:
+			d->len += n;
+			continue;
+		case LEG_AGAIN:
+			break;
+		case LEG_EOF:
+			d->src->eof = true;
+			if (!c->any_eof) {
+				c->any_eof = true;
+				c->first_eof = conn_side(c, d->src);
+				conn_arm_timer(c);
+			}
+			break;
+		default:
+			*bad = d->src;
+			return (-1);
+		}
+		break;
+	}
+	if (d->src->eof && d->len == 0 && !d->dst->shut &&
+	    d->dst->wr_block == 0 && leg_shutdown(d->dst) == LEG_ERR) {
+		*bad = d->dst;
+		return (-1);
+	}
+	return (0);
+}
+
+static bool
+dir_done(const struct dir *d)
+{
+	return (d->src->eof && d->len == 0 && d->dst->shut);
+}
+
+/* Which events leg L waits for: as the source of IN, the sink of OUT. */
+static short
+conn_leg_wants(const struct leg *l, const struct dir *in, const struct dir *out)
+{
+	short want = 0;
+
+	if (!l->eof && !in->paused)
+		want |= l->rd_block;
+	if (out->len > 0 || (out->src->eof && !l->shut))
+		want |= l->wr_block;
+	return (want);
+}
+
+/* Something happened on a leg in RELAY: move what can be moved. */
+static void
+on_relay_io(struct conn *c)
+{
+	uint64_t before = c->cl.bytes_in + c->up.bytes_in;
+	struct leg *bad = NULL;
+
+	if (dir_pump(c, &c->dup, &bad) != 0 ||
+	    dir_pump(c, &c->ddown, &bad) != 0) {
+		conn_close(c,
+		    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
+		    conn_side(c, bad), bad->detail);
+		return;
+	}
+	if (dir_done(&c->dup) && dir_done(&c->ddown)) {
+		conn_close(c, REASON_EOF, c->first_eof, NULL);
+		return;
+	}
+	if (c->cl.bytes_in + c->up.bytes_in != before)
+		c->t_io = conn_now();
+	leg_watch(&c->cl, conn_leg_wants(&c->cl, &c->dup, &c->ddown));
+	leg_watch(&c->up, conn_leg_wants(&c->up, &c->ddown, &c->dup));
+	/*
+	 * Come back for the rest after other connections had their turn, on
+	 * an event of our own: an I/O event that is active but not added is
+	 * never added to epoll by event_add() (libevent 2.1).
+	 */
+	if (c->dup.more || c->ddown.more)
+		event_active(c->ev_more, EV_TIMEOUT, 1);
+	c->dup.more = c->ddown.more = false;
+}
+
+/* Both legs are up: allocate the buffers and start relaying. */
+static void
+on_relay_start(struct conn *c)
+{
+	size_t cap =
+	    c->r->cfg->buffer_bytes != 0 ? c->r->cfg->buffer_bytes : 256 * 1024;
+
+	if ((c->bufs = malloc(2 * cap)) == NULL) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+		return;
+	}
+	c->dup = (struct dir){
+	    .src = &c->cl, .dst = &c->up, .buf = c->bufs, .cap = cap};
+	c->ddown = (struct dir){
+	    .src = &c->up, .dst = &c->cl, .buf = c->bufs + cap, .cap = cap};
+	c->cl.rd_block = c->cl.wr_block = 0;
+	c->up.rd_block = c->up.wr_block = 0;
+	conn_set_state(c, CONN_S_RELAY);
+	on_relay_io(c);
+}
+
+/* An event on leg L of C. */
+static void
+conn_leg_event(struct conn *c, struct leg *l, short what)
+{
+	if (c->magic != CONN_MAGIC) {
+		log_error("event on a dead connection %p", (void *)c);
+		return;
+	}
+	leg_ready(l, what);
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		if (l == &c->up)
+			on_connect_done(c);
+		break;
+	case CONN_S_HANDSHAKE:
+		if (l == c->tl)
+			on_handshake_io(c);
+		break;
+	case CONN_S_RELAY:
+		on_relay_io(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+conn_cl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_leg_event(c, &c->cl, what);
+}
+
+static void
+conn_up_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_leg_event(c, &c->up, what);
+}
+
+static void
+conn_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->magic != CONN_MAGIC) {
+		log_error("event on a dead connection %p", (void *)c);
+		return;
+	}
+	if (c->state == CONN_S_RELAY)
+		on_relay_io(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct config_timeouts *tm;
+	uint64_t now = conn_now();
+
+	if (c->magic != CONN_MAGIC) {
+		log_error("timer on a dead connection %p", (void *)c);
+		return;
+	}
+	tm = &c->r->cfg->timeouts;
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		if (now >= c->t_state + tm->connect_ms) {
+			conn_close(
+			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	case CONN_S_HANDSHAKE:
+		if (now >= c->t_state + tm->handshake_ms) {
+			conn_close(
+			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	case CONN_S_RELAY:
+		if (c->any_eof && tm->halfclose_ms != 0 &&
+		    now >= c->t_io + tm->halfclose_ms) {
+			conn_close(
+			    c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms) {
+			conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	conn_arm_timer(c);
+}

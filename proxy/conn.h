@@ -1,0 +1,26 @@
+/*
+ * conn: one proxied connection, from accept() to its audit line. See the
+ * state diagram at the top of conn.c.
+ */
+#ifndef COTAI_CONN_H
+#define COTAI_CONN_H
+
+#include <sys/socket.h>
+
+#include "reason.h"
+#include "route.h"
+#include "worker.h"
+
+/*
+ * Take FD, just accepted by worker W on route R (a reference to R is taken),
+ * and run the connection on W's event base. FD is always consumed: on any
+ * failure it is closed and the audit line written.
+ */
+void conn_accept(struct worker *w, struct route *r, int fd,
+    const struct sockaddr *sa, socklen_t salen);
+
+/* Close C now with reason WHY (drain, reload): writes the audit line and
+ * frees C. Call from C's worker thread only. */
+void conn_drop(struct conn *c, enum reason why);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * leg: see leg.h. Plain legs use read(2)/send(2) with MSG_NOSIGNAL; TLS
+ * legs SSL_read_ex/SSL_write_ex (partial writes on, read-ahead on, so one
+ * read(2) can bring several records). SSL errors are turned into a
+ * detail string and the thread's error queue is left empty, so that one
+ * connection's failure never shows up in another's log line.
+ */
+#include "leg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+void
+leg_init(struct leg *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+}
+
+int
+leg_open(struct leg *l, struct event_base *base, int fd, event_callback_fn cb,
+    void *arg)
+{
+	l->fd = fd;
+	l->ev_rd = event_new(base, fd, EV_READ | EV_PERSIST, cb, arg);
+	l->ev_wr = event_new(base, fd, EV_WRITE | EV_PERSIST, cb, arg);
+	if (l->ev_rd == NULL || l->ev_wr == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+leg_clear(struct leg *l, bool abort)
+{
+	struct linger lin = {1, 0};
+
+	if (l->ev_rd != NULL)
+		event_free(l->ev_rd);
+	if (l->ev_wr != NULL)
+		event_free(l->ev_wr);
+	l->ev_rd = l->ev_wr = NULL;
+	l->armed = 0;
+	SSL_free(l->ssl);
+	l->ssl = NULL;
+	if (l->fd >= 0) {
+		if (abort)
+			(void)setsockopt(
+			    l->fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+		close(l->fd);
+	}
+	l->fd = -1;
+}
+
+/* Note a syscall error. */
+static enum leg_res
+leg_errno(struct leg *l, int err)
+{
+	l->err = err;
+	snprintf(l->detail, sizeof(l->detail), "%s", strerror(err));
+	return (LEG_ERR);
+}
+
+/*
+ * Classify the result of an SSL call that returned RET; for AGAIN store
+ * the awaited event in *BLOCK.
+ */
+static enum leg_res
+leg_ssl_result(struct leg *l, int ret, short *block)
+{
+	unsigned long e;
+
+	switch (SSL_get_error(l->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		*block = EV_READ;
+		return (LEG_AGAIN);
+	case SSL_ERROR_WANT_WRITE:
+		*block = EV_WRITE;
+		return (LEG_AGAIN);
+	case SSL_ERROR_ZERO_RETURN:
+		return (LEG_EOF);
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		return (leg_errno(l, errno != 0 ? errno : ECONNRESET));
+	default:
+		e = ERR_peek_error();
+		if (e != 0)
+			ERR_error_string_n(e, l->detail, sizeof(l->detail));
+		else
+			snprintf(l->detail, sizeof(l->detail), "TLS error");
+		ERR_clear_error();
+		l->err = 0;
+		return (LEG_ERR);
+	}
+}
+
+enum leg_res
+leg_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	ssize_t r;
+	int ret;
+
+	if (l->ssl != NULL) {
+		ERR_clear_error();
+		ret = SSL_read_ex(l->ssl, buf, len, n);
+		if (ret == 1) {
+			l->bytes_in += *n;
+			return (LEG_OK);
+		}
+		return (leg_ssl_result(l, 0, &l->rd_block));
+	}
+	r = read(l->fd, buf, len);
+	if (r > 0) {
+		*n = (size_t)r;
+		l->bytes_in += *n;
+		return (LEG_OK);
+	}
+	if (r == 0)
+		return (LEG_EOF);
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		l->rd_block = EV_READ;
+		return (LEG_AGAIN);
+	}
+	return (leg_errno(l, errno));
+}
+
+enum leg_res
+leg_write(struct leg *l, const void *buf, size_t len, size_t *n)
+{
+	ssize_t r;
+
+	if (l->ssl != NULL) {
+		ERR_clear_error();
+		if (SSL_write_ex(l->ssl, buf, len, n) == 1) {
+			l->bytes_out += *n;
+			return (LEG_OK);
+		}
+		return (leg_ssl_result(l, 0, &l->wr_block));
+	}
+	r = send(l->fd, buf, len, MSG_NOSIGNAL);
+	if (r >= 0) {
+		*n = (size_t)r;
+		l->bytes_out += *n;
+		return (LEG_OK);
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		l->wr_block = EV_WRITE;
+		return (LEG_AGAIN);
+	}
+	return (leg_errno(l, errno));
+}
+
+enum leg_res
+leg_shutdown(struct leg *l)
+{
+	int ret;
+
+	if (l->shut)
+		return (LEG_OK);
+	if (l->ssl != NULL) {
+		ERR_clear_error();
+		ret = SSL_shutdown(l->ssl);
+		if (ret < 0) {
+			enum leg_res res = leg_ssl_result(l, ret, &l->wr_block);
+
+			return (res == LEG_EOF ? LEG_OK : res);
+		}
+	} else if (shutdown(l->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
+		return (leg_errno(l, errno));
+	}
+	l->shut = true;
+	return (LEG_OK);
+}
+
+enum leg_res
+leg_handshake(struct leg *l)
+{
+	int ret;
+
+	ERR_clear_error();
+	ret = SSL_do_handshake(l->ssl);
+	if (ret == 1)
+		return (LEG_OK);
+	/* The caller reads the reason from the error queue; keep it. */
+	switch (SSL_get_error(l->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		l->rd_block = EV_READ;
+		return (LEG_AGAIN);
+	case SSL_ERROR_WANT_WRITE:
+		l->rd_block = EV_WRITE;
+		return (LEG_AGAIN);
+	default:
+		return (LEG_ERR);
+	}
+}
+
+void
+leg_ready(struct leg *l, short what)
+{
+	if (l->rd_block & what)
+		l->rd_block = 0;
+	if (l->wr_block & what)
+		l->wr_block = 0;
+}
+
+void
+leg_watch(struct leg *l, short want)
+{
+	short add = want & ~l->armed, del = l->armed & ~want;
+
+	if (l->ev_rd == NULL)
+		return;
+	if (add & EV_READ)
+		event_add(l->ev_rd, NULL);
+	if (add & EV_WRITE)
+		event_add(l->ev_wr, NULL);
+	if (del & EV_READ)
+		event_del(l->ev_rd);
+	if (del & EV_WRITE)
+		event_del(l->ev_wr);
+	l->armed = want;
+}

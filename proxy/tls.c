@@ -1,0 +1,378 @@
+/*
+ * tls: see tls.h.
+ *
+ * Verification happens in two places. During a full handshake OpenSSL calls
+ * tls_verify_cb() for every certificate in the chain; a chain error is
+ * turned into a reason (expired, unknown CA, revoked...) and at depth 0 the
+ * leaf's identity is matched against the route's patterns, so a peer that
+ * is not allowed fails inside the handshake and gets an alert. A resumed
+ * session skips certificate verification altogether, so
+ * tls_after_handshake() re-reads the leaf stored in the session and checks
+ * it again (patterns and notAfter).
+ */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "policy.h"
+
+/* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
+#define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
+
+static int tls_peer_idx = -1;
+
+int
+tls_init(void)
+{
+	tls_peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return (tls_peer_idx < 0 ? -1 : 0);
+}
+
+static struct tls_peer *
+tls_peer_of(SSL *ssl)
+{
+	return (ssl == NULL ? NULL : SSL_get_ex_data(ssl, tls_peer_idx));
+}
+
+/* Map a chain verification error to a reason. */
+static enum reason
+tls_verify_reason(int err)
+{
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return (REASON_CERT_EXPIRED);
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return (REASON_CERT_NOT_YET_VALID);
+	case X509_V_ERR_CERT_REVOKED:
+		return (REASON_CERT_REVOKED);
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return (REASON_UNKNOWN_CA);
+	default:
+		return (REASON_BAD_CERT);
+	}
+}
+
+/* Record the first failure on P. */
+static void
+tls_fail(struct tls_peer *p, enum reason r, const char *detail)
+{
+	if (p->reason != REASON_NONE)
+		return;
+	p->reason = r;
+	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+}
+
+/* Take CERT's identity into P and match it; 0 or -1 with a reason. */
+static int
+tls_check_identity(struct tls_peer *p, X509 *cert)
+{
+	identity_clear(&p->id);
+	p->have_id = false;
+	if (identity_from_x509(cert, &p->id) != 0) {
+		tls_fail(
+		    p, REASON_BAD_CERT, "malformed identity in certificate");
+		return (-1);
+	}
+	p->have_id = true;
+	if (policy_match(p->patterns, p->npatterns, &p->id) < 0) {
+		tls_fail(p,
+		    p->server ? REASON_IDENTITY_NOT_ALLOWED
+			      : REASON_IDENTITY_NOT_EXPECTED,
+		    p->id.spiffe != NULL ? p->id.spiffe : "no SPIFFE ID");
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+tls_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_peer *p = tls_peer_of(ssl);
+	int err = X509_STORE_CTX_get_error(xs);
+	char buf[sizeof(p->detail)];
+
+	if (p == NULL)
+		return (0);
+	if (!ok) {
+		snprintf(buf, sizeof(buf), "depth %d: %s",
+		    X509_STORE_CTX_get_error_depth(xs),
+		    X509_verify_cert_error_string(err));
+		tls_fail(p, tls_verify_reason(err), buf);
+		return (0);
+	}
+	if (X509_STORE_CTX_get_error_depth(xs) != 0)
+		return (1);
+	if (tls_check_identity(p, X509_STORE_CTX_get_current_cert(xs)) != 0) {
+		X509_STORE_CTX_set_error(
+		    xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return (0);
+	}
+	return (1);
+}
+
+/* Client side: keep the newest session for the next connection. */
+static int
+tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tls_peer *p = tls_peer_of(ssl);
+
+	if (p == NULL || p->slot == NULL || p->reason != REASON_NONE)
+		return (0);
+	SSL_SESSION_free(*p->slot);
+	*p->slot = sess;
+	return (1); /* we keep the reference */
+}
+
+/* Add every CRL in FILE to STORE and turn on leaf-only checking. */
+static int
+tls_load_crl(SSL_CTX *ctx, const char *file)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_CRL *crl;
+	BIO *bio = NULL;
+	int n = 0, ret = -1;
+
+	if ((bio = BIO_new_file(file, "r")) == NULL) {
+		log_ssl("cannot open CRL %s", file);
+		goto out;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		int added = X509_STORE_add_crl(store, crl);
+
+		X509_CRL_free(crl);
+		if (!added) {
+			log_ssl("cannot add CRL from %s", file);
+			goto out;
+		}
+		n++;
+	}
+	ERR_clear_error(); /* the end of the file */
+	if (n == 0) {
+		log_error("no CRL in %s", file);
+		goto out;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	ret = 0;
+out:
+	BIO_free(bio);
+	return (ret);
+}
+
+/* Certificate, key, trust store and CRL from ID into CTX. */
+static int
+tls_load_identity(SSL_CTX *ctx, const struct config_identity *id)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, id->cert) != 1) {
+		log_ssl("cannot load certificate %s", id->cert);
+		return (-1);
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, id->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl("cannot load key %s", id->key);
+		return (-1);
+	}
+	if (SSL_CTX_load_verify_locations(ctx, id->ca, NULL) != 1) {
+		log_ssl("cannot load CA %s", id->ca);
+		return (-1);
+	}
+	if (id->crl != NULL && tls_load_crl(ctx, id->crl) != 0)
+		return (-1);
+	return (0);
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config_route *rc)
+{
+	bool server = rc->mode == CONFIG_MODE_TERMINATE;
+	int minv =
+	    rc->tls_min_version != 0 ? rc->tls_min_version : TLS1_3_VERSION;
+	SSL_CTX *ctx = NULL, *ret = NULL;
+	size_t sidlen = strlen(rc->name);
+
+	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL) {
+		log_ssl("SSL_CTX_new");
+		goto out;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1) {
+		log_ssl("route %s: protocol settings", rc->name);
+		goto out;
+	}
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+		SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	if (tls_load_identity(ctx, &rc->identity) != 0)
+		goto out;
+	SSL_CTX_set_verify(ctx,
+	    SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+	    tls_verify_cb);
+	if (server) {
+		/* Stateless TLS 1.3 tickets; no shared server-side cache. */
+		if (sidlen > SSL_MAX_SID_CTX_LENGTH)
+			sidlen = SSL_MAX_SID_CTX_LENGTH;
+		SSL_CTX_set_session_id_context(
+		    ctx, (const unsigned char *)rc->name, (unsigned int)sidlen);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(ctx, 1);
+	} else {
+		SSL_CTX_set_session_cache_mode(ctx,
+		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+	}
+	ret = ctx;
+	ctx = NULL;
+out:
+	SSL_CTX_free(ctx);
+	return (ret);
+}
+
+void
+tls_peer_init(
+    struct tls_peer *p, const struct config_route *rc, SSL_SESSION **slot)
+{
+	memset(p, 0, sizeof(*p));
+	p->server = rc->mode == CONFIG_MODE_TERMINATE;
+	p->patterns = p->server ? rc->allow : rc->expect;
+	p->npatterns = p->server ? rc->nallow : rc->nexpect;
+	p->slot = p->server ? NULL : slot;
+}
+
+void
+tls_peer_clear(struct tls_peer *p)
+{
+	identity_clear(&p->id);
+	p->have_id = false;
+}
+
+/* True when HOST is an IPv4 or IPv6 literal. */
+static bool
+tls_is_ip(const char *host)
+{
+	unsigned char buf[16];
+
+	return (inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1);
+}
+
+SSL *
+tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
+{
+	SSL *ssl = NULL, *ret = NULL;
+
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_set_ex_data(ssl, tls_peer_idx, p) != 1) {
+		log_ssl("SSL_new");
+		goto out;
+	}
+	if (p->server) {
+		SSL_set_accept_state(ssl);
+	} else {
+		SSL_set_connect_state(ssl);
+		if (host != NULL && !tls_is_ip(host) &&
+		    SSL_set_tlsext_host_name(ssl, host) != 1) {
+			log_ssl("SNI %s", host);
+			goto out;
+		}
+		if (p->slot != NULL && *p->slot != NULL &&
+		    SSL_set_session(ssl, *p->slot) != 1) {
+			log_ssl("SSL_set_session");
+			goto out;
+		}
+	}
+	ret = ssl;
+	ssl = NULL;
+out:
+	SSL_free(ssl);
+	return (ret);
+}
+
+int
+tls_after_handshake(SSL *ssl, struct tls_peer *p)
+{
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+
+	if (cert == NULL) {
+		tls_fail(p, REASON_NO_CLIENT_CERT, "no peer certificate");
+		return (-1);
+	}
+	if (SSL_get_verify_result(ssl) != X509_V_OK) {
+		tls_fail(p, REASON_BAD_CERT, "session not verified");
+		return (-1);
+	}
+	if (!SSL_session_reused(ssl) && p->have_id)
+		return (0);
+	/* Resumed: no chain was verified, check the stored leaf again. */
+	if (tls_check_identity(p, cert) != 0)
+		return (-1);
+	if (p->id.not_after < time(NULL)) {
+		tls_fail(p, REASON_CERT_EXPIRED, "resumed session: expired");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Map the first error on OpenSSL's queue to a reason and text. */
+void
+tls_handshake_failed(struct tls_peer *p)
+{
+	unsigned long e = ERR_peek_error();
+	enum reason r = REASON_TLS_ERROR;
+	char buf[sizeof(p->detail)];
+
+	if (p->slot != NULL) {
+		SSL_SESSION_free(*p->slot);
+		*p->slot = NULL;
+	}
+	if (p->reason == REASON_NONE) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
+			switch (ERR_GET_REASON(e)) {
+			case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+				r = REASON_NO_CLIENT_CERT;
+				break;
+			case SSL_R_UNSUPPORTED_PROTOCOL:
+			case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+			case SSL_R_VERSION_TOO_LOW:
+				r = REASON_TLS_VERSION;
+				break;
+			default:
+				break;
+			}
+		}
+		if (e != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "connection closed");
+		tls_fail(p, r, buf);
+	}
+	ERR_clear_error();
+}
+
+void
+tls_slot_clear(SSL_SESSION **slot)
+{
+	if (slot == NULL)
+		return;
+	SSL_SESSION_free(*slot);
+	*slot = NULL;
+}

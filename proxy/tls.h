@@ -1,0 +1,83 @@
+/*
+ * tls: OpenSSL contexts for routes and the per-connection TLS glue.
+ *
+ * One SSL_CTX per route, shared by every worker thread (so TLS 1.3 ticket
+ * keys are the same whichever worker accepts a resumed connection). The
+ * peer's identity is checked inside the verify callback at depth 0, so a
+ * peer that is not in allow/expect fails the handshake with an alert, and
+ * again after the handshake when the session was resumed (no certificate
+ * is verified then).
+ */
+#ifndef COTAI_TLS_H
+#define COTAI_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "identity.h"
+#include "reason.h"
+
+/*
+ * What one TLS leg learns about its peer. The connection owns it (embedded)
+ * and initialises it with tls_peer_init(); tls.c fills it during the
+ * handshake; tls_peer_clear() frees the identity strings.
+ */
+struct tls_peer {
+	char *const *patterns; /* borrowed: the route's allow or expect */
+	size_t npatterns;
+	bool server;        /* we are the TLS server (terminate) */
+	SSL_SESSION **slot; /* client: per-worker session cache slot */
+	struct identity id; /* the peer's leaf, once seen */
+	bool have_id;
+	enum reason reason; /* first failure found, REASON_NONE if none */
+	char detail[160];   /* human text for the failure */
+};
+
+/* Register the ex_data index; call once before any thread starts. 0/-1. */
+int tls_init(void);
+
+/*
+ * Build the SSL_CTX for route RC (certificate chain, key, CA store, optional
+ * CRL with leaf-only checking, protocol floor, verify mode and callback,
+ * tickets). Returns a new context the caller frees with SSL_CTX_free(), or
+ * NULL after logging why.
+ */
+SSL_CTX *tls_ctx_new(const struct config_route *rc);
+
+/* Set up *P for a connection on route RC; SLOT may be NULL (terminate). */
+void tls_peer_init(
+    struct tls_peer *p, const struct config_route *rc, SSL_SESSION **slot);
+
+/* Free what *P holds; idempotent. */
+void tls_peer_clear(struct tls_peer *p);
+
+/*
+ * A new SSL on socket FD for CTX, in client or server state per P->server.
+ * P is borrowed and must outlive the SSL. As a client, SNI is set to HOST
+ * when it is a name (not an IP literal; HOST may be NULL) and the session
+ * in *P->slot, if any, is offered for resumption. Returns the SSL (the
+ * caller frees it with SSL_free(); FD stays the caller's) or NULL, logged.
+ */
+SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);
+
+/*
+ * After a successful handshake: fill P->id from the peer certificate when
+ * the verify callback did not (resumed session) and check it against the
+ * patterns and its notAfter. Returns 0, or -1 with P->reason set.
+ */
+int tls_after_handshake(SSL *ssl, struct tls_peer *p);
+
+/*
+ * After a failed handshake: make sure P->reason and P->detail say why,
+ * draining OpenSSL's error queue. Forgets the cached session in P->slot so
+ * that a bad session is not offered again.
+ */
+void tls_handshake_failed(struct tls_peer *p);
+
+/* Free a per-worker session slot's content; NULL-safe. */
+void tls_slot_clear(SSL_SESSION **slot);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * worker: see worker.h.
+ *
+ * The main thread talks to a running worker through a pipe: one byte 'd'
+ * means "drain". Draining frees the worker's listeners, then waits for its
+ * connections to finish; at the deadline the rest are closed with reason
+ * drain, and the loop exits once no connection is left.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "tls.h"
+
+/* Bind route I's socket for every worker that serves it. */
+static int
+worker_pool_bind(struct worker_pool *p, size_t i)
+{
+	const struct config_addr *a = &p->cfg->routes[i].listen;
+	char port[16], name[512];
+	size_t nw = a->kind == CONFIG_ADDR_UNIX ? 1 : p->nw;
+
+	for (size_t k = 0; k < nw; k++) {
+		int fd = listener_bind(a, k == 0 ? NULL : port);
+
+		if (fd < 0)
+			return (-1);
+		p->w[k].lfd[i] = fd;
+		if (k == 0 && a->kind == CONFIG_ADDR_INET &&
+		    listener_port(fd, port, sizeof(port)) != 0)
+			return (-1);
+	}
+	if (listener_name(p->w[0].lfd[i], a, name, sizeof(name)) != 0 ||
+	    (p->bound[i] = strdup(name)) == NULL)
+		return (-1);
+	return (0);
+}
+
+/* Allocate worker W's per-route arrays and its event base. */
+static int
+worker_init(struct worker_pool *p, struct worker *w, size_t id)
+{
+	w->id = id;
+	w->pool = p;
+	TAILQ_INIT(&w->conns);
+	w->lfd = malloc(p->nroutes * sizeof(*w->lfd));
+	w->lst = calloc(p->nroutes, sizeof(*w->lst));
+	w->sessions = calloc(p->nroutes, sizeof(*w->sessions));
+	if (w->lfd == NULL || w->lst == NULL || w->sessions == NULL) {
+		log_errno("malloc");
+		return (-1);
+	}
+	for (size_t i = 0; i < p->nroutes; i++)
+		w->lfd[i] = -1;
+	if ((w->base = event_base_new()) == NULL) {
+		log_error("event_base_new failed");
+		return (-1);
+	}
+	if (pipe2(w->cmd, O_CLOEXEC | O_NONBLOCK) != 0) {
+		log_errno("pipe");
+		return (-1);
+	}
+	return (0);
+}
+
+struct worker_pool *
+worker_pool_new(const struct cotai_config *cfg)
+{
+	struct worker_pool *p = NULL, *ret = NULL;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		log_errno("calloc");
+		goto out;
+	}
+	p->cfg = cfg;
+	p->nroutes = cfg->nroutes;
+	p->nw = cfg->workers > 0 ? cfg->workers : 1;
+	atomic_init(&p->active, 0);
+	p->routes = calloc(p->nroutes, sizeof(*p->routes));
+	p->bound = calloc(p->nroutes, sizeof(*p->bound));
+	p->w = calloc(p->nw, sizeof(*p->w));
+	if (p->routes == NULL || p->bound == NULL || p->w == NULL) {
+		log_errno("calloc");
+		goto out;
+	}
+	for (size_t k = 0; k < p->nw; k++)
+		p->w[k].cmd[0] = p->w[k].cmd[1] = -1;
+	for (size_t k = 0; k < p->nw; k++)
+		if (worker_init(p, &p->w[k], k) != 0)
+			goto out;
+	for (size_t i = 0; i < p->nroutes; i++) {
+		if ((p->routes[i] = route_new(&cfg->routes[i], i)) == NULL ||
+		    worker_pool_bind(p, i) != 0)
+			goto out;
+	}
+	ret = p;
+	p = NULL;
+out:
+	worker_pool_free(p);
+	return (ret);
+}
+
+int
+worker_pool_write_ports(const struct worker_pool *p, const char *path)
+{
+	char tmp[4096];
+	FILE *fp;
+	int ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		log_errno("cannot write %s", tmp);
+		return (-1);
+	}
+	for (size_t i = 0; i < p->nroutes; i++)
+		fprintf(fp, "%s %s\n", p->cfg->routes[i].name, p->bound[i]);
+	ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+	if (fclose(fp) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) != 0) {
+		log_errno("cannot write %s", path);
+		(void)unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+worker_conn_gone(struct worker *w)
+{
+	if (w->draining && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* Drain deadline: close whatever is still open. */
+static void
+worker_drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c;
+
+	if (w->nconns > 0)
+		log_info("worker %zu: closing %zu connections at the drain "
+			 "deadline",
+		    w->id, w->nconns);
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
+		conn_drop(c, REASON_DRAIN);
+	event_base_loopexit(w->base, NULL);
+}
+
+/* Start draining: no more accepts; exit when the last connection ends. */
+static void
+worker_drain(struct worker *w)
+{
+	uint32_t ms = w->pool->cfg->drain_timeout_ms;
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	for (size_t i = 0; i < w->pool->nroutes; i++) {
+		listener_free(w->lst[i]);
+		w->lst[i] = NULL;
+	}
+	if (w->nconns == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	w->ev_drain = evtimer_new(w->base, worker_drain_deadline_cb, w);
+	if (w->ev_drain == NULL || evtimer_add(w->ev_drain, &tv) != 0)
+		worker_drain_deadline_cb(-1, 0, w);
+}
+
+static void
+worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char buf[16];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] == 'd')
+				worker_drain(w);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return (NULL);
+}
+
+/* Wrap W's bound sockets in listeners and its command pipe in an event. */
+static int
+worker_arm(struct worker *w)
+{
+	w->ev_cmd = event_new(
+	    w->base, w->cmd[0], EV_READ | EV_PERSIST, worker_cmd_cb, w);
+	if (w->ev_cmd == NULL || event_add(w->ev_cmd, NULL) != 0)
+		return (-1);
+	for (size_t i = 0; i < w->pool->nroutes; i++) {
+		int fd = w->lfd[i];
+
+		if (fd < 0)
+			continue;
+		w->lfd[i] = -1;
+		w->lst[i] = listener_new(w, w->pool->routes[i], fd);
+		if (w->lst[i] == NULL)
+			return (-1);
+	}
+	return (0);
+}
+
+int
+worker_pool_start(struct worker_pool *p)
+{
+	sigset_t all, old;
+	int err;
+
+	for (size_t k = 0; k < p->nw; k++)
+		if (worker_arm(&p->w[k]) != 0)
+			return (-1);
+	/* Signals are for the main thread only. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (size_t k = 0; k < p->nw; k++) {
+		err = pthread_create(
+		    &p->w[k].thread, NULL, worker_main, &p->w[k]);
+		if (err != 0) {
+			errno = err;
+			log_errno("pthread_create");
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			worker_pool_drain(p);
+			return (-1);
+		}
+		p->w[k].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return (0);
+}
+
+void
+worker_pool_drain(struct worker_pool *p)
+{
+	for (size_t k = 0; k < p->nw; k++)
+		if (p->w[k].started && write(p->w[k].cmd[1], "d", 1) != 1)
+			log_errno("worker %zu: cannot signal drain", k);
+}
+
+void
+worker_pool_join(struct worker_pool *p)
+{
+	for (size_t k = 0; k < p->nw; k++) {
+		if (p->w[k].started)
+			pthread_join(p->w[k].thread, NULL);
+		p->w[k].started = false;
+	}
+}
+
+/* Free what worker W holds (connections, listeners, sessions, base). */
+static void
+worker_clear(struct worker_pool *p, struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
+		conn_drop(c, REASON_DRAIN);
+	for (size_t i = 0; i < p->nroutes; i++) {
+		if (w->lst != NULL)
+			listener_free(w->lst[i]);
+		if (w->lfd != NULL && w->lfd[i] >= 0)
+			close(w->lfd[i]);
+		if (w->sessions != NULL)
+			tls_slot_clear(&w->sessions[i]);
+	}
+	free(w->lst);
+	free(w->lfd);
+	free(w->sessions);
+	if (w->ev_cmd != NULL)
+		event_free(w->ev_cmd);
+	if (w->ev_drain != NULL)
+		event_free(w->ev_drain);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	for (int i = 0; i < 2; i++)
+		if (w->cmd[i] >= 0)
+			close(w->cmd[i]);
+}
+
+void
+worker_pool_free(struct worker_pool *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t k = 0; p->w != NULL && k < p->nw; k++)
+		worker_clear(p, &p->w[k]);
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct config_addr *a = &p->cfg->routes[i].listen;
+
+		if (p->routes != NULL)
+			route_unref(p->routes[i]);
+		if (p->bound == NULL || p->bound[i] == NULL)
+			continue;
+		/* Our own socket file; fails harmlessly once unprivileged. */
+		if (a->kind == CONFIG_ADDR_UNIX)
+			(void)unlink(a->path);
+		free(p->bound[i]);
+	}
+	free(p->routes);
+	free(p->bound);
+	free(p->w);
+	free(p);
+}

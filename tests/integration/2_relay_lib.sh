@@ -1,0 +1,83 @@
+# Shared setup for the relay tests (2N-*.sh); source it after lib.sh.
+# Gives:
+#   relay_pki                     a CA and leaves "backend" and "pg" in $T/certs
+#   relay_peer MODE [ARGS]        start tests/tools/peer; sets PEER_PORT
+#   relay_terminate NAME TARGET_PORT [EXTRA_ROUTE_YAML] [EXTRA_TOP_YAML]
+#   relay_originate NAME TARGET_PORT [EXTRA_ROUTE_YAML] [EXTRA_TOP_YAML]
+#                                 write $T/NAME.yaml, start cotai-proxy with
+#                                 --ports-file; set PORT (route NAME's port)
+#                                 and PROXY_PID
+#   audit NAME                    the close lines of proxy NAME's log
+
+# As root, the proxy must be told whom to become.
+relay_user_line() {
+	if [ "$(id -u)" -eq 0 ]; then echo "user: nobody"; fi
+}
+
+relay_pki() {
+	pki_init
+	issue backend
+	issue pg
+}
+
+relay_peer() {
+	local mode=$1
+	shift
+	spawn "peer-$mode" "$TOOLS/peer" -m "$mode" -p "$T/peer-$mode.port" "$@"
+	wait_file "$T/peer-$mode.port"
+	PEER_PORT=$(cat "$T/peer-$mode.port")
+}
+
+# relay_config NAME MODE CERT TARGET_PORT PATTERNS ROUTE_EXTRA TOP_EXTRA
+relay_config() {
+	local name=$1 mode=$2 cert=$3 tport=$4 patterns=$5 rextra=$6 textra=$7
+	cat >"$T/$name.yaml" <<YAML
+$(relay_user_line)
+log: { level: ${LOGLEVEL:-info} }
+admin: { enabled: false }
+workers: 2
+drain_timeout: 2s
+$textra
+identity:
+  ca: $T/certs/ca.crt
+  cert: $T/certs/$cert.crt
+  key: $T/certs/$cert.key
+  crl: $T/certs/crl.pem
+routes:
+  - name: $name
+    mode: $mode
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$tport
+    $patterns
+$rextra
+YAML
+}
+
+relay_start() {
+	local name=$1
+	spawn "$name" "$PROXY" -c "$T/$name.yaml" --ports-file "$T/$name.ports"
+	PROXY_PID=$LAST_PID
+	wait_file "$T/$name.ports" 30
+	PORT=$(port_of "$T/$name.ports" "$name")
+	[ -n "$PORT" ] || fail "no port for $name"
+}
+
+relay_terminate() {
+	relay_config "$1" terminate pg "$2" "allow: [backend]" "${3:-}" "${4:-}"
+	relay_start "$1"
+}
+
+relay_originate() {
+	relay_config "$1" originate backend "$2" "expect: pg" "${3:-}" "${4:-}"
+	relay_start "$1"
+}
+
+audit() {
+	grep 'event=close' "$T/$1.log" || true
+}
+
+# wait_audit NAME N: wait until proxy NAME has written N close lines.
+wait_audit() {
+	wait_for "$2 close lines from $1" "${3:-20}" \
+	    sh -c "[ \$(grep -c 'event=close' '$T/$1.log') -ge $2 ]"
+}

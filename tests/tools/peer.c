@@ -1,0 +1,216 @@
+/*
+ * peer: the upstream end of integration tests. Binds 127.0.0.1:0, writes
+ * the port it got to PORTFILE (atomically), and serves every connection in
+ * its own thread in one of three modes:
+ *
+ *	echo	write back every byte; at EOF shut down writing and close
+ *	sink	read to EOF, then answer "<bytes> <sha256 hex>\n" and close
+ *	source	write -n BYTES of test data (see client.c), then close
+ *
+ * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define BUFSZ (256 * 1024)
+
+static const char *mode = "echo";
+static unsigned long long source_bytes;
+
+/* Test data: byte OFF of stream SEED (the same function as client.c's). */
+static uint64_t
+mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return (x ^ (x >> 31));
+}
+
+static void
+fill(uint64_t seed, uint64_t off, unsigned char *buf, size_t n)
+{
+	uint64_t blk = UINT64_MAX, v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (((off + i) >> 3) != blk) {
+			blk = (off + i) >> 3;
+			v = mix((seed << 40) ^ blk);
+		}
+		buf[i] = (unsigned char)(v >> (8 * ((off + i) & 7)));
+	}
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return (-1);
+		p += w;
+		n -= (size_t)w;
+	}
+	return (0);
+}
+
+static void
+serve_echo(int fd, unsigned char *buf)
+{
+	ssize_t n;
+
+	while ((n = read(fd, buf, BUFSZ)) > 0)
+		if (write_all(fd, buf, (size_t)n) != 0)
+			return;
+	shutdown(fd, SHUT_WR);
+}
+
+static void
+serve_sink(int fd, unsigned char *buf)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dg[32];
+	char line[128];
+	unsigned long long total = 0;
+	ssize_t n;
+	int len;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	while ((n = read(fd, buf, BUFSZ)) > 0) {
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		total += (unsigned long long)n;
+	}
+	EVP_DigestFinal_ex(md, dg, NULL);
+	EVP_MD_CTX_free(md);
+	len = snprintf(line, sizeof(line), "%llu ", total);
+	for (int i = 0; i < 32; i++)
+		len += snprintf(
+		    line + len, sizeof(line) - (size_t)len, "%02x", dg[i]);
+	line[len++] = '\n';
+	(void)write_all(fd, (unsigned char *)line, (size_t)len);
+}
+
+static void
+serve_source(int fd, unsigned char *buf)
+{
+	unsigned long long left = source_bytes, off = 0;
+
+	while (left > 0) {
+		size_t n = left < BUFSZ ? (size_t)left : BUFSZ;
+
+		fill(0, off, buf, n);
+		off += n;
+		if (write_all(fd, buf, n) != 0)
+			return;
+		left -= n;
+	}
+}
+
+static void *
+serve(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	unsigned char *buf = malloc(BUFSZ);
+
+	if (buf != NULL) {
+		if (strcmp(mode, "echo") == 0)
+			serve_echo(fd, buf);
+		else if (strcmp(mode, "sink") == 0)
+			serve_sink(fd, buf);
+		else
+			serve_source(fd, buf);
+	}
+	free(buf);
+	close(fd);
+	return (NULL);
+}
+
+static int
+write_port(const char *path, unsigned port)
+{
+	char tmp[4096];
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "w")) == NULL)
+		return (-1);
+	fprintf(fp, "%u\n", port);
+	if (fclose(fp) != 0)
+		return (-1);
+	return (rename(tmp, path));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	const char *portfile = NULL;
+	int ch, lfd, one = 1;
+
+	while ((ch = getopt(argc, argv, "m:p:n:")) != -1) {
+		switch (ch) {
+		case 'm':
+			mode = optarg;
+			break;
+		case 'p':
+			portfile = optarg;
+			break;
+		case 'n':
+			source_bytes = strtoull(optarg, NULL, 0);
+			break;
+		default:
+			fprintf(stderr,
+			    "usage: peer -m echo|sink|source "
+			    "-p PORTFILE [-n BYTES]\n");
+			return (2);
+		}
+	}
+	if (portfile == NULL)
+		return (2);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(lfd, 1024) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0 ||
+	    write_port(portfile, ntohs(sin.sin_port)) != 0) {
+		perror("peer");
+		return (1);
+	}
+	for (;;) {
+		pthread_t t;
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			perror("accept");
+			return (1);
+		}
+		if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) !=
+		    0) {
+			close(fd);
+			continue;
+		}
+		pthread_detach(t);
+	}
+}
