@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Upstream down: the client's connection is closed promptly, nothing is
+# relayed and the terminating proxy logs upstream_refused. Then SIGTERM
+# with a connection still open: the proxy drains, closes it with reason
+# drain at the deadline and exits 0.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/2_relay_lib.sh"
+
+relay_pki
+relay_peer echo
+dead_port=$PEER_PORT
+kill "$LAST_PID"
+wait_exit "$LAST_PID"
+
+relay_terminate term "$dead_port"
+tp=$PORT
+relay_originate orig "$tp"
+op=$PORT
+
+echo "== upstream refused"
+start=$(date +%s)
+timeout 30 "$TOOLS/client" -p "$op" -m refused | tee "$T/refused.out"
+assert_grep 'failures=0' "$T/refused.out"
+[ $(($(date +%s) - start)) -le 5 ] || fail "the client was not closed promptly"
+wait_audit term 1
+wait_audit orig 1
+assert_grep 'peer=backend .*closed_by=upstream reason=upstream_refused' \
+    "$T/term.log"
+assert_grep 'bytes_up=0 bytes_down=0' "$T/term.log"
+
+echo "== SIGTERM drains and exits 0"
+relay_peer sink
+relay_terminate term2 "$PEER_PORT" "" ""
+t2=$PORT
+exec 3<>"/dev/tcp/127.0.0.1/$t2" # a TCP connection that never says hello
+start=$(date +%s)
+kill -TERM "$PROXY_PID"
+rc=0
+wait "$PROXY_PID" || rc=$?
+[ "$rc" -eq 0 ] || fail "cotai-proxy exited $rc after SIGTERM"
+exec 3>&-
+[ $(($(date +%s) - start)) -le 6 ] || fail "drain took too long"
+assert_grep 'reason=(drain|handshake_timeout)' "$T/term2.log"
+assert_grep 'msg=stopped' "$T/term2.log"
+echo ok
