@@ -162,6 +162,8 @@ haproxy_start() {
 
 # --- cotai -----------------------------------------------------------------
 # workers: 1; ports are bound as 0 and read back from --ports-file.
+# For experiments, COTAI_YAML adds top-level lines and COTAI_ROUTE_YAML one
+# line to each route (e.g. COTAI_ROUTE_YAML="buffer_size: 16384").
 # cotai has no settings for the TLS 1.3 cipher suites or for resumption, so
 # both come from an OpenSSL configuration file (OPENSSL_CONF, applied by
 # OpenSSL to every SSL_CTX cotai creates): Ciphersuites always, and for
@@ -178,6 +180,7 @@ log: { level: ${COTAI_LOG_LEVEL:-warn} }
 admin: { enabled: false }
 max_connections: 20000
 identity: { ca: $PKI/ca.crt, cert: $PKI/$4.crt, key: $PKI/$4.key }
+${COTAI_YAML:-}
 routes:
   - name: r
     mode: $1
@@ -186,6 +189,7 @@ routes:
     $5: [$6]
     max_connections: 10000
 EOF
+	[ -z "${COTAI_ROUTE_YAML:-}" ] || printf '    %s\n' "$COTAI_ROUTE_YAML"
 }
 
 cotai_openssl_conf() { # VARIANT
