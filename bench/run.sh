@@ -17,6 +17,8 @@
 #                     quick) and bench/out/ otherwise, so smoke runs never
 #                     overwrite the committed results
 #   KEEP_TMP=1        keep the work directory (configs, logs)
+#   COTAI_YAML, COTAI_ROUTE_YAML  extra top-level / per-route lines for the
+#                     cotai configs (experiments; shown in RESULTS.md)
 #
 # Everything runs on 127.0.0.1; every process started here is stopped by PID
 # when the script exits, and the work directory is removed.
