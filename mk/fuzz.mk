@@ -69,23 +69,13 @@ fuzz-build:
 	$(MAKE) $(FUZZ_BINS)
 
 # Each target runs even if an earlier one crashed; the summary names the
-# targets that failed and where their crash inputs are.
+# targets that failed (tests/fuzz/run.sh shows where their inputs are).
 fuzz: fuzz-build
-	@failed=""; for t in $(FUZZ_TARGETS); do \
-	  c=$(FUZZ_DIR)/corpus/$$t; a=$(FUZZ_DIR)/artifacts/$$t; \
-	  mkdir -p $$c $$a; cp tests/fuzz/corpus/$$t/* $$c/; \
-	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-	  $(FUZZ_DIR)/fuzz_$$t $(FUZZ_OPT_$$t) -max_total_time=$(FUZZ_SECONDS) \
-	    -timeout=10 -print_final_stats=1 -artifact_prefix=$$a/ \
-	    $(FUZZ_FLAGS) $$c > $(FUZZ_DIR)/$$t.log 2>&1; rc=$$?; \
-	  grep -E '^#[0-9]+.*(DONE|INITED)|stat::(number_of_executed_units|average_exec_per_sec|peak_rss)' \
-	    $(FUZZ_DIR)/$$t.log | sed "s/^/fuzz: $$t: /"; \
-	  if [ $$rc -ne 0 ]; then failed="$$failed $$t"; \
-	    tail -n 40 $(FUZZ_DIR)/$$t.log; fi; \
-	done; \
-	if [ -n "$$failed" ]; then \
-	  echo "fuzz: FAILED:$$failed (logs $(FUZZ_DIR)/<t>.log, inputs $(FUZZ_DIR)/artifacts/<t>/)"; \
-	  exit 1; fi; echo "fuzz: all targets passed"
+	@failed=""; $(foreach t,$(FUZZ_TARGETS),tests/fuzz/run.sh $(FUZZ_DIR) \
+	  $(t) $(FUZZ_SECONDS) $(FUZZ_OPT_$(t)) $(FUZZ_FLAGS) || \
+	  failed="$$failed $(t)";) \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed"; exit 1; fi; \
+	echo "fuzz: all targets passed"
 
 # Replay only: files as arguments make libFuzzer run each once and exit.
 fuzz-regress: fuzz-build
@@ -93,7 +83,8 @@ fuzz-regress: fuzz-build
 	  files=$$(ls -d tests/fuzz/corpus/$$t/* tests/fuzz/regress/$$t/* \
 	    2>/dev/null | grep -v '/README' ); \
 	  n=$$(echo "$$files" | wc -w); \
-	  $(FUZZ_DIR)/fuzz_$$t $$files > $(FUZZ_DIR)/$$t-regress.log 2>&1 || \
+	  $(FUZZ_DIR)/fuzz_$$t $$files < /dev/null \
+	    > $(FUZZ_DIR)/$$t-regress.log 2>&1 || \
 	    { tail -n 40 $(FUZZ_DIR)/$$t-regress.log; \
 	      echo "fuzz-regress: $$t FAILED"; exit 1; }; \
 	  echo "fuzz-regress: $$t: $$n inputs ok"; \
