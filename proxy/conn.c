@@ -47,13 +47,13 @@
 #include <unistd.h>
 
 #include "leg.h"
+#include "pump.h"
 #include "log.h"
 #include "tls.h"
 #include "upstream.h"
 
 #define CONN_MAGIC 0x434f4e4eU /* "CONN" */
 #define CONN_DEAD 0xdeadc0deU
-#define CONN_PUMP_ROUNDS 16 /* reads per direction per event (fairness) */
 
 enum conn_state {
 	CONN_S_CONNECT,   /* waiting for the upstream connect */
@@ -67,15 +67,6 @@ enum conn_by { CONN_BY_PROXY, CONN_BY_CLIENT, CONN_BY_UPSTREAM };
 
 static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
 
-/* One direction of the relay. */
-struct dir {
-	struct leg *src, *dst;
-	char *buf; /* cap bytes; data at [off, off + len) */
-	size_t cap, off, len;
-	bool paused; /* buffer was full; resume at half */
-	bool more;   /* stopped reading early, for fairness */
-};
-
 struct conn {
 	uint32_t magic;
 	enum conn_state state;
@@ -83,9 +74,9 @@ struct conn {
 	struct route *r; /* a reference */
 	TAILQ_ENTRY(conn) link;
 	struct leg cl, up;
-	struct leg *tl; /* the TLS leg: &cl (terminate) or &up */
-	struct dir dup, ddown;
-	char *bufs; /* both directions' buffers */
+	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
+	struct pump dup, ddown; /* cl -> up, up -> cl */
+	char *bufs;             /* both directions' buffers */
 	struct tls_peer peer;
 	struct event *ev_timer;
 	struct event *ev_more; /* activated to resume a pump (fairness) */
@@ -431,120 +422,50 @@ on_handshake_start(struct conn *c, struct leg *l)
 	on_handshake_io(c);
 }
 
-/*
- * Move bytes in direction D until both ends would block, the buffer is
- * full, or the round budget is used up. Returns 0, or -1 with the failing
- * leg in *BAD.
- */
-static int
-dir_pump(struct conn *c, struct dir *d, struct leg **bad)
+/* Note the first EOF: who closed first, and the half-close timeout. */
+static void
+conn_first_eof(struct conn *c, const struct leg *src)
 {
-	size_t n;
-	int rounds = CONN_PUMP_ROUNDS;
-
-	for (;;) {
-		while (d->len > 0 && d->dst->wr_block == 0) {
-			switch (
-			    leg_write(d->dst, d->buf + d->off, d->len, &n)) {
-			case LEG_OK:
-				d->off += n;
-				d->len -= n;
-				if (d->len == 0)
-					d->off = 0;
-				break;
-			case LEG_AGAIN:
-				break;
-			default:
-				*bad = d->dst;
-				return (-1);
-			}
-		}
-		if (d->paused && d->len <= d->cap / 2)
-			d->paused = false;
-		if (d->src->eof || d->paused || d->src->rd_block != 0)
-			break;
-		if (rounds-- == 0) {
-			d->more = true; /* come back after other connections */
-			break;
-		}
-		if (d->off > 0 && d->cap - d->off - d->len < d->cap / 4) {
-			memmove(d->buf, d->buf + d->off, d->len);
-			d->off = 0;
-		}
-		if (d->off + d->len == d->cap) {
-			d->paused = true;
-			break;
-		}
-		switch (leg_read(d->src, d->buf + d->off + d->len,
-		    d->cap - d->off - d->len, &n)) {
-		case LEG_OK:
-			d->len += n;
-			continue;
-		case LEG_AGAIN:
-			break;
-		case LEG_EOF:
-			d->src->eof = true;
-			if (!c->any_eof) {
-				c->any_eof = true;
-				c->first_eof = conn_side(c, d->src);
-				conn_arm_timer(c);
-			}
-			break;
-		default:
-			*bad = d->src;
-			return (-1);
-		}
-		break;
-	}
-	if (d->src->eof && d->len == 0 && !d->dst->shut &&
-	    d->dst->wr_block == 0 && leg_shutdown(d->dst) == LEG_ERR) {
-		*bad = d->dst;
-		return (-1);
-	}
-	return (0);
-}
-
-static bool
-dir_done(const struct dir *d)
-{
-	return (d->src->eof && d->len == 0 && d->dst->shut);
-}
-
-/* Which events leg L waits for: as the source of IN, the sink of OUT. */
-static short
-conn_leg_wants(const struct leg *l, const struct dir *in, const struct dir *out)
-{
-	short want = 0;
-
-	if (!l->eof && !in->paused)
-		want |= l->rd_block;
-	if (out->len > 0 || (out->src->eof && !l->shut))
-		want |= l->wr_block;
-	return (want);
+	if (c->any_eof)
+		return;
+	c->any_eof = true;
+	c->first_eof = conn_side(c, src);
+	conn_arm_timer(c);
 }
 
 /* Something happened on a leg in RELAY: move what can be moved. */
 static void
 on_relay_io(struct conn *c)
 {
-	uint64_t before = c->cl.bytes_in + c->up.bytes_in;
+	uint64_t before =
+	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
+	struct pump *p[2] = {&c->dup, &c->ddown};
 	struct leg *bad = NULL;
 
-	if (dir_pump(c, &c->dup, &bad) != 0 ||
-	    dir_pump(c, &c->ddown, &bad) != 0) {
-		conn_close(c,
-		    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
-		    conn_side(c, bad), bad->detail);
-		return;
+	for (int i = 0; i < 2; i++) {
+		switch (pump_run(p[i], &bad)) {
+		case PUMP_ERR:
+			conn_close(c,
+			    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
+			    conn_side(c, bad), bad->detail);
+			return;
+		case PUMP_EOF:
+			conn_first_eof(c, p[i]->src);
+			break;
+		default:
+			break;
+		}
 	}
-	if (dir_done(&c->dup) && dir_done(&c->ddown)) {
+	if (pump_done(&c->dup) && pump_done(&c->ddown)) {
 		conn_close(c, REASON_EOF, c->first_eof, NULL);
 		return;
 	}
-	if (c->cl.bytes_in + c->up.bytes_in != before)
+	if (c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
+		c->up.bytes_out !=
+	    before)
 		c->t_io = conn_now();
-	leg_watch(&c->cl, conn_leg_wants(&c->cl, &c->dup, &c->ddown));
-	leg_watch(&c->up, conn_leg_wants(&c->up, &c->ddown, &c->dup));
+	leg_watch(&c->cl, pump_wants(&c->cl, &c->dup, &c->ddown));
+	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*
 	 * Come back for the rest after other connections had their turn, on
 	 * an event of our own: an I/O event that is active but not added is
@@ -566,9 +487,9 @@ on_relay_start(struct conn *c)
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
-	c->dup = (struct dir){
+	c->dup = (struct pump){
 	    .src = &c->cl, .dst = &c->up, .buf = c->bufs, .cap = cap};
-	c->ddown = (struct dir){
+	c->ddown = (struct pump){
 	    .src = &c->up, .dst = &c->cl, .buf = c->bufs + cap, .cap = cap};
 	c->cl.rd_block = c->cl.wr_block = 0;
 	c->up.rd_block = c->up.wr_block = 0;

@@ -97,43 +97,59 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(base);
 }
 
-/* Run POOL until SIGTERM/SIGINT, then drain. 0 or -1. */
+/*
+ * The main thread's event base, with SIGTERM/SIGINT/SIGHUP handled from
+ * before the ports file is written (a test may signal us right after).
+ */
+struct signals {
+	struct event_base *base;
+	struct event *ev[3];
+};
+
 static int
-serve(struct worker_pool *pool)
+signals_init(struct signals *sg)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
-	struct event *ev[3] = {NULL, NULL, NULL};
-	struct event_base *base = NULL;
-	int ret = -1;
 
-	if ((base = event_base_new()) == NULL) {
+	if ((sg->base = event_base_new()) == NULL) {
 		log_error("event_base_new failed");
-		goto out;
+		return (-1);
 	}
 	for (size_t i = 0; i < 3; i++) {
-		ev[i] = evsignal_new(base, sigs[i], on_signal, base);
-		if (ev[i] == NULL || evsignal_add(ev[i], NULL) != 0) {
+		sg->ev[i] =
+		    evsignal_new(sg->base, sigs[i], on_signal, sg->base);
+		if (sg->ev[i] == NULL || evsignal_add(sg->ev[i], NULL) != 0) {
 			log_error("cannot handle signal %d", sigs[i]);
-			goto out;
+			return (-1);
 		}
 	}
+	return (0);
+}
+
+static void
+signals_clear(struct signals *sg)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (sg->ev[i] != NULL)
+			event_free(sg->ev[i]);
+	if (sg->base != NULL)
+		event_base_free(sg->base);
+}
+
+/* Run POOL until SIGTERM/SIGINT, then drain. 0 or -1. */
+static int
+serve(struct worker_pool *pool, struct signals *sg)
+{
 	if (worker_pool_start(pool) != 0) {
 		worker_pool_join(pool);
-		goto out;
+		return (-1);
 	}
 	log_info("ready: %zu routes, %zu workers", pool->nroutes, pool->nw);
-	event_base_dispatch(base);
+	event_base_dispatch(sg->base);
 	worker_pool_drain(pool);
 	worker_pool_join(pool);
 	log_info("stopped");
-	ret = 0;
-out:
-	for (size_t i = 0; i < 3; i++)
-		if (ev[i] != NULL)
-			event_free(ev[i]);
-	if (base != NULL)
-		event_base_free(base);
-	return (ret);
+	return (0);
 }
 
 int
@@ -148,6 +164,7 @@ main(int argc, char **argv)
 	};
 	struct cotai_config *cfg = NULL;
 	struct worker_pool *pool = NULL;
+	struct signals sg = {NULL, {NULL, NULL, NULL}};
 	const char *path = NULL, *ports = NULL;
 	char err[1024];
 	int ch, check = 0, ret = EXIT_FAILURE;
@@ -193,16 +210,18 @@ main(int argc, char **argv)
 		    "refusing to run as root: set \"user:\" in the config");
 		goto out;
 	}
-	if (tls_init() != 0 || (pool = worker_pool_new(cfg)) == NULL)
+	if (signals_init(&sg) != 0 || tls_init() != 0 ||
+	    (pool = worker_pool_new(cfg)) == NULL)
 		goto out;
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		goto out;
 	if (drop_privileges(cfg->user) != 0)
 		goto out;
-	if (serve(pool) == 0)
+	if (serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;
 out:
 	worker_pool_free(pool);
+	signals_clear(&sg);
 	config_free(cfg);
 	libevent_global_shutdown();
 	return (ret);

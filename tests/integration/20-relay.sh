@@ -20,26 +20,27 @@ relay_originate orig-sink "$ts"
 os=$PORT
 
 echo "== 64 MiB each way through the chain"
-timeout 30 "$TOOLS/client" -p "$oe" -m echo -n $((64 << 20)) | tee "$T/big.out"
+big=$(((64 << 20) / SCALE))
+timeout $((30 * TMO)) "$TOOLS/client" -p "$oe" -m echo -n $big | tee "$T/big.out"
 assert_grep 'failures=0' "$T/big.out"
 
-echo "== 200 concurrent connections"
-timeout 60 "$TOOLS/client" -p "$oe" -m echo -n 65536 -c 200 | tee "$T/many.out"
+echo "== $CONC concurrent connections"
+timeout $((60 * TMO)) "$TOOLS/client" -p "$oe" -m echo -n 65536 -c $CONC | tee "$T/many.out"
 assert_grep 'failures=0' "$T/many.out"
 
 echo "== half-close: the answer comes after the client's EOF"
-timeout 60 "$TOOLS/client" -p "$os" -m sink -n $((4 << 20)) -c 4 | tee "$T/half.out"
+timeout $((60 * TMO)) "$TOOLS/client" -p "$os" -m sink -n $((4 << 20)) -c 4 | tee "$T/half.out"
 assert_grep 'failures=0' "$T/half.out"
 
-wait_audit orig-echo 201
-wait_audit term-echo 201
+wait_audit orig-echo $((CONC + 1))
+wait_audit term-echo $((CONC + 1))
 wait_audit term-sink 4
 audit term-echo | head -3
 n=$(audit term-echo | grep -c 'reason=eof' || true)
-[ "$n" -eq 201 ] || fail "term-echo: $n of 201 closes with reason=eof"
+[ "$n" -eq $((CONC + 1)) ] || fail "term-echo: $n of $((CONC + 1)) closes with reason=eof"
 n=$(audit orig-echo | grep -c 'reason=eof' || true)
-[ "$n" -eq 201 ] || fail "orig-echo: $n of 201 closes with reason=eof"
-assert_grep 'peer=backend .*bytes_up=67108864 bytes_down=67108864' \
+[ "$n" -eq $((CONC + 1)) ] || fail "orig-echo: $n of $((CONC + 1)) closes with reason=eof"
+assert_grep 'peer=backend .*bytes_up=$big bytes_down=$big' \
     "$T/term-echo.log" "64 MiB not accounted on term-echo"
 assert_grep 'peer=pg .*tls_version=TLSv1.3' "$T/orig-echo.log"
 echo "ok"

@@ -38,7 +38,7 @@ try_client() {
 	local name=$1 reason=$2 line
 	shift 2
 	echo "== $name -> $reason"
-	echo hello | timeout 10 openssl s_client -connect "127.0.0.1:$tp" \
+	echo hello | timeout $((10 * TMO)) openssl s_client -connect "127.0.0.1:$tp" \
 	    -CAfile "$T/certs/ca.crt" -quiet "$@" >"$T/$name.out" 2>&1 || true
 	closes=$((closes + 1))
 	wait_audit term "$closes"
@@ -67,7 +67,7 @@ try_client tls12 tls_version -tls1_2 -cert "$T/certs/backend.crt" -cert_chain "$
 assert_grep 'peer=mallory .*reason=identity_not_allowed' "$T/term.log"
 
 echo "== the good certificate still works"
-echo hello | timeout 10 openssl s_client -connect "127.0.0.1:$tp" \
+echo hello | timeout $((10 * TMO)) openssl s_client -connect "127.0.0.1:$tp" \
     -CAfile "$T/certs/ca.crt" -quiet -cert "$T/certs/backend.crt" -cert_chain "$T/certs/backend.crt.chain" \
     -key "$T/certs/backend.key" >"$T/good.out" 2>&1 || true
 assert_grep '^hello' "$T/good.out" "the good client got no echo"
@@ -75,7 +75,7 @@ assert_grep '^hello' "$T/good.out" "the good client got no echo"
 echo "== originate refuses a server that is not the expected one"
 relay_config orig originate backend "$tp" "expect: [redis, \"spiffe://cotai.test/db/*\"]" "" ""
 relay_start orig
-timeout 30 "$TOOLS/client" -p "$PORT" -m refused | tee "$T/refused.out"
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m refused | tee "$T/refused.out"
 assert_grep 'failures=0' "$T/refused.out"
 wait_audit orig 1
 assert_grep 'peer=pg .*reason=identity_not_expected' "$T/orig.log"

@@ -19,9 +19,9 @@ op=$PORT
 
 echo "== upstream refused"
 start=$(date +%s)
-timeout 30 "$TOOLS/client" -p "$op" -m refused | tee "$T/refused.out"
+timeout $((30 * TMO)) "$TOOLS/client" -p "$op" -m refused | tee "$T/refused.out"
 assert_grep 'failures=0' "$T/refused.out"
-[ $(($(date +%s) - start)) -le 5 ] || fail "the client was not closed promptly"
+[ $(($(date +%s) - start)) -le $((5 * TMO)) ] || fail "the client was not closed promptly"
 wait_audit term 1
 wait_audit orig 1
 assert_grep 'peer=backend .*closed_by=upstream reason=upstream_refused' \
@@ -39,7 +39,7 @@ rc=0
 wait "$PROXY_PID" || rc=$?
 [ "$rc" -eq 0 ] || fail "cotai-proxy exited $rc after SIGTERM"
 exec 3>&-
-[ $(($(date +%s) - start)) -le 6 ] || fail "drain took too long"
+[ $(($(date +%s) - start)) -le $((6 * TMO)) ] || fail "drain took too long"
 assert_grep 'reason=(drain|handshake_timeout)' "$T/term2.log"
 assert_grep 'msg=stopped' "$T/term2.log"
 echo ok

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 
-total=$((1 << 30))
+total=$(((1 << 30) / SCALE))
 relay_pki
 relay_peer source -n "$total"
 relay_terminate term "$PEER_PORT"
@@ -20,7 +20,7 @@ base_o=$(rss "$orig_pid")
 max_t=$base_t
 max_o=$base_o
 
-timeout 300 "$TOOLS/client" -p "$op" -m source -n "$total" -s 10:4000 \
+timeout $((300 * TMO)) "$TOOLS/client" -p "$op" -m source -n "$total" -s 10:4000 \
     >"$T/client.out" 2>&1 &
 cpid=$!
 while kill -0 "$cpid" 2>/dev/null; do
@@ -32,8 +32,11 @@ wait "$cpid" || { cat "$T/client.out"; fail "client failed"; }
 cat "$T/client.out"
 assert_grep 'failures=0' "$T/client.out"
 echo "RSS growth: terminate $((max_t - base_t)) KiB, originate $((max_o - base_o)) KiB"
-[ $((max_t - base_t)) -lt 16384 ] || fail "terminate RSS grew too much"
-[ $((max_o - base_o)) -lt 16384 ] || fail "originate RSS grew too much"
+# Under valgrind RSS measures valgrind's shadow memory, not ours.
+if [ "${COTAI_VALGRIND:-0}" != 1 ]; then
+	[ $((max_t - base_t)) -lt 16384 ] || fail "terminate RSS grew too much"
+	[ $((max_o - base_o)) -lt 16384 ] || fail "originate RSS grew too much"
+fi
 wait_audit orig 1
 assert_grep "bytes_down=$total .*reason=eof" "$T/orig.log"
 echo ok

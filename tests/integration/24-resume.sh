@@ -13,7 +13,7 @@ relay_config orig originate backend "$PORT" "expect: pg" "" ""
 sed -i 's/^workers: 2/workers: 1/' "$T/orig.yaml"
 relay_start orig
 for i in 1 2 3; do
-	timeout 30 "$TOOLS/client" -p "$PORT" -m echo -n 100000 >"$T/c$i.out" ||
+	timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 >"$T/c$i.out" ||
 	    fail "client $i"
 	wait_audit orig "$i"
 done

@@ -9,6 +9,19 @@
 #                                 and PROXY_PID
 #   audit NAME                    the close lines of proxy NAME's log
 
+# Under valgrind everything is ~20x slower: longer timeouts (TMO), less
+# data (SCALE divides the big transfers).
+TMO=1
+SCALE=1
+CONC=200
+VG_YAML=""
+if [ "${COTAI_VALGRIND:-0}" = 1 ]; then
+	TMO=10
+	SCALE=16
+	CONC=40
+	VG_YAML="defaults: { timeouts: { handshake: 300s, connect: 60s } }"
+fi
+
 # As root, the proxy must be told whom to become.
 relay_user_line() {
 	if [ "$(id -u)" -eq 0 ]; then echo "user: nobody"; fi
@@ -37,6 +50,7 @@ log: { level: ${LOGLEVEL:-info} }
 admin: { enabled: false }
 workers: 2
 drain_timeout: 2s
+$VG_YAML
 $textra
 identity:
   ca: $T/certs/ca.crt
@@ -57,7 +71,7 @@ relay_start() {
 	local name=$1
 	spawn "$name" "$PROXY" -c "$T/$name.yaml" --ports-file "$T/$name.ports"
 	PROXY_PID=$LAST_PID
-	wait_file "$T/$name.ports" 30
+	wait_file "$T/$name.ports" $((30 * TMO))
 	PORT=$(port_of "$T/$name.ports" "$name")
 	[ -n "$PORT" ] || fail "no port for $name"
 }
@@ -78,6 +92,6 @@ audit() {
 
 # wait_audit NAME N: wait until proxy NAME has written N close lines.
 wait_audit() {
-	wait_for "$2 close lines from $1" "${3:-20}" \
+	wait_for "$2 close lines from $1" $((${3:-20} * TMO)) \
 	    sh -c "[ \$(grep -c 'event=close' '$T/$1.log') -ge $2 ]"
 }

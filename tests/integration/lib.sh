@@ -19,8 +19,11 @@ lib_cleanup() {
 	while read -r pid; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done <"$T/.pids"
-	# Give processes up to 5 s to exit, then kill what is left.
-	for _ in $(seq 50); do
+	# Give processes up to 5 s (valgrind: 30 s, for its leak check) to
+	# exit, then kill what is left.
+	local polls=50
+	[ "${COTAI_VALGRIND:-0}" = 1 ] && polls=300
+	for _ in $(seq $polls); do
 		local alive=0
 		while read -r pid; do
 			kill -0 "$pid" 2>/dev/null && alive=1
@@ -31,6 +34,26 @@ lib_cleanup() {
 	while read -r pid; do
 		kill -KILL "$pid" 2>/dev/null || true
 	done <"$T/.pids"
+	# Memory errors fail the test: valgrind's log files (written only
+	# when there is something to report, --quiet) and sanitizer reports
+	# in the processes' logs.
+	local f
+	for f in "$T"/*.valgrind; do
+		[ -f "$f" ] || continue
+		if grep -Eq 'definitely lost: [1-9]|indirectly lost: [1-9]|Invalid (read|write|free)|uninitialised|Mismatched|overlap|ERROR SUMMARY: [1-9]' "$f"; then
+			echo "FAIL: valgrind errors in $f:" >&2
+			head -n 60 "$f" >&2
+			[ $rc -ne 0 ] || rc=1
+		fi
+	done
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		if grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
+			echo "FAIL: sanitizer report in $f:" >&2
+			grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 60 >&2
+			[ $rc -ne 0 ] || rc=1
+		fi
+	done
 	if [ $rc -ne 0 ] || [ "${KEEP_TMP:-0}" = 1 ]; then
 		echo "test directory kept: $T" >&2
 		for f in "$T"/*.log; do
@@ -57,7 +80,7 @@ spawn() {
 	local name=$1
 	shift
 	if [ "${COTAI_VALGRIND:-0}" = 1 ] && [ "$1" = "$PROXY" ]; then
-		set -- valgrind --quiet --error-exitcode=99 --leak-check=full \
+		set -- valgrind --quiet --vgdb=no --error-exitcode=99 --leak-check=full \
 		    --errors-for-leak-kinds=definite,indirect \
 		    --log-file="$T/$name.valgrind" "$@"
 	fi

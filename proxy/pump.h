@@ -1,0 +1,40 @@
+/*
+ * pump: one direction of a relay, from a source leg to a sink leg through
+ * one fixed buffer. Backpressure: the source is not read while the buffer
+ * is full, and reading resumes when it has drained to half. When the
+ * source reaches EOF and the buffer is empty, the sink is shut down for
+ * writing (FIN or TLS close_notify); the other direction is unaffected.
+ */
+#ifndef COTAI_PUMP_H
+#define COTAI_PUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "leg.h"
+
+struct pump {
+	struct leg *src, *dst; /* borrowed */
+	char *buf;             /* borrowed; cap bytes, data at [off, off+len) */
+	size_t cap, off, len;
+	bool paused; /* the buffer was full; resume at half */
+	bool more;   /* stopped early for fairness: run again soon */
+};
+
+enum pump_res { PUMP_OK, PUMP_EOF, PUMP_ERR };
+
+/*
+ * Move bytes until both ends would block, the buffer is full or the
+ * per-call budget is used (then P->more is set). PUMP_EOF: the source has
+ * just reached EOF in this call. PUMP_ERR: *BAD is the failing leg.
+ */
+enum pump_res pump_run(struct pump *p, struct leg **bad);
+
+/* Everything moved and the sink shut down. */
+bool pump_done(const struct pump *p);
+
+/* The events leg L waits for, as the source of IN and the sink of OUT. */
+short
+pump_wants(const struct leg *l, const struct pump *in, const struct pump *out);
+
+#endif
