@@ -27,6 +27,7 @@ struct listener {
 	struct worker *w;
 	struct route *r;
 	struct evconnlistener *lev;
+	struct event *ev_resume; /* re-enable accepting after EMFILE */
 };
 
 static int
@@ -136,12 +137,27 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 static void
-listener_error_cb(struct evconnlistener *lev, void *arg)
+listener_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 
-	/* EMFILE and friends: logged; libevent retries on the next event. */
-	log_errno("accept on route %s", l->r->cfg->name);
+	evconnlistener_enable(l->lev);
+}
+
+/*
+ * accept() failed with something libevent does not retry (EMFILE, ENFILE,
+ * ENOBUFS...): stop accepting for 100 ms instead of spinning on a socket
+ * that stays readable.
+ */
+static void
+listener_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = {0, 100 * 1000};
+
+	log_errno("accept on route %s; pausing 100 ms", l->r->cfg->name);
+	evconnlistener_disable(lev);
+	evtimer_add(l->ev_resume, &tv);
 }
 
 struct listener *
@@ -156,11 +172,19 @@ listener_new(struct worker *w, struct route *r, int fd)
 	}
 	l->w = w;
 	l->r = r;
+	if ((l->ev_resume = evtimer_new(w->base, listener_resume_cb, l)) ==
+	    NULL) {
+		log_error("evtimer_new failed");
+		close(fd);
+		free(l);
+		return (NULL);
+	}
 	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l->lev == NULL) {
 		log_error("route %s: evconnlistener_new failed", r->cfg->name);
 		close(fd);
+		event_free(l->ev_resume);
 		free(l);
 		return (NULL);
 	}
@@ -174,5 +198,6 @@ listener_free(struct listener *l)
 	if (l == NULL)
 		return;
 	evconnlistener_free(l->lev);
+	event_free(l->ev_resume);
 	free(l);
 }
