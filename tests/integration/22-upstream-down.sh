@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Upstream down: the client's connection is closed promptly, nothing is
-# relayed and the terminating proxy logs upstream_refused. Then SIGTERM
+# relayed and the terminating proxy logs upstream_refused. A connection
+# over max_connections is closed at once (reason limit). Then SIGTERM
 # with a connection still open: the proxy drains, closes it with reason
 # drain at the deadline and exits 0.
 . "$(dirname "$0")/lib.sh"
@@ -28,8 +29,17 @@ assert_grep 'peer=backend .*closed_by=upstream reason=upstream_refused' \
     "$T/term.log"
 assert_grep 'bytes_up=0 bytes_down=0' "$T/term.log"
 
-echo "== SIGTERM drains and exits 0"
+echo "== max_connections: the excess connection is closed at once"
 relay_peer sink
+relay_terminate term3 "$PEER_PORT" "    max_connections: 1"
+exec 4<>"/dev/tcp/127.0.0.1/$PORT" # holds the one allowed connection
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m refused | tee "$T/limit.out"
+assert_grep 'failures=0' "$T/limit.out"
+wait_audit term3 1
+assert_grep 'closed_by=proxy reason=limit' "$T/term3.log"
+exec 4>&-
+
+echo "== SIGTERM drains and exits 0"
 relay_terminate term2 "$PEER_PORT" "" ""
 t2=$PORT
 exec 3<>"/dev/tcp/127.0.0.1/$t2" # a TCP connection that never says hello
