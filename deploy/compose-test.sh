@@ -106,7 +106,7 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------
 say "1. host packages and podman settings"
 missing=""
-for p in podman runc podman-compose debootstrap docker-compose; do
+for p in podman runc podman-compose debootstrap docker-compose openssl python3-yaml; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
 	    missing="$missing $p"
 done
