@@ -51,6 +51,37 @@ for f in compose.yaml swarm/stack.yaml; do
 	    bad "compose: $f (exit status)"
 done
 
+# The hardening contract of compose.yaml, on the merged configuration.
+if (cd "$here" && docker-compose -f compose.yaml config) | python3 -c '
+import sys, yaml
+c = yaml.safe_load(sys.stdin)
+bad = []
+for name, n in c.get("networks", {}).items():
+    if not (n or {}).get("internal"):
+        bad.append("network %s is not internal" % name)
+for name, s in c["services"].items():
+    need = {
+        "read_only": s.get("read_only") is True,
+        "cap_drop ALL": "ALL" in (s.get("cap_drop") or []),
+        "no-new-privileges": any(o.replace("=", ":") == "no-new-privileges:true"
+                                 for o in s.get("security_opt") or []),
+        "healthcheck": bool((s.get("healthcheck") or {}).get("test")),
+        "non-root user": str(s.get("user", "0")).split(":")[0] not in ("", "0", "root"),
+        "no published ports": not s.get("ports"),
+    }
+    bad += ["%s: %s" % (name, k) for k, ok in need.items() if not ok]
+    for dep, d in (s.get("depends_on") or {}).items():
+        if (d or {}).get("condition") != "service_healthy":
+            bad.append("%s: depends_on %s without service_healthy" % (name, dep))
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+'; then
+	ok "compose: hardening (internal networks, read_only, cap_drop, no-new-privileges, healthchecks, non-root, no ports, service_healthy)"
+else
+	bad "compose: hardening"
+fi
+
 # The Swarm file also through the Docker CLI's own loader, when present
 # (`docker stack config` needs no engine).
 if docker stack config --help >/dev/null 2>&1; then
