@@ -16,7 +16,8 @@
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 30
-# Extra libFuzzer flags, e.g. FUZZ_FLAGS='-jobs=2 -workers=2'.
+# Extra libFuzzer flags, e.g. FUZZ_FLAGS=-fork=2 (not -jobs: it writes
+# fuzz-N.log into the current directory).
 FUZZ_FLAGS ?=
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
