@@ -40,7 +40,7 @@ n=$(audit term-echo | grep -c 'reason=eof' || true)
 [ "$n" -eq $((CONC + 1)) ] || fail "term-echo: $n of $((CONC + 1)) closes with reason=eof"
 n=$(audit orig-echo | grep -c 'reason=eof' || true)
 [ "$n" -eq $((CONC + 1)) ] || fail "orig-echo: $n of $((CONC + 1)) closes with reason=eof"
-assert_grep 'peer=backend .*bytes_up=$big bytes_down=$big' \
+assert_grep "peer=backend .*bytes_up=$big bytes_down=$big" \
     "$T/term-echo.log" "64 MiB not accounted on term-echo"
 assert_grep 'peer=pg .*tls_version=TLSv1.3' "$T/orig-echo.log"
 echo "ok"
