@@ -13,8 +13,9 @@
 #   BENCH_QUICK=1     a ~2-minute smoke run (short durations, one repeat)
 #   BENCH_PEERS="..." peers to run (default: direct stunnel haproxy cotai)
 #   BENCH_OUT=DIR     where RESULTS.md, results.png and results.tsv go; the
-#                     default is bench/ for a full run (all scenarios, not
-#                     quick) and bench/out/ otherwise, so smoke runs never
+#                     default is bench/ for a full run (all scenarios and
+#                     peers, not quick, no COTAI_*YAML) and bench/out/
+#                     otherwise, so smoke runs and experiments never
 #                     overwrite the committed results
 #   KEEP_TMP=1        keep the work directory (configs, logs)
 #   COTAI_YAML, COTAI_ROUTE_YAML  extra top-level / per-route lines for the
@@ -47,7 +48,8 @@ for s in $SCENARIOS; do
 done
 if [ -n "${BENCH_OUT:-}" ]; then
 	OUT=$BENCH_OUT
-elif [ "$SCENARIOS" = "$ALL_SCENARIOS" ] && [ "$QUICK" != 1 ]; then
+elif [ "$SCENARIOS" = "$ALL_SCENARIOS" ] && [ "$QUICK" != 1 ] &&
+    [ -z "${BENCH_PEERS:-}${COTAI_YAML:-}${COTAI_ROUTE_YAML:-}" ]; then
 	OUT=$here
 else
 	OUT=$here/out
