@@ -28,6 +28,9 @@
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
 #define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
 
+/* Read-ahead buffer per TLS connection. */
+#define TLS_READ_BUFFER (64 * 1024)
+
 static int tls_peer_idx = -1;
 
 int
@@ -221,7 +224,9 @@ tls_ctx_new(const struct config_route *rc)
 	SSL_CTX_set_mode(ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* One read(2) may bring several 16 KiB records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	if (tls_load_identity(ctx, &rc->identity) != 0)
 		goto out;
 	SSL_CTX_set_verify(ctx,
