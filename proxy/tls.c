@@ -28,6 +28,10 @@
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
 #define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
 
+/* Server session cache: entries, and how long a session may be resumed. */
+#define TLS_SERVER_CACHE 20000
+#define TLS_SESSION_LIFETIME (2 * 3600)
+
 /* Read-ahead buffer per TLS connection. */
 #define TLS_READ_BUFFER (64 * 1024)
 
@@ -129,16 +133,22 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return (1);
 }
 
-/* Client side: keep the newest session for the next connection. */
+/* Client side: keep the new session for a later connection. */
 static int
 tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tls_peer *p = tls_peer_of(ssl);
+	struct tls_cache *c;
 
-	if (p == NULL || p->slot == NULL || p->reason != REASON_NONE)
+	if (p == NULL || p->cache == NULL || p->reason != REASON_NONE)
 		return (0);
-	SSL_SESSION_free(*p->slot);
-	*p->slot = sess;
+	c = p->cache;
+	if (c->n == TLS_CACHE_MAX) {
+		SSL_SESSION_free(c->s[0]);
+		memmove(c->s, c->s + 1, (TLS_CACHE_MAX - 1) * sizeof(c->s[0]));
+		c->n--;
+	}
+	c->s[c->n++] = sess;
 	return (1); /* we keep the reference */
 }
 
@@ -254,13 +264,13 @@ out:
 
 void
 tls_peer_init(
-    struct tls_peer *p, const struct config_route *rc, SSL_SESSION **slot)
+    struct tls_peer *p, const struct config_route *rc, struct tls_cache *cache)
 {
 	memset(p, 0, sizeof(*p));
 	p->server = rc->mode == CONFIG_MODE_TERMINATE;
 	p->patterns = p->server ? rc->allow : rc->expect;
 	p->npatterns = p->server ? rc->nallow : rc->nexpect;
-	p->slot = p->server ? NULL : slot;
+	p->cache = p->server ? NULL : cache;
 }
 
 void
@@ -268,6 +278,25 @@ tls_peer_clear(struct tls_peer *p)
 {
 	identity_clear(&p->id);
 	p->have_id = false;
+}
+
+/*
+ * Offer a cached session: the newest one, taken out of the cache when
+ * there are others (each ticket used once, as OpenSSL advises), shared
+ * when it is the last (a burst of connections all resumes from it; the
+ * server allows that, see SSL_OP_NO_ANTI_REPLAY above). 0 or -1.
+ */
+static int
+tls_offer_session(SSL *ssl, struct tls_cache *c)
+{
+	SSL_SESSION *sess = c->s[c->n - 1];
+	int ok = SSL_set_session(ssl, sess);
+
+	if (c->n > 1) {
+		c->n--;
+		SSL_SESSION_free(sess); /* the SSL holds its own reference */
+	}
+	return (ok == 1 ? 0 : -1);
 }
 
 /* True when HOST is an IPv4 or IPv6 literal. */
@@ -299,8 +328,8 @@ tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
 			log_ssl("SNI %s", host);
 			goto out;
 		}
-		if (p->slot != NULL && *p->slot != NULL &&
-		    SSL_set_session(ssl, *p->slot) != 1) {
+		if (p->cache != NULL && p->cache->n > 0 &&
+		    tls_offer_session(ssl, p->cache) != 0) {
 			log_ssl("SSL_set_session");
 			goto out;
 		}
@@ -345,10 +374,7 @@ tls_handshake_failed(struct tls_peer *p)
 	enum reason r = REASON_TLS_ERROR;
 	char buf[sizeof(p->detail)];
 
-	if (p->slot != NULL) {
-		SSL_SESSION_free(*p->slot);
-		*p->slot = NULL;
-	}
+	tls_cache_clear(p->cache);
 	if (p->reason == REASON_NONE) {
 		if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
 			switch (ERR_GET_REASON(e)) {
@@ -374,10 +400,10 @@ tls_handshake_failed(struct tls_peer *p)
 }
 
 void
-tls_slot_clear(SSL_SESSION **slot)
+tls_cache_clear(struct tls_cache *cache)
 {
-	if (slot == NULL)
+	if (cache == NULL)
 		return;
-	SSL_SESSION_free(*slot);
-	*slot = NULL;
+	while (cache->n > 0)
+		SSL_SESSION_free(cache->s[--cache->n]);
 }

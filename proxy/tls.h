@@ -21,6 +21,18 @@
 #include "reason.h"
 
 /*
+ * Client-side TLS 1.3 sessions for one route in one worker thread (no
+ * locking). OpenSSL advises using a TLS 1.3 ticket once: every new ticket
+ * is pushed here, and each new connection takes the newest one out.
+ */
+#define TLS_CACHE_MAX 8
+
+struct tls_cache {
+	SSL_SESSION *s[TLS_CACHE_MAX]; /* owned references, oldest first */
+	int n;
+};
+
+/*
  * What one TLS leg learns about its peer. The connection owns it (embedded)
  * and initialises it with tls_peer_init(); tls.c fills it during the
  * handshake; tls_peer_clear() frees the identity strings.
@@ -28,9 +40,9 @@
 struct tls_peer {
 	char *const *patterns; /* borrowed: the route's allow or expect */
 	size_t npatterns;
-	bool server;        /* we are the TLS server (terminate) */
-	SSL_SESSION **slot; /* client: per-worker session cache slot */
-	struct identity id; /* the peer's leaf, once seen */
+	bool server;             /* we are the TLS server (terminate) */
+	struct tls_cache *cache; /* client: this worker's sessions */
+	struct identity id;      /* the peer's leaf, once seen */
 	bool have_id;
 	enum reason reason; /* first failure found, REASON_NONE if none */
 	char detail[160];   /* human text for the failure */
@@ -47,9 +59,9 @@ int tls_init(void);
  */
 SSL_CTX *tls_ctx_new(const struct config_route *rc);
 
-/* Set up *P for a connection on route RC; SLOT may be NULL (terminate). */
+/* Set up *P for a connection on route RC; CACHE may be NULL (terminate). */
 void tls_peer_init(
-    struct tls_peer *p, const struct config_route *rc, SSL_SESSION **slot);
+    struct tls_peer *p, const struct config_route *rc, struct tls_cache *cache);
 
 /* Free what *P holds; idempotent. */
 void tls_peer_clear(struct tls_peer *p);
@@ -58,7 +70,8 @@ void tls_peer_clear(struct tls_peer *p);
  * A new SSL on socket FD for CTX, in client or server state per P->server.
  * P is borrowed and must outlive the SSL. As a client, SNI is set to HOST
  * when it is a name (not an IP literal; HOST may be NULL) and the session
- * in *P->slot, if any, is offered for resumption. Returns the SSL (the
+ * newest session in P->cache, if any, is taken out and offered for
+ * resumption. Returns the SSL (the
  * caller frees it with SSL_free(); FD stays the caller's) or NULL, logged.
  */
 SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);
@@ -72,12 +85,12 @@ int tls_after_handshake(SSL *ssl, struct tls_peer *p);
 
 /*
  * After a failed handshake: make sure P->reason and P->detail say why,
- * draining OpenSSL's error queue. Forgets the cached session in P->slot so
- * that a bad session is not offered again.
+ * draining OpenSSL's error queue. Empties P->cache, so that sessions from a
+ * server that now fails are not offered again.
  */
 void tls_handshake_failed(struct tls_peer *p);
 
-/* Free a per-worker session slot's content; NULL-safe. */
-void tls_slot_clear(SSL_SESSION **slot);
+/* Free the sessions in CACHE; NULL-safe. */
+void tls_cache_clear(struct tls_cache *cache);
 
 #endif

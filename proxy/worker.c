@@ -283,7 +283,7 @@ worker_clear(struct worker_pool *p, struct worker *w)
 		if (w->lfd != NULL && w->lfd[i] >= 0)
 			close(w->lfd[i]);
 		if (w->sessions != NULL)
-			tls_slot_clear(&w->sessions[i]);
+			tls_cache_clear(&w->sessions[i]);
 	}
 	free(w->lst);
 	free(w->lfd);

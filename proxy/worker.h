@@ -1,7 +1,7 @@
 /*
  * worker: the event-loop threads. Each worker owns one event_base, its own
  * listening socket per TCP route (SO_REUSEPORT, so the kernel spreads new
- * connections across workers), a TLS session slot per originating route,
+ * connections across workers), a TLS session cache per originating route,
  * and the list of its open connections. Unix-socket routes listen on
  * worker 0 only.
  *
@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "route.h"
+#include "tls.h"
 
 struct conn;
 struct listener;
@@ -33,9 +34,9 @@ struct worker {
 	size_t id;
 	struct worker_pool *pool;
 	struct event_base *base;
-	int *lfd;               /* per route: bound socket, -1 if none */
-	struct listener **lst;  /* per route: accepting, or NULL */
-	SSL_SESSION **sessions; /* per route: client session slot */
+	int *lfd;                   /* per route: bound socket, -1 if none */
+	struct listener **lst;      /* per route: accepting, or NULL */
+	struct tls_cache *sessions; /* per route: client sessions */
 	TAILQ_HEAD(conn_list, conn) conns;
 	size_t nconns;
 	bool draining;
