@@ -15,7 +15,7 @@
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
  * socket to the target; exactly one of them speaks TLS (c->tl). In RELAY
- * two directions move bytes, each through one fixed buffer of
+ * two pumps (pump.h) move bytes, each through one fixed buffer of
  * route->buffer_bytes: dup (cl -> up) and ddown (up -> cl). A direction
  * stops reading its source when its buffer is full and starts again when
  * it is down to half (backpressure: a slow reader never grows memory).
