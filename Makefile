@@ -109,6 +109,7 @@ check:
 	$(MAKE) lint
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-regress
 	$(MAKE) itest
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test

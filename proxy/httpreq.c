@@ -65,7 +65,8 @@ httpreq_line(const char *line, size_t len, struct httpreq *req)
 		if (q != NULL)
 			plen = (size_t)(q - sp1 - 1);
 	}
-	if (plen > HTTPREQ_PATH_MAX)
+	if (plen > HTTPREQ_PATH_MAX || memchr(sp1 + 1, '\r', plen) != NULL ||
+	    memchr(sp1 + 1, '\t', plen) != NULL)
 		return (HTTPREQ_BAD);
 	memcpy(req->path, sp1 + 1, plen);
 	req->path[plen] = '\0';
@@ -78,9 +79,11 @@ httpreq_parse(const char *buf, size_t len, struct httpreq *req)
 	const char *nl;
 	size_t end, scan = len < HTTPREQ_MAX ? len : HTTPREQ_MAX;
 
-	if (!httpreq_text_ok(buf, scan))
+	/* Only the head's bytes are judged: what follows it is not ours. */
+	end = httpreq_head_end(buf, scan);
+	if (!httpreq_text_ok(buf, end != 0 ? end : scan))
 		return (HTTPREQ_BAD);
-	if ((end = httpreq_head_end(buf, scan)) == 0)
+	if (end == 0)
 		return (
 		    len >= HTTPREQ_MAX ? HTTPREQ_TOO_LARGE : HTTPREQ_NEED_MORE);
 	nl = memchr(buf, '\n', end);

@@ -109,10 +109,8 @@ parse(const uint8_t *data, size_t len, struct result *r)
 }
 
 /*
- * An answer on the prefix DATA[0..K) holds for the whole input. The one
- * exception allowed here: bytes after a complete head that are not text
- * (see the README: httpreq_parse checks them too, so the whole input may be
- * BAD where the prefix was OK or 405).
+ * An answer on the prefix DATA[0..K) holds for the whole input: bytes
+ * after a complete head never change the verdict.
  */
 static void
 check_prefix(
@@ -125,12 +123,7 @@ check_prefix(
 		CHECK(r.rc == HTTPREQ_NEED_MORE);
 	if (r.rc == HTTPREQ_NEED_MORE)
 		return;
-	if (whole->rc != r.rc) {
-		size_t scan = size < HTTPREQ_MAX ? size : HTTPREQ_MAX;
-
-		CHECK(whole->rc == HTTPREQ_BAD && !is_text(data, scan));
-		return;
-	}
+	CHECK(whole->rc == r.rc);
 	if (r.rc == HTTPREQ_OK) {
 		CHECK(r.req.head == whole->req.head);
 		CHECK(r.req.head_len == whole->req.head_len);

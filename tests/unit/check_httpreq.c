@@ -48,12 +48,16 @@ START_TEST(refuses_bad_heads)
 	static const char *bad[] = {"GET\r\n\r\n", "GET /x\r\n\r\n",
 	    "GET x HTTP/1.1\r\n\r\n", "GET /x HTTP/2.0\r\n\r\n",
 	    " /x HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1 \r\n\r\n",
-	    "GET /\x01 HTTP/1.1\r\n\r\n", "GET /\xc3\xa9 HTTP/1.1\r\n\r\n"};
+	    "GET /\x01 HTTP/1.1\r\n\r\n", "GET /\xc3\xa9 HTTP/1.1\r\n\r\n",
+	    "GET /a\rb HTTP/1.1\r\n\r\n", "GET /a\tb HTTP/1.1\r\n\r\n"};
 	struct httpreq r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(
 		    parse(bad[i], &r) == HTTPREQ_BAD, "accepted %zu", i);
+	/* Bytes after a complete head do not change the verdict. */
+	ck_assert_int_eq(
+	    parse("GET /healthz HTTP/1.1\r\n\r\n\x01", &r), HTTPREQ_OK);
 	ck_assert_int_eq(parse("POST /x HTTP/1.1\r\n\r\n", &r), HTTPREQ_METHOD);
 }
 END_TEST
