@@ -225,11 +225,18 @@ iperf_run() {
 	js=$(timeout $((T_BULK + 30)) iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" \
 	    -J "$@" 2>/dev/null) || return 1
 	c1=$(cpu_ticks $CHAIN_PIDS)
-	record bulk "$m" "$peer" "$(echo "$js" |
-	    jq -r '.end.sum_received.bits_per_second / 8e6 | floor')"
-	[ -z "$CHAIN_PIDS" ] || record bulk "cpu_$m" "$peer" "$(echo "$js" |
-	    jq -r '.end.sum_received.bytes' |
-	    awk -v c=$((c1 - c0)) -v hz="$HZ" '{ printf "%.2f", c / hz / ($1 / 1e9) }')"
+	# "bytes" and "bits_per_second" of the end's "sum_received" object
+	# (iperf3 prints one key per line; no JSON tool needed).
+	set -- $(echo "$js" | awk -F'[:,]' '
+	    /"sum_received"/ { on = 1; next }
+	    on && /"bytes"/ { b = $2 + 0 }
+	    on && /"bits_per_second"/ { r = $2 + 0 }
+	    on && /}/ { printf "%.0f %.0f\n", b, r; exit }')
+	[ $# -eq 2 ] || return 1
+	record bulk "$m" "$peer" "$(awk -v r="$2" 'BEGIN { printf "%d", r / 8e6 }')"
+	[ -z "$CHAIN_PIDS" ] || record bulk "cpu_$m" "$peer" \
+	    "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v b="$1" \
+		'BEGIN { printf "%.2f", c / hz / (b / 1e9) }')"
 }
 
 bulk_one() {
@@ -335,8 +342,10 @@ memory_one() {
 		sleep 0.1
 	done
 	set -- $before $after
-	record memory rss_kib "$peer" "$(echo "scale=1; ($3 - $1) / $N_HOLD" | bc)"
-	record memory pss_kib "$peer" "$(echo "scale=1; ($4 - $2) / $N_HOLD" | bc)"
+	record memory rss_kib "$peer" "$(awk -v a="$1" -v b="$3" -v n="$N_HOLD" \
+	    'BEGIN { printf "%.1f", (b - a) / n }')"
+	record memory pss_kib "$peer" "$(awk -v a="$2" -v b="$4" -v n="$N_HOLD" \
+	    'BEGIN { printf "%.1f", (b - a) / n }')"
 }
 
 scen_memory() {
