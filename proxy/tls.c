@@ -27,6 +27,13 @@
 
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
 #define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
+/*
+ * TLS 1.3 suites, fastest first: AES-128-GCM costs less than AES-256-GCM
+ * per byte on AES-NI machines and is as strong as the P-256 keys behind it.
+ */
+#define TLS_SUITES_13                                                          \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
+	"TLS_CHACHA20_POLY1305_SHA256"
 
 /* Server session cache: entries, and how long a session may be resumed. */
 #define TLS_SERVER_CACHE 20000
@@ -224,7 +231,8 @@ tls_ctx_new(const struct config_route *rc)
 		goto out;
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1) {
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
+	    SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_13) != 1) {
 		log_ssl("route %s: protocol settings", rc->name);
 		goto out;
 	}
