@@ -222,6 +222,8 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 		return (cfg_err_field(c, &r->protocol, &r->line, key,
 		    "redis and mongo are only supported on originate "
 		    "routes"));
+	if (cfg_check_pg(c, r, i) == -1)
+		return (-1);
 	if (orig && !r->plaintext_bind_any && !config_addr_is_local(&r->listen))
 		return (cfg_err_field(c, &r->listen, &r->line, key,
 		    "plaintext listener must be loopback or unix: "
@@ -414,6 +416,7 @@ cfg_clear(struct cotai_config *cfg)
 		cfg_list_free(r->expect, r->nexpect);
 		cfg_list_free(r->allow, r->nallow);
 		cfg_identity_clear(&r->identity);
+		cfg_roles_free(r->roles, r->nroles);
 	}
 	free(cfg->routes);
 	cfg_identity_clear(&cfg->identity);

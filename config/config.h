@@ -28,6 +28,30 @@ enum config_proto {
 	CONFIG_PROTO_MONGO     /* TLS from the first byte (native upstream) */
 };
 
+/* protocol postgres, originate: what the upstream is (key `upstream`). */
+enum config_pg_upstream {
+	CONFIG_PG_UP_POSTGRES, /* PostgreSQL's own TLS (default) */
+	CONFIG_PG_UP_SIDECAR   /* a cotai terminate route: TLS first */
+};
+
+/* protocol postgres, upstream postgres: how TLS starts (`sslnegotiation`). */
+enum config_pg_sslneg {
+	CONFIG_PG_SSLNEG_POSTGRES, /* SSLRequest, one byte 'S', then TLS */
+	CONFIG_PG_SSLNEG_DIRECT    /* TLS first with ALPN "postgresql" (17+) */
+};
+
+/*
+ * protocol postgres: one entry of `roles`, the database users (and
+ * optionally databases) that peers matching IDENTITY may log in as.
+ */
+struct config_pg_role {
+	char *identity; /* a pattern, as in allow/expect */
+	char **users;   /* "*" = any user */
+	size_t nusers;
+	char **databases; /* none = any database */
+	size_t ndatabases;
+};
+
 enum config_addr_kind { CONFIG_ADDR_INET, CONFIG_ADDR_UNIX };
 
 /* A listen or target address: "host:port", "[v6]:port" or "unix:/path". */
@@ -79,6 +103,11 @@ struct config_route {
 	int line;
 	/* originate: allow a plaintext listener beyond loopback/unix: */
 	bool plaintext_bind_any; /* default false */
+	/* protocol postgres (see config/README.md, PostgreSQL) */
+	enum config_pg_upstream pg_upstream;
+	enum config_pg_sslneg pg_sslnegotiation;
+	struct config_pg_role *roles; /* NULL: no role check */
+	size_t nroles;
 };
 
 struct cotai_config {

@@ -35,7 +35,10 @@ enum cfg_type {
 	CT_FORMAT,   /* int (enum log_format) */
 	CT_TLSVER,   /* int TLS1_x_VERSION */
 	CT_WORKERS,  /* "auto" or 1..64 */
-	CT_ROUTES    /* the routes sequence */
+	CT_ROUTES,   /* the routes sequence */
+	CT_PGUP,     /* enum config_pg_upstream */
+	CT_SSLNEG,   /* enum config_pg_sslneg */
+	CT_ROLES     /* struct config_pg_role * + size_t count at off2 */
 };
 
 #define CK_REQUIRED 0x1
@@ -58,7 +61,7 @@ struct cfg_table {
 	size_t nkeys;
 };
 
-#define CFG_MAXKEYS 16
+#define CFG_MAXKEYS 24
 #define NKEYS(a) (sizeof(a) / sizeof(a[0]))
 #define TABLE(a)                                                               \
 	{                                                                      \
@@ -112,6 +115,12 @@ static const struct cfg_key route_keys[] = {
 	4096, 64 << 20, NULL, 0},
     {"plaintext_bind_any", CT_BOOL,
 	offsetof(struct config_route, plaintext_bind_any), 0, 0, 0, NULL, 0},
+    {"upstream", CT_PGUP, offsetof(struct config_route, pg_upstream), 0, 0, 0,
+	NULL, 0},
+    {"sslnegotiation", CT_SSLNEG,
+	offsetof(struct config_route, pg_sslnegotiation), 0, 0, 0, NULL, 0},
+    {"roles", CT_ROLES, offsetof(struct config_route, roles),
+	offsetof(struct config_route, nroles), 0, 0, NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 
@@ -227,6 +236,8 @@ static const char *const cfg_protos[] = {"tcp", "postgres", "redis", "mongo"};
 static const char *const cfg_levels[] = {"debug", "info", "warn", "error"};
 static const char *const cfg_formats[] = {"text", "json"};
 static const char *const cfg_tlsvers[] = {"1.2", "1.3"};
+static const char *const cfg_pgups[] = {"postgres", "sidecar"};
+static const char *const cfg_sslnegs[] = {"postgres", "direct"};
 
 /* A value of an enumerated type: mode, protocol, log level and format. */
 static int
@@ -252,6 +263,17 @@ cfg_value_enum(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 		    0)
 			return (-1);
 		*(int *)p = i == 0 ? TLS1_2_VERSION : TLS1_3_VERSION;
+		return (0);
+	case CT_PGUP:
+		if ((i = cfg_enum(c, n, key, cfg_pgups, NKEYS(cfg_pgups))) < 0)
+			return (-1);
+		*(enum config_pg_upstream *)p = (enum config_pg_upstream)i;
+		return (0);
+	case CT_SSLNEG:
+		if ((i = cfg_enum(c, n, key, cfg_sslnegs, NKEYS(cfg_sslnegs))) <
+		    0)
+			return (-1);
+		*(enum config_pg_sslneg *)p = (enum config_pg_sslneg)i;
 		return (0);
 	default:
 		i = k->type == CT_LEVEL
@@ -325,6 +347,9 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	case CT_PATTERNS:
 		return (cfg_patterns(
 		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
+	case CT_ROLES:
+		return (cfg_roles(
+		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
 	case CT_LISTEN:
 	case CT_TARGET:
 		return (cfg_addr(c, n, key, k->type == CT_LISTEN, p));
@@ -338,6 +363,8 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	case CT_LEVEL:
 	case CT_FORMAT:
 	case CT_TLSVER:
+	case CT_PGUP:
+	case CT_SSLNEG:
 		return (cfg_value_enum(c, k, n, key, p));
 	default:
 		return (cfg_value_scalar(c, k, n, key, p));

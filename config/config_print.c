@@ -18,6 +18,35 @@ print_list(FILE *fp, const char *what, char *const *list, size_t n)
 }
 
 static void
+print_pg(FILE *fp, const struct config_route *r)
+{
+	if (r->mode == CONFIG_MODE_ORIGINATE)
+		fprintf(fp, "  upstream: %s%s\n",
+		    r->pg_upstream == CONFIG_PG_UP_SIDECAR ? "sidecar"
+							   : "postgres",
+		    r->pg_upstream == CONFIG_PG_UP_SIDECAR ? ""
+			: r->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT
+			? ", sslnegotiation: direct"
+			: ", sslnegotiation: postgres");
+	if (r->nroles == 0) {
+		fprintf(fp, "  roles: (no check)\n");
+		return;
+	}
+	for (size_t i = 0; i < r->nroles; i++) {
+		const struct config_pg_role *ro = &r->roles[i];
+		char what[96];
+
+		snprintf(what, sizeof(what), "roles[%s] users", ro->identity);
+		print_list(fp, what, ro->users, ro->nusers);
+		if (ro->ndatabases > 0) {
+			snprintf(what, sizeof(what), "roles[%s] databases",
+			    ro->identity);
+			print_list(fp, what, ro->databases, ro->ndatabases);
+		}
+	}
+}
+
+static void
 print_route(FILE *fp, const struct config_route *r)
 {
 	const struct config_identity *id = &r->identity;
@@ -54,6 +83,8 @@ print_route(FILE *fp, const struct config_route *r)
 	    r->tls_min_version == TLS1_2_VERSION ? "1.2" : "1.3");
 	if (r->plaintext_bind_any)
 		fprintf(fp, "  plaintext_bind_any: true\n");
+	if (r->protocol == CONFIG_PROTO_POSTGRES)
+		print_pg(fp, r);
 }
 
 void

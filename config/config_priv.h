@@ -109,6 +109,15 @@ int cfg_addr(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool listen,
 int cfg_duration(struct cfg_ctx *c, yaml_node_t *n, const char *key, bool zero,
     uint32_t *out);
 
+/* roles: a mapping of identity pattern -> users or {users, databases}
+ * (config_roles.c). */
+int cfg_roles(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    struct config_pg_role **roles, size_t *count);
+/* Free a roles list (config_roles.c). */
+void cfg_roles_free(struct config_pg_role *roles, size_t n);
+/* Checks of the postgres keys of route I (config_roles.c). */
+int cfg_check_pg(struct cfg_ctx *c, const struct config_route *r, size_t i);
+
 /* Parse the document's root mapping into TOP (config_keys.c). */
 int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
 

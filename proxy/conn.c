@@ -11,6 +11,13 @@
  *     accept ──▶ HANDSHAKE ──▶ CONNECT ──▶ RELAY ──▶ closed
  *                (TLS server)  (upstream)
  *
+ *   protocol postgres (pgconn.h) adds PG, the startup negotiation:
+ *
+ *     originate: accept ──▶ PG ──▶ CONNECT ──▶ [PG] ──▶ HANDSHAKE ──▶ RELAY
+ *                (startup packet)          (SSLRequest, 'S')
+ *     terminate: accept ──▶ PG ──▶ HANDSHAKE ──▶ PG ──▶ CONNECT ──▶ RELAY
+ *                (ClientHello or SSLRequest)  (startup packet, roles)
+ *
  *   Any state ──(error, timeout, limit, drain)──▶ closed.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
@@ -49,6 +56,7 @@
 #include "leg.h"
 #include "pump.h"
 #include "log.h"
+#include "pgconn.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -59,6 +67,7 @@ enum conn_state {
 	CONN_S_CONNECT,   /* waiting for the upstream connect */
 	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
 	CONN_S_RELAY,     /* moving bytes */
+	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
 	CONN_S_CLOSED
 };
 
@@ -78,6 +87,7 @@ struct conn {
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	char *bufs;             /* both directions' buffers */
 	struct tls_peer peer;
+	struct pgconn *pg; /* protocol postgres, else NULL */
 	struct event *ev_timer;
 	struct event *ev_more; /* activated to resume a pump (fairness) */
 	uint64_t t_start, t_state, t_io; /* monotonic ms */
@@ -96,6 +106,7 @@ static void conn_more_cb(evutil_socket_t fd, short what, void *arg);
 static void on_connect_start(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_relay_start(struct conn *c);
+static void on_pg_io(struct conn *c);
 
 static uint64_t
 conn_now(void)
@@ -138,6 +149,7 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	log_str(&rec, "reason", reason_name(why));
 	if (detail != NULL && detail[0] != '\0')
 		log_str(&rec, "detail", detail);
+	pgconn_audit(c->pg, &rec);
 	log_end(&rec);
 }
 
@@ -151,7 +163,9 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
 	struct route_stats *st = &c->r->stats;
 	struct worker *w = c->w;
-	bool abort = why != REASON_EOF;
+	/* Refusals answered with an ErrorResponse end with a FIN. */
+	bool abort = why != REASON_EOF && why != REASON_ROLE_NOT_ALLOWED &&
+	    why != REASON_PROTOCOL;
 
 	if (c->state == CONN_S_CLOSED)
 		return;
@@ -173,6 +187,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
 	tls_peer_clear(&c->peer);
+	pgconn_free(c->pg);
 	free(c->bufs);
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->nconns--;
@@ -201,6 +216,7 @@ conn_arm_timer(struct conn *c)
 		limit = tm->connect_ms;
 		break;
 	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
 		limit = tm->handshake_ms;
 		break;
 	case CONN_S_RELAY:
@@ -311,7 +327,15 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
+	if (r->cfg->protocol == CONFIG_PROTO_POSTGRES) {
+		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx)) == NULL) {
+			conn_close(
+			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+			return;
+		}
+		conn_set_state(c, CONN_S_PG);
+		on_pg_io(c);
+	} else if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
 		on_connect_start(c);
 	else
 		on_handshake_start(c, &c->cl);
@@ -360,10 +384,14 @@ on_connect_done(struct conn *c)
 		return;
 	}
 	leg_watch(&c->up, 0);
-	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE)
-		on_handshake_start(c, &c->up);
-	else
+	if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
 		on_relay_start(c);
+	} else if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
+		conn_set_state(c, CONN_S_PG);
+		on_pg_io(c);
+	} else {
+		on_handshake_start(c, &c->up);
+	}
 }
 
 /* One step of the TLS handshake on c->tl. */
@@ -400,10 +428,45 @@ on_handshake_io(struct conn *c)
 		atomic_fetch_add_explicit(
 		    &c->r->stats.resumed, 1, memory_order_relaxed);
 	leg_watch(l, 0);
-	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE)
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
 		on_relay_start(c);
-	else
+	} else if (c->pg != NULL) {
+		pgconn_tls_done(c->pg);
+		conn_set_state(c, CONN_S_PG);
+		on_pg_io(c);
+	} else {
 		on_connect_start(c);
+	}
+}
+
+/* PostgreSQL negotiation: let pgconn work, then take the next step. */
+static void
+on_pg_io(struct conn *c)
+{
+	const char *detail;
+	bool up;
+	enum reason why;
+
+	switch (pgconn_io(
+	    c->pg, &c->cl, &c->up, c->handshaken ? &c->peer.id : NULL)) {
+	case PGCONN_WAIT:
+		return;
+	case PGCONN_CONNECT:
+		on_connect_start(c);
+		return;
+	case PGCONN_TLS:
+		on_handshake_start(c,
+		    c->r->cfg->mode == CONFIG_MODE_ORIGINATE ? &c->up : &c->cl);
+		return;
+	case PGCONN_CLOSE:
+		why = pgconn_result(c->pg, &detail, &up);
+		conn_close(c, why,
+		    why == REASON_EOF || why == REASON_RESET
+			? (up ? CONN_BY_UPSTREAM : CONN_BY_CLIENT)
+			: CONN_BY_PROXY,
+		    detail);
+		return;
+	}
 }
 
 /* Create the SSL on leg L and start the handshake. */
@@ -483,6 +546,9 @@ on_relay_start(struct conn *c)
 	size_t cap =
 	    c->r->cfg->buffer_bytes != 0 ? c->r->cfg->buffer_bytes : 256 * 1024;
 
+	if (pgconn_pending(c->pg) > cap)
+		cap = pgconn_pending(c->pg);
+
 	if ((c->bufs = malloc(2 * cap)) == NULL) {
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
@@ -491,6 +557,7 @@ on_relay_start(struct conn *c)
 	    .src = &c->cl, .dst = &c->up, .buf = c->bufs, .cap = cap};
 	c->ddown = (struct pump){
 	    .src = &c->up, .dst = &c->cl, .buf = c->bufs + cap, .cap = cap};
+	pgconn_prefill(c->pg, &c->dup); /* the startup packet, if any */
 	c->cl.rd_block = c->cl.wr_block = 0;
 	c->up.rd_block = c->up.wr_block = 0;
 	conn_set_state(c, CONN_S_RELAY);
@@ -517,6 +584,9 @@ conn_leg_event(struct conn *c, struct leg *l, short what)
 		break;
 	case CONN_S_RELAY:
 		on_relay_io(c);
+		break;
+	case CONN_S_PG:
+		on_pg_io(c);
 		break;
 	default:
 		break;
@@ -573,6 +643,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
 		if (now >= c->t_state + tm->handshake_ms) {
 			conn_close(
 			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);

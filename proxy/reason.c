@@ -28,6 +28,9 @@ static const char *const reason_names[REASON__N] = {
     [REASON_LIMIT] = "limit",
     [REASON_DRAIN] = "drain",
     [REASON_INTERNAL] = "internal",
+    [REASON_PROTOCOL] = "protocol_error",
+    [REASON_ROLE_NOT_ALLOWED] = "role_not_allowed",
+    [REASON_UPSTREAM_NO_TLS] = "upstream_no_tls",
 };
 
 const char *

@@ -30,6 +30,9 @@ enum reason {
 	REASON_LIMIT,                 /* max_connections reached */
 	REASON_DRAIN,                 /* shutdown deadline passed */
 	REASON_INTERNAL,              /* out of memory and the like */
+	REASON_PROTOCOL,              /* postgres: malformed startup packet */
+	REASON_ROLE_NOT_ALLOWED,      /* postgres: user/database not in roles */
+	REASON_UPSTREAM_NO_TLS,       /* postgres: server did not answer 'S' */
 	REASON__N
 };
 

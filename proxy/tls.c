@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "pgconn.h"
 #include "policy.h"
 
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
@@ -245,7 +246,8 @@ tls_ctx_new(const struct config_route *rc)
 	/* One read(2) may bring several 16 KiB records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
-	if (tls_load_identity(ctx, &rc->identity) != 0)
+	if (tls_load_identity(ctx, &rc->identity) != 0 ||
+	    pgconn_ctx_setup(ctx, rc) != 0)
 		goto out;
 	SSL_CTX_set_verify(ctx,
 	    SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),

@@ -1,0 +1,95 @@
+/*
+ * pgconn: the PostgreSQL startup phase of a connection on a route with
+ * `protocol: postgres`, between accept and the relay (see DESIGN.md,
+ * "Database protocol facts", and the state diagram in conn.c).
+ *
+ *   originate: read the client's startup packets in plaintext, answering
+ *   'N' to SSLRequest and GSSENCRequest, until a StartupMessage (checked
+ *   against the route's roles with our own identity) or a CancelRequest
+ *   is in; after the upstream connect, unless the upstream is a sidecar or
+ *   uses sslnegotiation: direct, send SSLRequest and read exactly one byte:
+ *   'S' and nothing after it starts TLS, anything else closes
+ *   (CVE-2021-23222).
+ *
+ *   terminate: before TLS, a ClientHello (first byte 0x16) starts TLS at
+ *   once (a cotai sidecar or sslnegotiation=direct); an SSLRequest that is
+ *   the only thing received is answered 'S' (bytes after it close the
+ *   connection: CVE-2021-23214); GSSENCRequest gets 'N'; plaintext
+ *   startups are refused. After the handshake the startup packet is read
+ *   inside TLS and checked against roles with the peer's identity.
+ *
+ * The startup bytes read are handed to the relay (pgconn_prefill), so the
+ * server gets them unchanged. Refusals send a PostgreSQL ErrorResponse
+ * (28000 for roles, 08P01 for malformed packets) before closing.
+ */
+#ifndef COTAI_PGCONN_H
+#define COTAI_PGCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "identity.h"
+#include "leg.h"
+#include "log.h"
+#include "pump.h"
+#include "reason.h"
+
+struct pgconn;
+
+enum pgconn_next {
+	PGCONN_WAIT,    /* the legs are watched for what is awaited */
+	PGCONN_CONNECT, /* a startup packet or cancel is in: connect */
+	PGCONN_TLS,     /* start TLS: on cl (terminate) or up (originate) */
+	PGCONN_CLOSE    /* close; pgconn_result() says why */
+};
+
+/*
+ * A new startup phase for a connection on route RC (borrowed, must outlive
+ * it). CTX is the route's context: on originate routes with roles, our own
+ * certificate's identity is read from it. NULL when memory runs out.
+ */
+struct pgconn *pgconn_new(const struct config_route *rc, SSL_CTX *ctx);
+
+/* Free PG; NULL-safe. */
+void pgconn_free(struct pgconn *pg);
+
+/*
+ * Do what can be done after an event on CL or UP (already passed to
+ * leg_ready()). PEER is the TLS peer's identity on terminate routes (NULL
+ * on originate). On PGCONN_WAIT the legs are watched as needed.
+ */
+enum pgconn_next pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
+    const struct identity *peer);
+
+/* Originate, upstream connected: true when the SSLRequest exchange comes
+ * first (then call pgconn_io), false when TLS starts at once. */
+bool pgconn_upstream_begin(struct pgconn *pg);
+
+/* Terminate, TLS handshake done: the startup packet comes next. */
+void pgconn_tls_done(struct pgconn *pg);
+
+/* Startup bytes waiting for the relay (0 for a NULL PG). */
+size_t pgconn_pending(const struct pgconn *pg);
+
+/* Move the waiting bytes into P's empty buffer (P->cap must be at least
+ * pgconn_pending()); NULL-safe. */
+void pgconn_prefill(struct pgconn *pg, struct pump *p);
+
+/* Why PGCONN_CLOSE: the reason, *DETAIL, and whether the upstream did it. */
+enum reason
+pgconn_result(const struct pgconn *pg, const char **detail, bool *upstream);
+
+/* Add pg_user, pg_database (and pg_request=cancel) to an audit line. */
+void pgconn_audit(const struct pgconn *pg, struct log_rec *rec);
+
+/*
+ * Route context set-up for protocol postgres: ALPN "postgresql" offered
+ * (originate with sslnegotiation: direct) or selected when a client offers
+ * it (terminate). 0, or -1 after logging.
+ */
+int pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc);
+
+#endif
