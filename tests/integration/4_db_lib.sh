@@ -23,3 +23,32 @@ psql_at() {
 	timeout $((60 * TMO)) "$PG_BINDIR/psql" "host=127.0.0.1 port=$port \
 user=$user dbname=$user connect_timeout=$((10 * TMO))" -X -A -t "$@"
 }
+
+# pg_raw PORT HEX...: connect to 127.0.0.1:PORT, send the bytes given as
+# hex pairs (spaces allowed), read until the peer closes (at most 5 s) and
+# print what came back with NUL bytes as '|'. Exit status 0 even when the
+# peer resets.
+pg_raw() {
+	local port=$1 hex esc=""
+	shift
+	hex=$(printf '%s' "$*" | tr -d ' \n')
+	while [ -n "$hex" ]; do
+		esc="$esc\\x${hex:0:2}"
+		hex=${hex:2}
+	done
+	{
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || return 0
+		printf "$esc" >&3 2>/dev/null || true
+		timeout $((5 * TMO)) cat <&3 2>/dev/null | tr '\0' '|' || true
+		exec 3<&-
+	} 2>/dev/null
+}
+
+# pg_startup_hex USER DB: a protocol 3.0 StartupMessage as hex.
+pg_startup_hex() {
+	local body len
+	body=$(printf 'user\0%s\0database\0%s\0\0' "$1" "$2" | od -An -tx1 |
+	    tr -d ' \n')
+	len=$((${#body} / 2 + 8))
+	printf '%08x00030000%s' "$len" "$body"
+}

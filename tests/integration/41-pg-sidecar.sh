@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# protocol: postgres on both sidecars, to a PostgreSQL that listens on
+# loopback without TLS: psql and pgbench through originate -> terminate ->
+# PostgreSQL, a cancel over the same path, the roles map refusing a role
+# with SQLSTATE 28000, psql with sslmode=verify-full and a cotai-ca client
+# certificate straight to the terminating sidecar, plaintext refused there,
+# a tcp originate route through a postgres terminate route, and a native
+# originate route refusing a server that answers 'N'.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_db.sh"
+. "$(dirname "$0")/2_relay_lib.sh"
+. "$(dirname "$0")/4_db_lib.sh"
+
+pki_init cotai.test
+issue backend
+issue pgside
+issue intruder
+pg_start plain
+pg_create_role app
+pg_create_role other
+
+db_proxy pgin terminate pgside "$PG_PORT" "allow: [backend, intruder]" \
+"    protocol: postgres
+    roles:
+      backend: [app]
+      intruder: { users: app, databases: [nothing] }"
+tport=$PORT
+db_proxy pgout originate backend "$tport" "expect: pgside" \
+"    protocol: postgres
+    upstream: sidecar"
+oport=$PORT
+
+echo "== psql and pgbench through two sidecars"
+[ "$(psql_at "$oport" app -c 'select current_user')" = app ] ||
+    fail "psql through two sidecars"
+ci="host=127.0.0.1 port=$oport user=app dbname=app"
+"$PG_BINDIR/pgbench" -i -s 1 "$ci" >"$T/pgbench-i.out" 2>&1 ||
+    { cat "$T/pgbench-i.out"; fail "pgbench -i"; }
+"$PG_BINDIR/pgbench" -c 4 -j 2 -t $((100 / SCALE + 5)) "$ci" \
+    >"$T/pgbench.out" 2>&1 || { cat "$T/pgbench.out"; fail "pgbench"; }
+assert_grep 'number of failed transactions: 0' "$T/pgbench.out"
+audit pgin | grep -q 'peer=backend .*reason=eof pg_user=app pg_database=app' ||
+    fail "terminate audit: $(last_close pgin)"
+
+echo "== cancel through two sidecars"
+"$PG_BINDIR/psql" "$ci" -X -v VERBOSITY=verbose -c 'select pg_sleep(30)' \
+    >"$T/cancel.out" 2>&1 &
+psql_pid=$!
+echo "$psql_pid" >>"$T/.pids"
+wait_for "the long query" $((20 * TMO)) sh -c "[ \"\$(psql -h '$PG_SOCKDIR' \
+-p $PG_PORT -U postgres -XAtc \"select count(*) from pg_stat_activity where \
+query = 'select pg_sleep(30)' and state = 'active'\")\" = 1 ]"
+kill -INT "$psql_pid"
+rc=0
+wait "$psql_pid" || rc=$?
+[ $rc != 0 ] || fail "the cancelled query succeeded"
+assert_grep '57014' "$T/cancel.out" "no 57014: $(cat "$T/cancel.out")"
+wait_for "the cancel on the terminating side" $((10 * TMO)) \
+    sh -c "grep -q 'pg_request=cancel' '$T/pgin.log'"
+
+echo "== the roles map refuses another role with 28000"
+if psql_at "$oport" other -v VERBOSITY=verbose -c 'select 1' \
+    >"$T/other.out" 2>&1; then
+	fail "backend logged in as other"
+fi
+assert_grep 'may not log in as role "other"' "$T/other.out"
+# psql does not show the SQLSTATE of a failed login: look at the bytes.
+out=$(pg_raw "$oport" "$(pg_startup_hex other other)")
+case $out in
+E*'SFATAL|VFATAL|C28000|M'*) ;;
+*) fail "expected an ErrorResponse with 28000, got '$out'" ;;
+esac
+wait_for "role refusal audit" $((10 * TMO)) \
+    sh -c "grep -q 'reason=role_not_allowed' '$T/pgin.log'"
+audit pgin | grep 'reason=role_not_allowed' |
+    grep -q 'peer=backend .*pg_user=other pg_database=other' ||
+    fail "role audit: $(audit pgin | grep role_not_allowed)"
+[ "$(pg_sql "select count(*) from pg_stat_activity where usename = 'other'")" = 0 ] ||
+    fail "other reached the server"
+
+echo "== psql sslmode=verify-full straight to the terminating sidecar"
+direct="host=pgside hostaddr=127.0.0.1 port=$tport user=app dbname=app \
+sslmode=verify-full sslrootcert=$T/certs/ca.crt \
+sslcert=$T/certs/backend.crt sslkey=$T/certs/backend.key \
+connect_timeout=$((10 * TMO))"
+[ "$("$PG_BINDIR/psql" "$direct" -XAtc 'select current_user')" = app ] ||
+    fail "psql verify-full to the terminating sidecar"
+# intruder may connect but only to a database called "nothing".
+if "$PG_BINDIR/psql" "${direct//backend/intruder}" -v VERBOSITY=verbose \
+    -XAtc 'select 1' >"$T/intruder.out" 2>&1; then
+	fail "intruder logged in to app"
+fi
+assert_grep 'may not log in as role "app" to database "app"' "$T/intruder.out"
+# Without a client certificate the handshake fails.
+if "$PG_BINDIR/psql" "host=pgside hostaddr=127.0.0.1 port=$tport user=app \
+dbname=app sslmode=verify-full sslrootcert=$T/certs/ca.crt \
+sslcert=/nonexistent sslkey=/nonexistent connect_timeout=10" -XAtc 'select 1' \
+    >"$T/nocert.out" 2>&1; then
+	fail "logged in without a client certificate"
+fi
+# Plaintext to the terminating sidecar: an ErrorResponse saying why.
+if psql_at "$tport" app -c 'select 1' "sslmode=disable" >"$T/plain.out" 2>&1 ||
+    "$PG_BINDIR/psql" "host=127.0.0.1 port=$tport user=app dbname=app \
+sslmode=disable" -XAtc 'select 1' >"$T/plain.out" 2>&1; then
+	fail "plaintext accepted by the terminating sidecar"
+fi
+assert_grep 'TLS with a client certificate is required' "$T/plain.out"
+
+echo "== a tcp originate route through the postgres terminate route"
+db_proxy tcpout originate backend "$tport" "expect: pgside"
+[ "$(psql_at "$PORT" app -c 'select 7')" = 7 ] ||
+    fail "psql through a tcp originate route"
+
+echo "== a native originate route to a server without TLS"
+db_proxy nativeout originate backend "$PG_PORT" "expect: pgside" \
+    "    protocol: postgres"
+if psql_at "$PORT" app -c 'select 1' >"$T/native.out" 2>&1; then
+	fail "native route used a server without TLS"
+fi
+wait_audit nativeout 1
+last_close nativeout | grep -q 'reason=upstream_no_tls .*detail="server refused TLS"' ||
+    fail "native: $(last_close nativeout)"
+
+echo "ok"
