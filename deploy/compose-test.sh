@@ -11,8 +11,8 @@
 #     build packages (BUILD_BASE of deploy/Dockerfile), one with
 #     PostgreSQL 15, Redis 7, Python and the client libraries (the
 #     databases, the backend stand-in's base, the probes). The cotai image
-#     is built by deploy/Dockerfile from this working tree, so the binaries
-#     in it are the current sources.
+#     is built by deploy/Dockerfile from the sources of the last commit
+#     (COMPOSE_TEST_SOURCE=worktree: from the working tree).
 #  3. certificates: deploy/certs.sh, with cotai-ca run from the new image
 #  4. the stack: compose.yaml + compose.local.yaml merged by docker-compose,
 #     minus mongo and mongo-sidecar (MongoDB is not packaged by Debian 12:
@@ -157,10 +157,25 @@ build_base=$(cat "$W/base-build")
 test_base=$(cat "$W/base-test")
 echo "bases: $build_base $test_base ($(($(date +%s) - t)) s)"
 t=$(date +%s)
+# The image is built from the last commit (a tree others are editing may
+# not compile at this moment); COMPOSE_TEST_SOURCE=worktree builds the
+# working tree as it is.
+ctx=$repo
+if [ "${COMPOSE_TEST_SOURCE:-head}" = head ] &&
+    git -C "$repo" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+	ctx=$W/src
+	mkdir -p "$ctx"
+	git -C "$repo" archive --format=tar HEAD Makefile mk lib config proxy ca |
+	    tar -x -C "$ctx"
+	echo "sources: commit $(git -C "$repo" rev-parse --short HEAD)" \
+	    "(COMPOSE_TEST_SOURCE=worktree for the working tree)"
+else
+	echo "sources: the working tree"
+fi
 timeout "$(left)" podman build -q --format docker \
     --ignorefile "$here/Dockerfile.dockerignore" \
     --build-arg BUILD_BASE="$build_base" -f "$here/Dockerfile" \
-    -t "localhost/cotai:$TAG" "$repo" >"$W/build-cotai.log" 2>&1 ||
+    -t "localhost/cotai:$TAG" "$ctx" >"$W/build-cotai.log" 2>&1 ||
     { tail -n 30 "$W/build-cotai.log"; fail "building deploy/Dockerfile"; }
 echo "localhost/cotai:$TAG: $(podman image inspect -f '{{.Size}}' \
     "localhost/cotai:$TAG" | awk '{ printf "%.1f MB", $1 / 1e6 }')" \
