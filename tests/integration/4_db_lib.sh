@@ -36,18 +36,18 @@ pg_raw() {
 		esc="$esc\\x${hex:0:2}"
 		hex=${hex:2}
 	done
-	{
-		exec 3<>"/dev/tcp/127.0.0.1/$port" || return 0
+	# A subshell: a failed exec redirection ends the shell it runs in.
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
 		printf "$esc" >&3 2>/dev/null || true
 		timeout $((5 * TMO)) cat <&3 2>/dev/null | tr '\0' '|' || true
-		exec 3<&-
-	} 2>/dev/null
+	) 2>/dev/null || true
 }
 
 # pg_startup_hex USER DB: a protocol 3.0 StartupMessage as hex.
 pg_startup_hex() {
 	local body len
-	body=$(printf 'user\0%s\0database\0%s\0\0' "$1" "$2" | od -An -tx1 |
+	body=$(printf 'user\0%s\0database\0%s\0\0' "$1" "$2" | od -v -An -tx1 |
 	    tr -d ' \n')
 	len=$((${#body} / 2 + 8))
 	printf '%08x00030000%s' "$len" "$body"
