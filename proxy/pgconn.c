@@ -477,6 +477,14 @@ pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc)
 {
 	static const unsigned char alpn[] = "\012postgresql";
 
+	/*
+	 * Database servers close TLS without close_notify (redis-server
+	 * does after every client EOF); their protocols frame their own
+	 * messages, so a missing close_notify is an EOF, not an attack.
+	 */
+	if (rc->protocol != CONFIG_PROTO_TCP &&
+	    rc->mode == CONFIG_MODE_ORIGINATE)
+		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (rc->protocol != CONFIG_PROTO_POSTGRES)
 		return (0);
 	if (rc->mode == CONFIG_MODE_TERMINATE) {

@@ -86,9 +86,11 @@ pgconn_result(const struct pgconn *pg, const char **detail, bool *upstream);
 void pgconn_audit(const struct pgconn *pg, struct log_rec *rec);
 
 /*
- * Route context set-up for protocol postgres: ALPN "postgresql" offered
+ * Route context set-up for database protocols: ALPN "postgresql" offered
  * (originate with sslnegotiation: direct) or selected when a client offers
- * it (terminate). 0, or -1 after logging.
+ * it (terminate); on originate routes with a database protocol (postgres,
+ * redis, mongo), a TLS EOF without close_notify counts as an EOF. 0, or
+ * -1 after logging.
  */
 int pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc);
 
