@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/x509v3.h>
 
@@ -17,13 +18,15 @@
 static const char ca_cmd_issue_usage[] =
     "usage: cotai-ca [--dir DIR] issue NAME [--dns HOST]... [--ip ADDR]...\n"
     "                [--ttl DURATION] [--key-type ec-p256|ed25519|rsa-3072]\n"
-    "                [--out OUTDIR] [--json]\n"
+    "                [--out OUTDIR] [--combined] [--json]\n"
     "Issue a certificate for workload NAME: CN=NAME, URI SAN\n"
     "spiffe://TD/NAME, DNS SAN NAME and each HOST, IP SAN each ADDR.\n"
     "Default lifetime 7d (capped at the intermediate's), default key\n"
     "ec-p256, default OUTDIR DIR/issued/NAME. Writes OUTDIR/NAME.crt (leaf\n"
     "then intermediate), OUTDIR/NAME.key (0600), OUTDIR/ca.crt and\n"
-    "OUTDIR/crl.pem. Refuses a NAME that already has a valid certificate.\n";
+    "OUTDIR/crl.pem; with --combined also OUTDIR/NAME.pem (leaf,\n"
+    "intermediate and key in one 0600 file, for MongoDB). Refuses a NAME\n"
+    "that already has a valid certificate.\n";
 
 static const char ca_cmd_renew_usage[] =
     "usage: cotai-ca [--dir DIR] renew NAME | --all [--if-due]\n"
@@ -33,7 +36,8 @@ static const char ca_cmd_renew_usage[] =
     "later renewals). --if-due renews only certificates with a third of\n"
     "their lifetime or less left (or expired). The lifetime stays the same\n"
     "unless --ttl is given. --all also refreshes the CRL everywhere, so a\n"
-    "periodic \"renew --all --if-due\" keeps everything current.\n";
+    "periodic \"renew --all --if-due\" keeps everything current.\n"
+    "A combined NAME.pem in that directory is rewritten too.\n";
 
 /* The names of a certificate being issued or renewed. */
 struct ca_cmd_names {
@@ -54,6 +58,7 @@ struct ca_cmd_issue_opts {
 	int all;
 	int if_due;
 	int json;
+	int combined;
 	struct ca_cmd_names names;
 };
 
@@ -116,6 +121,9 @@ ca_cmd_issue_opt(int ch, const char *usage, struct ca_cmd_issue_opts *o)
 	case 'j':
 		o->json = 1;
 		return (CA_CMD_OK);
+	case 'c':
+		o->combined = 1;
+		return (CA_CMD_OK);
 	}
 	return (CA_CMD_USAGE);
 }
@@ -131,6 +139,7 @@ ca_cmd_issue_parse(
 	    {"ttl", required_argument, NULL, 't'},
 	    {"key-type", required_argument, NULL, 'k'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"combined", no_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -243,6 +252,7 @@ ca_cmd_issue(const char *dir, int argc, char **argv)
 	req.ttl = o.ttl != 0 ? o.ttl : CA_CTX_DEFAULT_TTL;
 	req.key_type = o.key_type;
 	req.out_dir = out;
+	req.combined = o.combined;
 	if (ca_ctx_issue(&c, &req, &e) != 0 || ca_ctx_save_index(&c) != 0 ||
 	    ca_ctx_publish_crl(&c, out, 0) != 0)
 		goto out;
@@ -324,6 +334,10 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 	    ? o->ttl
 	    : old.not_after - old.not_before - CA_CERT_BACKDATE;
 	req.out_dir = out;
+	/* Keep a combined file (issue --combined) up to date. */
+	req.combined = snprintf(path, sizeof(path), "%s/%s.pem", out,
+			   old.name) < (int)sizeof(path) &&
+	    access(path, F_OK) == 0;
 	ca_index_at(c->idx, i)->status = CA_INDEX_SUPERSEDED;
 	if (ca_ctx_issue(c, &req, &e) != 0) {
 		ca_index_at(c->idx, i)->status = CA_INDEX_VALID;

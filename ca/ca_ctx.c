@@ -219,6 +219,41 @@ out:
 	return (rc);
 }
 
+/*
+ * NAME.pem: leaf, intermediate, then the key, in one 0600 file (MongoDB's
+ * net.tls.certificateKeyFile, HAProxy's crt).
+ */
+static int
+ca_ctx_write_combined(
+    struct ca_ctx *c, const struct ca_ctx_req *req, X509 *leaf, EVP_PKEY *key)
+{
+	char path[PATH_MAX];
+	BIO *b = NULL, *k = NULL;
+	BUF_MEM *kb;
+	int rc = -1, n;
+
+	n = snprintf(path, sizeof(path), "%s/%s.pem", req->out_dir, req->name);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		ca_util_err(
+		    "path too long: %s/%s.pem", req->out_dir, req->name);
+		return (-1);
+	}
+	if ((k = ca_key_to_pem(key, NULL, 0)) == NULL)
+		goto out;
+	BIO_get_mem_ptr(k, &kb);
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    !PEM_write_bio_X509(b, leaf) || !PEM_write_bio_X509(b, c->inter) ||
+	    BIO_write(b, kb->data, (int)kb->length) != (int)kb->length) {
+		ca_util_err_ssl("encode %s", path);
+		goto out;
+	}
+	rc = ca_store_write_bio(path, b, 0600);
+out:
+	BIO_free(k);
+	BIO_free(b);
+	return (rc);
+}
+
 /* Write the issued files for LEAF/KEY named NAME. */
 static int
 ca_ctx_write_issued(struct ca_ctx *c, const struct ca_ctx_req *req, X509 *leaf,
@@ -239,6 +274,8 @@ ca_ctx_write_issued(struct ca_ctx *c, const struct ca_ctx_req *req, X509 *leaf,
 	snprintf(file, sizeof(file), "%s.crt", req->name);
 	if (ca_ctx_write_pem(req->out_dir, file, leaf, c->inter, NULL, 0644) !=
 	    0)
+		return (-1);
+	if (req->combined && ca_ctx_write_combined(c, req, leaf, key) != 0)
 		return (-1);
 	return (ca_ctx_write_pem(
 	    req->out_dir, "ca.crt", c->root, NULL, NULL, 0644));

@@ -48,6 +48,7 @@ struct ca_ctx_req {
 	int64_t ttl;
 	enum ca_key_type key_type;
 	const char *out_dir;
+	int combined; /* also write NAME.pem: chain then key, 0600 */
 };
 
 /*
@@ -64,7 +65,8 @@ void ca_ctx_close(struct ca_ctx *c);
 int ca_ctx_save_index(struct ca_ctx *c);
 
 /*
- * Issue a leaf for REQ, write NAME.key, NAME.crt, ca.crt into REQ->out_dir
+ * Issue a leaf for REQ, write NAME.key, NAME.crt, ca.crt (and NAME.pem when
+ * REQ->combined) into REQ->out_dir
  * and certs/SERIAL.pem into the state directory, and append a V entry to
  * the index (in memory; the caller saves it). Returns 0 or -1.
  */
