@@ -111,6 +111,19 @@ db_proxy tcpout originate backend "$tport" "expect: pgside"
 [ "$(psql_at "$PORT" app -c 'select 7')" = 7 ] ||
     fail "psql through a tcp originate route"
 
+echo "== sslnegotiation: direct (TLS first, ALPN postgresql)"
+# The terminating sidecar selects ALPN "postgresql" when offered, as
+# PostgreSQL 17 requires; a direct originate route offers it.
+echo | timeout $((10 * TMO)) openssl s_client -connect "127.0.0.1:$tport" \
+    -alpn postgresql -CAfile "$T/certs/ca.crt" -cert "$T/certs/backend.crt" \
+    -key "$T/certs/backend.key" >"$T/alpn.out" 2>&1 || true
+assert_grep 'ALPN protocol: postgresql' "$T/alpn.out"
+db_proxy directout originate backend "$tport" "expect: pgside" \
+"    protocol: postgres
+    sslnegotiation: direct"
+[ "$(psql_at "$PORT" app -c 'select 8')" = 8 ] ||
+    fail "psql through a direct originate route"
+
 echo "== a native originate route to a server without TLS"
 db_proxy nativeout originate backend "$PG_PORT" "expect: pgside" \
     "    protocol: postgres"
