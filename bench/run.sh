@@ -67,8 +67,16 @@ case " $PEERS " in
 *" cotai "*) COTAI_STATUS=ok ;;
 *) COTAI_STATUS="n/a (not in BENCH_PEERS)" ;;
 esac
-if [ "$COTAI_STATUS" = ok ] && [ ! -x "$COTAI_BUILD/cotai-proxy" ]; then
-	COTAI_STATUS="n/a (not built)"
+# The build directory is shared: wait (up to 30 s) for a binary that is
+# there and has not changed for 2 s, so a rebuild in progress is not caught.
+if [ "$COTAI_STATUS" = ok ]; then
+	for i in $(seq 30); do
+		[ -x "$COTAI_BUILD/cotai-proxy" ] &&
+		    [ $(($(date +%s) - $(stat -c %Y "$COTAI_BUILD/cotai-proxy"))) -ge 2 ] &&
+		    break
+		sleep 1
+	done
+	[ -x "$COTAI_BUILD/cotai-proxy" ] || COTAI_STATUS="n/a (not built)"
 fi
 [ "$COTAI_STATUS" != ok ] || cotai_snapshot
 # check_tls: B's TLS port must speak TLS 1.3 with $CIPHER and our CA.
@@ -158,10 +166,7 @@ for peer in $PEERS; do
 	fi
 	PEERS=$(echo " $PEERS " | sed "s/ $peer / /")
 done
-case " $PEERS " in *" cotai "*) ;; *)
-	[ "$COTAI_STATUS" = ok ] && COTAI_STATUS="n/a (not in BENCH_PEERS)"
-	PEERS=$(echo " $PEERS " | sed "s/ cotai / /") ;;
-esac
+[ "$COTAI_STATUS" = ok ] || PEERS=$(echo " $PEERS " | sed "s/ cotai / /")
 PEERS=$(echo $PEERS)
 stop_pids "$ECHO_PID"
 
