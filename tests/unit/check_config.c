@@ -364,6 +364,56 @@ START_TEST(print_policy)
 }
 END_TEST
 
+/* protocol postgres: upstream, sslnegotiation and roles as loaded. */
+START_TEST(pg_keys)
+{
+	static const char yaml[] =
+	    "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
+	    "admin: {enabled: false}\n"
+	    "routes:\n"
+	    "  - {name: a, mode: originate, protocol: postgres, listen: "
+	    "127.0.0.1:1, target: x:1, expect: x, upstream: sidecar}\n"
+	    "  - {name: b, mode: originate, protocol: postgres, listen: "
+	    "127.0.0.1:2, target: x:1, expect: x, sslnegotiation: direct}\n"
+	    "  - name: c\n    mode: terminate\n    protocol: postgres\n"
+	    "    listen: 0.0.0.0:3\n    target: x:1\n    allow: backend\n"
+	    "    roles:\n      backend: [app, app_ro]\n"
+	    "      \"jobs/*\": {users: batch, databases: [jobs, reports]}\n";
+	const struct config_route *r;
+	struct cotai_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	ck_assert_msg(load(yaml, &cfg) == 0, "%s", err);
+	r = cfg->routes;
+	ck_assert_int_eq(r[0].pg_upstream, CONFIG_PG_UP_SIDECAR);
+	ck_assert_int_eq(r[1].pg_upstream, CONFIG_PG_UP_POSTGRES);
+	ck_assert_int_eq(r[1].pg_sslnegotiation, CONFIG_PG_SSLNEG_DIRECT);
+	ck_assert_int_eq(r[0].nroles, 0);
+	ck_assert_int_eq(r[2].nroles, 2);
+	ck_assert_str_eq(r[2].roles[0].identity, "backend");
+	ck_assert_int_eq(r[2].roles[0].nusers, 2);
+	ck_assert_str_eq(r[2].roles[0].users[1], "app_ro");
+	ck_assert_int_eq(r[2].roles[0].ndatabases, 0);
+	ck_assert_str_eq(r[2].roles[1].identity, "jobs/*");
+	ck_assert_str_eq(r[2].roles[1].users[0], "batch");
+	ck_assert_int_eq(r[2].roles[1].ndatabases, 2);
+	ck_assert_str_eq(r[2].roles[1].databases[1], "reports");
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	config_print(cfg, fp);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(buf, "upstream: sidecar\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(buf, "upstream: postgres, sslnegotiation: direct\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "roles[backend] users: app, app_ro"));
+	ck_assert_ptr_nonnull(
+	    strstr(buf, "roles[jobs/*] databases: jobs, reports"));
+	free(buf);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(addresses)
 {
 	static const char *bad[] = {"", "host", ":1", "h:", "h:x", "h:-1",
@@ -497,6 +547,7 @@ config_suite(void)
 	tcase_add_test(tc, builtin_defaults);
 	tcase_add_test(tc, print_policy);
 	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, pg_keys);
 	tcase_add_test(tc, missing_file);
 	tcase_add_loop_test(tc, many_routes, 0, 2);
 	tcase_add_loop_test(tc, example_configs, 0,

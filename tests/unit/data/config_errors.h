@@ -170,6 +170,46 @@ static const struct err_case err_cases[] = {
 	"8:21: routes[0].identity.key: ", "group or others (mode 0644)"},
     {ID "routes:\n" R_O "    identity: {crl: @D@/cert.pem}\n",
 	"8:21: routes[0].identity.crl: no PEM CRL in ", NULL},
+    /* protocol postgres keys */
+    {ID "routes:\n" R_O "    upstream: sidecar\n",
+	"8:15: routes[0].upstream: only on originate routes with protocol: "
+	"postgres",
+	NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    upstream: pg\n",
+	"9:15: routes[0].upstream: invalid value \"pg\" (expected postgres "
+	"or sidecar)",
+	NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    upstream: sidecar\n"
+	"    sslnegotiation: direct\n",
+	"10:21: routes[0].sslnegotiation: direct only with upstream: postgres",
+	NULL},
+    {ID "routes:\n" R_T "    roles: {backend: app}\n",
+	"8:12: routes[0].roles: only for protocol: postgres", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    upstream: sidecar\n",
+	"9:15: routes[0].upstream: only on originate routes", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    sslnegotiation: "
+	"direct\n",
+	"9:21: routes[0].sslnegotiation: only on originate routes", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: "
+	"{\"spiffe://Bad/x\": app}\n",
+	"9:13: routes[0].roles.spiffe://Bad/x: bad pattern", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: {backend: []}\n",
+	"9:22: routes[0].roles.backend: empty list", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles:\n"
+	"      backend: {users: a, dbs: b}\n",
+	"10:27: routes[0].roles.backend.dbs: unknown or duplicate key", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: {backend: "
+	"{databases: x}}\n",
+	"9:22: routes[0].roles.backend.users: missing required key", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: {backend: "
+	"[ok, "
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]}"
+	"\n",
+	"9:27: routes[0].roles.backend[1]: name longer than 63 bytes", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: {a: x, a: y}\n",
+	"9:19: routes[0].roles.a: duplicate key", NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    roles: [a]\n",
+	"9:12: routes[0].roles: expected a mapping of identity: users", NULL},
     {"", "1:1: (root): empty configuration", NULL},
     {ID "routes:\n" R_O "---\nlog: {}\n",
 	"9:1: (root): more than one YAML document", NULL},
