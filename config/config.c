@@ -131,6 +131,8 @@ cfg_route_defaults(
 	cfg_u32_default(&r->timeouts.halfclose_ms, d->timeouts.halfclose_ms);
 	cfg_u32_default(&r->max_connections, d->max_connections);
 	cfg_u32_default(&r->buffer_bytes, d->buffer_bytes);
+	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
+	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	if (r->tls_min_version == CFG_UNSET_INT)
 		r->tls_min_version = d->tls_min_version;
 	return (0);
@@ -149,6 +151,8 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	cfg_u32_default(&d->timeouts.halfclose_ms, CFG_DEF_HALFCLOSE_MS);
 	cfg_u32_default(&d->max_connections, CFG_DEF_ROUTE_MAXCONN);
 	cfg_u32_default(&d->buffer_bytes, CFG_DEF_BUFFER);
+	cfg_u32_default(&d->retry.attempts, CFG_DEF_RETRY_ATTEMPTS);
+	cfg_u32_default(&d->retry.backoff_ms, CFG_DEF_RETRY_BACKOFF_MS);
 	if (d->tls_min_version == CFG_UNSET_INT)
 		d->tls_min_version = TLS1_3_VERSION;
 	if (cfg->log_level == CFG_UNSET_INT)
@@ -157,6 +161,9 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 		cfg->log_format = LOG_F_TEXT;
 	cfg_u32_default(&cfg->drain_timeout_ms, CFG_DEF_DRAIN_MS);
 	cfg_u32_default(&cfg->max_connections, CFG_DEF_MAXCONN);
+	cfg_u32_default(&cfg->ready_min_validity_ms, CFG_DEF_READY_MS);
+	cfg_u32_default(&cfg->reload_debounce_ms, CFG_DEF_DEBOUNCE_MS);
+	cfg_u32_default(&cfg->max_handshakes, CFG_DEF_MAXHANDSHAKES);
 	if (cfg->workers == CFG_UNSET || cfg->workers == 0) {
 		cfg->workers_auto = true;
 		n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -335,8 +342,13 @@ cfg_top_init(struct cfg_top *top)
 	d->timeouts.connect_ms = d->timeouts.handshake_ms = CFG_UNSET;
 	d->timeouts.idle_ms = d->timeouts.halfclose_ms = CFG_UNSET;
 	d->max_connections = d->buffer_bytes = CFG_UNSET;
+	d->retry.attempts = d->retry.backoff_ms = CFG_UNSET;
 	d->tls_min_version = CFG_UNSET_INT;
 	top->cfg.admin_enabled = true;
+	top->cfg.reload_watch = top->cfg.reload_close_revoked = true;
+	top->cfg.ready_min_validity_ms = top->cfg.reload_debounce_ms =
+	    CFG_UNSET;
+	top->cfg.max_handshakes = CFG_UNSET;
 	top->cfg.log_level = top->cfg.log_format = CFG_UNSET_INT;
 	top->cfg.workers = top->cfg.drain_timeout_ms = CFG_UNSET;
 	top->cfg.max_connections = CFG_UNSET;

@@ -79,6 +79,12 @@ struct config_timeouts {
 	uint32_t halfclose_ms; /* default 60000 */
 };
 
+/* Upstream connect retry (key connect_retry): attempts after the first. */
+struct config_retry {
+	uint32_t attempts;   /* default 3; 0 = no retry */
+	uint32_t backoff_ms; /* first wait, doubled each time; default 250 */
+};
+
 struct config_route {
 	char *name; /* unique, [A-Za-z0-9_.-]+ */
 	enum config_mode mode;
@@ -108,6 +114,8 @@ struct config_route {
 	enum config_pg_sslneg pg_sslnegotiation;
 	struct config_pg_role *roles; /* NULL: no role check */
 	size_t nroles;
+	/* upstream connect retry (originate and terminate alike) */
+	struct config_retry retry;
 };
 
 struct cotai_config {
@@ -118,6 +126,16 @@ struct cotai_config {
 	/* admin endpoint: default enabled, 127.0.0.1:9901 */
 	bool admin_enabled;
 	struct config_addr admin_listen;
+	/* /readyz fails when a certificate expires sooner; default 10 min */
+	uint32_t ready_min_validity_ms;
+	/* reload: watch the files (default true), wait for DEBOUNCE ms of
+	 * quiet (default 500), then close live connections whose peer is no
+	 * longer valid (default true) */
+	bool reload_watch;
+	uint32_t reload_debounce_ms;
+	bool reload_close_revoked;
+	/* TLS handshakes in progress at once, process-wide; default 256 */
+	uint32_t max_handshakes;
 	/* enum log_level (default info) and enum log_format (default text) */
 	int log_level;
 	int log_format;

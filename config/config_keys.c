@@ -88,6 +88,14 @@ static const struct cfg_key timeouts_keys[] = {
 };
 static const struct cfg_table timeouts_table = TABLE(timeouts_keys);
 
+static const struct cfg_key retry_keys[] = {
+    {"attempts", CT_U32, offsetof(struct config_retry, attempts), 0, 0, 100,
+	NULL, 0},
+    {"backoff", CT_DUR, offsetof(struct config_retry, backoff_ms), 0, 0, 0,
+	NULL, 0},
+};
+static const struct cfg_table retry_table = TABLE(retry_keys);
+
 static const struct cfg_key route_keys[] = {
     {"name", CT_NAME, offsetof(struct config_route, name), 0, 0, 0, NULL,
 	CK_REQUIRED},
@@ -121,6 +129,8 @@ static const struct cfg_key route_keys[] = {
 	offsetof(struct config_route, pg_sslnegotiation), 0, 0, 0, NULL, 0},
     {"roles", CT_ROLES, offsetof(struct config_route, roles),
 	offsetof(struct config_route, nroles), 0, 0, NULL, 0},
+    {"connect_retry", CT_MAP, offsetof(struct config_route, retry), 0, 0, 0,
+	&retry_table, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 
@@ -133,6 +143,8 @@ static const struct cfg_key defaults_keys[] = {
 	offsetof(struct cfg_defaults, tls_min_version), 0, 0, 0, NULL, 0},
     {"buffer_size", CT_BYTES, offsetof(struct cfg_defaults, buffer_bytes), 0,
 	4096, 64 << 20, NULL, 0},
+    {"connect_retry", CT_MAP, offsetof(struct cfg_defaults, retry), 0, 0, 0,
+	&retry_table, 0},
 };
 static const struct cfg_table defaults_table = TABLE(defaults_keys);
 
@@ -142,8 +154,20 @@ static const struct cfg_key admin_keys[] = {
 	NULL, 0},
     {"enabled", CT_BOOL, offsetof(struct cfg_top, cfg.admin_enabled), 0, 0, 0,
 	NULL, 0},
+    {"ready_min_validity", CT_DUR0,
+	offsetof(struct cfg_top, cfg.ready_min_validity_ms), 0, 0, 0, NULL, 0},
 };
 static const struct cfg_table admin_table = TABLE(admin_keys);
+
+static const struct cfg_key reload_keys[] = {
+    {"watch", CT_BOOL, offsetof(struct cfg_top, cfg.reload_watch), 0, 0, 0,
+	NULL, 0},
+    {"debounce", CT_DUR, offsetof(struct cfg_top, cfg.reload_debounce_ms), 0, 0,
+	0, NULL, 0},
+    {"close_revoked", CT_BOOL,
+	offsetof(struct cfg_top, cfg.reload_close_revoked), 0, 0, 0, NULL, 0},
+};
+static const struct cfg_table reload_table = TABLE(reload_keys);
 
 static const struct cfg_key log_keys[] = {
     {"level", CT_LEVEL, offsetof(struct cfg_top, cfg.log_level), 0, 0, 0, NULL,
@@ -158,6 +182,9 @@ static const struct cfg_key top_keys[] = {
 	&identity_table, 0},
     {"admin", CT_MAP, 0, 0, 0, 0, &admin_table, 0},
     {"log", CT_MAP, 0, 0, 0, 0, &log_table, 0},
+    {"reload", CT_MAP, 0, 0, 0, 0, &reload_table, 0},
+    {"max_handshakes", CT_U32, offsetof(struct cfg_top, cfg.max_handshakes), 0,
+	1, 1000000, NULL, 0},
     {"workers", CT_WORKERS, offsetof(struct cfg_top, cfg.workers), 0, 1, 64,
 	NULL, 0},
     {"user", CT_NAME, offsetof(struct cfg_top, cfg.user), 0, 0, 0, NULL, 0},
@@ -221,6 +248,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->timeouts.connect_ms = r->timeouts.handshake_ms = CFG_UNSET;
 		r->timeouts.idle_ms = r->timeouts.halfclose_ms = CFG_UNSET;
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
+		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;
 		r->line = (int)e->start_mark.line + 1;
 		cfg_key_index(k, sizeof(k), key, cfg->nroutes - 1);

@@ -30,6 +30,11 @@
 #define CFG_DEF_BUFFER (256 * 1024)
 #define CFG_DEF_DRAIN_MS 30000
 #define CFG_DEF_ADMIN "127.0.0.1:9901"
+#define CFG_DEF_READY_MS (10 * 60 * 1000)
+#define CFG_DEF_DEBOUNCE_MS 500
+#define CFG_DEF_MAXHANDSHAKES 256
+#define CFG_DEF_RETRY_ATTEMPTS 3
+#define CFG_DEF_RETRY_BACKOFF_MS 250
 
 /* Where a field's value came from. */
 struct cfg_where {
@@ -44,6 +49,7 @@ struct cfg_defaults {
 	uint32_t max_connections;
 	int tls_min_version;
 	uint32_t buffer_bytes;
+	struct config_retry retry;
 };
 
 /* Everything the top-level key table writes into. */

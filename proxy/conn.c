@@ -57,6 +57,7 @@
 #include "pump.h"
 #include "log.h"
 #include "pgconn.h"
+#include "recheck.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -93,9 +94,12 @@ struct conn {
 	uint64_t t_start, t_state, t_io; /* monotonic ms */
 	size_t ai_next;                  /* next upstream address to try */
 	int up_err;                      /* last upstream connect errno */
+	uint32_t retries;                /* upstream connect retries so far */
 	enum conn_by first_eof;
 	bool any_eof;
 	bool handshaken;
+	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
+	bool retry_wait; /* the timer is a connect retry's backoff */
 	char client[INET6_ADDRSTRLEN + 8];
 };
 
@@ -107,6 +111,26 @@ static void on_connect_start(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_relay_start(struct conn *c);
 static void on_pg_io(struct conn *c);
+
+/*
+ * Keep w->nhandshakes equal to the number of terminate connections that
+ * have not finished their TLS handshake (the part a client that never
+ * sends a ClientHello can hold); call after every change of state.
+ */
+static void
+conn_count(struct conn *c)
+{
+	bool pre = !c->handshaken && c->r->cfg->mode == CONFIG_MODE_TERMINATE &&
+	    (c->state == CONN_S_HANDSHAKE || c->state == CONN_S_PG);
+
+	if (pre == c->pre_tls)
+		return;
+	c->pre_tls = pre;
+	if (pre)
+		c->w->nhandshakes++;
+	else
+		c->w->nhandshakes--;
+}
 
 static uint64_t
 conn_now(void)
@@ -170,6 +194,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	if (c->state == CONN_S_CLOSED)
 		return;
 	c->state = CONN_S_CLOSED;
+	conn_count(c);
 	atomic_fetch_add_explicit(&st->closed[why], 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
@@ -244,6 +269,7 @@ conn_set_state(struct conn *c, enum conn_state s)
 {
 	c->state = s;
 	c->t_state = c->t_io = conn_now();
+	conn_count(c);
 	conn_arm_timer(c);
 }
 
@@ -275,11 +301,67 @@ conn_format_client(struct conn *c, const struct sockaddr *sa)
 static bool
 conn_over_limit(struct conn *c, uint64_t route_active, unsigned all)
 {
-	uint32_t max = c->w->pool->cfg->max_connections;
+	uint32_t max = c->w->cfg->max_connections;
 
 	return ((c->r->cfg->max_connections != 0 &&
 		    route_active > c->r->cfg->max_connections) ||
 	    (max != 0 && all > max));
+}
+
+/*
+ * Over the cap on handshakes in progress (max_handshakes, shared out among
+ * the workers): close the oldest connection still before its handshake,
+ * so clients that never say hello cannot lock out one that does.
+ */
+static void
+conn_shed(struct worker *w)
+{
+	size_t cap = (w->cfg->max_handshakes + w->pool->nw - 1) / w->pool->nw;
+	struct conn *c;
+
+	if (w->nhandshakes < cap)
+		return;
+	TAILQ_FOREACH(c, &w->conns, link)
+	{
+		if (c->pre_tls) {
+			route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
+			conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
+			    "too many handshakes in progress");
+			return;
+		}
+	}
+}
+
+static void
+conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
+{
+	enum reason why;
+	char detail[160];
+
+	c->peer.cache = NULL; /* the worker's session caches go away */
+	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
+		return;
+	for (size_t j = 0; j < n; j++) {
+		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
+			continue;
+		why =
+		    recheck_peer(c->tl->ssl, routes[j], detail, sizeof(detail));
+		if (why != REASON_NONE)
+			conn_close(c, why, CONN_BY_PROXY, detail);
+		return;
+	}
+}
+
+void
+conn_reload_all(
+    struct worker *w, struct route *const *routes, size_t n, bool recheck)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_reload(c, routes, n, recheck);
+	}
 }
 
 void
@@ -324,6 +406,8 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
 	}
+	if (r->cfg->mode == CONFIG_MODE_TERMINATE)
+		conn_shed(w);
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -341,6 +425,35 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		on_handshake_start(c, &c->cl);
 }
 
+/*
+ * Every upstream address failed: wait and try them again while the
+ * route's connect_retry allows (a database that starts after its sidecar).
+ * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
+ * retry is scheduled.
+ */
+static bool
+conn_retry(struct conn *c)
+{
+	const struct config_retry *rt = &c->r->cfg->retry;
+	uint64_t ms;
+	struct timeval tv;
+
+	if (c->retries >= rt->attempts)
+		return (false);
+	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
+	c->retries++;
+	c->ai_next = 0;
+	atomic_fetch_add_explicit(
+	    &c->r->stats.retries, 1, memory_order_relaxed);
+	conn_set_state(c, CONN_S_CONNECT);
+	leg_watch(&c->cl, 0);
+	c->retry_wait = true;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+	return (true);
+}
+
 /* Start connecting to the next upstream address, or give up. */
 static void
 on_connect_start(struct conn *c)
@@ -352,6 +465,8 @@ on_connect_start(struct conn *c)
 			break;
 		c->up_err = errno;
 	}
+	if (fd < 0 && conn_retry(c))
+		return;
 	if (fd < 0) {
 		conn_close(c,
 		    c->up_err == ECONNREFUSED ? REASON_UPSTREAM_REFUSED
@@ -409,6 +524,7 @@ on_handshake_io(struct conn *c)
 		break;
 	default:
 		tls_handshake_failed(&c->peer);
+		route_handshake_failed(c->r, c->peer.reason);
 		by = c->peer.reason == REASON_TLS_ERROR ||
 			c->peer.reason == REASON_TLS_VERSION ||
 			c->peer.reason == REASON_NO_CLIENT_CERT
@@ -418,10 +534,13 @@ on_handshake_io(struct conn *c)
 		return;
 	}
 	if (tls_after_handshake(l->ssl, &c->peer) != 0) {
+		route_handshake_failed(c->r, c->peer.reason);
 		conn_close(c, c->peer.reason, CONN_BY_PROXY, c->peer.detail);
 		return;
 	}
 	c->handshaken = true;
+	conn_count(c);
+	route_observe_handshake(c->r, conn_now() - c->t_state);
 	atomic_fetch_add_explicit(
 	    &c->r->stats.handshakes, 1, memory_order_relaxed);
 	if (SSL_session_reused(l->ssl))
@@ -633,6 +752,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_error("timer on a dead connection %p", (void *)c);
 		return;
 	}
+	if (c->retry_wait) {
+		c->retry_wait = false;
+		on_connect_start(c);
+		return;
+	}
 	tm = &c->r->cfg->timeouts;
 	switch (c->state) {
 	case CONN_S_CONNECT:
@@ -645,6 +769,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_S_HANDSHAKE:
 	case CONN_S_PG:
 		if (now >= c->t_state + tm->handshake_ms) {
+			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
 			conn_close(
 			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
 			return;

@@ -23,4 +23,14 @@ void conn_accept(struct worker *w, struct route *r, int fd,
  * frees C. Call from C's worker thread only. */
 void conn_drop(struct conn *c, enum reason why);
 
+/*
+ * After a reload, in W's thread, for each of W's connections: forget the
+ * worker's session cache and, when RECHECK, close it (audit reason
+ * *_after_reload) if its peer's certificate no longer passes the new route
+ * of the same name among ROUTES[0..N) (revoked by a new CRL, expired, no
+ * longer in allow/expect).
+ */
+void conn_reload_all(
+    struct worker *w, struct route *const *routes, size_t n, bool recheck);
+
 #endif

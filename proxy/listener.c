@@ -193,6 +193,12 @@ listener_new(struct worker *w, struct route *r, int fd)
 }
 
 void
+listener_set_route(struct listener *l, struct route *r)
+{
+	l->r = r;
+}
+
+void
 listener_free(struct listener *l)
 {
 	if (l == NULL)

@@ -36,6 +36,9 @@ int listener_port(int fd, char *buf, size_t len);
  */
 struct listener *listener_new(struct worker *w, struct route *r, int fd);
 
+/* From now on, hand accepted sockets to route R (borrowed, as above). */
+void listener_set_route(struct listener *l, struct route *r);
+
 /* Stop accepting and close the socket; NULL-safe. */
 void listener_free(struct listener *l);
 

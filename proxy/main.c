@@ -3,12 +3,14 @@
  *
  *	cotai-proxy -c FILE [--ports-file PATH]
  *	cotai-proxy --check -c FILE
+ *	cotai-proxy health [-c FILE | --admin ADDR] [--ready]
  *
  * Start-up order matters: load the config and all key material and bind
  * every listening socket first (these may need root), write the ports
  * file, then drop to cfg->user, then start the worker threads. The main
- * thread afterwards only handles signals: SIGTERM/SIGINT drain and exit 0,
- * SIGHUP is logged (reload comes later).
+ * thread afterwards runs the admin endpoint (admin.h) and handles signals:
+ * SIGTERM/SIGINT drain (the admin endpoint answers 503 meanwhile) and exit
+ * 0, SIGHUP reloads (reload.h), as do changes to the watched files.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,10 +25,16 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "config.h"
 #include "log.h"
+#include "probe.h"
+#include "reload.h"
 #include "tls.h"
 #include "worker.h"
+
+#define HEALTH_DEFAULT_ADMIN "127.0.0.1:9901"
+#define HEALTH_TIMEOUT_MS 3000
 
 static void
 usage(FILE *fp)
@@ -34,12 +42,20 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: cotai-proxy -c FILE [--ports-file PATH]\n"
 	    "       cotai-proxy --check -c FILE\n"
+	    "       cotai-proxy health [-c FILE | --admin ADDR] [--ready]\n"
 	    "\n"
 	    "  -c, --config FILE   the YAML configuration\n"
 	    "      --check         validate FILE, print the effective policy, "
 	    "exit 0/1\n"
 	    "      --ports-file P  once bound, write \"ROUTE HOST:PORT\" "
 	    "lines to P\n"
+	    "                      (and \"admin HOST:PORT\")\n"
+	    "  health              ask a running proxy's admin endpoint "
+	    "(admin.listen of\n"
+	    "                      -c FILE, or ADDR, default "
+	    "127.0.0.1:9901) for /healthz\n"
+	    "                      (--ready: /readyz); exit 0 healthy, "
+	    "1 not\n"
 	    "  -h, --help          this text\n");
 }
 
@@ -84,27 +100,62 @@ drop_privileges(const char *user)
 	return (0);
 }
 
-static void
-on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct event_base *base = arg;
-
-	if (sig == SIGHUP) {
-		log_warn("SIGHUP: reload not implemented yet");
-		return;
-	}
-	log_info("signal %d: draining", (int)sig);
-	event_base_loopbreak(base);
-}
-
 /*
  * The main thread's event base, with SIGTERM/SIGINT/SIGHUP handled from
  * before the ports file is written (a test may signal us right after).
+ * POOL, RL and AD are set once they exist.
  */
 struct signals {
 	struct event_base *base;
 	struct event *ev[3];
+	struct event *ev_poll; /* draining: have the workers finished? */
+	struct worker_pool *pool;
+	struct reload *rl;
+	struct admin *ad;
+	bool draining;
 };
+
+static void
+on_drain_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct signals *sg = arg;
+
+	if (sg->pool == NULL || worker_pool_finished(sg->pool))
+		event_base_loopbreak(sg->base);
+}
+
+/* SIGTERM/SIGINT: stop accepting, keep answering the admin endpoint
+ * (503) until the workers are done. */
+static void
+start_drain(struct signals *sg)
+{
+	struct timeval tv = {0, 50 * 1000};
+
+	sg->draining = true;
+	admin_set_draining(sg->ad);
+	reload_stop(sg->rl);
+	if (sg->pool != NULL)
+		worker_pool_drain(sg->pool);
+	sg->ev_poll = event_new(sg->base, -1, EV_PERSIST, on_drain_poll, sg);
+	if (sg->ev_poll == NULL || event_add(sg->ev_poll, &tv) != 0)
+		event_base_loopbreak(sg->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *sg = arg;
+
+	if (sig == SIGHUP) {
+		if (sg->rl != NULL && !sg->draining)
+			(void)reload_run(sg->rl, "SIGHUP");
+		return;
+	}
+	if (sg->draining)
+		return;
+	log_info("signal %d: draining", (int)sig);
+	start_drain(sg);
+}
 
 static int
 signals_init(struct signals *sg)
@@ -116,8 +167,7 @@ signals_init(struct signals *sg)
 		return (-1);
 	}
 	for (size_t i = 0; i < 3; i++) {
-		sg->ev[i] =
-		    evsignal_new(sg->base, sigs[i], on_signal, sg->base);
+		sg->ev[i] = evsignal_new(sg->base, sigs[i], on_signal, sg);
 		if (sg->ev[i] == NULL || evsignal_add(sg->ev[i], NULL) != 0) {
 			log_error("cannot handle signal %d", sigs[i]);
 			return (-1);
@@ -132,8 +182,65 @@ signals_clear(struct signals *sg)
 	for (size_t i = 0; i < 3; i++)
 		if (sg->ev[i] != NULL)
 			event_free(sg->ev[i]);
+	if (sg->ev_poll != NULL)
+		event_free(sg->ev_poll);
+	reload_free(sg->rl);
+	admin_free(sg->ad);
 	if (sg->base != NULL)
 		event_base_free(sg->base);
+}
+
+/*
+ * `cotai-proxy health`: GET /healthz (or /readyz) from the admin endpoint
+ * named by --admin, by -c FILE's admin.listen, or the default. 0 or 1.
+ */
+static int
+health_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"ready", no_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cotai_config *cfg = NULL;
+	const char *addr = HEALTH_DEFAULT_ADMIN, *path = NULL;
+	const char *what = "/healthz";
+	char err[1024], why[256];
+	int ch, code = -1;
+
+	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else if (ch == 'a')
+			addr = optarg;
+		else if (ch == 'r')
+			what = "/readyz";
+		else
+			return (2);
+	}
+	if (path != NULL) {
+		if (config_load(path, &cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cotai-proxy health: %s\n", err);
+			return (1);
+		}
+		if (!cfg->admin_enabled) {
+			fprintf(stderr,
+			    "cotai-proxy health: admin disabled "
+			    "in %s\n",
+			    path);
+			config_free(cfg);
+			return (1);
+		}
+		addr = cfg->admin_listen.text;
+	}
+	code = probe_http(addr, what, HEALTH_TIMEOUT_MS, why, sizeof(why));
+	if (code == 200)
+		printf("healthy: %s %s\n", addr, what);
+	else
+		printf("unhealthy: %s %s: %s\n", addr, what, why);
+	config_free(cfg);
+	return (code == 200 ? 0 : 1);
 }
 
 /* Run POOL until SIGTERM/SIGINT, then drain. 0 or -1. */
@@ -146,7 +253,8 @@ serve(struct worker_pool *pool, struct signals *sg)
 	}
 	log_info("ready: %zu routes, %zu workers", pool->nroutes, pool->nw);
 	event_base_dispatch(sg->base);
-	worker_pool_drain(pool);
+	if (!sg->draining)
+		worker_pool_drain(pool);
 	worker_pool_join(pool);
 	log_info("stopped");
 	return (0);
@@ -163,12 +271,18 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct cotai_config *cfg = NULL;
+	struct route_config *rc = NULL;
 	struct worker_pool *pool = NULL;
-	struct signals sg = {NULL, {NULL, NULL, NULL}};
+	struct signals sg;
 	const char *path = NULL, *ports = NULL;
 	char err[1024];
 	int ch, check = 0, ret = EXIT_FAILURE;
 
+	memset(&sg, 0, sizeof(sg));
+	if (argc > 1 && strcmp(argv[1], "health") == 0) {
+		log_setup("cotai-proxy", LOG_L_WARN, LOG_F_TEXT);
+		return (health_main(argc - 1, argv + 1));
+	}
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -210,18 +324,36 @@ main(int argc, char **argv)
 		    "refusing to run as root: set \"user:\" in the config");
 		goto out;
 	}
-	if (signals_init(&sg) != 0 || tls_init() != 0 ||
-	    (pool = worker_pool_new(cfg)) == NULL)
+	rc = route_config_new(cfg);
+	cfg = NULL;
+	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
+	    (pool = worker_pool_new(rc)) == NULL)
+		goto out;
+	sg.pool = pool;
+	if (pool->cfg->admin_enabled) {
+		if ((sg.ad = admin_new(
+			 sg.base, &pool->cfg->admin_listen, pool)) == NULL)
+			goto out;
+		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
+		    admin_bound(sg.ad));
+	}
+	if ((sg.rl = reload_new(sg.base, pool, ports)) == NULL)
 		goto out;
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		goto out;
-	if (drop_privileges(cfg->user) != 0)
+	if (drop_privileges(pool->cfg->user) != 0)
 		goto out;
 	if (serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;
 out:
+	/* The admin endpoint and reloads read the pool: free them first. */
+	reload_free(sg.rl);
+	sg.rl = NULL;
+	admin_free(sg.ad);
+	sg.ad = NULL;
 	worker_pool_free(pool);
 	signals_clear(&sg);
+	route_config_unref(rc);
 	config_free(cfg);
 	libevent_global_shutdown();
 	return (ret);

@@ -31,6 +31,10 @@ static const char *const reason_names[REASON__N] = {
     [REASON_PROTOCOL] = "protocol_error",
     [REASON_ROLE_NOT_ALLOWED] = "role_not_allowed",
     [REASON_UPSTREAM_NO_TLS] = "upstream_no_tls",
+    [REASON_REVOKED_AFTER_RELOAD] = "revoked_after_reload",
+    [REASON_EXPIRED_AFTER_RELOAD] = "expired_after_reload",
+    [REASON_NOT_ALLOWED_AFTER_RELOAD] = "not_allowed_after_reload",
+    [REASON_HANDSHAKE_SHED] = "handshake_shed",
 };
 
 const char *

@@ -33,6 +33,10 @@ enum reason {
 	REASON_PROTOCOL,              /* postgres: malformed startup packet */
 	REASON_ROLE_NOT_ALLOWED,      /* postgres: user/database not in roles */
 	REASON_UPSTREAM_NO_TLS,       /* postgres: server did not answer 'S' */
+	REASON_REVOKED_AFTER_RELOAD,  /* peer on the CRL loaded by a reload */
+	REASON_EXPIRED_AFTER_RELOAD,  /* peer certificate expired, seen then */
+	REASON_NOT_ALLOWED_AFTER_RELOAD, /* peer fails the reloaded route */
+	REASON_HANDSHAKE_SHED, /* oldest pending handshake, over cap */
 	REASON__N
 };
 

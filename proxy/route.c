@@ -10,9 +10,66 @@
 #include "tls.h"
 #include "upstream.h"
 
-struct route *
-route_new(const struct config_route *rc, size_t index)
+const unsigned route_hs_bounds_ms[ROUTE_HS_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000};
+
+struct route_config *
+route_config_new(struct cotai_config *cfg)
 {
+	struct route_config *rc;
+
+	if ((rc = calloc(1, sizeof(*rc))) == NULL) {
+		log_errno("calloc");
+		config_free(cfg);
+		return (NULL);
+	}
+	rc->cfg = cfg;
+	atomic_init(&rc->refs, 1);
+	return (rc);
+}
+
+struct route_config *
+route_config_ref(struct route_config *rc)
+{
+	atomic_fetch_add_explicit(&rc->refs, 1, memory_order_relaxed);
+	return (rc);
+}
+
+void
+route_config_unref(struct route_config *rc)
+{
+	if (rc == NULL ||
+	    atomic_fetch_sub_explicit(&rc->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	config_free(rc->cfg);
+	free(rc);
+}
+
+void
+route_observe_handshake(struct route *r, uint64_t ms)
+{
+	size_t i = 0;
+
+	while (i < ROUTE_HS_BUCKETS && ms > route_hs_bounds_ms[i])
+		i++;
+	atomic_fetch_add_explicit(
+	    &r->stats.hs_bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &r->stats.hs_sum_ms, ms, memory_order_relaxed);
+}
+
+void
+route_handshake_failed(struct route *r, enum reason why)
+{
+	if ((unsigned)why < REASON__N)
+		atomic_fetch_add_explicit(
+		    &r->stats.hs_failed[why], 1, memory_order_relaxed);
+}
+
+struct route *
+route_new(struct route_config *owner, size_t index)
+{
+	const struct config_route *rc = &owner->cfg->routes[index];
 	struct route *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -20,6 +77,7 @@ route_new(const struct config_route *rc, size_t index)
 		return (NULL);
 	}
 	r->cfg = rc;
+	r->owner = route_config_ref(owner);
 	r->index = index;
 	atomic_init(&r->refs, 1);
 	if ((r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
@@ -46,5 +104,6 @@ route_unref(struct route *r)
 		return;
 	SSL_CTX_free(r->ssl_ctx);
 	upstream_free(r->up);
+	route_config_unref(r->owner);
 	free(r);
 }

@@ -17,6 +17,10 @@
 #include "config.h"
 #include "reason.h"
 
+/* Upper bounds (ms) of the handshake duration histogram's buckets. */
+#define ROUTE_HS_BUCKETS 10
+extern const unsigned route_hs_bounds_ms[ROUTE_HS_BUCKETS];
+
 /* Counters a metrics endpoint can read at any time (relaxed atomics). */
 struct route_stats {
 	atomic_uint_fast64_t accepted;          /* connections accepted */
@@ -26,10 +30,35 @@ struct route_stats {
 	atomic_uint_fast64_t bytes_up;          /* client -> upstream */
 	atomic_uint_fast64_t bytes_down;        /* upstream -> client */
 	atomic_uint_fast64_t closed[REASON__N]; /* by reason */
+	atomic_uint_fast64_t retries;           /* upstream connect retries */
+	atomic_uint_fast64_t hs_failed[REASON__N]; /* handshakes, by reason */
+	/* handshake durations: per bucket (not cumulative), +Inf last */
+	atomic_uint_fast64_t hs_bucket[ROUTE_HS_BUCKETS + 1];
+	atomic_uint_fast64_t hs_sum_ms;
 };
 
+/*
+ * A loaded configuration shared by the routes built from it: a reload
+ * makes new routes from a new one while old connections still hold old
+ * routes, whose cfg points into the old one. Freed with its last reference.
+ */
+struct route_config {
+	struct cotai_config *cfg; /* owned */
+	atomic_uint refs;
+};
+
+/* Take CFG (owned from now on, also on failure); one reference or NULL. */
+struct route_config *route_config_new(struct cotai_config *cfg);
+
+/* Take another reference; returns RC. */
+struct route_config *route_config_ref(struct route_config *rc);
+
+/* Drop a reference, freeing the config with the last one; NULL-safe. */
+void route_config_unref(struct route_config *rc);
+
 struct route {
-	const struct config_route *cfg; /* borrowed from the config */
+	const struct config_route *cfg; /* borrowed from owner->cfg */
+	struct route_config *owner;     /* a reference */
 	size_t index;                   /* position in cfg->routes */
 	SSL_CTX *ssl_ctx;               /* owned */
 	struct upstream *up;            /* owned */
@@ -38,10 +67,17 @@ struct route {
 };
 
 /*
- * Build the route for RC (borrowed; must outlive the route), loading its
- * key material. Returns a route with one reference, or NULL (logged).
+ * Build the route for OWNER's route INDEX (a reference to OWNER is taken),
+ * loading its key material. Returns a route with one reference, or NULL
+ * (logged).
  */
-struct route *route_new(const struct config_route *rc, size_t index);
+struct route *route_new(struct route_config *owner, size_t index);
+
+/* Count one completed handshake that took MS milliseconds. */
+void route_observe_handshake(struct route *r, uint64_t ms);
+
+/* Count one handshake that failed (or never finished) for reason WHY. */
+void route_handshake_failed(struct route *r, enum reason why);
 
 /* Take another reference; returns R. */
 struct route *route_ref(struct route *r);

@@ -20,28 +20,48 @@
 #include "log.h"
 #include "tls.h"
 
+int
+worker_pool_bind_route(const struct worker_pool *p,
+    const struct config_route *r, int *fds, char *name, size_t len)
+{
+	const struct config_addr *a = &r->listen;
+	char port[16];
+	size_t nw = a->kind == CONFIG_ADDR_UNIX ? 1 : p->nw;
+
+	for (size_t k = 0; k < p->nw; k++)
+		fds[k] = -1;
+	for (size_t k = 0; k < nw; k++) {
+		if ((fds[k] = listener_bind(a, k == 0 ? NULL : port)) < 0)
+			goto fail;
+		if (k == 0 && a->kind == CONFIG_ADDR_INET &&
+		    listener_port(fds[k], port, sizeof(port)) != 0)
+			goto fail;
+	}
+	if (listener_name(fds[0], a, name, len) != 0)
+		goto fail;
+	return (0);
+fail:
+	for (size_t k = 0; k < nw; k++) {
+		if (fds[k] >= 0)
+			close(fds[k]);
+		fds[k] = -1;
+	}
+	return (-1);
+}
+
 /* Bind route I's socket for every worker that serves it. */
 static int
 worker_pool_bind(struct worker_pool *p, size_t i)
 {
-	const struct config_addr *a = &p->cfg->routes[i].listen;
-	char port[16], name[512];
-	size_t nw = a->kind == CONFIG_ADDR_UNIX ? 1 : p->nw;
+	int fds[64];
+	char name[512];
 
-	for (size_t k = 0; k < nw; k++) {
-		int fd = listener_bind(a, k == 0 ? NULL : port);
-
-		if (fd < 0)
-			return (-1);
-		p->w[k].lfd[i] = fd;
-		if (k == 0 && a->kind == CONFIG_ADDR_INET &&
-		    listener_port(fd, port, sizeof(port)) != 0)
-			return (-1);
-	}
-	if (listener_name(p->w[0].lfd[i], a, name, sizeof(name)) != 0 ||
-	    (p->bound[i] = strdup(name)) == NULL)
+	if (worker_pool_bind_route(
+		p, &p->cfg->routes[i], fds, name, sizeof(name)) != 0)
 		return (-1);
-	return (0);
+	for (size_t k = 0; k < p->nw; k++)
+		p->w[k].lfd[i] = fds[k];
+	return ((p->bound[i] = strdup(name)) == NULL ? -1 : 0);
 }
 
 /* Allocate worker W's per-route arrays and its event base. */
@@ -50,11 +70,16 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 {
 	w->id = id;
 	w->pool = p;
+	w->cfg = p->cfg;
+	w->nroutes = p->nroutes;
 	TAILQ_INIT(&w->conns);
+	pthread_mutex_init(&w->mu, NULL);
 	w->lfd = malloc(p->nroutes * sizeof(*w->lfd));
 	w->lst = calloc(p->nroutes, sizeof(*w->lst));
 	w->sessions = calloc(p->nroutes, sizeof(*w->sessions));
-	if (w->lfd == NULL || w->lst == NULL || w->sessions == NULL) {
+	w->routes = calloc(p->nroutes, sizeof(*w->routes));
+	if (w->lfd == NULL || w->lst == NULL || w->sessions == NULL ||
+	    w->routes == NULL) {
 		log_errno("malloc");
 		return (-1);
 	}
@@ -72,17 +97,21 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 }
 
 struct worker_pool *
-worker_pool_new(const struct cotai_config *cfg)
+worker_pool_new(struct route_config *rc)
 {
+	const struct cotai_config *cfg = rc->cfg;
 	struct worker_pool *p = NULL, *ret = NULL;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		log_errno("calloc");
 		goto out;
 	}
+	p->rcfg = route_config_ref(rc);
 	p->cfg = cfg;
 	p->nroutes = cfg->nroutes;
 	p->nw = cfg->workers > 0 ? cfg->workers : 1;
+	if (p->nw > 64)
+		p->nw = 64;
 	atomic_init(&p->active, 0);
 	p->routes = calloc(p->nroutes, sizeof(*p->routes));
 	p->bound = calloc(p->nroutes, sizeof(*p->bound));
@@ -97,9 +126,11 @@ worker_pool_new(const struct cotai_config *cfg)
 		if (worker_init(p, &p->w[k], k) != 0)
 			goto out;
 	for (size_t i = 0; i < p->nroutes; i++) {
-		if ((p->routes[i] = route_new(&cfg->routes[i], i)) == NULL ||
+		if ((p->routes[i] = route_new(rc, i)) == NULL ||
 		    worker_pool_bind(p, i) != 0)
 			goto out;
+		for (size_t k = 0; k < p->nw; k++)
+			p->w[k].routes[i] = route_ref(p->routes[i]);
 	}
 	ret = p;
 	p = NULL;
@@ -122,6 +153,8 @@ worker_pool_write_ports(const struct worker_pool *p, const char *path)
 	}
 	for (size_t i = 0; i < p->nroutes; i++)
 		fprintf(fp, "%s %s\n", p->cfg->routes[i].name, p->bound[i]);
+	if (p->admin_bound[0] != '\0')
+		fprintf(fp, "admin %s\n", p->admin_bound);
 	ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
 	if (fclose(fp) != 0)
 		ok = 0;
@@ -160,14 +193,14 @@ worker_drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void
 worker_drain(struct worker *w)
 {
-	uint32_t ms = w->pool->cfg->drain_timeout_ms;
+	uint32_t ms = w->cfg->drain_timeout_ms;
 	struct timeval tv = {
 	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	if (w->draining)
 		return;
 	w->draining = true;
-	for (size_t i = 0; i < w->pool->nroutes; i++) {
+	for (size_t i = 0; i < w->nroutes; i++) {
 		listener_free(w->lst[i]);
 		w->lst[i] = NULL;
 	}
@@ -180,6 +213,124 @@ worker_drain(struct worker *w)
 		worker_drain_deadline_cb(-1, 0, w);
 }
 
+void
+worker_update_free(struct worker_update *u)
+{
+	if (u == NULL)
+		return;
+	for (size_t j = 0; j < u->nroutes; j++) {
+		if (u->routes != NULL)
+			route_unref(u->routes[j]);
+		if (u->lfd != NULL && u->lfd[j] >= 0)
+			close(u->lfd[j]);
+	}
+	free(u->routes);
+	free(u->lfd);
+	free(u->keep);
+	free(u);
+}
+
+void
+worker_post(struct worker *w, struct worker_update *u)
+{
+	struct worker_update **pp;
+
+	u->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	for (pp = &w->updates; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = u;
+	pthread_mutex_unlock(&w->mu);
+	if (write(w->cmd[1], "u", 1) != 1)
+		log_errno("worker %zu: cannot signal a reload", w->id);
+}
+
+/* Listeners for U's routes: kept from the old ones or new; NULL on ENOMEM. */
+static struct listener **
+worker_listeners(struct worker *w, struct worker_update *u)
+{
+	struct listener **lst = calloc(u->nroutes, sizeof(*lst));
+
+	if (lst == NULL) {
+		log_errno("calloc");
+		return (NULL);
+	}
+	for (size_t j = 0; j < u->nroutes; j++) {
+		int i = u->keep[j];
+
+		if (i >= 0 && (size_t)i < w->nroutes && w->lst[i] != NULL) {
+			lst[j] = w->lst[i];
+			w->lst[i] = NULL;
+			listener_set_route(lst[j], u->routes[j]);
+		} else if (u->lfd[j] >= 0 && !w->draining) {
+			/* listener_new() consumes the socket. */
+			lst[j] = listener_new(w, u->routes[j], u->lfd[j]);
+			u->lfd[j] = -1;
+		}
+	}
+	return (lst);
+}
+
+/*
+ * Apply U: swap listeners and routes, forget client sessions (a new CA or
+ * CRL must not be skipped by resuming an old session), then let every
+ * live connection check its peer against the new routes.
+ */
+static void
+worker_apply(struct worker *w, struct worker_update *u)
+{
+	struct tls_cache *ses = calloc(u->nroutes, sizeof(*ses));
+	struct listener **lst = NULL;
+
+	if (ses == NULL || (lst = worker_listeners(w, u)) == NULL) {
+		log_error(
+		    "worker %zu: out of memory, reload not applied", w->id);
+		free(ses);
+		return;
+	}
+	conn_reload_all(w, u->routes, u->nroutes, u->recheck);
+	for (size_t i = 0; i < w->nroutes; i++) {
+		listener_free(w->lst[i]);
+		tls_cache_clear(&w->sessions[i]);
+		route_unref(w->routes[i]);
+	}
+	free(w->lst);
+	free(w->sessions);
+	free(w->routes);
+	free(w->lfd);
+	w->lst = lst;
+	w->sessions = ses;
+	w->routes = u->routes;
+	w->nroutes = u->nroutes;
+	w->cfg = u->routes[0]->owner->cfg;
+	w->lfd = u->lfd; /* all -1 by now */
+	for (size_t j = 0; j < u->nroutes; j++)
+		if (w->lfd[j] >= 0) { /* draining */
+			close(w->lfd[j]);
+			w->lfd[j] = -1;
+		}
+	u->routes = NULL;
+	u->lfd = NULL;
+	u->nroutes = 0;
+}
+
+/* Apply every posted update, oldest first. */
+static void
+worker_apply_updates(struct worker *w)
+{
+	struct worker_update *u, *next;
+
+	pthread_mutex_lock(&w->mu);
+	u = w->updates;
+	w->updates = NULL;
+	pthread_mutex_unlock(&w->mu);
+	for (; u != NULL; u = next) {
+		next = u->next;
+		worker_apply(w, u);
+		worker_update_free(u);
+	}
+}
+
 static void
 worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -188,9 +339,12 @@ worker_cmd_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == 'u')
+				worker_apply_updates(w);
 			if (buf[i] == 'd')
 				worker_drain(w);
+		}
 }
 
 static void *
@@ -199,6 +353,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_dispatch(w->base);
+	atomic_store(&w->finished, true);
 	return (NULL);
 }
 
@@ -210,13 +365,13 @@ worker_arm(struct worker *w)
 	    w->base, w->cmd[0], EV_READ | EV_PERSIST, worker_cmd_cb, w);
 	if (w->ev_cmd == NULL || event_add(w->ev_cmd, NULL) != 0)
 		return (-1);
-	for (size_t i = 0; i < w->pool->nroutes; i++) {
+	for (size_t i = 0; i < w->nroutes; i++) {
 		int fd = w->lfd[i];
 
 		if (fd < 0)
 			continue;
 		w->lfd[i] = -1;
-		w->lst[i] = listener_new(w, w->pool->routes[i], fd);
+		w->lst[i] = listener_new(w, w->routes[i], fd);
 		if (w->lst[i] == NULL)
 			return (-1);
 	}
@@ -259,6 +414,15 @@ worker_pool_drain(struct worker_pool *p)
 			log_errno("worker %zu: cannot signal drain", k);
 }
 
+bool
+worker_pool_finished(struct worker_pool *p)
+{
+	for (size_t k = 0; k < p->nw; k++)
+		if (p->w[k].started && !atomic_load(&p->w[k].finished))
+			return (false);
+	return (true);
+}
+
 void
 worker_pool_join(struct worker_pool *p)
 {
@@ -273,18 +437,28 @@ worker_pool_join(struct worker_pool *p)
 static void
 worker_clear(struct worker_pool *p, struct worker *w)
 {
+	struct worker_update *u;
 	struct conn *c;
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_drop(c, REASON_DRAIN);
-	for (size_t i = 0; i < p->nroutes; i++) {
+	while ((u = w->updates) != NULL) {
+		w->updates = u->next;
+		worker_update_free(u);
+	}
+	for (size_t i = 0; i < w->nroutes; i++) {
 		if (w->lst != NULL)
 			listener_free(w->lst[i]);
 		if (w->lfd != NULL && w->lfd[i] >= 0)
 			close(w->lfd[i]);
 		if (w->sessions != NULL)
 			tls_cache_clear(&w->sessions[i]);
+		if (w->routes != NULL)
+			route_unref(w->routes[i]);
 	}
+	if (w->pool != NULL)
+		pthread_mutex_destroy(&w->mu);
+	free(w->routes);
 	free(w->lst);
 	free(w->lfd);
 	free(w->sessions);
@@ -321,5 +495,6 @@ worker_pool_free(struct worker_pool *p)
 	free(p->routes);
 	free(p->bound);
 	free(p->w);
+	route_config_unref(p->rcfg);
 	free(p);
 }

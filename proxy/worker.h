@@ -30,13 +30,35 @@ struct conn;
 struct listener;
 struct worker_pool;
 
+/*
+ * A new set of routes for one worker, made by the main thread on reload
+ * (reload.c) and applied by the worker between two events: listeners move
+ * to the new routes (KEEP) or start on new sockets (LFD), listeners of
+ * routes that are gone close, live connections keep their old route.
+ */
+struct worker_update {
+	struct route **routes; /* nroutes references, moved to the worker */
+	size_t nroutes;
+	int *lfd;     /* per new route: a socket for this worker, or -1 */
+	int *keep;    /* per new route: old route index whose listener stays */
+	bool recheck; /* close connections whose peer is no longer valid */
+	struct worker_update *next;
+};
+
 struct worker {
 	size_t id;
 	struct worker_pool *pool;
 	struct event_base *base;
-	int *lfd;                   /* per route: bound socket, -1 if none */
-	struct listener **lst;      /* per route: accepting, or NULL */
-	struct tls_cache *sessions; /* per route: client sessions */
+	/* This worker's view of the routes (reloads replace it). */
+	const struct cotai_config *cfg; /* routes[0]->owner->cfg */
+	struct route **routes;          /* per route: a reference */
+	size_t nroutes;
+	size_t nhandshakes;            /* connections before their handshake */
+	pthread_mutex_t mu;            /* guards updates */
+	struct worker_update *updates; /* posted, not yet applied */
+	int *lfd;                      /* per route: bound socket, -1 if none */
+	struct listener **lst;         /* per route: accepting, or NULL */
+	struct tls_cache *sessions;    /* per route: client sessions */
 	TAILQ_HEAD(conn_list, conn) conns;
 	size_t nconns;
 	bool draining;
@@ -45,26 +67,58 @@ struct worker {
 	struct event *ev_drain; /* drain deadline */
 	pthread_t thread;
 	bool started;
+	atomic_bool finished; /* the thread's loop has returned */
 };
 
+/* Reload outcomes, for cotai_reloads_total{result=...}. */
+enum pool_reload {
+	POOL_RELOAD_OK,
+	POOL_RELOAD_CONFIG, /* the file fails --check */
+	POOL_RELOAD_TLS,    /* key material or chain does not verify */
+	POOL_RELOAD_BIND,   /* a new listen address cannot be bound */
+	POOL_RELOAD__N
+};
+
+/*
+ * The main thread's view. Workers never read the fields a reload changes
+ * (rcfg, cfg, routes, nroutes, bound): they have their own copy.
+ */
 struct worker_pool {
-	const struct cotai_config *cfg; /* borrowed */
+	struct route_config *rcfg;      /* the current config, a reference */
+	const struct cotai_config *cfg; /* rcfg->cfg */
 	struct route **routes;          /* nroutes, owned references */
 	size_t nroutes;
 	char **bound;     /* per route: "HOST:PORT" bound */
 	struct worker *w; /* nw workers */
 	size_t nw;
 	atomic_uint active; /* open connections, all routes */
+	uint64_t reloads[POOL_RELOAD__N];
+	char admin_bound[128]; /* "" when there is no admin endpoint */
 };
 
 /*
  * Build routes (TLS contexts, upstreams), event bases and bound listening
- * sockets for CFG (borrowed; must outlive the pool). Returns the pool, or
- * NULL after logging why. Free with worker_pool_free().
+ * sockets for RC (a reference is taken). Returns the pool, or NULL after
+ * logging why. Free with worker_pool_free().
  */
-struct worker_pool *worker_pool_new(const struct cotai_config *cfg);
+struct worker_pool *worker_pool_new(struct route_config *rc);
 
-/* Write "ROUTE HOST:PORT" lines to PATH atomically (temp + rename). 0/-1. */
+/*
+ * Bind route I of CFG for every worker that serves it: FDS[k] for worker
+ * k (-1 for workers that do not serve it) and the bound name in NAME.
+ * 0, or -1 (logged) with nothing left open.
+ */
+int worker_pool_bind_route(const struct worker_pool *p,
+    const struct config_route *r, int *fds, char *name, size_t len);
+
+/* Hand U (owned from now on) to worker W; it applies it soon. */
+void worker_post(struct worker *w, struct worker_update *u);
+
+/* Free U and what it still holds; NULL-safe. */
+void worker_update_free(struct worker_update *u);
+
+/* Write "ROUTE HOST:PORT" lines (and "admin HOST:PORT" when there is an
+ * admin endpoint) to PATH atomically (temp + rename). 0/-1. */
 int worker_pool_write_ports(const struct worker_pool *p, const char *path);
 
 /* Start one thread per worker. 0, or -1 (logged; already started threads
@@ -76,6 +130,9 @@ int worker_pool_start(struct worker_pool *p);
  * finish, closing what is left after cfg->drain_timeout_ms.
  */
 void worker_pool_drain(struct worker_pool *p);
+
+/* True when no started worker thread is still running its loop. */
+bool worker_pool_finished(struct worker_pool *p);
 
 /* Wait until every started worker thread has finished. */
 void worker_pool_join(struct worker_pool *p);

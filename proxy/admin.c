@@ -1,0 +1,294 @@
+/*
+ * admin: see admin.h. Each admin connection is a bufferevent that reads a
+ * request head (httpreq_parse), writes one answer and closes once the
+ * answer is flushed. Connections are kept on a list so admin_free() can
+ * release them all.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "httpreq.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "route.h"
+#include "worker.h"
+
+#define ADMIN_MAGIC 0x61646d6e
+#define ADMIN_MAX_CONNS 32
+#define ADMIN_TIMEOUT_S 5
+
+struct admin_conn {
+	unsigned magic;
+	struct admin *ad;
+	struct bufferevent *bev;
+	bool answered;
+	LIST_ENTRY(admin_conn) entry;
+};
+
+struct admin {
+	const struct worker_pool *pool;
+	struct evconnlistener *lev;
+	bool draining;
+	char bound[128];
+	size_t nconns;
+	LIST_HEAD(admin_conn_list, admin_conn) conns;
+};
+
+static void
+admin_conn_free(struct admin_conn *c)
+{
+	LIST_REMOVE(c, entry);
+	c->ad->nconns--;
+	bufferevent_free(c->bev);
+	c->magic = 0;
+	free(c);
+}
+
+/* Why the proxy is not ready, or NULL when it is. */
+static const char *
+admin_not_ready(const struct admin *ad, char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	time_t window = (time_t)(ad->pool->cfg->ready_min_validity_ms / 1000);
+
+	if (ad->draining)
+		return ("draining");
+	for (size_t i = 0; i < ad->pool->nroutes; i++) {
+		const struct route *r = ad->pool->routes[i];
+		time_t na = metrics_cert_not_after(r->ssl_ctx);
+		if (na == 0) {
+			snprintf(
+			    buf, len, "route %s: no certificate", r->cfg->name);
+			return (buf);
+		}
+		if (na - now < window) {
+			snprintf(buf, len,
+			    "route %s: certificate expires in %llds",
+			    r->cfg->name, (long long)(na - now));
+			return (buf);
+		}
+	}
+	return (NULL);
+}
+
+/* Write the status line, headers and BODY (unless HEAD). */
+static void
+admin_answer(struct admin_conn *c, int code, const char *ctype,
+    struct evbuffer *body, bool head)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} texts[] = {{200, "OK"}, {400, "Bad Request"}, {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {431, "Request Header Fields Too Large"},
+	    {503, "Service Unavailable"}};
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const char *text = "Error";
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i].code == code)
+			text = texts[i].text;
+	evbuffer_add_printf(out,
+	    "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\nCache-Control: no-store\r\n\r\n",
+	    code, text, ctype, evbuffer_get_length(body));
+	if (!head)
+		evbuffer_add_buffer(out, body);
+	c->answered = true;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Route a parsed request to its answer. */
+static void
+admin_serve(struct admin_conn *c, const struct httpreq *req)
+{
+	struct admin *ad = c->ad;
+	struct evbuffer *body = evbuffer_new();
+	const char *why;
+	char buf[256];
+	int code = 200;
+
+	if (body == NULL) {
+		log_error("out of memory");
+		admin_conn_free(c);
+		return;
+	}
+	if (strcmp(req->path, "/healthz") == 0) {
+		code = ad->draining ? 503 : 200;
+		evbuffer_add_printf(
+		    body, "%s\n", ad->draining ? "draining" : "ok");
+	} else if (strcmp(req->path, "/readyz") == 0) {
+		why = admin_not_ready(ad, buf, sizeof(buf));
+		code = why != NULL ? 503 : 200;
+		evbuffer_add_printf(body, "%s\n", why != NULL ? why : "ready");
+	} else if (strcmp(req->path, "/metrics") == 0) {
+		metrics_render(ad->pool, body);
+		admin_answer(
+		    c, 200, "text/plain; version=0.0.4", body, req->head);
+		evbuffer_free(body);
+		return;
+	} else {
+		code = 404;
+		evbuffer_add_printf(body, "not found\n");
+	}
+	admin_answer(c, code, "text/plain", body, req->head);
+	evbuffer_free(body);
+}
+
+static void
+admin_on_read(struct bufferevent *bev, void *arg)
+{
+	struct admin_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in);
+	struct httpreq req;
+	struct evbuffer *empty;
+	static const int codes[] = {[HTTPREQ_BAD] = 400,
+	    [HTTPREQ_METHOD] = 405,
+	    [HTTPREQ_TOO_LARGE] = 431};
+	enum httpreq_result rc;
+
+	if (c->magic != ADMIN_MAGIC)
+		abort();
+	if (len > HTTPREQ_MAX)
+		len = HTTPREQ_MAX;
+	rc = httpreq_parse(
+	    (const char *)evbuffer_pullup(in, (ssize_t)len), len, &req);
+	if (rc == HTTPREQ_NEED_MORE)
+		return;
+	if (rc == HTTPREQ_OK) {
+		admin_serve(c, &req);
+		return;
+	}
+	if ((empty = evbuffer_new()) == NULL) {
+		admin_conn_free(c);
+		return;
+	}
+	admin_answer(c, codes[rc], "text/plain", empty, false);
+	evbuffer_free(empty);
+}
+
+/* Once the answer is flushed the connection is done. */
+static void
+admin_on_write(struct bufferevent *bev, void *arg)
+{
+	struct admin_conn *c = arg;
+
+	if (c->magic != ADMIN_MAGIC)
+		abort();
+	if (c->answered &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		admin_conn_free(c);
+}
+
+/* EOF, error or the deadline: drop the connection. */
+static void
+admin_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct admin_conn *c = arg;
+
+	if (c->magic != ADMIN_MAGIC)
+		abort();
+	admin_conn_free(c);
+}
+
+static void
+admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct admin *ad = arg;
+	struct admin_conn *c = NULL;
+	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+
+	if (ad->nconns >= ADMIN_MAX_CONNS) {
+		log_warn("admin: %d connections open, refusing one",
+		    ADMIN_MAX_CONNS);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(evconnlistener_get_base(lev), fd,
+		 BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_error("admin: out of memory");
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->magic = ADMIN_MAGIC;
+	c->ad = ad;
+	LIST_INSERT_HEAD(&ad->conns, c, entry);
+	ad->nconns++;
+	bufferevent_setcb(
+	    c->bev, admin_on_read, admin_on_write, admin_on_event, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+struct admin *
+admin_new(struct event_base *base, const struct config_addr *a,
+    const struct worker_pool *pool)
+{
+	struct admin *ad = NULL;
+	int fd = -1;
+
+	if ((ad = calloc(1, sizeof(*ad))) == NULL) {
+		log_error("out of memory");
+		return (NULL);
+	}
+	ad->pool = pool;
+	LIST_INIT(&ad->conns);
+	if ((fd = listener_bind(a, NULL)) < 0)
+		goto fail;
+	if (listener_name(fd, a, ad->bound, sizeof(ad->bound)) != 0)
+		snprintf(ad->bound, sizeof(ad->bound), "%s", a->text);
+	ad->lev = evconnlistener_new(
+	    base, admin_on_accept, ad, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (ad->lev == NULL) {
+		log_error("admin: cannot listen on %s", a->text);
+		evutil_closesocket(fd);
+		goto fail;
+	}
+	return (ad);
+fail:
+	free(ad);
+	return (NULL);
+}
+
+const char *
+admin_bound(const struct admin *ad)
+{
+	return (ad->bound);
+}
+
+void
+admin_set_draining(struct admin *ad)
+{
+	if (ad != NULL)
+		ad->draining = true;
+}
+
+void
+admin_free(struct admin *ad)
+{
+	struct admin_conn *c;
+
+	if (ad == NULL)
+		return;
+	while ((c = LIST_FIRST(&ad->conns)) != NULL)
+		admin_conn_free(c);
+	if (ad->lev != NULL)
+		evconnlistener_free(ad->lev);
+	free(ad);
+}

@@ -1,0 +1,196 @@
+/*
+ * metrics: see metrics.h. Every family is written with HELP and TYPE lines
+ * and one sample per route (and per reason or direction where labelled).
+ * Counters are read with relaxed atomic loads: a scrape sees each counter
+ * at some recent instant, which is all Prometheus asks for.
+ */
+#include "metrics.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "reason.h"
+#include "route.h"
+#include "worker.h"
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+time_t
+metrics_cert_not_after(const SSL_CTX *ctx)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	struct tm tm;
+
+	if (cert == NULL || !ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		return (0);
+	return (timegm(&tm));
+}
+
+static void
+metrics_family(
+    struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(
+	    out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per route of the counter that FIELD selects. */
+static void
+metrics_per_route(struct evbuffer *out, const struct worker_pool *p,
+    const char *name, size_t field)
+{
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		const atomic_uint_fast64_t *c =
+		    (const atomic_uint_fast64_t *)((const char *)&r->stats +
+			field);
+		evbuffer_add_printf(out, "%s{route=\"%s\"} %llu\n", name,
+		    r->cfg->name,
+		    (unsigned long long)atomic_load_explicit(
+			c, memory_order_relaxed));
+	}
+}
+
+#define PER_ROUTE(out, p, name, type, help, member)                            \
+	do {                                                                   \
+		metrics_family(out, name, type, help);                         \
+		metrics_per_route(                                             \
+		    out, p, name, offsetof(struct route_stats, member));       \
+	} while (0)
+
+/* Handshake duration histogram, one series set per route. */
+static void
+metrics_histogram(struct evbuffer *out, const struct worker_pool *p)
+{
+	metrics_family(out, "cotai_handshake_duration_seconds", "histogram",
+	    "TLS handshake duration (completed handshakes).");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		unsigned long long cum = 0;
+
+		for (size_t b = 0; b <= ROUTE_HS_BUCKETS; b++) {
+			cum += (unsigned long long)LOAD(r->stats.hs_bucket[b]);
+			if (b < ROUTE_HS_BUCKETS)
+				evbuffer_add_printf(out,
+				    "cotai_handshake_duration_seconds_bucket{"
+				    "route=\"%s\",le=\"%g\"} %llu\n",
+				    r->cfg->name,
+				    route_hs_bounds_ms[b] / 1000.0, cum);
+			else
+				evbuffer_add_printf(out,
+				    "cotai_handshake_duration_seconds_bucket{"
+				    "route=\"%s\",le=\"+Inf\"} %llu\n",
+				    r->cfg->name, cum);
+		}
+		evbuffer_add_printf(out,
+		    "cotai_handshake_duration_seconds_sum{route=\"%s\"} "
+		    "%.3f\n"
+		    "cotai_handshake_duration_seconds_count{route=\"%s\"} "
+		    "%llu\n",
+		    r->cfg->name, (double)LOAD(r->stats.hs_sum_ms) / 1000.0,
+		    r->cfg->name, cum);
+	}
+}
+
+/* One sample per route and reason of the array at FIELD (zeros left out
+ * except eof, so that every route has a series). */
+static void
+metrics_by_reason(struct evbuffer *out, const struct worker_pool *p,
+    const char *name, size_t field, bool all)
+{
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		const atomic_uint_fast64_t *a =
+		    (const atomic_uint_fast64_t *)((const char *)&r->stats +
+			field);
+
+		for (int k = REASON_NONE + 1; k < REASON__N; k++) {
+			unsigned long long v =
+			    (unsigned long long)atomic_load_explicit(
+				&a[k], memory_order_relaxed);
+
+			if (v == 0 && !all)
+				continue;
+			evbuffer_add_printf(out,
+			    "%s{route=\"%s\",reason=\"%s\"} %llu\n", name,
+			    r->cfg->name, reason_name((enum reason)k), v);
+		}
+	}
+}
+
+/* Process-wide families: open connections, reloads. */
+static void
+metrics_process(struct evbuffer *out, const struct worker_pool *p)
+{
+	static const char *const results[POOL_RELOAD__N] = {
+	    "ok", "config_error", "tls_error", "bind_error"};
+
+	metrics_family(out, "cotai_open_connections", "gauge",
+	    "Connections open now, all routes (those of routes a reload "
+	    "replaced included).");
+	evbuffer_add_printf(out, "cotai_open_connections %u\n",
+	    atomic_load_explicit(&p->active, memory_order_relaxed));
+	metrics_family(out, "cotai_reloads_total", "counter",
+	    "Reloads (SIGHUP or changed files), by result.");
+	for (int k = 0; k < POOL_RELOAD__N; k++)
+		evbuffer_add_printf(out,
+		    "cotai_reloads_total{result=\"%s\"} %llu\n", results[k],
+		    (unsigned long long)p->reloads[k]);
+}
+
+int
+metrics_render(const struct worker_pool *p, struct evbuffer *out)
+{
+	metrics_process(out, p);
+	PER_ROUTE(out, p, "cotai_connections_active", "gauge",
+	    "Connections open now on the route's current configuration.",
+	    active);
+	PER_ROUTE(out, p, "cotai_connections_accepted_total", "counter",
+	    "Connections accepted.", accepted);
+	PER_ROUTE(out, p, "cotai_handshakes_total", "counter",
+	    "TLS handshakes completed.", handshakes);
+	PER_ROUTE(out, p, "cotai_handshakes_resumed_total", "counter",
+	    "TLS handshakes that resumed a session.", resumed);
+	PER_ROUTE(out, p, "cotai_upstream_retries_total", "counter",
+	    "Upstream connect retries (connect_retry).", retries);
+	metrics_histogram(out, p);
+	metrics_family(out, "cotai_handshake_failures_total", "counter",
+	    "TLS handshakes that failed or never finished, by reason.");
+	metrics_by_reason(out, p, "cotai_handshake_failures_total",
+	    offsetof(struct route_stats, hs_failed), false);
+	metrics_family(out, "cotai_connections_closed_total", "counter",
+	    "Connections closed, by reason (TLS and identity failures "
+	    "included).");
+	metrics_by_reason(out, p, "cotai_connections_closed_total",
+	    offsetof(struct route_stats, closed), true);
+
+	metrics_family(out, "cotai_bytes_total", "counter",
+	    "Bytes relayed; up is client to upstream.");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		evbuffer_add_printf(out,
+		    "cotai_bytes_total{route=\"%s\",direction=\"up\"} %llu\n"
+		    "cotai_bytes_total{route=\"%s\",direction=\"down\"} "
+		    "%llu\n",
+		    r->cfg->name, (unsigned long long)LOAD(r->stats.bytes_up),
+		    r->cfg->name,
+		    (unsigned long long)LOAD(r->stats.bytes_down));
+	}
+
+	metrics_family(out, "cotai_cert_expiry_timestamp_seconds", "gauge",
+	    "notAfter of the certificate each route presents.");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		evbuffer_add_printf(out,
+		    "cotai_cert_expiry_timestamp_seconds{route=\"%s\"} "
+		    "%lld\n",
+		    r->cfg->name,
+		    (long long)metrics_cert_not_after(r->ssl_ctx));
+	}
+	return (0);
+}
