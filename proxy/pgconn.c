@@ -72,7 +72,7 @@ pgconn_new(const struct config_route *rc, SSL_CTX *ctx)
 	pg->phase =
 	    rc->mode == CONFIG_MODE_TERMINATE ? PG_P_DETECT : PG_P_STARTUP;
 	if (rc->mode == CONFIG_MODE_ORIGINATE && rc->nroles > 0 &&
-	    (own = SSL_CTX_get0_certificate(ctx)) != NULL)
+	    ctx != NULL && (own = SSL_CTX_get0_certificate(ctx)) != NULL)
 		(void)identity_from_x509(own, &pg->self);
 	return (pg);
 }
