@@ -26,11 +26,12 @@ ops_own() {
 
 ops_config() {
 	local name=$1 mode=$2 cert=$3 tport=$4 patterns=$5
+	local reload=${OPS_RELOAD:-"reload: { debounce: 200ms }"}
 	cat >"$T/run/$name.yaml.tmp" <<YAML
 $(relay_user_line)
 log: { level: ${LOGLEVEL:-info} }
 admin: { listen: "127.0.0.1:0" }
-reload: { debounce: 200ms }
+$reload
 workers: 2
 drain_timeout: 2s
 $VG_YAML
