@@ -534,6 +534,59 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* Operations keys (issue 4): admin, reload, max_handshakes, retry. */
+START_TEST(ops_keys)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "reload: {debounce: 0}\nroutes:\n" R_O,
+		"2:20: reload.debounce: "},
+	    {ID "reload: {wach: true}\nroutes:\n" R_O,
+		"2:10: reload.wach: unknown key (did you mean \"watch\"?)"},
+	    {ID "max_handshakes: 0\nroutes:\n" R_O, "2:17: max_handshakes: "},
+	    {ID "routes:\n" R_O "    connect_retry: {attempts: 101}\n",
+		"8:31: routes[0].connect_retry.attempts: "},
+	    {ID "admin: {ready_min_validity: 8d}\nroutes:\n" R_O,
+		"2:29: admin.ready_min_validity: "},
+	};
+	struct cotai_config *cfg = NULL;
+
+	ck_assert_msg(load(ID "routes:\n" R_O R_T, &cfg) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->ready_min_validity_ms, 600000);
+	ck_assert(cfg->reload_watch && cfg->reload_close_revoked);
+	ck_assert_uint_eq(cfg->reload_debounce_ms, 500);
+	ck_assert_uint_eq(cfg->max_handshakes, 256);
+	ck_assert_uint_eq(cfg->routes[0].retry.attempts, 3);
+	ck_assert_uint_eq(cfg->routes[0].retry.backoff_ms, 250);
+	config_free(cfg);
+	ck_assert_msg(
+	    load(ID "admin: {ready_min_validity: 1h}\n"
+		    "reload: {watch: false, debounce: 2s, close_revoked: no}\n"
+		    "max_handshakes: 50\n"
+		    "defaults: {connect_retry: {attempts: 5, backoff: 1s}}\n"
+		    "routes:\n" R_O "    connect_retry: {attempts: 0}\n" R_T,
+		&cfg) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cfg->ready_min_validity_ms, 3600000);
+	ck_assert(!cfg->reload_watch && !cfg->reload_close_revoked);
+	ck_assert_uint_eq(cfg->reload_debounce_ms, 2000);
+	ck_assert_uint_eq(cfg->max_handshakes, 50);
+	ck_assert_uint_eq(cfg->routes[0].retry.attempts, 0);
+	ck_assert_uint_eq(cfg->routes[0].retry.backoff_ms, 1000);
+	ck_assert_uint_eq(cfg->routes[1].retry.attempts, 5);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -548,6 +601,7 @@ config_suite(void)
 	tcase_add_test(tc, print_policy);
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, pg_keys);
+	tcase_add_test(tc, ops_keys);
 	tcase_add_test(tc, missing_file);
 	tcase_add_loop_test(tc, many_routes, 0, 2);
 	tcase_add_loop_test(tc, example_configs, 0,
