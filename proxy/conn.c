@@ -321,14 +321,14 @@ conn_shed(struct worker *w)
 
 	if (w->nhandshakes < cap)
 		return;
-	TAILQ_FOREACH(c, &w->conns, link)
-	{
-		if (c->pre_tls) {
-			route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
-			conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
-			    "too many handshakes in progress");
-			return;
-		}
+	/* The list is in accept order: the first one counted is the oldest. */
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
+		if (!c->pre_tls)
+			continue;
+		route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
+		conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
+		    "too many handshakes in progress");
+		return;
 	}
 }
 
