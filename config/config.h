@@ -134,7 +134,7 @@ struct cotai_config {
 	bool reload_watch;
 	uint32_t reload_debounce_ms;
 	bool reload_close_revoked;
-	/* TLS handshakes in progress at once, process-wide; default 256 */
+	/* TLS handshakes in progress at once, process-wide; default 1024 */
 	uint32_t max_handshakes;
 	/* enum log_level (default info) and enum log_format (default text) */
 	int log_level;

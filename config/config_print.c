@@ -81,6 +81,9 @@ print_route(FILE *fp, const struct config_route *r)
 	    r->max_connections, r->buffer_bytes);
 	fprintf(fp, "  tls_min_version: %s\n",
 	    r->tls_min_version == TLS1_2_VERSION ? "1.2" : "1.3");
+	fprintf(fp, "  connect_retry: %u attempts, backoff %s\n",
+	    r->retry.attempts,
+	    duration_format(r->retry.backoff_ms, b1, sizeof(b1)));
 	if (r->plaintext_bind_any)
 		fprintf(fp, "  plaintext_bind_any: true\n");
 	if (r->protocol == CONFIG_PROTO_POSTGRES)
@@ -95,8 +98,14 @@ config_print(const struct cotai_config *cfg, FILE *fp)
 
 	fprintf(fp, "config %s: %zu route%s\n", cfg->path, cfg->nroutes,
 	    cfg->nroutes == 1 ? "" : "s");
-	fprintf(fp, "admin: %s\n",
-	    cfg->admin_enabled ? cfg->admin_listen.text : "disabled");
+	fprintf(fp, "admin: %s, ready_min_validity %s\n",
+	    cfg->admin_enabled ? cfg->admin_listen.text : "disabled",
+	    duration_format(cfg->ready_min_validity_ms, b, sizeof(b)));
+	fprintf(fp, "reload: watch %s, debounce %s, close_revoked %s\n",
+	    cfg->reload_watch ? "on" : "off",
+	    duration_format(cfg->reload_debounce_ms, b, sizeof(b)),
+	    cfg->reload_close_revoked ? "on" : "off");
+	fprintf(fp, "max_handshakes: %u\n", cfg->max_handshakes);
 	fprintf(fp, "log: level %s, format %s\n",
 	    cfg->log_level >= 0 && cfg->log_level <= LOG_L_ERROR
 		? levels[cfg->log_level]

@@ -556,7 +556,7 @@ START_TEST(ops_keys)
 	ck_assert_uint_eq(cfg->ready_min_validity_ms, 600000);
 	ck_assert(cfg->reload_watch && cfg->reload_close_revoked);
 	ck_assert_uint_eq(cfg->reload_debounce_ms, 500);
-	ck_assert_uint_eq(cfg->max_handshakes, 256);
+	ck_assert_uint_eq(cfg->max_handshakes, 1024);
 	ck_assert_uint_eq(cfg->routes[0].retry.attempts, 3);
 	ck_assert_uint_eq(cfg->routes[0].retry.backoff_ms, 250);
 	config_free(cfg);
