@@ -111,6 +111,7 @@ check:
 	$(MAKE) unit
 	$(MAKE) fuzz-regress
 	$(MAKE) itest
+	$(MAKE) deploy-validate
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test
 # that leaves one), and a distinct exit status keeps them from passing for

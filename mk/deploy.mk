@@ -1,5 +1,4 @@
-# Deployment targets (a Makefile fragment: include it from the Makefile or
-# move it to mk/deploy.mk). See deploy/README.md.
+# Deployment targets, included by the top-level Makefile. See deploy/README.md.
 #
 #   make certs            CA, certificates and DB password for deploy/compose.yaml (root)
 #   make image            the cotai image from deploy/Dockerfile (docker, else podman)
