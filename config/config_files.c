@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 
 #include <openssl/err.h>
@@ -92,6 +93,23 @@ out:
 	return (rc);
 }
 
+/*
+ * PostgreSQL's rule for ssl_key_file: no access for others, and none for
+ * the group either unless root owns the file, in which case group read
+ * (0640) is fine. That is how Kubernetes mounts secrets with an fsGroup
+ * (root:GROUP, 0440), and how a root-managed key is shared with a service
+ * group.
+ */
+static bool
+files_key_mode_ok(const struct stat *st)
+{
+	mode_t m = st->st_mode & 0777;
+
+	if (st->st_uid == 0)
+		return ((m & 037) == 0);
+	return ((m & 077) == 0);
+}
+
 /* The private key: private permissions, PEM, unencrypted. */
 static EVP_PKEY *
 files_key(struct cfg_ctx *c, char *const *field, const void *route)
@@ -100,10 +118,10 @@ files_key(struct cfg_ctx *c, char *const *field, const void *route)
 	BIO *bio = NULL;
 	EVP_PKEY *pk = NULL;
 
-	if (stat(*field, &st) == 0 && (st.st_mode & 077) != 0) {
+	if (stat(*field, &st) == 0 && !files_key_mode_ok(&st)) {
 		cfg_err_field(c, field, route, "identity.key",
 		    "%s is accessible by group or others (mode %04o); "
-		    "chmod 600 it",
+		    "chmod 600 it (0640 is allowed when root owns it)",
 		    *field, (unsigned)(st.st_mode & 07777));
 		return (NULL);
 	}

@@ -7,6 +7,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +80,8 @@ setup(void)
 	testcert_write_key(p, k, 0600);
 	dir_file(p, sizeof(p), "open.key");
 	testcert_write_key(p, k, 0644);
+	dir_file(p, sizeof(p), "group.key");
+	testcert_write_key(p, k, 0640);
 	dir_file(p, sizeof(p), "other.key");
 	testcert_write_key(p, other, 0600);
 	dir_file(p, sizeof(p), "cert2.pem");
@@ -534,6 +537,36 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/*
+ * A key readable by its group is accepted only when root owns it (0640 at
+ * most, PostgreSQL's rule; Kubernetes secrets with an fsGroup look so).
+ */
+START_TEST(key_group_read)
+{
+	static const char yaml[] =
+	    "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, "
+	    "key: @D@/group.key}\nroutes:\n" R_O;
+	struct cotai_config *cfg = NULL;
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/group.key", dir);
+	if (geteuid() == 0) {
+		ck_assert_msg(load(yaml, &cfg) == 0, "%s", err);
+		config_free(cfg);
+		cfg = NULL;
+		ck_assert_int_eq(chown(p, 65534, (gid_t)-1), 0);
+	}
+	ck_assert_int_eq(load(yaml, &cfg), -1);
+	ck_assert_ptr_nonnull(strstr(err, "identity.key: "));
+	ck_assert_ptr_nonnull(strstr(err, "(mode 0640)"));
+	ck_assert_int_eq(chmod(p, 0660), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(chown(p, 0, (gid_t)-1), 0);
+	ck_assert_int_eq(load(yaml, &cfg), -1);
+	ck_assert_ptr_nonnull(strstr(err, "(mode 0660)"));
+}
+END_TEST
+
 /* Operations keys (issue 4): admin, reload, max_handshakes, retry. */
 START_TEST(ops_keys)
 {
@@ -603,6 +636,7 @@ config_suite(void)
 	tcase_add_test(tc, pg_keys);
 	tcase_add_test(tc, ops_keys);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);
 	tcase_add_loop_test(tc, example_configs, 0,
 	    (int)(sizeof(examples) / sizeof(examples[0])));
