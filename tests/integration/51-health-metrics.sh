@@ -80,8 +80,10 @@ wait_for "a tls_error handshake failure" $((10 * TMO)) sh -c \
     fail "handshake failure not counted"
 
 echo "== readyz: a certificate expiring within the window"
-ops_config early terminate pg "$PEER_PORT" "allow: [backend]"
-sed -i 's/^admin: { listen: "127.0.0.1:0" }/admin: { listen: "127.0.0.1:0", ready_min_validity: 7d }/' \
+issue short --ttl 1h
+ops_own
+ops_config early terminate short "$PEER_PORT" "allow: [backend]"
+sed -i 's/^admin: { listen: "127.0.0.1:0" }/admin: { listen: "127.0.0.1:0", ready_min_validity: 2h }/' \
     "$T/run/early.yaml"
 ops_start early
 http_get "$ADMIN" /readyz >"$T/e.out"
