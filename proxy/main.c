@@ -260,6 +260,28 @@ serve(struct worker_pool *pool, struct signals *sg)
 	return (0);
 }
 
+/*
+ * What needs privileges after the pool: the admin endpoint, the file
+ * watch, the ports file; then drop them. 0 or -1 (logged).
+ */
+static int
+start(struct worker_pool *pool, struct signals *sg, const char *ports)
+{
+	sg->pool = pool;
+	if (pool->cfg->admin_enabled) {
+		if ((sg->ad = admin_new(
+			 sg->base, &pool->cfg->admin_listen, pool)) == NULL)
+			return (-1);
+		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
+		    admin_bound(sg->ad));
+	}
+	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL)
+		return (-1);
+	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
+		return (-1);
+	return (drop_privileges(pool->cfg->user));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -329,21 +351,7 @@ main(int argc, char **argv)
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
 	    (pool = worker_pool_new(rc)) == NULL)
 		goto out;
-	sg.pool = pool;
-	if (pool->cfg->admin_enabled) {
-		if ((sg.ad = admin_new(
-			 sg.base, &pool->cfg->admin_listen, pool)) == NULL)
-			goto out;
-		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
-		    admin_bound(sg.ad));
-	}
-	if ((sg.rl = reload_new(sg.base, pool, ports)) == NULL)
-		goto out;
-	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
-		goto out;
-	if (drop_privileges(pool->cfg->user) != 0)
-		goto out;
-	if (serve(pool, &sg) == 0)
+	if (start(pool, &sg, ports) == 0 && serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;
 out:
 	/* The admin endpoint and reloads read the pool: free them first. */
