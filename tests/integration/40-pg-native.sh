@@ -55,6 +55,18 @@ wait_for "the cancel's audit line" $((10 * TMO)) \
 audit pgout | grep 'pg_request=cancel' | grep -q 'reason=eof' ||
     fail "cancel audit: $(audit pgout | grep pg_request=cancel)"
 
+echo "== roles on the originating side: our own identity's roles"
+db_proxy rolesout originate app "$PG_PORT" "expect: pgserver" \
+"    protocol: postgres
+    roles: { app: [app] }"
+[ "$(psql_at "$PORT" app -c 'select 5')" = 5 ] || fail "allowed role"
+if psql_at "$PORT" postgres -c 'select 1' >"$T/roles.out" 2>&1; then
+	fail "the app got role postgres"
+fi
+assert_grep 'identity app may not log in as role "postgres"' "$T/roles.out"
+wait_for "role refusal" $((10 * TMO)) \
+    sh -c "grep -q 'reason=role_not_allowed' '$T/rolesout.log'"
+
 echo "== a sidecar whose certificate CN is not the role"
 db_proxy ghostout originate ghost "$PG_PORT" "expect: pgserver" \
     "    protocol: postgres"

@@ -73,6 +73,18 @@ long=$(printf 'a%.0s' $(seq 70))
 reply "$oport" "$(pg_startup_hex "$long" app)" "${e08}too long*" \
     "user name of 70 bytes"
 
+echo "== cancel requests in both shapes are relayed, without a reply"
+cancel="00 00 00 10 04 d2 16 2e 00 00 00 01 de ad be ef"
+reply "$oport" "$cancel" '' "bare cancel"
+reply "$oport" "00 00 00 08 04 d2 16 2f $cancel" 'N' "SSLRequest, N, cancel"
+# A protocol 3.2 cancel with a 32-byte key (PostgreSQL 18) passes as is.
+reply "$oport" "00 00 00 2c 04 d2 16 2e 00 00 00 01 $(printf 'ab%.0s' $(seq 32))" \
+    '' "cancel with a long key"
+wait_for "three cancels at the terminating side" $((10 * TMO)) \
+    sh -c "[ \$(grep -c 'pg_request=cancel' '$T/pgin.log') -ge 3 ]"
+audit pgin | grep 'pg_request=cancel' | grep -q 'bytes_up=44 ' ||
+    fail "the long cancel was not relayed whole: $(audit pgin | grep cancel)"
+
 echo "== terminating side: plaintext and pipelining"
 reply "$tport" "$(pg_startup_hex app app)" \
     'E*C28000|M*TLS with a client certificate is required*' \
@@ -85,8 +97,8 @@ reply "$tport" "00 00 00 08 04 d2 16 2f $(pg_startup_hex app app)" '' \
     "pipelined after SSLRequest"
 wait_for "the CVE-2021-23214 audit line" $((10 * TMO)) \
     sh -c "grep -q 'detail=\"bytes after SSLRequest before TLS (CVE-2021-23214)\"' '$T/pgin.log'"
-# SSLRequest alone gets 'S' (then the client gives up).
-reply "$tport" "00 00 00 08 04 d2 16 2f" 'S' "SSLRequest alone"
+# SSLRequest alone gets 'S' (then TLS: the client's EOF fails it).
+reply "$tport" "00 00 00 08 04 d2 16 2f" 'S*' "SSLRequest alone"
 
 echo "== random bytes"
 for i in $(seq $((40 / SCALE + 4))); do

@@ -24,24 +24,13 @@ psql_at() {
 user=$user dbname=$user connect_timeout=$((10 * TMO))" -X -A -t "$@"
 }
 
-# pg_raw PORT HEX...: connect to 127.0.0.1:PORT, send the bytes given as
-# hex pairs (spaces allowed), read until the peer closes (at most 5 s) and
-# print what came back with NUL bytes as '|'. Exit status 0 even when the
-# peer resets.
+# pg_raw PORT HEX...: send the bytes given as hex pairs (spaces allowed)
+# to 127.0.0.1:PORT, shut down writing, and print what comes back until
+# the peer closes (at most 5 s), NUL bytes as '|' (tests/tools/rawpeer).
 pg_raw() {
-	local port=$1 hex esc=""
+	local port=$1
 	shift
-	hex=$(printf '%s' "$*" | tr -d ' \n')
-	while [ -n "$hex" ]; do
-		esc="$esc\\x${hex:0:2}"
-		hex=${hex:2}
-	done
-	# A subshell: a failed exec redirection ends the shell it runs in.
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 0
-		printf "$esc" >&3 2>/dev/null || true
-		timeout $((5 * TMO)) cat <&3 2>/dev/null | tr '\0' '|' || true
-	) 2>/dev/null || true
+	"$TOOLS/rawpeer" -t $((5 * TMO)) "$port" "$@" 2>/dev/null || true
 }
 
 # pg_startup_hex USER DB: a protocol 3.0 StartupMessage as hex.
