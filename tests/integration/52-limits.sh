@@ -58,7 +58,7 @@ ops_config orig2 originate backend "$tiny" "expect: pg"
 ops_start orig2
 o2=$PORT
 idle=()
-for i in $(seq 60); do
+for i in $(seq 100); do
 	exec {fd}<>"/dev/tcp/127.0.0.1/$tiny"
 	idle+=("$fd")
 done
