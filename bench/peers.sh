@@ -164,15 +164,13 @@ haproxy_start() {
 # workers: 1; ports are bound as 0 and read back from --ports-file.
 # For experiments, COTAI_YAML adds top-level lines and COTAI_ROUTE_YAML one
 # line to each route (e.g. COTAI_ROUTE_YAML="buffer_size: 16384").
-# cotai has no settings for the TLS 1.3 cipher suites or for resumption, so
-# both come from an OpenSSL configuration file (OPENSSL_CONF, applied by
-# OpenSSL to every SSL_CTX cotai creates): Ciphersuites always, and for
-# "noresume" Options = -SessionTicket, which makes the server fall back to
-# stateful tickets that cotai's disabled server session cache cannot find,
-# so every handshake is a full one. bench/run.sh checks both effects in
-# cotai's audit lines (cipher=, resumed=) before measuring.
+# "noresume" is the route setting `tls_resumption: false` on both ends.
+# cotai has no setting for the TLS 1.3 cipher suites, so Ciphersuites comes
+# from an OpenSSL configuration file (OPENSSL_CONF, applied by OpenSSL to
+# every SSL_CTX cotai creates). bench/run.sh checks both effects in cotai's
+# audit lines (cipher=, resumed=) before measuring.
 
-cotai_conf() { # MODE LISTEN TARGET CERT PEERKEY PEERNAME
+cotai_conf() { # MODE LISTEN TARGET CERT PEERKEY PEERNAME VARIANT
 	cat <<EOF
 user: nobody
 workers: 1
@@ -189,10 +187,11 @@ routes:
     $5: [$6]
     max_connections: 10000
 EOF
+	[ "${7:-resume}" = resume ] || echo "    tls_resumption: false"
 	[ -z "${COTAI_ROUTE_YAML:-}" ] || printf '    %s\n' "$COTAI_ROUTE_YAML"
 }
 
-cotai_openssl_conf() { # VARIANT
+cotai_openssl_conf() {
 	cat <<EOF
 openssl_conf = openssl_init
 [openssl_init]
@@ -203,15 +202,14 @@ system_default = system_default_sect
 MinProtocol = TLSv1.3
 Ciphersuites = $CIPHER
 EOF
-	[ "$1" = resume ] || echo "Options = -SessionTicket"
 }
 
 cotai_start() {
 	local backend=$1 variant=$2 pb
 	rm -f "$W/cotai-a.ports" "$W/cotai-b.ports"
-	cotai_openssl_conf "$variant" >"$W/cotai-openssl.cnf"
+	cotai_openssl_conf >"$W/cotai-openssl.cnf"
 	cotai_conf terminate 127.0.0.1:0 "127.0.0.1:$backend" server allow \
-	    client >"$W/cotai-b.yaml"
+	    client "$variant" >"$W/cotai-b.yaml"
 	spawn cotai-b env OPENSSL_CONF="$W/cotai-openssl.cnf" \
 	    "$COTAI_PROXY" -c "$W/cotai-b.yaml" \
 	    --ports-file "$W/cotai-b.ports"
@@ -220,7 +218,7 @@ cotai_start() {
 	pb=$(awk '$1 == "r" { n = split($2, a, ":"); print a[n] }' \
 	    "$W/cotai-b.ports")
 	cotai_conf originate 127.0.0.1:0 "127.0.0.1:$pb" client expect \
-	    server >"$W/cotai-a.yaml"
+	    server "$variant" >"$W/cotai-a.yaml"
 	spawn cotai-a env OPENSSL_CONF="$W/cotai-openssl.cnf" \
 	    "$COTAI_PROXY" -c "$W/cotai-a.yaml" \
 	    --ports-file "$W/cotai-a.ports"

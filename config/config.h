@@ -109,6 +109,8 @@ struct config_route {
 	int line;
 	/* originate: allow a plaintext listener beyond loopback/unix: */
 	bool plaintext_bind_any; /* default false */
+	/* TLS session resumption on this route's mTLS leg (default true) */
+	bool tls_resumption;
 	/* protocol postgres (see config/README.md, PostgreSQL) */
 	enum config_pg_upstream pg_upstream;
 	enum config_pg_sslneg pg_sslnegotiation;

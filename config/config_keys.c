@@ -123,6 +123,8 @@ static const struct cfg_key route_keys[] = {
 	4096, 64 << 20, NULL, 0},
     {"plaintext_bind_any", CT_BOOL,
 	offsetof(struct config_route, plaintext_bind_any), 0, 0, 0, NULL, 0},
+    {"tls_resumption", CT_BOOL, offsetof(struct config_route, tls_resumption),
+	0, 0, 0, NULL, 0},
     {"upstream", CT_PGUP, offsetof(struct config_route, pg_upstream), 0, 0, 0,
 	NULL, 0},
     {"sslnegotiation", CT_SSLNEG,
@@ -250,6 +252,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;
+		r->tls_resumption = true;
 		r->line = (int)e->start_mark.line + 1;
 		cfg_key_index(k, sizeof(k), key, cfg->nroutes - 1);
 		if (cfg_where_add(c, &r->line, e->start_mark, k) == -1 ||

@@ -86,6 +86,8 @@ print_route(FILE *fp, const struct config_route *r)
 	    duration_format(r->retry.backoff_ms, b1, sizeof(b1)));
 	if (r->plaintext_bind_any)
 		fprintf(fp, "  plaintext_bind_any: true\n");
+	if (!r->tls_resumption)
+		fprintf(fp, "  tls_resumption: false\n");
 	if (r->protocol == CONFIG_PROTO_POSTGRES)
 		print_pg(fp, r);
 }

@@ -240,9 +240,14 @@ tls_ctx_new(const struct config_route *rc)
 	SSL_CTX_set_options(ctx,
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 		SSL_OP_NO_COMPRESSION);
+	/*
+	 * RELEASE_BUFFERS: an idle connection gives its 16 KiB write and 64
+	 * KiB read buffers back (measured: 91 -> 71 KiB per proxied idle
+	 * connection, both proxies of a chain).
+	 */
 	SSL_CTX_set_mode(ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
-		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* One read(2) may bring several 16 KiB records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
@@ -252,14 +257,33 @@ tls_ctx_new(const struct config_route *rc)
 	SSL_CTX_set_verify(ctx,
 	    SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
 	    tls_verify_cb);
-	if (server) {
-		/* Stateless TLS 1.3 tickets; no shared server-side cache. */
+	if (server && !rc->tls_resumption) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(ctx, 0);
+	} else if (server) {
+		/*
+		 * Stateful TLS 1.3 tickets (NO_TICKET) over a server cache in
+		 * this SSL_CTX, which every worker shares: a resumed session
+		 * is found by id and reference-counted instead of decrypted
+		 * and decoded from the ticket, client certificate included
+		 * (45 % of the CPU of a resumed handshake in OpenSSL 3.0).
+		 * NO_ANTI_REPLAY keeps a session in the cache when it is
+		 * resumed, so a burst of connections can share one ticket
+		 * (see tls_offer_session); there is no early data to replay.
+		 */
 		if (sidlen > SSL_MAX_SID_CTX_LENGTH)
 			sidlen = SSL_MAX_SID_CTX_LENGTH;
 		SSL_CTX_set_session_id_context(
 		    ctx, (const unsigned char *)rc->name, (unsigned int)sidlen);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_options(
+		    ctx, SSL_OP_NO_TICKET | SSL_OP_NO_ANTI_REPLAY);
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+		SSL_CTX_sess_set_cache_size(ctx, TLS_SERVER_CACHE);
+		SSL_CTX_set_timeout(ctx, TLS_SESSION_LIFETIME);
 		SSL_CTX_set_num_tickets(ctx, 1);
+	} else if (!rc->tls_resumption) {
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	} else {
 		SSL_CTX_set_session_cache_mode(ctx,
 		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
@@ -351,8 +375,8 @@ out:
 	return (ret);
 }
 
-int
-tls_after_handshake(SSL *ssl, struct tls_peer *p)
+static int
+tls_check_session(SSL *ssl, struct tls_peer *p)
 {
 	X509 *cert = SSL_get0_peer_certificate(ssl);
 
@@ -374,6 +398,19 @@ tls_after_handshake(SSL *ssl, struct tls_peer *p)
 		return (-1);
 	}
 	return (0);
+}
+
+int
+tls_after_handshake(SSL *ssl, struct tls_peer *p)
+{
+	int ret = tls_check_session(ssl, p);
+
+	/*
+	 * Whatever the handshake and the identity parsing left on the error
+	 * queue goes now: leg_read()/leg_write() rely on an empty queue.
+	 */
+	ERR_clear_error();
+	return (ret);
 }
 
 /* Map the first error on OpenSSL's queue to a reason and text. */

@@ -199,6 +199,7 @@ static const char full_yaml[] =
     "    max_connections: 7\n"
     "    tls_min_version: \"1.3\"\n"
     "    buffer_size: 1m\n"
+    "    tls_resumption: false\n"
     "  - name: wide\n"
     "    mode: originate\n"
     "    listen: 10.0.0.1:7000\n"
@@ -265,6 +266,7 @@ START_TEST(full_config)
 	ck_assert_int_eq(r->tls_min_version, TLS1_2_VERSION);
 	ck_assert_uint_eq(r->buffer_bytes, 65536);
 	ck_assert(!r->plaintext_bind_any);
+	ck_assert(r->tls_resumption);
 
 	/* Route 1 overrides some fields; the rest still comes from above. */
 	r = &cfg->routes[1];
@@ -285,6 +287,7 @@ START_TEST(full_config)
 	ck_assert_uint_eq(r->max_connections, 7);
 	ck_assert_int_eq(r->tls_min_version, TLS1_3_VERSION);
 	ck_assert_uint_eq(r->buffer_bytes, 1024 * 1024);
+	ck_assert(!r->tls_resumption);
 
 	r = &cfg->routes[2];
 	ck_assert(r->plaintext_bind_any);

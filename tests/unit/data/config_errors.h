@@ -96,6 +96,9 @@ static const struct err_case err_cases[] = {
 	"2:29: defaults.timeouts.idle: invalid duration", NULL},
     {ID "routes:\n" R_O "    plaintext_bind_any: maybe\n",
 	"8:25: routes[0].plaintext_bind_any: invalid value \"maybe\"", NULL},
+    {ID "routes:\n" R_O "    tls_resumption: never\n",
+	"8:21: routes[0].tls_resumption: invalid value \"never\"",
+	"expected true or false"},
     {ID "routes:\n" R_O "    max_connections: 0\n",
 	"8:22: routes[0].max_connections: invalid value \"0\" (expected "
 	"an integer 1..1000000)",
