@@ -22,8 +22,9 @@
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
  * socket to the target; exactly one of them speaks TLS (c->tl). In RELAY
- * two pumps (pump.h) move bytes, each through one fixed buffer of
- * route->buffer_bytes: dup (cl -> up) and ddown (up -> cl). A direction
+ * two pumps (pump.h) move bytes, each through a buffer of
+ * route->buffer_bytes that it holds only while bytes are in flight (an idle
+ * connection holds none): dup (cl -> up) and ddown (up -> cl). A direction
  * stops reading its source when its buffer is full and starts again when
  * it is down to half (backpressure: a slow reader never grows memory).
  * When a source reaches EOF (FIN or close_notify) and its buffer is
@@ -86,7 +87,6 @@ struct conn {
 	struct leg cl, up;
 	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
 	struct pump dup, ddown; /* cl -> up, up -> cl */
-	char *bufs;             /* both directions' buffers */
 	struct tls_peer peer;
 	struct pgconn *pg; /* protocol postgres, else NULL */
 	struct event *ev_timer;
@@ -213,7 +213,8 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
 	tls_peer_clear(&c->peer);
 	pgconn_free(c->pg);
-	free(c->bufs);
+	pump_release(&c->dup);
+	pump_release(&c->ddown);
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->nconns--;
 	route_unref(c->r);
@@ -658,24 +659,24 @@ on_relay_io(struct conn *c)
 	c->dup.more = c->ddown.more = false;
 }
 
-/* Both legs are up: allocate the buffers and start relaying. */
+/* Both legs are up: set up the pumps (buffers come when bytes do). */
 static void
 on_relay_start(struct conn *c)
 {
 	size_t cap =
 	    c->r->cfg->buffer_bytes != 0 ? c->r->cfg->buffer_bytes : 256 * 1024;
 
-	if (pgconn_pending(c->pg) > cap)
-		cap = pgconn_pending(c->pg);
-
-	if ((c->bufs = malloc(2 * cap)) == NULL) {
-		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
-		return;
+	c->dup = (struct pump){.src = &c->cl, .dst = &c->up, .cap = cap};
+	c->ddown = (struct pump){.src = &c->up, .dst = &c->cl, .cap = cap};
+	if (c->pg != NULL) { /* pgconn_prefill() needs the buffer */
+		if (pgconn_pending(c->pg) > cap)
+			c->dup.cap = pgconn_pending(c->pg);
+		if (pump_reserve(&c->dup) != 0) {
+			conn_close(
+			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+			return;
+		}
 	}
-	c->dup = (struct pump){
-	    .src = &c->cl, .dst = &c->up, .buf = c->bufs, .cap = cap};
-	c->ddown = (struct pump){
-	    .src = &c->up, .dst = &c->cl, .buf = c->bufs + cap, .cap = cap};
 	pgconn_prefill(c->pg, &c->dup); /* the startup packet, if any */
 	c->cl.rd_block = c->cl.wr_block = 0;
 	c->up.rd_block = c->up.wr_block = 0;

@@ -57,6 +57,10 @@ void leg_clear(struct leg *l, bool abort);
 /* Read up to LEN bytes into BUF; *N is what was read on LEG_OK. */
 enum leg_res leg_read(struct leg *l, void *buf, size_t len, size_t *n);
 
+/* TLS only: OpenSSL holds bytes read from the socket but not yet returned
+ * (decrypted data or the start of a record), which no event will announce. */
+bool leg_pending(const struct leg *l);
+
 /* Write up to LEN bytes from BUF; *N is what was written on LEG_OK. After
  * LEG_AGAIN the next call must pass the same bytes (at least as many). */
 enum leg_res leg_write(struct leg *l, const void *buf, size_t len, size_t *n);

@@ -4,12 +4,113 @@
  * the front (rarely: a buffer that empties resets to the front). A TLS
  * sink may need the same bytes again after LEG_AGAIN; they stay in place
  * (or are moved intact, which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows).
+ *
+ * Buffers come from a free list per thread (one per worker) when a read is
+ * about to happen and go back to it when the direction is empty and its
+ * source would block, so an idle connection holds no relay buffer and a
+ * busy one does not call malloc per burst.
  */
 #include "pump.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define PUMP_ROUNDS 16 /* reads per call: fairness between connections */
+#define PUMP_ROUNDS 8          /* fills per call: fairness */
+#define PUMP_BATCH (64 * 1024) /* read this much before writing it */
+#define PUMP_POOL_MAX 8        /* free buffers kept per thread */
+
+/* A free buffer; the header lives in the buffer itself. */
+struct pump_chunk {
+	struct pump_chunk *next;
+	size_t size;
+};
+
+struct pump_pool {
+	struct pump_chunk *head;
+	unsigned n;
+};
+
+static _Thread_local struct pump_pool pump_pool;
+static pthread_key_t pump_key;
+static pthread_once_t pump_once = PTHREAD_ONCE_INIT;
+
+/* Thread exit: free the thread's free list. */
+static void
+pump_pool_free(void *arg)
+{
+	struct pump_pool *pl = arg;
+	struct pump_chunk *ch;
+
+	while ((ch = pl->head) != NULL) {
+		pl->head = ch->next;
+		free(ch);
+	}
+	pl->n = 0;
+}
+
+static void
+pump_key_init(void)
+{
+	(void)pthread_key_create(&pump_key, pump_pool_free);
+}
+
+/* Give P a buffer of p->cap bytes; 0 or -1. */
+static int
+pump_take(struct pump *p)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk **pp, *ch = NULL;
+
+	for (pp = &pl->head; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->size == p->cap) {
+			ch = *pp;
+			*pp = ch->next;
+			pl->n--;
+			break;
+		}
+	}
+	if (ch == NULL) {
+		if (p->cap < sizeof(*ch) || (ch = malloc(p->cap)) == NULL)
+			return (-1);
+		if (pl->n == 0) { /* first use on this thread */
+			(void)pthread_once(&pump_once, pump_key_init);
+			(void)pthread_setspecific(pump_key, pl);
+		}
+	}
+	p->buf = (char *)ch;
+	p->pooled = true;
+	p->off = p->len = 0;
+	return (0);
+}
+
+int
+pump_reserve(struct pump *p)
+{
+	return (p->buf != NULL ? 0 : pump_take(p));
+}
+
+void
+pump_release(struct pump *p)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk *ch = (struct pump_chunk *)p->buf;
+
+	if (!p->pooled)
+		return;
+	if (pl->n < PUMP_POOL_MAX) {
+		ch->size = p->cap;
+		ch->next = pl->head;
+		pl->head = ch;
+		pl->n++;
+	} else {
+		free(ch);
+	}
+	p->buf = NULL;
+	p->pooled = false;
+	p->off = p->len = 0;
+}
 
 /* Write what is buffered; 0 or -1. */
 static int
@@ -34,12 +135,47 @@ pump_flush(struct pump *p)
 	return (0);
 }
 
+/*
+ * Read until the buffer holds PUMP_BATCH bytes (one write for several TLS
+ * records), it is full (then paused), or the source has nothing more. A
+ * read that returns less than asked, with nothing left inside OpenSSL,
+ * means the socket is drained: the source is marked blocked instead of
+ * being read once more only to get EAGAIN (level-triggered epoll reports
+ * it again if more arrives).
+ */
+static enum leg_res
+pump_fill(struct pump *p)
+{
+	enum leg_res r;
+	size_t n, room;
+
+	do {
+		if (p->off > 0 && p->cap - p->off - p->len < p->cap / 4) {
+			memmove(p->buf, p->buf + p->off, p->len);
+			p->off = 0;
+		}
+		room = p->cap - p->off - p->len;
+		if (room == 0) {
+			p->paused = true;
+			return (LEG_OK);
+		}
+		r = leg_read(p->src, p->buf + p->off + p->len, room, &n);
+		if (r != LEG_OK)
+			return (r);
+		p->len += n;
+		if (n < room && !leg_pending(p->src)) {
+			p->src->rd_block = EV_READ;
+			return (LEG_OK);
+		}
+	} while (p->len < PUMP_BATCH);
+	return (LEG_OK);
+}
+
 enum pump_res
 pump_run(struct pump *p, struct leg **bad)
 {
 	enum pump_res res = PUMP_OK;
 	int rounds = PUMP_ROUNDS;
-	size_t n;
 
 	for (;;) {
 		if (pump_flush(p) != 0) {
@@ -54,19 +190,14 @@ pump_run(struct pump *p, struct leg **bad)
 			p->more = true;
 			break;
 		}
-		if (p->off > 0 && p->cap - p->off - p->len < p->cap / 4) {
-			memmove(p->buf, p->buf + p->off, p->len);
-			p->off = 0;
+		if (pump_reserve(p) != 0) {
+			snprintf(p->src->detail, sizeof(p->src->detail),
+			    "out of memory");
+			*bad = p->src;
+			return (PUMP_ERR);
 		}
-		if (p->off + p->len == p->cap) {
-			p->paused = true;
-			break;
-		}
-		switch (leg_read(p->src, p->buf + p->off + p->len,
-		    p->cap - p->off - p->len, &n)) {
+		switch (pump_fill(p)) {
 		case LEG_OK:
-			p->len += n;
-			continue;
 		case LEG_AGAIN:
 			break;
 		case LEG_EOF:
@@ -77,8 +208,9 @@ pump_run(struct pump *p, struct leg **bad)
 			*bad = p->src;
 			return (PUMP_ERR);
 		}
-		break;
 	}
+	if (p->len == 0 && (p->src->eof || p->src->rd_block != 0))
+		pump_release(p);
 	if (p->src->eof && p->len == 0 && !p->dst->shut &&
 	    p->dst->wr_block == 0 && leg_shutdown(p->dst) == LEG_ERR) {
 		*bad = p->dst;

@@ -1,9 +1,13 @@
 /*
  * pump: one direction of a relay, from a source leg to a sink leg through
- * one fixed buffer. Backpressure: the source is not read while the buffer
- * is full, and reading resumes when it has drained to half. When the
- * source reaches EOF and the buffer is empty, the sink is shut down for
- * writing (FIN or TLS close_notify); the other direction is unaffected.
+ * one buffer of cap bytes. Backpressure: the source is not read while the
+ * buffer is full, and reading resumes when it has drained to half. The
+ * buffer is either borrowed (set buf before the first pump_run()) or, when
+ * buf is NULL, taken from a per-thread free list while bytes are in flight
+ * and given back when the direction is empty and its source would block.
+ * When the source reaches EOF and the buffer is empty, the sink is shut
+ * down for writing (FIN or TLS close_notify); the other direction is
+ * unaffected.
  */
 #ifndef COTAI_PUMP_H
 #define COTAI_PUMP_H
@@ -15,8 +19,9 @@
 
 struct pump {
 	struct leg *src, *dst; /* borrowed */
-	char *buf;             /* borrowed; cap bytes, data at [off, off+len) */
+	char *buf;             /* cap bytes, data at [off, off+len), or NULL */
 	size_t cap, off, len;
+	bool pooled; /* buf is from the free list (pump_release returns it) */
 	bool paused; /* the buffer was full; resume at half */
 	bool more;   /* stopped early for fairness: run again soon */
 };
@@ -29,6 +34,14 @@ enum pump_res { PUMP_OK, PUMP_EOF, PUMP_ERR };
  * just reached EOF in this call. PUMP_ERR: *BAD is the failing leg.
  */
 enum pump_res pump_run(struct pump *p, struct leg **bad);
+
+/* Make sure P has a buffer (for bytes put in before the first run); 0 or
+ * -1 when out of memory. */
+int pump_reserve(struct pump *p);
+
+/* Give a pooled buffer back (also with bytes in it, at close); a borrowed
+ * one stays. Idempotent. */
+void pump_release(struct pump *p);
 
 /* Everything moved and the sink shut down. */
 bool pump_done(const struct pump *p);

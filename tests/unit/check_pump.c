@@ -121,6 +121,41 @@ START_TEST(backpressure_stops_reading)
 }
 END_TEST
 
+START_TEST(pooled_buffer_only_in_flight)
+{
+	struct rig r;
+	struct leg *bad = NULL;
+	char got[16];
+
+	rig_init(&r);
+	r.p.buf = NULL; /* take buffers from the free list */
+	ck_assert_int_eq(pump_run(&r.p, &bad), PUMP_OK);
+	ck_assert_ptr_null(r.p.buf); /* nothing read: nothing held */
+	for (int i = 0; i < 3; i++) {
+		r.src.rd_block = 0;
+		ck_assert_int_eq(write(r.app[0], "hello", 5), 5);
+		ck_assert_int_eq(pump_run(&r.p, &bad), PUMP_OK);
+		/* A short read marks the source blocked, no EAGAIN read. */
+		ck_assert_int_eq(r.src.rd_block, EV_READ);
+		ck_assert_int_eq(read(r.app[1], got, sizeof(got)), 5);
+		ck_assert_ptr_null(r.p.buf); /* empty and idle: given back */
+	}
+	/* A sink that blocks keeps the buffer until it has drained. */
+	r.src.rd_block = 0;
+	r.dst.wr_block = EV_WRITE;
+	ck_assert_int_eq(write(r.app[0], "hello", 5), 5);
+	ck_assert_int_eq(pump_run(&r.p, &bad), PUMP_OK);
+	ck_assert_ptr_nonnull(r.p.buf);
+	ck_assert_uint_eq(r.p.len, 5);
+	r.dst.wr_block = 0;
+	ck_assert_int_eq(pump_run(&r.p, &bad), PUMP_OK);
+	ck_assert_ptr_null(r.p.buf);
+	ck_assert_int_eq(read(r.app[1], got, sizeof(got)), 5);
+	pump_release(&r.p); /* idempotent */
+	rig_clear(&r);
+}
+END_TEST
+
 Suite *
 pump_suite(void)
 {
@@ -129,6 +164,7 @@ pump_suite(void)
 
 	tcase_add_test(tc, moves_bytes_and_half_closes);
 	tcase_add_test(tc, backpressure_stops_reading);
+	tcase_add_test(tc, pooled_buffer_only_in_flight);
 	suite_add_tcase(s, tc);
 	return (s);
 }
