@@ -185,7 +185,7 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 static void
 conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
-	struct route_stats *st = &c->r->stats;
+	struct route_stats *st = c->r->stats;
 	struct worker *w = c->w;
 	/* Refusals answered with an ErrorResponse end with a FIN. */
 	bool abort = why != REASON_EOF && why != REASON_ROLE_NOT_ALLOWED &&
@@ -390,9 +390,9 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	conn_format_client(c, sa);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	w->nconns++;
-	atomic_fetch_add_explicit(&r->stats.accepted, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->stats->accepted, 1, memory_order_relaxed);
 	ra = atomic_fetch_add_explicit(
-		 &r->stats.active, 1, memory_order_relaxed) +
+		 &r->stats->active, 1, memory_order_relaxed) +
 	    1;
 	all = atomic_fetch_add_explicit(
 		  &w->pool->active, 1, memory_order_relaxed) +
@@ -445,7 +445,7 @@ conn_retry(struct conn *c)
 	c->retries++;
 	c->ai_next = 0;
 	atomic_fetch_add_explicit(
-	    &c->r->stats.retries, 1, memory_order_relaxed);
+	    &c->r->stats->retries, 1, memory_order_relaxed);
 	conn_set_state(c, CONN_S_CONNECT);
 	leg_watch(&c->cl, 0);
 	c->retry_wait = true;
@@ -543,10 +543,10 @@ on_handshake_io(struct conn *c)
 	conn_count(c);
 	route_observe_handshake(c->r, conn_now() - c->t_state);
 	atomic_fetch_add_explicit(
-	    &c->r->stats.handshakes, 1, memory_order_relaxed);
+	    &c->r->stats->handshakes, 1, memory_order_relaxed);
 	if (SSL_session_reused(l->ssl))
 		atomic_fetch_add_explicit(
-		    &c->r->stats.resumed, 1, memory_order_relaxed);
+		    &c->r->stats->resumed, 1, memory_order_relaxed);
 	leg_watch(l, 0);
 	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
 		on_relay_start(c);

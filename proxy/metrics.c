@@ -47,7 +47,7 @@ metrics_per_route(struct evbuffer *out, const struct worker_pool *p,
 	for (size_t i = 0; i < p->nroutes; i++) {
 		const struct route *r = p->routes[i];
 		const atomic_uint_fast64_t *c =
-		    (const atomic_uint_fast64_t *)((const char *)&r->stats +
+		    (const atomic_uint_fast64_t *)((const char *)r->stats +
 			field);
 		evbuffer_add_printf(out, "%s{route=\"%s\"} %llu\n", name,
 		    r->cfg->name,
@@ -74,7 +74,7 @@ metrics_histogram(struct evbuffer *out, const struct worker_pool *p)
 		unsigned long long cum = 0;
 
 		for (size_t b = 0; b <= ROUTE_HS_BUCKETS; b++) {
-			cum += (unsigned long long)LOAD(r->stats.hs_bucket[b]);
+			cum += (unsigned long long)LOAD(r->stats->hs_bucket[b]);
 			if (b < ROUTE_HS_BUCKETS)
 				evbuffer_add_printf(out,
 				    "cotai_handshake_duration_seconds_bucket{"
@@ -92,7 +92,7 @@ metrics_histogram(struct evbuffer *out, const struct worker_pool *p)
 		    "%.3f\n"
 		    "cotai_handshake_duration_seconds_count{route=\"%s\"} "
 		    "%llu\n",
-		    r->cfg->name, (double)LOAD(r->stats.hs_sum_ms) / 1000.0,
+		    r->cfg->name, (double)LOAD(r->stats->hs_sum_ms) / 1000.0,
 		    r->cfg->name, cum);
 	}
 }
@@ -106,7 +106,7 @@ metrics_by_reason(struct evbuffer *out, const struct worker_pool *p,
 	for (size_t i = 0; i < p->nroutes; i++) {
 		const struct route *r = p->routes[i];
 		const atomic_uint_fast64_t *a =
-		    (const atomic_uint_fast64_t *)((const char *)&r->stats +
+		    (const atomic_uint_fast64_t *)((const char *)r->stats +
 			field);
 
 		for (int k = REASON_NONE + 1; k < REASON__N; k++) {
@@ -131,8 +131,7 @@ metrics_process(struct evbuffer *out, const struct worker_pool *p)
 	    "ok", "config_error", "tls_error", "bind_error"};
 
 	metrics_family(out, "cotai_open_connections", "gauge",
-	    "Connections open now, all routes (those of routes a reload "
-	    "replaced included).");
+	    "Connections open now, all routes (removed ones included).");
 	evbuffer_add_printf(out, "cotai_open_connections %u\n",
 	    atomic_load_explicit(&p->active, memory_order_relaxed));
 	metrics_family(out, "cotai_reloads_total", "counter",
@@ -148,8 +147,7 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 {
 	metrics_process(out, p);
 	PER_ROUTE(out, p, "cotai_connections_active", "gauge",
-	    "Connections open now on the route's current configuration.",
-	    active);
+	    "Connections open now (before and after reloads).", active);
 	PER_ROUTE(out, p, "cotai_connections_accepted_total", "counter",
 	    "Connections accepted.", accepted);
 	PER_ROUTE(out, p, "cotai_handshakes_total", "counter",
@@ -177,9 +175,9 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    "cotai_bytes_total{route=\"%s\",direction=\"up\"} %llu\n"
 		    "cotai_bytes_total{route=\"%s\",direction=\"down\"} "
 		    "%llu\n",
-		    r->cfg->name, (unsigned long long)LOAD(r->stats.bytes_up),
+		    r->cfg->name, (unsigned long long)LOAD(r->stats->bytes_up),
 		    r->cfg->name,
-		    (unsigned long long)LOAD(r->stats.bytes_down));
+		    (unsigned long long)LOAD(r->stats->bytes_down));
 	}
 
 	metrics_family(out, "cotai_cert_expiry_timestamp_seconds", "gauge",

@@ -108,6 +108,16 @@ reload_keep(const struct worker_pool *p, const struct config_route *nr)
 	return (-1);
 }
 
+/* The current route named NAME, whose counters a new one continues. */
+static const struct route *
+reload_prev(const struct worker_pool *p, const char *name)
+{
+	for (size_t i = 0; i < p->nroutes; i++)
+		if (strcmp(p->routes[i]->cfg->name, name) == 0)
+			return (p->routes[i]);
+	return (NULL);
+}
+
 /* Steps 2 and 3 of reload.h for RC into S. */
 static enum pool_reload
 reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
@@ -129,7 +139,8 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	for (size_t k = 0; k < s->n * s->nw; k++)
 		s->fds[k] = -1;
 	for (size_t j = 0; j < s->n; j++)
-		if ((s->routes[j] = route_new(rc, j)) == NULL ||
+		if ((s->routes[j] = route_new(rc, j,
+			 reload_prev(p, rc->cfg->routes[j].name))) == NULL ||
 		    reload_self_check(s->routes[j]) != 0)
 			return (POOL_RELOAD_TLS);
 	for (size_t j = 0; j < s->n; j++) {

@@ -53,9 +53,9 @@ route_observe_handshake(struct route *r, uint64_t ms)
 	while (i < ROUTE_HS_BUCKETS && ms > route_hs_bounds_ms[i])
 		i++;
 	atomic_fetch_add_explicit(
-	    &r->stats.hs_bucket[i], 1, memory_order_relaxed);
+	    &r->stats->hs_bucket[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
-	    &r->stats.hs_sum_ms, ms, memory_order_relaxed);
+	    &r->stats->hs_sum_ms, ms, memory_order_relaxed);
 }
 
 void
@@ -63,11 +63,11 @@ route_handshake_failed(struct route *r, enum reason why)
 {
 	if ((unsigned)why < REASON__N)
 		atomic_fetch_add_explicit(
-		    &r->stats.hs_failed[why], 1, memory_order_relaxed);
+		    &r->stats->hs_failed[why], 1, memory_order_relaxed);
 }
 
 struct route *
-route_new(struct route_config *owner, size_t index)
+route_new(struct route_config *owner, size_t index, const struct route *prev)
 {
 	const struct config_route *rc = &owner->cfg->routes[index];
 	struct route *r;
@@ -78,9 +78,16 @@ route_new(struct route_config *owner, size_t index)
 	}
 	r->cfg = rc;
 	r->owner = route_config_ref(owner);
+	if (prev != NULL) {
+		r->stats = prev->stats;
+		atomic_fetch_add_explicit(
+		    &r->stats->refs, 1, memory_order_relaxed);
+	} else if ((r->stats = calloc(1, sizeof(*r->stats))) != NULL) {
+		atomic_init(&r->stats->refs, 1);
+	}
 	r->index = index;
 	atomic_init(&r->refs, 1);
-	if ((r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
+	if (r->stats == NULL || (r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
 	    (r->up = upstream_new(&rc->target)) == NULL) {
 		log_error("route %s: cannot set up", rc->name);
 		route_unref(r);
@@ -105,5 +112,9 @@ route_unref(struct route *r)
 	SSL_CTX_free(r->ssl_ctx);
 	upstream_free(r->up);
 	route_config_unref(r->owner);
+	if (r->stats != NULL &&
+	    atomic_fetch_sub_explicit(
+		&r->stats->refs, 1, memory_order_acq_rel) == 1)
+		free(r->stats);
 	free(r);
 }

@@ -21,8 +21,13 @@
 #define ROUTE_HS_BUCKETS 10
 extern const unsigned route_hs_bounds_ms[ROUTE_HS_BUCKETS];
 
-/* Counters a metrics endpoint can read at any time (relaxed atomics). */
+/*
+ * Counters a metrics endpoint can read at any time (relaxed atomics).
+ * Shared by the routes of one name across reloads (refs), so counters and
+ * the active gauge go on when a reload rebuilds the route.
+ */
 struct route_stats {
+	atomic_uint refs;
 	atomic_uint_fast64_t accepted;          /* connections accepted */
 	atomic_uint_fast64_t active;            /* open right now */
 	atomic_uint_fast64_t handshakes;        /* successful TLS handshakes */
@@ -62,16 +67,18 @@ struct route {
 	size_t index;                   /* position in cfg->routes */
 	SSL_CTX *ssl_ctx;               /* owned */
 	struct upstream *up;            /* owned */
-	struct route_stats stats;
+	struct route_stats *stats;      /* a reference */
 	atomic_uint refs;
 };
 
 /*
  * Build the route for OWNER's route INDEX (a reference to OWNER is taken),
- * loading its key material. Returns a route with one reference, or NULL
- * (logged).
+ * loading its key material. PREV (borrowed, may be NULL) is the route it
+ * replaces: their counters are shared. Returns a route with one reference,
+ * or NULL (logged).
  */
-struct route *route_new(struct route_config *owner, size_t index);
+struct route *
+route_new(struct route_config *owner, size_t index, const struct route *prev);
 
 /* Count one completed handshake that took MS milliseconds. */
 void route_observe_handshake(struct route *r, uint64_t ms);

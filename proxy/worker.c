@@ -126,7 +126,7 @@ worker_pool_new(struct route_config *rc)
 		if (worker_init(p, &p->w[k], k) != 0)
 			goto out;
 	for (size_t i = 0; i < p->nroutes; i++) {
-		if ((p->routes[i] = route_new(rc, i)) == NULL ||
+		if ((p->routes[i] = route_new(rc, i, NULL)) == NULL ||
 		    worker_pool_bind(p, i) != 0)
 			goto out;
 		for (size_t k = 0; k < p->nw; k++)

@@ -42,6 +42,11 @@ wait_reloads term 1
 wait_reloads orig 1
 [ "$(port_of "$T/run/term.ports" term)" = "$tp" ] || fail "port changed"
 say 3 after-first-reload
+# Counters go on across the reload: the held connection is still active.
+[ "$(metric term 'cotai_connections_active{route="term"}')" = 1 ] ||
+    fail "active gauge lost the held connection"
+[ "$(metric term 'cotai_connections_accepted_total{route="term"}')" = 1 ] ||
+    fail "accepted counter restarted"
 echo_ok "$op"
 [ "$(metric term 'cotai_reloads_total{result="ok"}')" = 1 ] || fail "reloads ok"
 

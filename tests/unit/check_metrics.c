@@ -44,6 +44,8 @@ START_TEST(one_route)
 
 	memset(&r, 0, sizeof(r));
 	memset(&p, 0, sizeof(p));
+	r.stats = calloc(1, sizeof(*r.stats));
+	ck_assert_ptr_nonnull(r.stats);
 	r.cfg = &rc;
 	r.ssl_ctx = SSL_CTX_new(TLS_method());
 	p.cfg = &cfg;
@@ -52,12 +54,12 @@ START_TEST(one_route)
 	atomic_store(&p.active, 4);
 	p.reloads[POOL_RELOAD_OK] = 7;
 	p.reloads[POOL_RELOAD_TLS] = 1;
-	atomic_store(&r.stats.accepted, 12);
+	atomic_store(&r.stats->accepted, 12);
 	route_observe_handshake(&r, 1);  /* le 0.001 */
 	route_observe_handshake(&r, 30); /* le 0.05 */
 	route_observe_handshake(&r, 99999);
 	route_handshake_failed(&r, REASON_CERT_REVOKED);
-	atomic_store(&r.stats.closed[REASON_EOF], 9);
+	atomic_store(&r.stats->closed[REASON_EOF], 9);
 	s = render(&p);
 	HAS(s, "# TYPE cotai_handshake_duration_seconds histogram\n");
 	HAS(s,
@@ -96,6 +98,7 @@ START_TEST(one_route)
 	HAS(s, "cotai_reloads_total{result=\"tls_error\"} 1\n");
 	HAS(s, "cotai_cert_expiry_timestamp_seconds{route=\"pg-in\"} 0\n");
 	free(s);
+	free(r.stats);
 	SSL_CTX_free(r.ssl_ctx);
 }
 END_TEST
