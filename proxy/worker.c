@@ -2,9 +2,11 @@
  * worker: see worker.h.
  *
  * The main thread talks to a running worker through a pipe: one byte 'd'
- * means "drain". Draining frees the worker's listeners, then waits for its
- * connections to finish; at the deadline the rest are closed with reason
- * drain, and the loop exits once no connection is left.
+ * means "drain", 'u' "apply the updates posted" (a reload: worker_post()
+ * queues them under w->mu, the only lock, taken once per reload).
+ * Draining frees the worker's listeners, then waits for its connections
+ * to finish; at the deadline the rest are closed with reason drain, and
+ * the loop exits once no connection is left.
  */
 #include "worker.h"
 
