@@ -103,6 +103,18 @@ bool cfg_name_ok(const char *s);
 /* "KEY[I]" into BUF, cut to fit. */
 void cfg_key_index(char *buf, size_t len, const char *key, size_t i);
 /* A scalar or a non-empty sequence of policy patterns (policy.h). */
+/*
+ * A list value: a scalar or a non-empty sequence, each element parsed by
+ * ELEM into a new string; NOT_MAPPING is the error for a mapping.
+ */
+struct cfg_list_spec {
+	int (*elem)(
+	    struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot);
+	const char *not_mapping;
+};
+/* Parse N into a new *LIST of *COUNT strings per SPEC; 0, or -1 (error). */
+int cfg_list(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    const struct cfg_list_spec *spec, char ***list, size_t *count);
 int cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key,
     char ***list, size_t *count);
 /* The index of N's value in NAMES. */

@@ -50,36 +50,10 @@ static int
 cfg_pgnames(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
     size_t *count)
 {
-	yaml_node_item_t *it;
-	char k[CFG_KEYLEN];
-	size_t max;
+	static const struct cfg_list_spec spec = {cfg_pgname,
+	    "expected a name or a sequence of names, got a mapping"};
 
-	if (n->type == YAML_MAPPING_NODE)
-		return (cfg_err(c, n->start_mark, key,
-		    "expected a name or a sequence of names, got a mapping"));
-	max = n->type == YAML_SCALAR_NODE
-	    ? 1
-	    : (size_t)(n->data.sequence.items.top -
-		  n->data.sequence.items.start);
-	if (max == 0)
-		return (cfg_err(c, n->start_mark, key, "empty list"));
-	if ((*list = calloc(max, sizeof(**list))) == NULL)
-		return (cfg_err(c, n->start_mark, key, "out of memory"));
-	if (n->type == YAML_SCALAR_NODE) {
-		if (cfg_pgname(c, n, key, &(*list)[0]) == -1)
-			return (-1);
-		*count = 1;
-		return (0);
-	}
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-	     it++) {
-		cfg_key_index(k, sizeof(k), key, *count);
-		if (cfg_pgname(c, yaml_document_get_node(c->doc, *it), k,
-			&(*list)[*count]) == -1)
-			return (-1);
-		(*count)++;
-	}
-	return (0);
+	return (cfg_list(c, n, key, &spec, list, count));
 }
 
 /* The value of one roles entry: names, or {users: ..., databases: ...}. */

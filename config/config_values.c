@@ -158,18 +158,17 @@ cfg_pattern(struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot)
 	return (0);
 }
 
-/* expect/allow: a scalar or a non-empty sequence of scalars. */
 int
-cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
-    size_t *count)
+cfg_list(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    const struct cfg_list_spec *spec, char ***list, size_t *count)
 {
 	yaml_node_item_t *it;
 	size_t max;
 	char k[CFG_KEYLEN];
 
 	if (n->type == YAML_MAPPING_NODE)
-		return (cfg_err(c, n->start_mark, key,
-		    "expected a scalar or a sequence, got a mapping"));
+		return (
+		    cfg_err(c, n->start_mark, key, "%s", spec->not_mapping));
 	max = n->type == YAML_SCALAR_NODE
 	    ? 1
 	    : (size_t)(n->data.sequence.items.top -
@@ -179,7 +178,7 @@ cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
 	if ((*list = calloc(max, sizeof(**list))) == NULL)
 		return (cfg_err(c, n->start_mark, key, "out of memory"));
 	if (n->type == YAML_SCALAR_NODE) {
-		if (cfg_pattern(c, n, key, &(*list)[0]) == -1)
+		if (spec->elem(c, n, key, &(*list)[0]) == -1)
 			return (-1);
 		*count = 1;
 		return (0);
@@ -189,11 +188,22 @@ cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
 		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
 
 		cfg_key_index(k, sizeof(k), key, *count);
-		if (cfg_pattern(c, e, k, &(*list)[*count]) == -1)
+		if (spec->elem(c, e, k, &(*list)[*count]) == -1)
 			return (-1);
 		(*count)++;
 	}
 	return (0);
+}
+
+/* expect/allow: a scalar or a non-empty sequence of scalars. */
+int
+cfg_patterns(struct cfg_ctx *c, yaml_node_t *n, const char *key, char ***list,
+    size_t *count)
+{
+	static const struct cfg_list_spec spec = {
+	    cfg_pattern, "expected a scalar or a sequence, got a mapping"};
+
+	return (cfg_list(c, n, key, &spec, list, count));
 }
 
 /* Look VALUE up in NAMES; its index or -1 after an error. */
