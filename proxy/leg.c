@@ -132,6 +132,13 @@ leg_read(struct leg *l, void *buf, size_t len, size_t *n)
 	return (leg_errno(l, errno));
 }
 
+void
+leg_idle(struct leg *l)
+{
+	if (l->ssl != NULL)
+		(void)SSL_free_buffers(l->ssl); /* refused while not empty */
+}
+
 bool
 leg_pending(const struct leg *l)
 {

@@ -57,6 +57,13 @@ void leg_clear(struct leg *l, bool abort);
 /* Read up to LEN bytes into BUF; *N is what was read on LEG_OK. */
 enum leg_res leg_read(struct leg *l, void *buf, size_t len, size_t *n);
 
+/*
+ * Nothing is expected on L for now: give a TLS leg's record buffers back
+ * (SSL_MODE_RELEASE_BUFFERS does not after a read that found nothing, so
+ * every idle TLS leg would keep 16-64 KiB). No-op with bytes inside.
+ */
+void leg_idle(struct leg *l);
+
 /* TLS only: OpenSSL holds bytes read from the socket but not yet returned
  * (decrypted data or the start of a record), which no event will announce. */
 bool leg_pending(const struct leg *l);

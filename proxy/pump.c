@@ -209,8 +209,11 @@ pump_run(struct pump *p, struct leg **bad)
 			return (PUMP_ERR);
 		}
 	}
-	if (p->len == 0 && (p->src->eof || p->src->rd_block != 0))
+	if (p->pooled && p->len == 0 &&
+	    (p->src->eof || p->src->rd_block != 0)) {
 		pump_release(p);
+		leg_idle(p->src);
+	}
 	if (p->src->eof && p->len == 0 && !p->dst->shut &&
 	    p->dst->wr_block == 0 && leg_shutdown(p->dst) == LEG_ERR) {
 		*bad = p->dst;
