@@ -39,7 +39,13 @@
  *
  * One timer per connection: in CONNECT and HANDSHAKE it is the deadline of
  * that step; in RELAY it checks the last time a byte moved against
- * idle_ms, or against halfclose_ms once one direction is finished.
+ * idle_ms, or against halfclose_ms once one direction is finished. When
+ * every upstream address failed, CONNECT waits on it for the next
+ * connect_retry attempt (retry_wait).
+ *
+ * Terminate connections before their handshake count in w->nhandshakes;
+ * over max_handshakes a new one sheds the oldest (conn_shed). After a
+ * reload conn_reload_all() checks every handshaken peer again.
  */
 #include "conn.h"
 
