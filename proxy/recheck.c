@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -94,5 +95,7 @@ recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
 		    X509_verify_cert_error_string(err));
 	}
 	X509_STORE_CTX_free(xs);
+	/* This runs on a worker: leg.c reads with an empty error queue. */
+	ERR_clear_error();
 	return (why);
 }
