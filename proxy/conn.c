@@ -48,66 +48,18 @@
  * reload conn_reload_all() checks every handshaken peer again.
  */
 #include "conn.h"
+#include "conn_priv.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "leg.h"
-#include "pump.h"
 #include "log.h"
-#include "pgconn.h"
-#include "recheck.h"
-#include "tls.h"
 #include "upstream.h"
-
-#define CONN_MAGIC 0x434f4e4eU /* "CONN" */
-#define CONN_DEAD 0xdeadc0deU
-
-enum conn_state {
-	CONN_S_CONNECT,   /* waiting for the upstream connect */
-	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
-	CONN_S_RELAY,     /* moving bytes */
-	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
-	CONN_S_CLOSED
-};
-
-/* Who ended the connection, for closed_by=. */
-enum conn_by { CONN_BY_PROXY, CONN_BY_CLIENT, CONN_BY_UPSTREAM };
-
-static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
-
-struct conn {
-	uint32_t magic;
-	enum conn_state state;
-	struct worker *w;
-	struct route *r; /* a reference */
-	TAILQ_ENTRY(conn) link;
-	struct leg cl, up;
-	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
-	struct pump dup, ddown; /* cl -> up, up -> cl */
-	struct tls_peer peer;
-	struct pgconn *pg; /* protocol postgres, else NULL */
-	struct event *ev_timer;
-	struct event *ev_more; /* activated to resume a pump (fairness) */
-	uint64_t t_start, t_state, t_io; /* monotonic ms */
-	size_t ai_next;                  /* next upstream address to try */
-	int up_err;                      /* last upstream connect errno */
-	uint32_t retries;                /* upstream connect retries so far */
-	enum conn_by first_eof;
-	bool any_eof;
-	bool handshaken;
-	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
-	bool retry_wait; /* the timer is a connect retry's backoff */
-	char client[INET6_ADDRSTRLEN + 8];
-};
 
 static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
@@ -138,7 +90,7 @@ conn_count(struct conn *c)
 		c->w->nhandshakes--;
 }
 
-static uint64_t
+uint64_t
 conn_now(void)
 {
 	struct timespec ts;
@@ -153,42 +105,12 @@ conn_side(const struct conn *c, const struct leg *l)
 	return (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM);
 }
 
-/* Write the audit line. */
-static void
-conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
-{
-	const struct identity *id = &c->peer.id;
-	SSL *ssl = c->tl != NULL ? c->tl->ssl : NULL;
-	struct log_rec rec;
-
-	if (!log_begin(&rec, LOG_L_INFO, "close"))
-		return;
-	log_str(&rec, "route", c->r->cfg->name);
-	log_str(&rec, "client", c->client);
-	log_str(&rec, "peer", id->name != NULL ? id->name : "-");
-	log_str(&rec, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
-	log_str(&rec, "serial", id->serial[0] != '\0' ? id->serial : "-");
-	log_str(
-	    &rec, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
-	log_str(&rec, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
-	log_bool(&rec, "resumed", c->handshaken && SSL_session_reused(ssl));
-	log_u64(&rec, "bytes_up", c->up.bytes_out);
-	log_u64(&rec, "bytes_down", c->cl.bytes_out);
-	log_u64(&rec, "duration_ms", conn_now() - c->t_start);
-	log_str(&rec, "closed_by", conn_by_names[by]);
-	log_str(&rec, "reason", reason_name(why));
-	if (detail != NULL && detail[0] != '\0')
-		log_str(&rec, "detail", detail);
-	pgconn_audit(c->pg, &rec);
-	log_end(&rec);
-}
-
 /*
  * The one way a connection ends: count, write the audit line, free
  * everything. Idempotent while C is alive; C is freed on return, so
  * callers return right after calling it.
  */
-static void
+void
 conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
 	struct route_stats *st = c->r->stats;
@@ -235,42 +157,6 @@ conn_drop(struct conn *c, enum reason why)
 	conn_close(c, why, CONN_BY_PROXY, NULL);
 }
 
-/* Arm the timer for the current state (see the top comment). */
-static void
-conn_arm_timer(struct conn *c)
-{
-	const struct config_timeouts *tm = &c->r->cfg->timeouts;
-	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
-	struct timeval tv;
-
-	switch (c->state) {
-	case CONN_S_CONNECT:
-		limit = tm->connect_ms;
-		break;
-	case CONN_S_HANDSHAKE:
-	case CONN_S_PG:
-		limit = tm->handshake_ms;
-		break;
-	case CONN_S_RELAY:
-		base = c->t_io;
-		limit = tm->idle_ms;
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    (limit == 0 || tm->halfclose_ms < limit))
-			limit = tm->halfclose_ms;
-		break;
-	default:
-		break;
-	}
-	if (limit == 0) {
-		evtimer_del(c->ev_timer);
-		return;
-	}
-	left = base + limit > now ? base + limit - now : 1;
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
-	evtimer_add(c->ev_timer, &tv);
-}
-
 static void
 conn_set_state(struct conn *c, enum conn_state s)
 {
@@ -278,97 +164,6 @@ conn_set_state(struct conn *c, enum conn_state s)
 	c->t_state = c->t_io = conn_now();
 	conn_count(c);
 	conn_arm_timer(c);
-}
-
-/* Format the peer address of an accepted socket. */
-static void
-conn_format_client(struct conn *c, const struct sockaddr *sa)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(c->client, sizeof(c->client), "%s:%u", host,
-		    ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(c->client, sizeof(c->client), "[%s]:%u", host,
-		    ntohs(in6->sin6_port));
-	} else {
-		snprintf(c->client, sizeof(c->client), "unix");
-	}
-}
-
-/* Over either limit of open connections (this one included)? */
-static bool
-conn_over_limit(struct conn *c, uint64_t route_active, unsigned all)
-{
-	uint32_t max = c->w->cfg->max_connections;
-
-	return ((c->r->cfg->max_connections != 0 &&
-		    route_active > c->r->cfg->max_connections) ||
-	    (max != 0 && all > max));
-}
-
-/*
- * Over the cap on handshakes in progress (max_handshakes, shared out among
- * the workers): close the oldest connection still before its handshake,
- * so clients that never say hello cannot lock out one that does.
- */
-static void
-conn_shed(struct worker *w)
-{
-	size_t cap = (w->cfg->max_handshakes + w->pool->nw - 1) / w->pool->nw;
-	struct conn *c;
-
-	if (w->nhandshakes < cap)
-		return;
-	/* The list is in accept order: the first one counted is the oldest. */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
-		if (!c->pre_tls)
-			continue;
-		route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
-		conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
-		    "too many handshakes in progress");
-		return;
-	}
-}
-
-static void
-conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
-{
-	enum reason why;
-	char detail[160];
-
-	c->peer.cache = NULL; /* the worker's session caches go away */
-	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
-		return;
-	for (size_t j = 0; j < n; j++) {
-		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
-			continue;
-		why =
-		    recheck_peer(c->tl->ssl, routes[j], detail, sizeof(detail));
-		if (why != REASON_NONE)
-			conn_close(c, why, CONN_BY_PROXY, detail);
-		return;
-	}
-}
-
-void
-conn_reload_all(
-    struct worker *w, struct route *const *routes, size_t n, bool recheck)
-{
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_reload(c, routes, n, recheck);
-	}
 }
 
 void

@@ -1,0 +1,114 @@
+/*
+ * conn_limits: the limits on a connection: its timeouts (one timer per
+ * connection), the connection limits, the handshake cap, and the recheck
+ * of live connections after a reload.
+ */
+#include "conn_priv.h"
+
+#include <string.h>
+
+#include "conn.h"
+#include "recheck.h"
+
+/* Arm the timer for the current state (see the top comment). */
+void
+conn_arm_timer(struct conn *c)
+{
+	const struct config_timeouts *tm = &c->r->cfg->timeouts;
+	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
+	struct timeval tv;
+
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		limit = tm->connect_ms;
+		break;
+	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
+		limit = tm->handshake_ms;
+		break;
+	case CONN_S_RELAY:
+		base = c->t_io;
+		limit = tm->idle_ms;
+		if (c->any_eof && tm->halfclose_ms != 0 &&
+		    (limit == 0 || tm->halfclose_ms < limit))
+			limit = tm->halfclose_ms;
+		break;
+	default:
+		break;
+	}
+	if (limit == 0) {
+		evtimer_del(c->ev_timer);
+		return;
+	}
+	left = base + limit > now ? base + limit - now : 1;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+}
+
+/* Over either limit of open connections (this one included)? */
+bool
+conn_over_limit(struct conn *c, uint64_t route_active, unsigned all)
+{
+	uint32_t max = c->w->cfg->max_connections;
+
+	return ((c->r->cfg->max_connections != 0 &&
+		    route_active > c->r->cfg->max_connections) ||
+	    (max != 0 && all > max));
+}
+
+/*
+ * Over the cap on handshakes in progress (max_handshakes, shared out among
+ * the workers): close the oldest connection still before its handshake,
+ * so clients that never say hello cannot lock out one that does.
+ */
+void
+conn_shed(struct worker *w)
+{
+	size_t cap = (w->cfg->max_handshakes + w->pool->nw - 1) / w->pool->nw;
+	struct conn *c;
+
+	if (w->nhandshakes < cap)
+		return;
+	/* The list is in accept order: the first one counted is the oldest. */
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
+		if (!c->pre_tls)
+			continue;
+		route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
+		conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
+		    "too many handshakes in progress");
+		return;
+	}
+}
+
+static void
+conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
+{
+	enum reason why;
+	char detail[160];
+
+	c->peer.cache = NULL; /* the worker's session caches go away */
+	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
+		return;
+	for (size_t j = 0; j < n; j++) {
+		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
+			continue;
+		why =
+		    recheck_peer(c->tl->ssl, routes[j], detail, sizeof(detail));
+		if (why != REASON_NONE)
+			conn_close(c, why, CONN_BY_PROXY, detail);
+		return;
+	}
+}
+
+void
+conn_reload_all(
+    struct worker *w, struct route *const *routes, size_t n, bool recheck)
+{
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		conn_reload(c, routes, n, recheck);
+	}
+}

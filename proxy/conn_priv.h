@@ -1,0 +1,90 @@
+/*
+ * conn_priv: what the files of the conn module share (conn.c, the state
+ * machine; conn_audit.c, the audit line; conn_limits.c, timeouts, limits
+ * and the recheck after a reload). Nothing outside proxy/conn*.c includes it.
+ */
+#ifndef COTAI_CONN_PRIV_H
+#define COTAI_CONN_PRIV_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "leg.h"
+#include "pgconn.h"
+#include "pump.h"
+#include "reason.h"
+#include "route.h"
+#include "tls.h"
+#include "worker.h"
+
+#define CONN_MAGIC 0x434f4e4eU /* "CONN" */
+#define CONN_DEAD 0xdeadc0deU
+
+enum conn_state {
+	CONN_S_CONNECT,   /* waiting for the upstream connect */
+	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
+	CONN_S_RELAY,     /* moving bytes */
+	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
+	CONN_S_CLOSED
+};
+
+/* Who ended the connection, for closed_by=. */
+enum conn_by { CONN_BY_PROXY, CONN_BY_CLIENT, CONN_BY_UPSTREAM };
+
+struct conn {
+	uint32_t magic;
+	enum conn_state state;
+	struct worker *w;
+	struct route *r; /* a reference */
+	TAILQ_ENTRY(conn) link;
+	struct leg cl, up;
+	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
+	struct pump dup, ddown; /* cl -> up, up -> cl */
+	struct tls_peer peer;
+	struct pgconn *pg; /* protocol postgres, else NULL */
+	struct event *ev_timer;
+	struct event *ev_more; /* activated to resume a pump (fairness) */
+	uint64_t t_start, t_state, t_io; /* monotonic ms */
+	size_t ai_next;                  /* next upstream address to try */
+	int up_err;                      /* last upstream connect errno */
+	uint32_t retries;                /* upstream connect retries so far */
+	enum conn_by first_eof;
+	bool any_eof;
+	bool handshaken;
+	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
+	bool retry_wait; /* the timer is a connect retry's backoff */
+	char client[INET6_ADDRSTRLEN + 8];
+};
+
+/* Monotonic milliseconds (coarse clock). */
+uint64_t conn_now(void);
+
+/*
+ * The one way a connection ends: count, write the audit line, free
+ * everything. C is freed on return, so callers return right after it.
+ */
+void conn_close(
+    struct conn *c, enum reason why, enum conn_by by, const char *detail);
+
+/* Write C's audit line (from conn_close only). */
+void conn_audit(
+    struct conn *c, enum reason why, enum conn_by by, const char *detail);
+
+/* Store the printable peer address of an accepted socket in c->client. */
+void conn_format_client(struct conn *c, const struct sockaddr *sa);
+
+/* Arm C's timer for its current state (see the top of conn.c). */
+void conn_arm_timer(struct conn *c);
+
+/* Over the route's or the process's limit of open connections? */
+bool conn_over_limit(struct conn *c, uint64_t route_active, unsigned all);
+
+/* Over the cap on handshakes in progress: close W's oldest pending one. */
+void conn_shed(struct worker *w);
+
+#endif
