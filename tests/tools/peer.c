@@ -1,5 +1,6 @@
 /*
- * peer: the upstream end of integration tests. Binds 127.0.0.1:0, writes
+ * peer: the upstream end of integration tests. Binds 127.0.0.1:0 (or -l
+ * PORT, to come back on the same port after a restart), writes
  * the port it got to PORTFILE (atomically), and serves every connection in
  * its own thread in one of three modes:
  *
@@ -7,7 +8,7 @@
  *	sink	read to EOF, then answer "<bytes> <sha256 hex>\n" and close
  *	source	write -n BYTES of test data (see client.c), then close
  *
- * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES]
+ * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES] [-l PORT]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -161,8 +162,9 @@ main(int argc, char **argv)
 	socklen_t sl = sizeof(sin);
 	const char *portfile = NULL;
 	int ch, lfd, one = 1;
+	unsigned listen_port = 0;
 
-	while ((ch = getopt(argc, argv, "m:p:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:p:n:l:")) != -1) {
 		switch (ch) {
 		case 'm':
 			mode = optarg;
@@ -173,10 +175,13 @@ main(int argc, char **argv)
 		case 'n':
 			source_bytes = strtoull(optarg, NULL, 0);
 			break;
+		case 'l':
+			listen_port = (unsigned)strtoul(optarg, NULL, 10);
+			break;
 		default:
 			fprintf(stderr,
 			    "usage: peer -m echo|sink|source "
-			    "-p PORTFILE [-n BYTES]\n");
+			    "-p PORTFILE [-n BYTES] [-l PORT]\n");
 			return (2);
 		}
 	}
@@ -186,6 +191,7 @@ main(int argc, char **argv)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)listen_port);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
