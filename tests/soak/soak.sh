@@ -11,8 +11,10 @@
 #   churn     echo, 32 connections x 100 B
 #   slow      source, 2 slow readers (16 KiB every 20 ms for 2 s) x 4 MB
 #   batch     echo through a second originate sidecar with its own client
-#             identity "batch", 4 connections x 100 KB, plus one connection
-#             held open from the start (it must be closed by revocation)
+#             identity "batch", 4 connections x 100 KB
+#   held      one connection as batch (the revocation must close it) and
+#             one as backend (it must survive everything), to a second
+#             echo peer that is never killed
 # Faults, in turn every SOAK_FAULT_EVERY seconds (default 6):
 #   upstream  the echo peer is killed and restarted 1 s later on its port
 #   renew     cotai-ca renew of every leaf, then SIGHUP to both proxies
@@ -50,6 +52,10 @@ src=$PEER_PORT
 relay_peer echo
 echo_port=$PEER_PORT
 echo_pid=$LAST_PID
+# A second echo peer, never killed, for the connections held throughout.
+spawn peer-hold "$TOOLS/peer" -m echo -p "$T/peer-hold.port"
+wait_file "$T/peer-hold.port"
+hold_port=$(cat "$T/peer-hold.port")
 
 export OPS_RELOAD="reload: { watch: false }"
 ops_config term terminate pg "$echo_port" "allow: [backend, batch]" "" \
@@ -57,27 +63,45 @@ ops_config term terminate pg "$echo_port" "allow: [backend, batch]" "" \
     mode: terminate
     listen: 127.0.0.1:0
     target: 127.0.0.1:$src
-    allow: [backend]"
+    allow: [backend]
+  - name: term_hold
+    mode: terminate
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$hold_port
+    allow: [backend, batch]"
 spawn term bash -c 'ulimit -n 640 && exec "$0" "$@"' "$PROXY" \
     -c "$T/run/term.yaml" --ports-file "$T/run/term.ports"
 wait_file "$T/run/term.ports" 30
 term_pid=$LAST_PID # bash execs the proxy: the same process
 tp=$(port_of "$T/run/term.ports" term)
 tsrc=$(port_of "$T/run/term.ports" term_src)
+thold=$(port_of "$T/run/term.ports" term_hold)
 ops_config orig originate backend "$tp" "expect: pg" "" \
     "  - name: orig_src
     mode: originate
     listen: 127.0.0.1:0
     target: 127.0.0.1:$tsrc
+    expect: pg
+  - name: orig_hold
+    mode: originate
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$thold
     expect: pg"
 ops_start orig
 orig_pid=$PROXY_PID
 op=$PORT
 osrc=$(port_of "$T/run/orig.ports" orig_src)
-ops_config origb originate batch "$tp" "expect: pg"
+ohold=$(port_of "$T/run/orig.ports" orig_hold)
+ops_config origb originate batch "$tp" "expect: pg" "" \
+    "  - name: origb_hold
+    mode: originate
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$thold
+    expect: pg"
 ops_start origb
 origb_pid=$PROXY_PID
 ob=$PORT
+obhold=$(port_of "$T/run/origb.ports" origb_hold)
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 nfd() { ls "/proc/$1/fd" | wc -l; }
@@ -89,7 +113,7 @@ nfd() { ls "/proc/$1/fd" | wc -l; }
 r_cold=$(( $(rss "$term_pid") + $(rss "$orig_pid") ))
 wfds=()
 for _ in $(seq 800); do
-	exec {fd}<>"/dev/tcp/127.0.0.1/$tp" 2>/dev/null || break
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$tp"; } 2>/dev/null || break
 	wfds+=("$fd")
 done
 sleep 1
@@ -139,9 +163,17 @@ bg load small "$op" -m echo -c 8 -n 1000
 bg load churn "$op" -m echo -c 32 -n 100
 bg load slow "$osrc" -m source -c 2 -n 4000000 -s 20:2000
 bg load batch "$ob" -m echo -c 4 -n 100000
-exec 3<>"/dev/tcp/127.0.0.1/$ob"
-echo held >&3
-read -r -t 10 line <&3 && [ "$line" = held ] || fail "batch held connection"
+# Held connections, to a peer that is never killed: one as batch (the
+# revocation must close it), one as backend (nothing may close it).
+exec 3<>"/dev/tcp/127.0.0.1/$obhold" 4<>"/dev/tcp/127.0.0.1/$ohold"
+say() { # say FD WORD: WORD must come back on FD
+	local line
+	echo "$2" >&"$1"
+	read -r -t 10 line <&"$1" && [ "$line" = "$2" ] ||
+	    fail "held connection $1: no echo of $2"
+}
+say 3 held
+say 4 held
 
 fault() { echo "$(now) $*" >>"$T/faults"; echo "fault: $*"; }
 window() { echo "$1 $(now | awk '{ printf "%.3f", $1 + 1 }') $2" >>"$T/windows"; }
@@ -154,7 +186,9 @@ f_upstream() {
 	wait "$echo_pid" 2>/dev/null || true
 	sleep 1
 	rm -f "$T/peer-echo.port"
-	spawn peer-echo "$TOOLS/peer" -m echo -p "$T/peer-echo.port" -l "$echo_port"
+	# Not inheriting the held connections (3, 4): they would stay open.
+	{ spawn peer-echo "$TOOLS/peer" -m echo -p "$T/peer-echo.port" \
+	    -l "$echo_port"; } 3>&- 4>&-
 	echo_pid=$LAST_PID
 	wait_file "$T/peer-echo.port"
 	window "$s" upstream
@@ -198,7 +232,7 @@ f_emfile() {
 	fault "fd exhaustion (800 connections, terminate ulimit -n 640)"
 	n0=$(grep -c 'Too many open files' "$T/term.log" || true)
 	for _ in $(seq 800); do
-		exec {fd}<>"/dev/tcp/127.0.0.1/$tp" 2>/dev/null || break
+		{ exec {fd}<>"/dev/tcp/127.0.0.1/$tp"; } 2>/dev/null || break
 		fds+=("$fd")
 	done
 	wait_for "EMFILE in the terminate proxy" 10 sh -c \
@@ -224,6 +258,7 @@ f_revoke() {
 	    "grep -q 'peer=batch .*reason=revoked_after_reload' '$T/term.log'"
 	if read -r -t 10 line <&3 2>/dev/null; then fail "batch held connection still open"; fi
 	exec 3>&-
+	say 4 after-revocation
 }
 
 start=$(date +%s)
@@ -246,6 +281,8 @@ left=$((SECS - ($(date +%s) - start)))
 touch "$T/stop"
 for p in $loads; do wait "$p" 2>/dev/null || true; done
 kill -0 "$term_pid" "$orig_pid" "$origb_pid" || fail "a proxy died"
+say 4 at-the-end
+exec 4>&-
 elapsed=$(($(date +%s) - start))
 
 # Classify every run.
@@ -260,7 +297,7 @@ read -r conns bytes failures expected unexpected < <(awk -v rev="$rev_t" '
 		if ($1 == "batch" && $3 >= rev) ok = 1
 		if (ok) x += $6; else { u += $6; print "unexpected: " $0 > "/dev/stderr" }
 	}
-	END { printf "%d %d %d %d %d\n", c, b, f, x, u }
+	END { printf "%d %.0f %d %d %d\n", c, b, f, x, u }
 ' "$T/windows" "$T/runs")
 nfaults=$(wc -l <"$T/faults")
 
