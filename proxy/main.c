@@ -59,7 +59,11 @@ usage(FILE *fp)
 	    "  -h, --help          this text\n");
 }
 
-/* Switch to USER for good (root only). 0 or -1, logged. */
+/*
+ * Switch to USER for good (root only), then forbid gaining privileges
+ * again (PR_SET_NO_NEW_PRIVS, whether or not we started as root: a proxy
+ * never needs setuid binaries or file capabilities). 0 or -1, logged.
+ */
 static int
 drop_privileges(const char *user)
 {
@@ -69,6 +73,10 @@ drop_privileges(const char *user)
 		if (user != NULL)
 			log_warn("not root: staying uid %ld, ignoring user %s",
 			    (long)getuid(), user);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+			log_errno("PR_SET_NO_NEW_PRIVS");
+			return (-1);
+		}
 		return (0);
 	}
 	if (user == NULL) {
