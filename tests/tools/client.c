@@ -35,6 +35,8 @@
 
 #include <openssl/evp.h>
 
+#include "tools.h"
+
 #define BUFSZ (256 * 1024)
 
 static unsigned port;
@@ -42,30 +44,6 @@ static const char *mode = "echo";
 static unsigned long long nbytes = 1024 * 1024;
 static long slow_ms, slow_for_ms;
 static atomic_int failures;
-
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return (x ^ (x >> 31));
-}
-
-/* Byte OFF.. of stream SEED into BUF (the same function as peer.c's). */
-static void
-fill(uint64_t seed, uint64_t off, unsigned char *buf, size_t n)
-{
-	uint64_t blk = UINT64_MAX, v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (((off + i) >> 3) != blk) {
-			blk = (off + i) >> 3;
-			v = mix((seed << 40) ^ blk);
-		}
-		buf[i] = (unsigned char)(v >> (8 * ((off + i) & 7)));
-	}
-}
 
 static uint64_t
 now_ms(void)
@@ -106,7 +84,7 @@ writer(void *arg)
 		    nbytes - off < BUFSZ ? (size_t)(nbytes - off) : BUFSZ;
 		size_t done = 0;
 
-		fill((uint64_t)j->id + 1, off, buf, n);
+		tools_fill((uint64_t)j->id + 1, off, buf, n);
 		EVP_DigestUpdate(md, buf, n);
 		while (done < n) {
 			ssize_t w =
@@ -191,7 +169,7 @@ run_source(struct job *j)
 		n = read(j->fd, buf, slow ? 16384 : BUFSZ);
 		if (n <= 0)
 			break;
-		fill(0, total, exp, (size_t)n);
+		tools_fill(0, total, exp, (size_t)n);
 		if (memcmp(buf, exp, (size_t)n) != 0) {
 			failf(j, "source data mismatch");
 			break;

@@ -24,34 +24,12 @@
 
 #include <openssl/evp.h>
 
+#include "tools.h"
+
 #define BUFSZ (256 * 1024)
 
 static const char *mode = "echo";
 static unsigned long long source_bytes;
-
-/* Test data: byte OFF of stream SEED (the same function as client.c's). */
-static uint64_t
-mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return (x ^ (x >> 31));
-}
-
-static void
-fill(uint64_t seed, uint64_t off, unsigned char *buf, size_t n)
-{
-	uint64_t blk = UINT64_MAX, v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (((off + i) >> 3) != blk) {
-			blk = (off + i) >> 3;
-			v = mix((seed << 40) ^ blk);
-		}
-		buf[i] = (unsigned char)(v >> (8 * ((off + i) & 7)));
-	}
-}
 
 static int
 write_all(int fd, const unsigned char *p, size_t n)
@@ -113,7 +91,7 @@ serve_source(int fd, unsigned char *buf)
 	while (left > 0) {
 		size_t n = left < BUFSZ ? (size_t)left : BUFSZ;
 
-		fill(0, off, buf, n);
+		tools_fill(0, off, buf, n);
 		off += n;
 		if (write_all(fd, buf, n) != 0)
 			return;
@@ -138,21 +116,6 @@ serve(void *arg)
 	free(buf);
 	close(fd);
 	return (NULL);
-}
-
-static int
-write_port(const char *path, unsigned port)
-{
-	char tmp[4096];
-	FILE *fp;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return (-1);
-	fprintf(fp, "%u\n", port);
-	if (fclose(fp) != 0)
-		return (-1);
-	return (rename(tmp, path));
 }
 
 int
@@ -198,7 +161,7 @@ main(int argc, char **argv)
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(lfd, 1024) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0 ||
-	    write_port(portfile, ntohs(sin.sin_port)) != 0) {
+	    tools_write_port(portfile, ntohs(sin.sin_port)) != 0) {
 		perror("peer");
 		return (1);
 	}

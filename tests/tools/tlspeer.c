@@ -23,20 +23,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-static int
-write_port(const char *path, unsigned port)
-{
-	char tmp[4096];
-	FILE *fp;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return (-1);
-	fprintf(fp, "%u\n", port);
-	if (fclose(fp) != 0)
-		return (-1);
-	return (rename(tmp, path));
-}
+#include "tools.h"
 
 static SSL_CTX *
 make_ctx(const char *pem, const char *ca)
@@ -132,7 +119,7 @@ main(int argc, char **argv)
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(lfd, 64) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0 ||
-	    write_port(portfile, ntohs(sin.sin_port)) != 0) {
+	    tools_write_port(portfile, ntohs(sin.sin_port)) != 0) {
 		perror("tlspeer");
 		return (1);
 	}
