@@ -2,7 +2,9 @@
 #
 #   make            build bin: $(BUILD)/cotai-proxy, $(BUILD)/cotai-ca
 #   make check      install missing Debian packages (as root), then run
-#                   everything CI runs: lint, unit tests, integration tests
+#                   lint, unit tests, the fuzz corpus, integration tests,
+#                   the deploy files' validation, and all tests again under
+#                   ASan/UBSan
 #   make unit       Check unit tests        make itest   integration tests
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
@@ -112,6 +114,7 @@ check:
 	$(MAKE) fuzz-regress
 	$(MAKE) itest
 	$(MAKE) deploy-validate
+	$(MAKE) asan
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test
 # that leaves one), and a distinct exit status keeps them from passing for
