@@ -95,3 +95,23 @@ wait_audit() {
 	wait_for "$2 close lines from $1" $((${3:-20} * TMO)) \
 	    sh -c "[ \$(grep -c 'event=close' '$T/$1.log') -ge $2 ]"
 }
+
+# relay_bad_certs: after relay_pki, the certificates that must be refused:
+# mallory (valid, not allowed), revoked, expired, notyet (not yet valid) in
+# $T/certs, and a "backend" from a second, unrelated CA in $T/certs2.
+relay_bad_certs() {
+	local now
+	issue mallory
+	issue revoked
+	"$CA" revoke revoked >>"$T/ca-issue.log" 2>&1 || fail "revoke"
+	now=$(date +%s)
+	COTAI_CA_NOW=$((now - 30 * 86400)) issue expired --ttl 1d
+	COTAI_CA_NOW=$((now + 30 * 86400)) issue notyet --ttl 1d
+	# Those issues signed CRLs at their fake times; sign a current one.
+	"$CA" crl >>"$T/ca-issue.log" 2>&1 || fail "crl"
+	COTAI_CA_DIR=$T/pki2 "$CA" init --trust-domain cotai.test \
+	    --passphrase-file <(echo other-passphrase-please-ignore) \
+	    >/dev/null 2>&1 || fail "second CA"
+	COTAI_CA_DIR=$T/pki2 "$CA" issue backend --out "$T/certs2" \
+	    >/dev/null 2>&1 || fail "second CA issue"
+}

@@ -9,18 +9,7 @@
 . "$(dirname "$0")/2_relay_lib.sh"
 
 relay_pki
-issue mallory
-issue revoked
-"$CA" revoke revoked >>"$T/ca-issue.log" 2>&1 || fail "revoke"
-now=$(date +%s)
-COTAI_CA_NOW=$((now - 30 * 86400)) issue expired --ttl 1d
-COTAI_CA_NOW=$((now + 30 * 86400)) issue notyet --ttl 1d
-"$CA" crl >>"$T/ca-issue.log" 2>&1 || fail "crl"
-COTAI_CA_DIR=$T/pki2 "$CA" init --trust-domain cotai.test \
-    --passphrase-file <(echo other-passphrase-please-ignore) >/dev/null 2>&1 ||
-    fail "second CA"
-COTAI_CA_DIR=$T/pki2 "$CA" issue backend --out "$T/certs2" >/dev/null 2>&1 ||
-    fail "second CA issue"
+relay_bad_certs
 
 # A serverAuth-only leaf for "backend", signed by our own intermediate
 # (cotai-ca always issues serverAuth+clientAuth, so openssl makes this one).
