@@ -38,18 +38,7 @@ ci="host=127.0.0.1 port=$PORT user=app dbname=app"
 assert_grep 'number of failed transactions: 0' "$T/pgbench.out"
 
 echo "== cancel from the client (psql on SIGINT sends a CancelRequest)"
-"$PG_BINDIR/psql" "$ci" -X -v VERBOSITY=verbose -c 'select pg_sleep(30)' \
-    >"$T/cancel.out" 2>&1 &
-psql_pid=$!
-echo "$psql_pid" >>"$T/.pids"
-wait_for "the long query" $((20 * TMO)) sh -c "[ \"\$(psql -h '$PG_SOCKDIR' \
--p $PG_PORT -U postgres -XAtc \"select count(*) from pg_stat_activity where \
-query = 'select pg_sleep(30)' and state = 'active'\")\" = 1 ]"
-kill -INT "$psql_pid"
-rc=0
-wait "$psql_pid" || rc=$?
-[ $rc != 0 ] || fail "the cancelled query succeeded"
-assert_grep '57014' "$T/cancel.out" "no SQLSTATE 57014: $(cat "$T/cancel.out")"
+pg_cancel_long_query "$ci"
 wait_for "the cancel's audit line" $((10 * TMO)) \
     sh -c "grep -q 'pg_request=cancel' '$T/pgout.log'"
 audit pgout | grep 'pg_request=cancel' | grep -q 'reason=eof' ||

@@ -43,18 +43,7 @@ audit pgin | grep -q 'peer=backend .*reason=eof pg_user=app pg_database=app' ||
     fail "terminate audit: $(last_close pgin)"
 
 echo "== cancel through two sidecars"
-"$PG_BINDIR/psql" "$ci" -X -v VERBOSITY=verbose -c 'select pg_sleep(30)' \
-    >"$T/cancel.out" 2>&1 &
-psql_pid=$!
-echo "$psql_pid" >>"$T/.pids"
-wait_for "the long query" $((20 * TMO)) sh -c "[ \"\$(psql -h '$PG_SOCKDIR' \
--p $PG_PORT -U postgres -XAtc \"select count(*) from pg_stat_activity where \
-query = 'select pg_sleep(30)' and state = 'active'\")\" = 1 ]"
-kill -INT "$psql_pid"
-rc=0
-wait "$psql_pid" || rc=$?
-[ $rc != 0 ] || fail "the cancelled query succeeded"
-assert_grep '57014' "$T/cancel.out" "no 57014: $(cat "$T/cancel.out")"
+pg_cancel_long_query "$ci"
 wait_for "the cancel on the terminating side" $((10 * TMO)) \
     sh -c "grep -q 'pg_request=cancel' '$T/pgin.log'"
 

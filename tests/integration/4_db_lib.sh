@@ -41,3 +41,24 @@ pg_startup_hex() {
 	len=$((${#body} / 2 + 8))
 	printf '%08x00030000%s' "$len" "$body"
 }
+
+# pg_cancel_long_query CONNINFO: start `select pg_sleep(30)` with psql,
+# wait until PostgreSQL runs it, send psql SIGINT (libpq then sends a
+# CancelRequest on a new connection) and require the query to end with
+# SQLSTATE 57014. psql's output is in $T/cancel.out.
+pg_cancel_long_query() {
+	local psql_pid rc=0
+	"$PG_BINDIR/psql" "$1" -X -v VERBOSITY=verbose \
+	    -c 'select pg_sleep(30)' >"$T/cancel.out" 2>&1 &
+	psql_pid=$!
+	echo "$psql_pid" >>"$T/.pids"
+	wait_for "the long query" $((20 * TMO)) sh -c "[ \"\$(psql \
+-h '$PG_SOCKDIR' -p $PG_PORT -U postgres -XAtc \"select count(*) from \
+pg_stat_activity where query = 'select pg_sleep(30)' and \
+state = 'active'\")\" = 1 ]"
+	kill -INT "$psql_pid"
+	wait "$psql_pid" || rc=$?
+	[ $rc != 0 ] || fail "the cancelled query succeeded"
+	assert_grep '57014' "$T/cancel.out" \
+	    "no SQLSTATE 57014: $(cat "$T/cancel.out")"
+}
