@@ -41,13 +41,15 @@ relay_peer() {
 	PEER_PORT=$(cat "$T/peer-$mode.port")
 }
 
-# relay_config NAME MODE CERT TARGET_PORT PATTERNS ROUTE_EXTRA TOP_EXTRA
-relay_config() {
-	local name=$1 mode=$2 cert=$3 tport=$4 patterns=$5 rextra=$6 textra=$7
-	cat >"$T/$name.yaml" <<YAML
+# relay_yaml HEAD NAME MODE CERT TARGET_PORT PATTERNS ROUTE_EXTRA TOP_EXTRA:
+# print a one-route config; HEAD holds the admin (and reload) lines.
+relay_yaml() {
+	local head=$1 name=$2 mode=$3 cert=$4 tport=$5 patterns=$6
+	local rextra=$7 textra=$8
+	cat <<YAML
 $(relay_user_line)
 log: { level: ${LOGLEVEL:-info} }
-admin: { enabled: false }
+$head
 workers: 2
 drain_timeout: 2s
 $VG_YAML
@@ -65,6 +67,12 @@ routes:
     $patterns
 $rextra
 YAML
+}
+
+# relay_config NAME MODE CERT TARGET_PORT PATTERNS ROUTE_EXTRA TOP_EXTRA
+relay_config() {
+	relay_yaml "admin: { enabled: false }" "$1" "$2" "$3" "$4" "$5" \
+	    "$6" "$7" >"$T/$1.yaml"
 }
 
 relay_start() {

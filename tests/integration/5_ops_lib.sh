@@ -27,28 +27,9 @@ ops_own() {
 ops_config() {
 	local name=$1 mode=$2 cert=$3 tport=$4 patterns=$5
 	local reload=${OPS_RELOAD:-"reload: { debounce: 200ms }"}
-	cat >"$T/run/$name.yaml.tmp" <<YAML
-$(relay_user_line)
-log: { level: ${LOGLEVEL:-info} }
-admin: { listen: "127.0.0.1:0" }
-$reload
-workers: 2
-drain_timeout: 2s
-$VG_YAML
-${6:-}
-identity:
-  ca: $T/certs/ca.crt
-  cert: $T/certs/$cert.crt
-  key: $T/certs/$cert.key
-  crl: $T/certs/crl.pem
-routes:
-  - name: $name
-    mode: $mode
-    listen: 127.0.0.1:0
-    target: 127.0.0.1:$tport
-    $patterns
-${7:-}
-YAML
+	relay_yaml "admin: { listen: \"127.0.0.1:0\" }
+$reload" "$name" "$mode" "$cert" "$tport" "$patterns" "${7:-}" "${6:-}" \
+	    >"$T/run/$name.yaml.tmp"
 	mv "$T/run/$name.yaml.tmp" "$T/run/$name.yaml"
 	if [ "$(id -u)" -eq 0 ]; then chown nobody "$T/run/$name.yaml"; fi
 }
