@@ -50,7 +50,7 @@ relay_yaml() {
 $(relay_user_line)
 log: { level: ${LOGLEVEL:-info} }
 $head
-workers: 2
+workers: ${WORKERS:-2}
 drain_timeout: 2s
 $VG_YAML
 $textra

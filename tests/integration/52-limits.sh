@@ -69,7 +69,8 @@ timeout $((30 * TMO)) "$TOOLS/client" -p "$o2" -n 100000 -c 2 >"$T/c2.out" 2>&1 
     { cat "$T/c2.out"; fail "no recovery after EMFILE"; }
 
 echo "== process-wide max_connections"
-ops_config cap terminate pg "$PEER_PORT" "allow: [backend]" \
+# One worker, one accept queue: the two held connections are counted first.
+WORKERS=1 ops_config cap terminate pg "$PEER_PORT" "allow: [backend]" \
     "max_connections: 2"
 ops_start cap
 exec 5<>"/dev/tcp/127.0.0.1/$PORT" 6<>"/dev/tcp/127.0.0.1/$PORT"
