@@ -30,23 +30,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "fuzz.h"
 #include "config.h"
 #include "policy.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr,                                        \
-			    "fuzz_config: %s:%d: check failed: "               \
-			    "%s\n",                                            \
-			    __FILE__, __LINE__, #cond);                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 /* Set up once; the scratch directory is removed at exit. */
 static char dir[256];
 static char yaml_path[300];

@@ -17,21 +17,9 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "fuzz.h"
 #include "identity.h"
 #include "policy.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr,                                        \
-			    "fuzz_identity: %s:%d: check failed: "             \
-			    "%s\n",                                            \
-			    __FILE__, __LINE__, #cond);                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static void
 check_zero(const struct identity *id)

@@ -17,22 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "pgwire.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* Report a broken promise and abort, so that libFuzzer keeps the input. */
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr,                                        \
-			    "fuzz_pgwire: %s:%d: check failed: "               \
-			    "%s\n",                                            \
-			    __FILE__, __LINE__, #cond);                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 /* Prefixes longer than this are sampled rather than all tried. */
 #define ALL_PREFIXES_MAX 600
 
