@@ -11,23 +11,8 @@
 . "$(dirname "$0")/5_ops_lib.sh"
 
 ops_pki
-relay_peer echo
-ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
-ops_start term
-term_pid=$PROXY_PID
-tp=$PORT
-ops_config orig originate backend "$tp" "expect: pg"
-ops_start orig
-orig_pid=$PROXY_PID
-op=$PORT
+ops_chain
 
-# say FD TEXT: TEXT must come back on the held connection FD.
-say() {
-	local line
-	echo "$2" >&"$1"
-	read -r -t $((10 * TMO)) line <&"$1" || fail "no echo of $2"
-	[ "$line" = "$2" ] || fail "echo of $2 was $line"
-}
 echo_ok() {
 	timeout $((30 * TMO)) "$TOOLS/client" -p "$1" -n 100000 -c 2 >"$T/c.out" 2>&1 ||
 	    { cat "$T/c.out"; fail "client through port $1 failed"; }

@@ -10,15 +10,7 @@
 . "$(dirname "$0")/5_ops_lib.sh"
 
 ops_pki
-relay_peer echo
-ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
-ops_start term
-term_pid=$PROXY_PID
-ta=$ADMIN
-ops_config orig originate backend "$PORT" "expect: pg"
-ops_start orig
-orig_pid=$PROXY_PID
-op=$PORT
+ops_chain
 assert_grep '^admin 127\.0\.0\.1:[0-9]+$' "$T/run/term.ports"
 
 echo "== healthz, readyz, 404, 400"

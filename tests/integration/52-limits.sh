@@ -18,18 +18,10 @@ ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -gt $((IDLE + 100)) ] || fail "ulimit -n too low: $(ulimit -n)"
 
 ops_pki
-relay_peer echo
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 echo "== $IDLE silent connections, then a real client"
-ops_config term terminate pg "$PEER_PORT" "allow: [backend]" \
-    "max_handshakes: 100" "    timeouts: { handshake: 60s }"
-ops_start term
-term_pid=$PROXY_PID
-tp=$PORT
-ops_config orig originate backend "$tp" "expect: pg"
-ops_start orig
-op=$PORT
+ops_chain "max_handshakes: 100" "    timeouts: { handshake: 60s }"
 idle=()
 for i in $(seq "$IDLE"); do
 	exec {fd}<>"/dev/tcp/127.0.0.1/$tp"

@@ -15,25 +15,12 @@ MANY=200
 if [ "${COTAI_VALGRIND:-0}" = 1 ]; then ROUNDS=3; MANY=20; fi
 
 ops_pki
-relay_peer echo
 export OPS_RELOAD="reload: { watch: false }" # SIGHUP only: exact counts
-ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
-ops_start term
-term_pid=$PROXY_PID
-ops_config orig originate backend "$PORT" "expect: pg"
-ops_start orig
-orig_pid=$PROXY_PID
-op=$PORT
+ops_chain
 
 # A connection held open across every reload.
 exec 3<>"/dev/tcp/127.0.0.1/$op"
-say() {
-	local line
-	echo "$1" >&3
-	read -r -t $((10 * TMO)) line <&3 || fail "held connection: no echo of $1"
-	[ "$line" = "$1" ] || fail "held connection: $1 came back as $line"
-}
-say start
+say 3 start
 
 # The churn: new connections, each streaming and checking its bytes.
 : >"$T/churn.out"
@@ -61,7 +48,7 @@ for i in $(seq "$ROUNDS"); do
 	kill -HUP "$term_pid" "$orig_pid"
 	wait_reloads term "$i"
 	wait_reloads orig "$i"
-	say "round-$i"
+	say 3 "round-$i"
 done
 touch "$T/stop"
 wait "$churn" || true
@@ -84,7 +71,7 @@ echo "churn: $runs client runs x 4 connections, 0 failed;" \
 echo "== $MANY reloads: fds and RSS"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 nfd() { ls "/proc/$1/fd" | wc -l; }
-say before-many
+say 3 before-many
 r0_t=$(rss "$term_pid"); r0_o=$(rss "$orig_pid")
 f0_t=$(nfd "$term_pid"); f0_o=$(nfd "$orig_pid")
 for i in $(seq "$MANY"); do
@@ -92,7 +79,7 @@ for i in $(seq "$MANY"); do
 	wait_reloads term $((ROUNDS + i))
 	wait_reloads orig $((ROUNDS + i))
 done
-say after-many
+say 3 after-many
 r1_t=$(rss "$term_pid"); r1_o=$(rss "$orig_pid")
 f1_t=$(nfd "$term_pid"); f1_o=$(nfd "$orig_pid")
 echo "terminate: RSS $r0_t -> $r1_t KiB, fds $f0_t -> $f1_t"

@@ -7,6 +7,14 @@
 #   ops_config NAME MODE CERT TARGET_PORT PATTERNS [TOP_YAML] [ROUTES_YAML]
 #                                write $T/run/NAME.yaml (admin on port 0)
 #   ops_start NAME               start it; sets PORT, ADMIN, PROXY_PID
+#   ops_chain [TOP_YAML] [ROUTE_YAML]
+#                                an echo peer behind "term" (terminate,
+#                                allows backend; the extra YAML is term's)
+#                                behind "orig" (originate, expects pg); sets
+#                                term_pid, tp, ta, orig_pid, op (pid, port,
+#                                admin address of each)
+#   say FD TEXT                  TEXT must come back on the held (echoed)
+#                                connection FD
 #   http_get ADDR PATH           the answer (head and body) on stdout
 #   metric NAME SAMPLE           the value of SAMPLE (exact name{labels})
 #   reloads NAME                 "reload done" lines in NAME's log
@@ -17,6 +25,24 @@ ops_pki() {
 	chmod 711 "$T"
 	mkdir -p "$T/run"
 	if [ "$(id -u)" -eq 0 ]; then chown -R nobody "$T/certs" "$T/run"; fi
+}
+
+ops_chain() {
+	relay_peer echo
+	ops_config term terminate pg "$PEER_PORT" "allow: [backend]" \
+	    "${1:-}" "${2:-}"
+	ops_start term
+	term_pid=$PROXY_PID tp=$PORT ta=$ADMIN
+	ops_config orig originate backend "$tp" "expect: pg"
+	ops_start orig
+	orig_pid=$PROXY_PID op=$PORT
+}
+
+say() {
+	local line
+	echo "$2" >&"$1"
+	read -r -t $((10 * TMO)) line <&"$1" || fail "fd $1: no echo of $2"
+	[ "$line" = "$2" ] || fail "fd $1: echo of $2 was $line"
 }
 
 # ops_own: give the certificate files back to the proxies' user.
