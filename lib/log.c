@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,8 +17,9 @@
 #include <openssl/err.h>
 
 static const char *log_prog = "cotai";
-static enum log_level log_min = LOG_L_INFO;
-static enum log_format log_format = LOG_F_TEXT;
+/* Atomic: a reload changes them while worker threads log. */
+static _Atomic int log_min = LOG_L_INFO;
+static _Atomic int log_format = LOG_F_TEXT;
 
 static const char *const log_names[] = {"debug", "info", "warn", "error"};
 
@@ -26,8 +28,34 @@ log_setup(const char *prog, enum log_level min, enum log_format fmt)
 {
 	if (prog != NULL)
 		log_prog = prog;
-	log_min = min;
-	log_format = fmt;
+	log_set(min, fmt);
+}
+
+void
+log_set(enum log_level min, enum log_format fmt)
+{
+	atomic_store_explicit(&log_min, (int)min, memory_order_relaxed);
+	atomic_store_explicit(&log_format, (int)fmt, memory_order_relaxed);
+}
+
+enum log_level
+log_level_get(void)
+{
+	return ((enum log_level)atomic_load_explicit(
+	    &log_min, memory_order_relaxed));
+}
+
+enum log_format
+log_format_get(void)
+{
+	return ((enum log_format)atomic_load_explicit(
+	    &log_format, memory_order_relaxed));
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	return (log_names[level]);
 }
 
 int
@@ -45,7 +73,8 @@ log_level_parse(const char *s, enum log_level *out)
 bool
 log_enabled(enum log_level level)
 {
-	return (level >= log_min);
+	return (
+	    (int)level >= atomic_load_explicit(&log_min, memory_order_relaxed));
 }
 
 /* Append raw bytes, keeping room for the line end. */
@@ -202,10 +231,10 @@ log_begin(struct log_rec *r, enum log_level level, const char *event)
 	struct tm tm;
 	char t[64];
 
-	if (level < log_min)
+	if (!log_enabled(level))
 		return (false);
 	r->level = level;
-	r->json = (log_format == LOG_F_JSON);
+	r->json = (log_format_get() == LOG_F_JSON);
 	r->truncated = false;
 	r->len = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);

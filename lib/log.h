@@ -43,6 +43,12 @@ struct log_rec {
 /* Set the program name, minimum level and format (before any thread starts). */
 void log_setup(const char *prog, enum log_level min, enum log_format fmt);
 
+/* Change the minimum level and format; safe while other threads log. */
+void log_set(enum log_level min, enum log_format fmt);
+enum log_level log_level_get(void);
+enum log_format log_format_get(void);
+const char *log_level_name(enum log_level level);
+
 /* Parse "debug"/"info"/"warn"/"error" into *out; returns 0 or -1. */
 int log_level_parse(const char *s, enum log_level *out);
 

@@ -229,6 +229,21 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	return (POOL_RELOAD_OK);
 }
 
+/* A new log level and format apply at once (workers read them atomically). */
+static void
+reload_apply_log(const struct cotai_config *cfg)
+{
+	enum log_level level = (enum log_level)cfg->log_level;
+	enum log_format fmt = (enum log_format)cfg->log_format;
+
+	if (level == log_level_get() && fmt == log_format_get())
+		return;
+	/* Said before the change, so that a higher level does not hide it. */
+	log_info("reload: log level now %s, format %s", log_level_name(level),
+	    fmt == LOG_F_JSON ? "json" : "text");
+	log_set(level, fmt);
+}
+
 /* Settings a reload cannot change; warn when the file changes them. */
 static void
 reload_warn_fixed(
@@ -270,12 +285,14 @@ reload_run(struct reload *rl, const char *trigger)
 	res = reload_commit(rl, rc, &set);
 out:
 	p->reloads[res]++;
-	if (res == POOL_RELOAD_OK)
+	if (res == POOL_RELOAD_OK) {
+		reload_apply_log(p->cfg);
 		log_info("reload done: %zu routes", p->nroutes);
-	else
+	} else {
 		log_error("reload failed (%s): the running configuration "
 			  "stays",
 		    reload_results[res]);
+	}
 	reload_set_clear(&set);
 	route_config_unref(rc);
 	if (rl->watch != NULL)

@@ -129,5 +129,20 @@ timeout $((30 * TMO)) "$TOOLS/client" -p "$op" -m refused >"$T/r.out" 2>&1 ||
     { cat "$T/r.out"; fail "revoked client not refused"; }
 wait_for "cert_revoked" $((10 * TMO)) sh -c \
     "grep -q 'reason=cert_revoked' '$T/term.log'"
+
+echo "== a new log format and level apply at once"
+n=$(reloads orig)
+LOGLEVEL="warn, format: json" ops_config orig originate backend "$tp" "expect: pg"
+kill -HUP "$orig_pid"
+wait_for "the log change" $((10 * TMO)) sh -c \
+    "grep -q 'msg=\"reload: log level now warn, format json\"' '$T/orig.log'"
+# A failed reload now logs its error as JSON and not its info lines.
+n=$(grep -c 'reload (SIGHUP): loading' "$T/orig.log")
+echo "bogus: 1" >>"$T/run/orig.yaml"
+kill -HUP "$orig_pid"
+wait_for "the error as JSON" $((10 * TMO)) sh -c \
+    "grep -q '^{.*\"level\":\"error\".*reload failed' '$T/orig.log'"
+[ "$(grep -c 'reload (SIGHUP): loading' "$T/orig.log")" -eq "$n" ] ||
+    fail "an info line was written at level warn"
 kill -0 "$term_pid" "$orig_pid" || fail "a proxy died"
 echo ok
