@@ -71,6 +71,13 @@ echo "churn: $runs client runs x 4 connections, 0 failed;" \
 echo "== $MANY reloads: fds and RSS"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 nfd() { ls "/proc/$1/fd" | wc -l; }
+# The baseline once the churn's last connections are closed on both sides
+# (another worker may still be closing one): the held connection only.
+one_left() {
+	[ "$(metric "$1" "cotai_connections_active{route=\"$1\"}")" = 1 ]
+}
+wait_for "term: the held connection only" $((10 * TMO)) one_left term
+wait_for "orig: the held connection only" $((10 * TMO)) one_left orig
 say 3 before-many
 r0_t=$(rss "$term_pid"); r0_o=$(rss "$orig_pid")
 f0_t=$(nfd "$term_pid"); f0_o=$(nfd "$orig_pid")
@@ -80,6 +87,10 @@ for i in $(seq "$MANY"); do
 	wait_reloads orig $((ROUNDS + i))
 done
 say 3 after-many
+# Workers let go of the old routes between two events: allow a moment.
+same_fds() { [ "$(nfd "$1")" -eq "$2" ]; }
+wait_for "terminate: $f0_t fds" $((5 * TMO)) same_fds "$term_pid" "$f0_t"
+wait_for "originate: $f0_o fds" $((5 * TMO)) same_fds "$orig_pid" "$f0_o"
 r1_t=$(rss "$term_pid"); r1_o=$(rss "$orig_pid")
 f1_t=$(nfd "$term_pid"); f1_o=$(nfd "$orig_pid")
 echo "terminate: RSS $r0_t -> $r1_t KiB, fds $f0_t -> $f1_t"
