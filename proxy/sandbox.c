@@ -366,8 +366,9 @@ sb_why(int err)
 		return ("valgrind does not implement the Landlock system "
 			"calls (ENOSYS)");
 	switch (err) {
-	case ENOSYS:
-		return ("the kernel has no Landlock (ENOSYS)");
+	case ENOSYS: /* also what some container seccomp profiles answer */
+		return ("the kernel, or a seccomp filter, does not offer the "
+			"Landlock system calls (ENOSYS)");
 	case EOPNOTSUPP:
 		return ("Landlock is disabled at boot (EOPNOTSUPP; see the "
 			"kernel's lsm= parameter)");
