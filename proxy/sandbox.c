@@ -489,17 +489,16 @@ sandbox_apply(const struct cotai_config *cfg, const char *ports)
 		    sb_why(errno));
 		return (0);
 	}
-	/* Landlock restricts this thread and those it starts later. */
-	if ((nth = sb_threads()) > 1) {
-		log_error("sandbox: %ld threads already run; only this one "
-			  "would be restricted",
-		    nth);
-		return (-1);
-	}
 	sandbox_abi_rights(abi, &h);
 	if (zero != NULL)
 		h.net &= ~(uint64_t)LANDLOCK_ACCESS_NET_BIND_TCP;
-	if (sb_restrict(abi, cfg, ports, &h) != 0) {
+	/* Landlock restricts this thread and those it starts later: a
+	 * thread started before would escape it, so apply none then. */
+	if ((nth = sb_threads()) > 1)
+		log_error("sandbox: %ld threads already run; only this one "
+			  "would be restricted",
+		    nth);
+	if (nth > 1 || sb_restrict(abi, cfg, ports, &h) != 0) {
 		sandbox_clear();
 		if (must)
 			return (-1);

@@ -58,9 +58,10 @@ bool sandbox_beneath(const char *dir, const char *path);
 
 /*
  * Apply CFG->sandbox for the configuration CFG (borrowed) and the ports
- * file PORTS (NULL: none). Must run on the only thread of the process.
- * Logs what was applied, or why nothing was. 0, or -1 when the process
- * must not go on (`landlock` without Landlock, or a failure to apply it).
+ * file PORTS (NULL: none). Must run on the only thread of the process
+ * (it checks: with other threads nothing is applied). Logs what was
+ * applied, or why nothing was. 0, or -1 when the process must not go on
+ * (`landlock`, and Landlock is missing or could not be applied).
  */
 int sandbox_apply(const struct cotai_config *cfg, const char *ports);
 

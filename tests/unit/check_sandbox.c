@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -400,6 +401,43 @@ START_TEST(kernel)
 }
 END_TEST
 
+static void *
+idle(void *arg)
+{
+	for (;;)
+		pause();
+	return (arg);
+}
+
+/* A thread started before the sandbox would escape it: none is applied. */
+START_TEST(threads_first)
+{
+	struct cotai_config cfg;
+	pthread_t t;
+	pid_t pid;
+	int st;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.path = "/nonexistent/c.yaml";
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		log_setup("check_sandbox", LOG_L_ERROR, LOG_F_TEXT);
+		if (pthread_create(&t, NULL, idle, NULL) != 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+			_exit(2);
+		cfg.sandbox = CONFIG_SANDBOX_LANDLOCK;
+		if (sandbox_apply(&cfg, NULL) != -1)
+			_exit(3);
+		cfg.sandbox = CONFIG_SANDBOX_AUTO;
+		if (sandbox_apply(&cfg, NULL) != 0 || sandbox_abi() != 0)
+			_exit(4);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+END_TEST
+
 Suite *
 sandbox_suite(void)
 {
@@ -410,6 +448,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, rule_rights);
 	tcase_add_test(tc, beneath);
 	tcase_add_test(tc, kernel);
+	tcase_add_test(tc, threads_first);
 	suite_add_tcase(s, tc);
 	return (s);
 }
