@@ -291,8 +291,12 @@ cfg_read_yaml(struct cfg_ctx *c, yaml_document_t *doc, bool *loaded)
 	FILE *fp = NULL;
 	int rc = -1;
 
-	if ((fp = fopen(c->path, "rb")) == NULL)
-		return (cfg_err(c, m0, "(file)", "%s", strerror(errno)));
+	if ((fp = fopen(c->path, "rb")) == NULL) {
+		int e = errno;
+
+		return (cfg_err(c, m0, "(file)", "%s%s", strerror(e),
+		    cfg_file_note(c, c->path, e)));
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		fclose(fp);
 		return (cfg_err(c, m0, "(file)", "out of memory"));
@@ -358,7 +362,15 @@ int
 config_load(
     const char *path, struct cotai_config **out, char *err, size_t errlen)
 {
-	struct cfg_ctx c = {path, NULL, err, errlen, NULL, 0, 0};
+	return (config_load_with(path, NULL, out, err, errlen));
+}
+
+int
+config_load_with(const char *path, const struct config_load_opts *opts,
+    struct cotai_config **out, char *err, size_t errlen)
+{
+	struct cfg_ctx c = {
+	    .path = path, .opts = opts, .err = err, .errlen = errlen};
 	struct cfg_top top;
 	yaml_document_t doc;
 	bool loaded = false;

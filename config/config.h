@@ -54,6 +54,13 @@ struct config_pg_role {
 
 enum config_addr_kind { CONFIG_ADDR_INET, CONFIG_ADDR_UNIX };
 
+/* Key `sandbox`: Landlock after start-up (proxy/sandbox.h). */
+enum config_sandbox {
+	CONFIG_SANDBOX_AUTO,     /* when the kernel has it (default) */
+	CONFIG_SANDBOX_LANDLOCK, /* refuse to start without it */
+	CONFIG_SANDBOX_OFF
+};
+
 /* A listen or target address: "host:port", "[v6]:port" or "unix:/path". */
 struct config_addr {
 	enum config_addr_kind kind;
@@ -145,6 +152,8 @@ struct cotai_config {
 	uint32_t workers;
 	/* switch to this user after binding; NULL */
 	char *user;
+	/* Landlock once started (default auto) */
+	enum config_sandbox sandbox;
 	/* SIGTERM drain deadline, default 30000 */
 	uint32_t drain_timeout_ms;
 	/* process-wide, default 10000 */
@@ -166,6 +175,21 @@ struct cotai_config {
 int config_load(
     const char *path, struct cotai_config **out, char *err, size_t errlen);
 
+/*
+ * What config_load_with() may add to config_load(). FILE_NOTE, when set,
+ * is asked about a file the config names that cannot be opened (ERR is
+ * the errno); a non-NULL answer (static text) is appended to the error
+ * line in parentheses. The proxy uses it to say that a reload's file lies
+ * outside the sandbox set at start.
+ */
+struct config_load_opts {
+	const char *(*file_note)(const char *path, int err);
+};
+
+/* config_load() with OPTS (borrowed; NULL = none). */
+int config_load_with(const char *path, const struct config_load_opts *opts,
+    struct cotai_config **out, char *err, size_t errlen);
+
 /* Free a config; NULL is a no-op. */
 void config_free(struct cotai_config *cfg);
 
@@ -183,6 +207,7 @@ void config_addr_clear(struct config_addr *a);
 bool config_addr_is_local(const struct config_addr *a);
 
 const char *config_mode_name(enum config_mode m);
+const char *config_sandbox_name(enum config_sandbox s);
 const char *config_proto_name(enum config_proto p);
 
 #endif

@@ -161,3 +161,16 @@ config_proto_name(enum config_proto p)
 		return ("tcp");
 	}
 }
+
+const char *
+config_sandbox_name(enum config_sandbox s)
+{
+	switch (s) {
+	case CONFIG_SANDBOX_LANDLOCK:
+		return ("landlock");
+	case CONFIG_SANDBOX_OFF:
+		return ("off");
+	default:
+		return ("auto");
+	}
+}

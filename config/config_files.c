@@ -23,6 +23,18 @@ files_no_pass(char *buf, int size, int rwflag, void *u)
 	return (0);
 }
 
+const char *
+cfg_file_note(struct cfg_ctx *c, const char *path, int err)
+{
+	const char *note;
+
+	if (c->opts == NULL || c->opts->file_note == NULL ||
+	    (note = c->opts->file_note(path, err)) == NULL)
+		return ("");
+	snprintf(c->note, sizeof(c->note), " (%s)", note);
+	return (c->note);
+}
+
 /* Open FIELD's file for reading; NULL after an error. */
 static BIO *
 files_open(
@@ -32,8 +44,10 @@ files_open(
 	BIO *bio;
 
 	if ((fp = fopen(*field, "rb")) == NULL) {
-		cfg_err_field(c, field, route, what, "cannot read %s: %s",
-		    *field, strerror(errno));
+		int e = errno;
+
+		cfg_err_field(c, field, route, what, "cannot read %s: %s%s",
+		    *field, strerror(e), cfg_file_note(c, *field, e));
 		return (NULL);
 	}
 	if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == NULL) {

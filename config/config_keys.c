@@ -38,7 +38,8 @@ enum cfg_type {
 	CT_ROUTES,   /* the routes sequence */
 	CT_PGUP,     /* enum config_pg_upstream */
 	CT_SSLNEG,   /* enum config_pg_sslneg */
-	CT_ROLES     /* struct config_pg_role * + size_t count at off2 */
+	CT_ROLES,    /* struct config_pg_role * + size_t count at off2 */
+	CT_SANDBOX   /* enum config_sandbox */
 };
 
 #define CK_REQUIRED 0x1
@@ -190,6 +191,8 @@ static const struct cfg_key top_keys[] = {
     {"workers", CT_WORKERS, offsetof(struct cfg_top, cfg.workers), 0, 1, 64,
 	NULL, 0},
     {"user", CT_NAME, offsetof(struct cfg_top, cfg.user), 0, 0, 0, NULL, 0},
+    {"sandbox", CT_SANDBOX, offsetof(struct cfg_top, cfg.sandbox), 0, 0, 0,
+	NULL, 0},
     {"drain_timeout", CT_DUR0, offsetof(struct cfg_top, cfg.drain_timeout_ms),
 	0, 0, 0, NULL, 0},
     {"max_connections", CT_U32, offsetof(struct cfg_top, cfg.max_connections),
@@ -269,6 +272,8 @@ static const char *const cfg_formats[] = {"text", "json"};
 static const char *const cfg_tlsvers[] = {"1.2", "1.3"};
 static const char *const cfg_pgups[] = {"postgres", "sidecar"};
 static const char *const cfg_sslnegs[] = {"postgres", "direct"};
+/* In the order of enum config_sandbox. */
+static const char *const cfg_sandboxes[] = {"auto", "landlock", "off"};
 
 /* A value of an enumerated type: mode, protocol, log level and format. */
 static int
@@ -305,6 +310,12 @@ cfg_value_enum(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 		    0)
 			return (-1);
 		*(enum config_pg_sslneg *)p = (enum config_pg_sslneg)i;
+		return (0);
+	case CT_SANDBOX:
+		if ((i = cfg_enum(
+			 c, n, key, cfg_sandboxes, NKEYS(cfg_sandboxes))) < 0)
+			return (-1);
+		*(enum config_sandbox *)p = (enum config_sandbox)i;
 		return (0);
 	default:
 		i = k->type == CT_LEVEL
@@ -396,6 +407,7 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	case CT_TLSVER:
 	case CT_PGUP:
 	case CT_SSLNEG:
+	case CT_SANDBOX:
 		return (cfg_value_enum(c, k, n, key, p));
 	default:
 		return (cfg_value_scalar(c, k, n, key, p));

@@ -116,6 +116,7 @@ config_print(const struct cotai_config *cfg, FILE *fp)
 	fprintf(fp, "workers: %u%s\n", cfg->workers,
 	    cfg->workers_auto ? " (auto)" : "");
 	fprintf(fp, "user: %s\n", cfg->user != NULL ? cfg->user : "(none)");
+	fprintf(fp, "sandbox: %s\n", config_sandbox_name(cfg->sandbox));
 	fprintf(fp, "drain_timeout: %s, max_connections: %u\n",
 	    duration_format(cfg->drain_timeout_ms, b, sizeof(b)),
 	    cfg->max_connections);

@@ -60,6 +60,8 @@ struct cfg_top {
 
 struct cfg_ctx {
 	const char *path;
+	const struct config_load_opts *opts; /* NULL: none */
+	char note[256];                      /* cfg_file_note()'s answer */
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
@@ -138,6 +140,12 @@ int cfg_check_pg(struct cfg_ctx *c, const struct config_route *r, size_t i);
 
 /* Parse the document's root mapping into TOP (config_keys.c). */
 int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
+
+/*
+ * " (NOTE)" when opts->file_note has something to say about PATH, which
+ * failed to open with ERR, else ""; valid until the next call.
+ */
+const char *cfg_file_note(struct cfg_ctx *c, const char *path, int err);
 
 /* Check every certificate, key, CA and CRL file (config_files.c). */
 int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);

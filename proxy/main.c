@@ -7,7 +7,9 @@
  *
  * Start-up order matters: load the config and all key material and bind
  * every listening socket first (these may need root), write the ports
- * file, then drop to cfg->user, then start the worker threads. The main
+ * file, then drop to cfg->user, then apply the sandbox (sandbox.h) while
+ * the main thread is still the only one, so that the worker threads
+ * started next inherit it, then start the worker threads. The main
  * thread afterwards runs the admin endpoint (admin.h) and handles signals:
  * SIGTERM/SIGINT drain (the admin endpoint answers 503 meanwhile) and exit
  * 0, SIGHUP reloads (reload.h), as do changes to the watched files.
@@ -30,6 +32,7 @@
 #include "log.h"
 #include "probe.h"
 #include "reload.h"
+#include "sandbox.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -270,7 +273,9 @@ serve(struct worker_pool *pool, struct signals *sg)
 
 /*
  * What needs privileges after the pool: the admin endpoint, the file
- * watch, the ports file; then drop them. 0 or -1 (logged).
+ * watch, the ports file; then drop them and apply the sandbox. Threads
+ * start only after this (serve()), so Landlock covers them all. 0 or -1
+ * (logged).
  */
 static int
 start(struct worker_pool *pool, struct signals *sg, const char *ports)
@@ -287,7 +292,9 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 		return (-1);
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		return (-1);
-	return (drop_privileges(pool->cfg->user));
+	if (drop_privileges(pool->cfg->user) != 0)
+		return (-1);
+	return (sandbox_apply(pool->cfg, ports));
 }
 
 int
@@ -371,6 +378,7 @@ out:
 	signals_clear(&sg);
 	route_config_unref(rc);
 	config_free(cfg);
+	sandbox_clear();
 	libevent_global_shutdown();
 	return (ret);
 }

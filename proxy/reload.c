@@ -11,6 +11,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "watch.h"
 
 struct reload {
@@ -139,6 +140,9 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	for (size_t k = 0; k < s->n * s->nw; k++)
 		s->fds[k] = -1;
 	for (size_t j = 0; j < s->n; j++)
+		if (sandbox_check_target(&rc->cfg->routes[j]) != 0)
+			return (POOL_RELOAD_CONFIG);
+	for (size_t j = 0; j < s->n; j++)
 		if ((s->routes[j] = route_new(rc, j,
 			 reload_prev(p, rc->cfg->routes[j].name))) == NULL ||
 		    reload_self_check(s->routes[j]) != 0)
@@ -149,7 +153,8 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		if ((s->keep[j] = reload_keep(p, nr)) >= 0) {
 			s->bound[j] = strdup(p->bound[s->keep[j]]);
 		} else {
-			if (worker_pool_bind_route(p, nr, &s->fds[j * s->nw],
+			if (sandbox_check_listen(nr) != 0 ||
+			    worker_pool_bind_route(p, nr, &s->fds[j * s->nw],
 				name, sizeof(name)) != 0)
 				return (POOL_RELOAD_BIND);
 			s->bound[j] = strdup(name);
@@ -257,11 +262,14 @@ reload_warn_fixed(
 	if ((old->user == NULL) != (cfg->user == NULL) ||
 	    (old->user != NULL && strcmp(old->user, cfg->user) != 0))
 		log_warn("reload: user changes only with a restart");
+	if (old->sandbox != cfg->sandbox)
+		log_warn("reload: sandbox changes only with a restart");
 }
 
 enum pool_reload
 reload_run(struct reload *rl, const char *trigger)
 {
+	static const struct config_load_opts opts = {sandbox_file_note};
 	struct worker_pool *p = rl->pool;
 	struct reload_set set;
 	struct cotai_config *cfg = NULL;
@@ -273,7 +281,8 @@ reload_run(struct reload *rl, const char *trigger)
 		return (POOL_RELOAD_OK);
 	memset(&set, 0, sizeof(set));
 	log_info("reload (%s): loading %s", trigger, p->cfg->path);
-	if (config_load(p->cfg->path, &cfg, err, sizeof(err)) != 0) {
+	if (config_load_with(p->cfg->path, &opts, &cfg, err, sizeof(err)) !=
+	    0) {
 		log_error("reload: %s", err);
 		goto out;
 	}

@@ -13,8 +13,10 @@
  *	refused	send a little, expect the connection to end with nothing
  *		received within 15 s
  *
- * Prints one summary line; exits 0 when every connection passed.
- * usage: client -p PORT [-m MODE] [-n BYTES] [-c CONNS] [-s MS:FOR_MS]
+ * Prints one summary line; exits 0 when every connection passed. With -u
+ * PATH it connects to the unix socket PATH instead.
+ * usage: client -p PORT | -u PATH [-m MODE] [-n BYTES] [-c CONNS]
+ *        [-s MS:FOR_MS]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +43,7 @@
 #define BUFSZ (256 * 1024)
 
 static unsigned port;
+static const char *upath; /* -u: a unix socket instead */
 static const char *mode = "echo";
 static unsigned long long nbytes = 1024 * 1024;
 static long slow_ms, slow_for_ms;
@@ -201,18 +205,34 @@ run_refused(struct job *j)
 		failf(j, "connection not closed within 15 s");
 }
 
-static void *
-run(void *arg)
+/* Connect J->fd to 127.0.0.1:port or to the unix socket upath. */
+static int
+dial(struct job *j)
 {
-	struct job *j = arg;
 	struct sockaddr_in sin;
+	struct sockaddr_un sun;
 
+	if (upath != NULL) {
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", upath);
+		j->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		return (connect(j->fd, (struct sockaddr *)&sun, sizeof(sun)));
+	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	j->fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(j->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+	return (connect(j->fd, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+static void *
+run(void *arg)
+{
+	struct job *j = arg;
+
+	if (dial(j) != 0) {
 		if (strcmp(mode, "refused") != 0)
 			failf(j, "connect failed");
 	} else if (strcmp(mode, "source") == 0) {
@@ -234,10 +254,13 @@ main(int argc, char **argv)
 	uint64_t t0;
 	double secs, mb;
 
-	while ((ch = getopt(argc, argv, "p:m:n:c:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:u:m:n:c:s:")) != -1) {
 		switch (ch) {
 		case 'p':
 			port = (unsigned)atoi(optarg);
+			break;
+		case 'u':
+			upath = optarg;
 			break;
 		case 'm':
 			mode = optarg;
@@ -255,12 +278,12 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr,
-			    "usage: client -p PORT [-m MODE] "
+			    "usage: client -p PORT | -u PATH [-m MODE] "
 			    "[-n BYTES] [-c CONNS] [-s MS:FOR]\n");
 			return (2);
 		}
 	}
-	if (port == 0 || conns < 1 ||
+	if ((port == 0 && upath == NULL) || conns < 1 ||
 	    (jobs = calloc((size_t)conns, sizeof(*jobs))) == NULL)
 		return (2);
 	signal(SIGPIPE, SIG_IGN);

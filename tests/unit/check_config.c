@@ -4,6 +4,7 @@
  * Certificates and keys are made in memory and written to a temp dir.
  */
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ static const char full_yaml[] =
     "log: {level: warn, format: json}\n"
     "workers: 3\n"
     "user: cotai\n"
+    "sandbox: \"off\"\n"
     "drain_timeout: 10s\n"
     "max_connections: 500\n"
     "defaults:\n"
@@ -111,6 +113,7 @@ START_TEST(full_config)
 	ck_assert_uint_eq(cfg->workers, 3);
 	ck_assert(!cfg->workers_auto);
 	ck_assert_str_eq(cfg->user, "cotai");
+	ck_assert_int_eq(cfg->sandbox, CONFIG_SANDBOX_OFF);
 	ck_assert_uint_eq(cfg->drain_timeout_ms, 10000);
 	ck_assert_uint_eq(cfg->max_connections, 500);
 	ck_assert_uint_eq(cfg->nroutes, 4);
@@ -120,7 +123,7 @@ START_TEST(full_config)
 	ck_assert_str_eq(r->name, "pg");
 	ck_assert_int_eq(r->mode, CONFIG_MODE_ORIGINATE);
 	ck_assert_int_eq(r->protocol, CONFIG_PROTO_POSTGRES);
-	ck_assert_int_eq(r->line, 18);
+	ck_assert_int_eq(r->line, 19);
 	ck_assert_str_eq(r->listen.host, "127.0.0.1");
 	ck_assert_str_eq(r->target.host, "postgres-sidecar");
 	ck_assert_str_eq(r->target.port, "6432");
@@ -191,6 +194,7 @@ START_TEST(builtin_defaults)
 	ck_assert_uint_ge(cfg->workers, 1);
 	ck_assert_uint_le(cfg->workers, 64);
 	ck_assert_ptr_null(cfg->user);
+	ck_assert_int_eq(cfg->sandbox, CONFIG_SANDBOX_AUTO);
 	ck_assert_uint_eq(cfg->drain_timeout_ms, 30000);
 	ck_assert_uint_eq(cfg->max_connections, 10000);
 	ck_assert_ptr_null(cfg->identity.crl);
@@ -223,7 +227,7 @@ START_TEST(print_policy)
 	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
 	config_print(cfg, fp);
 	fclose(fp);
-	ck_assert_ptr_nonnull(strstr(buf, "route pg-in (line 24)"));
+	ck_assert_ptr_nonnull(strstr(buf, "route pg-in (line 25)"));
 	ck_assert_ptr_nonnull(strstr(buf, "mode: terminate, protocol: tcp"));
 	ck_assert_ptr_nonnull(strstr(
 	    buf, "mtls 0.0.0.0:6432 -> plaintext unix:/run/pg/.s.PGSQL.5432"));
@@ -238,6 +242,7 @@ START_TEST(print_policy)
 	    "2s, idle none, half_close 500ms"));
 	ck_assert_ptr_nonnull(strstr(buf, "tls_min_version: 1.2"));
 	ck_assert_ptr_nonnull(strstr(buf, "admin: disabled"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nsandbox: off\n"));
 	free(buf);
 	config_free(cfg);
 }
@@ -401,6 +406,53 @@ START_TEST(example_configs)
 }
 END_TEST
 
+/* sandbox: each value; the file note of config_load_with(). */
+static const char *
+note_enoent(const char *path, int e)
+{
+	return (e == ENOENT && strstr(path, "gone") != NULL ? "a note" : NULL);
+}
+
+START_TEST(sandbox_key)
+{
+	static const struct config_load_opts opts = {note_enoent};
+	static const struct {
+		const char *value;
+		enum config_sandbox want;
+	} ok[] = {{"auto", CONFIG_SANDBOX_AUTO},
+	    {"landlock", CONFIG_SANDBOX_LANDLOCK}, {"off", CONFIG_SANDBOX_OFF}};
+	struct cotai_config *cfg = NULL;
+	char yaml[512];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(yaml, sizeof(yaml), ID "sandbox: %s\nroutes:\n" R_O,
+		    ok[i].value);
+		ck_assert_msg(load(yaml, &cfg) == 0, "%s", err);
+		ck_assert_int_eq(cfg->sandbox, ok[i].want);
+		ck_assert_str_eq(
+		    config_sandbox_name(cfg->sandbox), ok[i].value);
+		config_free(cfg);
+	}
+	ck_assert_int_eq(
+	    load(
+		ID "routes:\n" R_O "    identity: {crl: @D@/gone.pem}\n", &cfg),
+	    -1);
+	ck_assert_ptr_null(strstr(err, "a note"));
+	ck_assert_int_eq(
+	    config_load_with(yaml_path, &opts, &cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err,
+			  "gone.pem: No such file or directory (a "
+			  "note)") != NULL,
+	    "%s", err);
+	ck_assert_int_eq(config_load_with("/nonexistent/gone.yaml", &opts, &cfg,
+			     err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err,
+	    "/nonexistent/gone.yaml:1:1: (file): No such "
+	    "file or directory (a note)");
+}
+END_TEST
+
 START_TEST(missing_file)
 {
 	struct cotai_config *cfg = (void *)1;
@@ -511,6 +563,7 @@ config_suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, pg_keys);
 	tcase_add_test(tc, ops_keys);
+	tcase_add_test(tc, sandbox_key);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);

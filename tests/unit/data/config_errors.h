@@ -107,6 +107,12 @@ static const struct err_case err_cases[] = {
 	"2:18: max_connections: invalid value \"-5\"", NULL},
     {ID "workers: 65\nroutes:\n" R_O,
 	"2:10: workers: invalid value \"65\" (expected auto or 1..64)", NULL},
+    {ID "sandbox: maybe\nroutes:\n" R_O,
+	"2:10: sandbox: invalid value \"maybe\" (expected auto, landlock or "
+	"off)",
+	NULL},
+    {ID "sandbox: [landlock]\nroutes:\n" R_O,
+	"2:10: sandbox: expected a scalar", NULL},
     {ID "routes:\n" R_O "    tls_min_version: 1.1\n",
 	"8:22: routes[0].tls_min_version: invalid value \"1.1\"", NULL},
     {ID "defaults: {buffer_size: 1g}\nroutes:\n" R_O,
