@@ -130,6 +130,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	atomic_fetch_add_explicit(
 	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
+	conn_count_cancel(c, why);
 	conn_audit(c, why, by, detail);
 
 	if (c->ev_timer != NULL)
@@ -214,7 +215,8 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (r->cfg->protocol == CONFIG_PROTO_POSTGRES) {
-		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx)) == NULL) {
+		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx, r->local_ctx)) ==
+		    NULL) {
 			conn_close(
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
@@ -301,11 +303,11 @@ on_connect_done(struct conn *c)
 		return;
 	}
 	leg_watch(&c->up, 0);
-	if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
-		on_relay_start(c);
-	} else if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
+	if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
+	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
+		on_relay_start(c);
 	} else {
 		on_handshake_start(c, &c->up);
 	}
@@ -382,7 +384,8 @@ on_pg_io(struct conn *c)
 	case PGCONN_CLOSE:
 		why = pgconn_result(c->pg, &detail, &up);
 		conn_close(c, why,
-		    why == REASON_EOF || why == REASON_RESET
+		    why == REASON_EOF || why == REASON_RESET ||
+			    why == REASON_TLS_ERROR || why == REASON_TLS_VERSION
 			? (up ? CONN_BY_UPSTREAM : CONN_BY_CLIENT)
 			: CONN_BY_PROXY,
 		    detail);

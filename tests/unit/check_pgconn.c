@@ -46,7 +46,7 @@ fx_init(struct fixture *f, enum config_mode mode)
 	f->rc.name = "t";
 	f->rc.mode = mode;
 	f->rc.protocol = CONFIG_PROTO_POSTGRES;
-	ck_assert_ptr_nonnull(f->pg = pgconn_new(&f->rc, NULL));
+	ck_assert_ptr_nonnull(f->pg = pgconn_new(&f->rc, NULL, NULL));
 }
 
 static void
