@@ -419,7 +419,7 @@ pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
 bool
 pgconn_upstream_begin(struct pgconn *pg)
 {
-	if (pg->plain_cancel) {
+	if (pg->plain_cancel && !pg->refused) {
 		pg->phase = PG_P_UPCANCEL;
 		return (true);
 	}

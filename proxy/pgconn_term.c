@@ -87,8 +87,9 @@ pgconn_detect(struct pgconn *pg, struct leg *cl)
 
 	for (;;) {
 		if ((f = pgconn_flush(pg, cl)) <= 0)
-			return (f == 0 ? PGCONN_WAIT
-				       : pgconn_leg_fail(pg, cl, LEG_ERR, false));
+			return (f == 0
+				? PGCONN_WAIT
+				: pgconn_leg_fail(pg, cl, LEG_ERR, false));
 		if (pg->go_tls) {
 			leg_watch(cl, 0);
 			pg->phase = PG_P_READY;
@@ -121,8 +122,8 @@ pgconn_detect(struct pgconn *pg, struct leg *cl)
 		pg->inlen += n;
 		kind = pgwire_parse(pg->in, pg->inlen, NULL, NULL, &why);
 		if (kind == PGWIRE_ERROR)
-			return (
-			    pgconn_refuse(pg, cl, "08P01", REASON_PROTOCOL, why));
+			return (pgconn_refuse(
+			    pg, cl, "08P01", REASON_PROTOCOL, why));
 		if (pg->inlen < pg_detect_want(pg))
 			continue;
 		if (kind == PGWIRE_CANCEL)

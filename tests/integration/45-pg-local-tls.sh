@@ -4,12 +4,14 @@
 # with sslmode=require and verify-full works through it to PostgreSQL's
 # own TLS (ssl=on, hostssl ... cert). A cancel from that psql (libpq 15
 # sends it in plaintext) still works; a direct TLS start (PostgreSQL 17's
-# sslnegotiation=direct) needs ALPN "postgresql"; the local certificate is
-# reloaded when its files change and a bad one is refused.
+# sslnegotiation=direct) needs ALPN "postgresql"; /readyz and /metrics
+# watch the local certificate, which is reloaded when its files change; a
+# bad one is refused.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_db.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/4_db_lib.sh"
+. "$(dirname "$0")/5_ops_lib.sh" # http_get
 
 pki_init cotai.test
 for n in pgserver app; do issue "$n"; done
@@ -117,6 +119,23 @@ if lpsql "host=127.0.0.1 port=$PORT user=app dbname=app sslmode=require" \
 	fail "sslmode=require worked without local_tls"
 fi
 assert_grep 'server does not support SSL' "$T/nolocal.out"
+
+echo "== readyz and metrics watch the local certificate too"
+issue localshort --dns localhost --ttl 1h
+relay_yaml "admin: { listen: \"127.0.0.1:0\", ready_min_validity: 2h }" \
+    shortout originate app "$PG_PORT" "expect: pgserver" "    protocol: postgres
+    local_tls: { cert: $T/certs/localshort.crt, key: $T/certs/localshort.key }" \
+    "" >"$T/shortout.yaml"
+relay_start shortout
+admin=$(awk '$1 == "admin" { print $2 }' "$T/shortout.ports")
+http_get "$admin" /readyz >"$T/ready.out"
+assert_grep '^HTTP/1.0 503' "$T/ready.out"
+assert_grep 'route shortout: local_tls certificate expires in' "$T/ready.out"
+na=$(date -d "$(openssl x509 -noout -enddate -in "$T/certs/localshort.crt" |
+    cut -d= -f2)" +%s)
+http_get "$admin" /metrics >"$T/metrics.out"
+assert_grep "^cotai_local_tls_cert_expiry_timestamp_seconds\{route=\"shortout\"\} $na\$" \
+    "$T/metrics.out"
 
 # served_serial: the serial of the certificate the local leg presents now.
 served_serial() {
