@@ -14,23 +14,28 @@
  *   protocol postgres (pgconn.h) adds PG, the startup negotiation:
  *
  *     originate: accept ──▶ PG ──▶ CONNECT ──▶ [PG] ──▶ HANDSHAKE ──▶ RELAY
- *                (startup packet)          (SSLRequest, 'S')
+ *                (startup packet;          (SSLRequest, 'S')
+ *                 local_tls: its handshake on cl inside PG)
  *     terminate: accept ──▶ PG ──▶ HANDSHAKE ──▶ PG ──▶ CONNECT ──▶ RELAY
  *                (ClientHello or SSLRequest)  (startup packet, roles)
+ *     terminate, plaintext cancel (plaintext_cancel):
+ *                accept ──▶ PG ──▶ CONNECT ──▶ PG ──▶ closed
+ *                                  (send it, wait for the server's EOF)
  *
  *   Any state ──(error, timeout, limit, drain)──▶ closed.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
- * socket to the target; exactly one of them speaks TLS (c->tl). In RELAY
- * two pumps (pump.h) move bytes, each through a buffer of
- * route->buffer_bytes that it holds only while bytes are in flight (an idle
- * connection holds none): dup (cl -> up) and ddown (up -> cl). A direction
- * stops reading its source when its buffer is full and starts again when
- * it is down to half (backpressure: a slow reader never grows memory).
- * When a source reaches EOF (FIN or close_notify) and its buffer is
- * empty, the destination is shut down for writing (FIN or close_notify)
- * while the other direction keeps flowing. When both directions are done
- * the connection closes with reason eof.
+ * socket to the target; exactly one of them speaks mutual TLS (c->tl; with
+ * local_tls, pgconn also puts a TLS server on cl, which the legs and pumps
+ * handle alike). In RELAY two pumps (pump.h) move bytes, each through a
+ * buffer of route->buffer_bytes that it holds only while bytes are in
+ * flight (an idle connection holds none): dup (cl -> up) and ddown (up ->
+ * cl). A direction stops reading its source when its buffer is full and
+ * starts again when it is down to half (backpressure: a slow reader never
+ * grows memory). When a source reaches EOF (FIN or close_notify) and its
+ * buffer is empty, the destination is shut down for writing (FIN or
+ * close_notify) while the other direction keeps flowing. When both
+ * directions are done the connection closes with reason eof.
  *
  * The libevent callbacks (conn_cl_cb, conn_up_cb, conn_timer_cb) only check
  * the magic, note which events fired and switch on the state to one
