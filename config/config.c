@@ -135,6 +135,9 @@ cfg_route_defaults(
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	if (r->tls_min_version == CFG_UNSET_INT)
 		r->tls_min_version = d->tls_min_version;
+	/* The app's leg does not follow the mTLS leg's floor. */
+	if (r->pg_local_tls.min_version == CFG_UNSET_INT)
+		r->pg_local_tls.min_version = TLS1_3_VERSION;
 	return (0);
 }
 
@@ -441,6 +444,8 @@ cfg_clear(struct cotai_config *cfg)
 		cfg_list_free(r->allow, r->nallow);
 		cfg_identity_clear(&r->identity);
 		cfg_roles_free(r->roles, r->nroles);
+		free(r->pg_local_tls.cert);
+		free(r->pg_local_tls.key);
 	}
 	free(cfg->routes);
 	cfg_identity_clear(&cfg->identity);

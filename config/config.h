@@ -52,6 +52,16 @@ struct config_pg_role {
 	size_t ndatabases;
 };
 
+/*
+ * protocol postgres, originate: TLS on the app's (local) leg, key
+ * `local_tls`. cert == NULL: none, SSLRequest gets 'N'.
+ */
+struct config_local_tls {
+	char *cert;      /* PEM certificate (and chain) the sidecar presents */
+	char *key;       /* its private key (checked like identity.key) */
+	int min_version; /* TLS1_3_VERSION (default) or TLS1_2_VERSION */
+};
+
 enum config_addr_kind { CONFIG_ADDR_INET, CONFIG_ADDR_UNIX };
 
 /* Key `sandbox`: Landlock after start-up (proxy/sandbox.h). */
@@ -123,6 +133,8 @@ struct config_route {
 	enum config_pg_sslneg pg_sslnegotiation;
 	struct config_pg_role *roles; /* NULL: no role check */
 	size_t nroles;
+	struct config_local_tls pg_local_tls; /* originate */
+	bool pg_plaintext_cancel; /* terminate: relay plaintext cancels */
 	/* upstream connect retry (originate and terminate alike) */
 	struct config_retry retry;
 };

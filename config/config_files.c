@@ -124,61 +124,64 @@ files_key_mode_ok(const struct stat *st)
 	return ((m & 077) == 0);
 }
 
-/* The private key: private permissions, PEM, unencrypted. */
+/* The private key: private permissions, PEM, unencrypted; WHAT is its
+ * key name for the error when the path was inherited. */
 static EVP_PKEY *
-files_key(struct cfg_ctx *c, char *const *field, const void *route)
+files_key(
+    struct cfg_ctx *c, char *const *field, const void *route, const char *what)
 {
 	struct stat st;
 	BIO *bio = NULL;
 	EVP_PKEY *pk = NULL;
 
 	if (stat(*field, &st) == 0 && !files_key_mode_ok(&st)) {
-		cfg_err_field(c, field, route, "identity.key",
+		cfg_err_field(c, field, route, what,
 		    "%s is accessible by group or others (mode %04o); "
 		    "chmod 600 it (0640 is allowed when root owns it)",
 		    *field, (unsigned)(st.st_mode & 07777));
 		return (NULL);
 	}
-	if ((bio = files_open(c, field, route, "identity.key")) == NULL)
+	if ((bio = files_open(c, field, route, what)) == NULL)
 		return (NULL);
 	if ((pk = PEM_read_bio_PrivateKey(bio, NULL, files_no_pass, NULL)) ==
 	    NULL)
-		cfg_err_field(c, field, route, "identity.key",
+		cfg_err_field(c, field, route, what,
 		    "no unencrypted PEM private key in %s", *field);
 	ERR_clear_error();
 	BIO_free(bio);
 	return (pk);
 }
 
-/* The route's certificate, key (matching) and optional CRL. */
+/*
+ * A certificate and its key (matching): CERT and KEY point at the path
+ * fields, WHAT is "identity" or "local_tls" for inherited paths' errors.
+ */
 static int
-files_route(struct cfg_ctx *c, const struct config_route *r)
+files_pair(struct cfg_ctx *c, char *const *cert, char *const *key,
+    const void *route, const char *what)
 {
-	const struct config_identity *id = &r->identity;
 	BIO *bio = NULL;
 	X509 *x = NULL;
 	EVP_PKEY *pk = NULL;
+	char kc[32], kk[32];
 	int rc = -1;
 
-	if (files_ca(c, &id->ca, &r->line) == -1)
-		goto out;
-	if ((bio = files_open(c, &id->cert, &r->line, "identity.cert")) == NULL)
+	snprintf(kc, sizeof(kc), "%s.cert", what);
+	snprintf(kk, sizeof(kk), "%s.key", what);
+	if ((bio = files_open(c, cert, route, kc)) == NULL)
 		goto out;
 	if ((x = PEM_read_bio_X509(bio, NULL, files_no_pass, NULL)) == NULL) {
-		cfg_err_field(c, &id->cert, &r->line, "identity.cert",
-		    "no PEM certificate in %s", id->cert);
+		cfg_err_field(
+		    c, cert, route, kc, "no PEM certificate in %s", *cert);
 		goto out;
 	}
-	if ((pk = files_key(c, &id->key, &r->line)) == NULL)
+	if ((pk = files_key(c, key, route, kk)) == NULL)
 		goto out;
 	if (X509_check_private_key(x, pk) != 1) {
-		cfg_err_field(c, &id->key, &r->line, "identity.key",
-		    "%s does not match the certificate in %s", id->key,
-		    id->cert);
+		cfg_err_field(c, key, route, kk,
+		    "%s does not match the certificate in %s", *key, *cert);
 		goto out;
 	}
-	if (id->crl != NULL && files_crl(c, &id->crl, &r->line) == -1)
-		goto out;
 	rc = 0;
 out:
 	ERR_clear_error();
@@ -186,6 +189,24 @@ out:
 	X509_free(x);
 	BIO_free(bio);
 	return (rc);
+}
+
+/* The route's CA, certificate, key, optional CRL and local TLS pair. */
+static int
+files_route(struct cfg_ctx *c, const struct config_route *r)
+{
+	const struct config_identity *id = &r->identity;
+	const struct config_local_tls *lt = &r->pg_local_tls;
+
+	if (files_ca(c, &id->ca, &r->line) == -1 ||
+	    files_pair(c, &id->cert, &id->key, &r->line, "identity") == -1)
+		return (-1);
+	if (id->crl != NULL && files_crl(c, &id->crl, &r->line) == -1)
+		return (-1);
+	if (lt->cert != NULL &&
+	    files_pair(c, &lt->cert, &lt->key, &r->line, "local_tls") == -1)
+		return (-1);
+	return (0);
 }
 
 int

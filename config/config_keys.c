@@ -97,6 +97,16 @@ static const struct cfg_key retry_keys[] = {
 };
 static const struct cfg_table retry_table = TABLE(retry_keys);
 
+static const struct cfg_key local_tls_keys[] = {
+    {"cert", CT_STR, offsetof(struct config_local_tls, cert), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"key", CT_STR, offsetof(struct config_local_tls, key), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"min_version", CT_TLSVER, offsetof(struct config_local_tls, min_version),
+	0, 0, 0, NULL, 0},
+};
+static const struct cfg_table local_tls_table = TABLE(local_tls_keys);
+
 static const struct cfg_key route_keys[] = {
     {"name", CT_NAME, offsetof(struct config_route, name), 0, 0, 0, NULL,
 	CK_REQUIRED},
@@ -134,6 +144,10 @@ static const struct cfg_key route_keys[] = {
 	offsetof(struct config_route, nroles), 0, 0, NULL, 0},
     {"connect_retry", CT_MAP, offsetof(struct config_route, retry), 0, 0, 0,
 	&retry_table, 0},
+    {"local_tls", CT_MAP, offsetof(struct config_route, pg_local_tls), 0, 0, 0,
+	&local_tls_table, 0},
+    {"plaintext_cancel", CT_BOOL,
+	offsetof(struct config_route, pg_plaintext_cancel), 0, 0, 0, NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 
@@ -255,6 +269,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;
+		r->pg_local_tls.min_version = CFG_UNSET_INT;
 		r->tls_resumption = true;
 		r->line = (int)e->start_mark.line + 1;
 		cfg_key_index(k, sizeof(k), key, cfg->nroutes - 1);

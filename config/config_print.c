@@ -28,6 +28,18 @@ print_pg(FILE *fp, const struct config_route *r)
 			: r->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT
 			? ", sslnegotiation: direct"
 			: ", sslnegotiation: postgres");
+	if (r->mode == CONFIG_MODE_ORIGINATE && r->pg_local_tls.cert != NULL)
+		fprintf(fp,
+		    "  local_tls: cert %s, key %s, min_version %s "
+		    "(SSLRequest gets S)\n",
+		    r->pg_local_tls.cert, r->pg_local_tls.key,
+		    r->pg_local_tls.min_version == TLS1_2_VERSION ? "1.2"
+								  : "1.3");
+	else if (r->mode == CONFIG_MODE_ORIGINATE)
+		fprintf(fp, "  local_tls: none (SSLRequest gets N)\n");
+	else
+		fprintf(fp, "  plaintext_cancel: %s\n",
+		    r->pg_plaintext_cancel ? "relayed" : "dropped");
 	if (r->nroles == 0) {
 		fprintf(fp, "  roles: (no check)\n");
 		return;

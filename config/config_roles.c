@@ -165,6 +165,22 @@ cfg_roles_free(struct config_pg_role *roles, size_t n)
 	free(roles);
 }
 
+/*
+ * The error for the mapping KEY of route I, at the position of FIELD (a
+ * required key inside it: mappings themselves are not recorded).
+ */
+static int
+cfg_pg_where(struct cfg_ctx *c, const void *field, size_t i, const char *key,
+    const char *msg)
+{
+	const struct cfg_where *w = cfg_where_find(c, field);
+	char k[CFG_KEYLEN];
+
+	snprintf(k, sizeof(k), "routes[%zu].%s", i, key);
+	return (cfg_err(
+	    c, w != NULL ? w->mark : (yaml_mark_t){0, 0, 0}, k, "%s", msg));
+}
+
 int
 cfg_check_pg(struct cfg_ctx *c, const struct config_route *r, size_t i)
 {
@@ -182,6 +198,12 @@ cfg_check_pg(struct cfg_ctx *c, const struct config_route *r, size_t i)
 	if ((!pg || !orig) && cfg_where_find(c, &r->pg_sslnegotiation) != NULL)
 		return (cfg_err_field(c, &r->pg_sslnegotiation, &r->line, key,
 		    "only on originate routes with protocol: postgres"));
+	if ((!pg || !orig) && r->pg_local_tls.cert != NULL)
+		return (cfg_pg_where(c, &r->pg_local_tls.cert, i, "local_tls",
+		    "only on originate routes with protocol: postgres"));
+	if ((!pg || orig) && cfg_where_find(c, &r->pg_plaintext_cancel) != NULL)
+		return (cfg_err_field(c, &r->pg_plaintext_cancel, &r->line, key,
+		    "only on terminate routes with protocol: postgres"));
 	if (r->pg_upstream == CONFIG_PG_UP_SIDECAR &&
 	    r->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT)
 		return (cfg_err_field(c, &r->pg_sslnegotiation, &r->line, key,

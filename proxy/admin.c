@@ -55,6 +55,28 @@ admin_conn_free(struct admin_conn *c)
 	free(c);
 }
 
+/*
+ * Is CTX's certificate missing or expiring within WINDOW seconds of NOW?
+ * Then BUF says so (route NAME, WHAT certificate).
+ */
+static bool
+admin_cert_short(const SSL_CTX *ctx, const char *name, const char *what,
+    time_t now, time_t window, char *buf, size_t len)
+{
+	time_t na = metrics_cert_not_after(ctx);
+
+	if (na == 0) {
+		snprintf(buf, len, "route %s: no %scertificate", name, what);
+		return (true);
+	}
+	if (na - now < window) {
+		snprintf(buf, len, "route %s: %scertificate expires in %llds",
+		    name, what, (long long)(na - now));
+		return (true);
+	}
+	return (false);
+}
+
 /* Why the proxy is not ready, or NULL when it is. */
 static const char *
 admin_not_ready(const struct admin *ad, char *buf, size_t len)
@@ -66,18 +88,13 @@ admin_not_ready(const struct admin *ad, char *buf, size_t len)
 		return ("draining");
 	for (size_t i = 0; i < ad->pool->nroutes; i++) {
 		const struct route *r = ad->pool->routes[i];
-		time_t na = metrics_cert_not_after(r->ssl_ctx);
-		if (na == 0) {
-			snprintf(
-			    buf, len, "route %s: no certificate", r->cfg->name);
+
+		if (admin_cert_short(
+			r->ssl_ctx, r->cfg->name, "", now, window, buf, len) ||
+		    (r->local_ctx != NULL &&
+			admin_cert_short(r->local_ctx, r->cfg->name,
+			    "local_tls ", now, window, buf, len)))
 			return (buf);
-		}
-		if (na - now < window) {
-			snprintf(buf, len,
-			    "route %s: certificate expires in %llds",
-			    r->cfg->name, (long long)(na - now));
-			return (buf);
-		}
 	}
 	return (NULL);
 }

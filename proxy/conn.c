@@ -14,23 +14,28 @@
  *   protocol postgres (pgconn.h) adds PG, the startup negotiation:
  *
  *     originate: accept ──▶ PG ──▶ CONNECT ──▶ [PG] ──▶ HANDSHAKE ──▶ RELAY
- *                (startup packet)          (SSLRequest, 'S')
+ *                (startup packet;          (SSLRequest, 'S')
+ *                 local_tls: its handshake on cl inside PG)
  *     terminate: accept ──▶ PG ──▶ HANDSHAKE ──▶ PG ──▶ CONNECT ──▶ RELAY
  *                (ClientHello or SSLRequest)  (startup packet, roles)
+ *     terminate, plaintext cancel (plaintext_cancel):
+ *                accept ──▶ PG ──▶ CONNECT ──▶ PG ──▶ closed
+ *                                  (send it, wait for the server's EOF)
  *
  *   Any state ──(error, timeout, limit, drain)──▶ closed.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
- * socket to the target; exactly one of them speaks TLS (c->tl). In RELAY
- * two pumps (pump.h) move bytes, each through a buffer of
- * route->buffer_bytes that it holds only while bytes are in flight (an idle
- * connection holds none): dup (cl -> up) and ddown (up -> cl). A direction
- * stops reading its source when its buffer is full and starts again when
- * it is down to half (backpressure: a slow reader never grows memory).
- * When a source reaches EOF (FIN or close_notify) and its buffer is
- * empty, the destination is shut down for writing (FIN or close_notify)
- * while the other direction keeps flowing. When both directions are done
- * the connection closes with reason eof.
+ * socket to the target; exactly one of them speaks mutual TLS (c->tl; with
+ * local_tls, pgconn also puts a TLS server on cl, which the legs and pumps
+ * handle alike). In RELAY two pumps (pump.h) move bytes, each through a
+ * buffer of route->buffer_bytes that it holds only while bytes are in
+ * flight (an idle connection holds none): dup (cl -> up) and ddown (up ->
+ * cl). A direction stops reading its source when its buffer is full and
+ * starts again when it is down to half (backpressure: a slow reader never
+ * grows memory). When a source reaches EOF (FIN or close_notify) and its
+ * buffer is empty, the destination is shut down for writing (FIN or
+ * close_notify) while the other direction keeps flowing. When both
+ * directions are done the connection closes with reason eof.
  *
  * The libevent callbacks (conn_cl_cb, conn_up_cb, conn_timer_cb) only check
  * the magic, note which events fired and switch on the state to one
@@ -130,6 +135,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	atomic_fetch_add_explicit(
 	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
+	conn_count_cancel(c, why);
 	conn_audit(c, why, by, detail);
 
 	if (c->ev_timer != NULL)
@@ -214,7 +220,8 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (r->cfg->protocol == CONFIG_PROTO_POSTGRES) {
-		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx)) == NULL) {
+		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx, r->local_ctx)) ==
+		    NULL) {
 			conn_close(
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
@@ -301,11 +308,11 @@ on_connect_done(struct conn *c)
 		return;
 	}
 	leg_watch(&c->up, 0);
-	if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
-		on_relay_start(c);
-	} else if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
+	if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
+	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
+		on_relay_start(c);
 	} else {
 		on_handshake_start(c, &c->up);
 	}
@@ -382,7 +389,8 @@ on_pg_io(struct conn *c)
 	case PGCONN_CLOSE:
 		why = pgconn_result(c->pg, &detail, &up);
 		conn_close(c, why,
-		    why == REASON_EOF || why == REASON_RESET
+		    why == REASON_EOF || why == REASON_RESET ||
+			    why == REASON_TLS_ERROR || why == REASON_TLS_VERSION
 			? (up ? CONN_BY_UPSTREAM : CONN_BY_CLIENT)
 			: CONN_BY_PROXY,
 		    detail);

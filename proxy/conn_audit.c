@@ -1,5 +1,6 @@
 /*
- * conn_audit: the one audit line per connection, written by conn_close().
+ * conn_audit: the one audit line per connection, written by conn_close(),
+ * and the count of PostgreSQL cancels it closes.
  */
 #include "conn_priv.h"
 
@@ -38,6 +39,21 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 		log_str(&rec, "detail", detail);
 	pgconn_audit(c->pg, &rec);
 	log_end(&rec);
+}
+
+void
+conn_count_cancel(struct conn *c, enum reason why)
+{
+	enum route_cancel res;
+	bool tls, refused;
+
+	if (!pgconn_cancel_info(c->pg, &tls, &refused))
+		return;
+	res = refused           ? ROUTE_CANCEL_REFUSED
+	    : why == REASON_EOF ? ROUTE_CANCEL_RELAYED
+				: ROUTE_CANCEL_FAILED;
+	atomic_fetch_add_explicit(
+	    &c->r->stats->pg_cancels[tls][res], 1, memory_order_relaxed);
 }
 
 /* Format the peer address of an accepted socket. */

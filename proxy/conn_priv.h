@@ -75,6 +75,9 @@ void conn_close(
 void conn_audit(
     struct conn *c, enum reason why, enum conn_by by, const char *detail);
 
+/* Count a PostgreSQL CancelRequest that ends for WHY (conn_close only). */
+void conn_count_cancel(struct conn *c, enum reason why);
+
 /* Store the printable peer address of an accepted socket in c->client. */
 void conn_format_client(struct conn *c, const struct sockaddr *sa);
 

@@ -142,6 +142,49 @@ metrics_process(struct evbuffer *out, const struct worker_pool *p)
 		    (unsigned long long)p->reloads[k]);
 }
 
+/*
+ * PostgreSQL routes: cancels by how they came and what became of them,
+ * and the local_tls certificate's notAfter where there is one.
+ */
+static void
+metrics_pg(struct evbuffer *out, const struct worker_pool *p)
+{
+	static const char *const results[ROUTE_CANCEL__N] = {
+	    "relayed", "refused", "failed"};
+
+	metrics_family(out, "cotai_pg_cancel_requests_total", "counter",
+	    "PostgreSQL CancelRequests, by whether they came over TLS and "
+	    "what became of them.");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+
+		if (r->cfg->protocol != CONFIG_PROTO_POSTGRES)
+			continue;
+		for (int t = 0; t < 2; t++)
+			for (int k = 0; k < ROUTE_CANCEL__N; k++)
+				evbuffer_add_printf(out,
+				    "cotai_pg_cancel_requests_total{route="
+				    "\"%s\",client_tls=\"%s\",result=\"%s\"} "
+				    "%llu\n",
+				    r->cfg->name, t ? "true" : "false",
+				    results[k],
+				    (unsigned long long)LOAD(
+					r->stats->pg_cancels[t][k]));
+	}
+	metrics_family(out, "cotai_local_tls_cert_expiry_timestamp_seconds",
+	    "gauge", "notAfter of the local_tls certificate (postgres).");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+
+		if (r->local_ctx != NULL)
+			evbuffer_add_printf(out,
+			    "cotai_local_tls_cert_expiry_timestamp_seconds{"
+			    "route=\"%s\"} %lld\n",
+			    r->cfg->name,
+			    (long long)metrics_cert_not_after(r->local_ctx));
+	}
+}
+
 int
 metrics_render(const struct worker_pool *p, struct evbuffer *out)
 {
@@ -190,5 +233,6 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    r->cfg->name,
 		    (long long)metrics_cert_not_after(r->ssl_ctx));
 	}
+	metrics_pg(out, p);
 	return (0);
 }

@@ -1,21 +1,31 @@
 /*
  * pgconn: see pgconn.h. Phases:
  *
- *   PG_P_DETECT   terminate, before TLS: ClientHello, SSLRequest or refuse
- *   PG_P_STARTUP  read startup packets from cl (plain on originate, inside
- *                 TLS on terminate) until a StartupMessage or cancel
- *   PG_P_UPREQ    originate: SSLRequest to up, then its one-byte answer
- *   PG_P_CLOSING  an ErrorResponse is being written; then close
- *   PG_P_READY    waiting for the connect / handshake / relay
+ *   PG_P_DETECT    terminate, before TLS: ClientHello, SSLRequest, a
+ *                  plaintext CancelRequest (plaintext_cancel) or refuse
+ *   PG_P_STARTUP   read startup packets from cl (plain on originate, or
+ *                  inside local TLS; inside TLS on terminate) until a
+ *                  StartupMessage or cancel
+ *   PG_P_LOCALTLS  originate with local_tls: the TLS handshake on cl
+ *   PG_P_UPREQ     originate: SSLRequest to up, then its one-byte answer
+ *   PG_P_UPCANCEL  terminate: the plaintext cancel to up, then its EOF
+ *   PG_P_CLOSING   an ErrorResponse is being written; then close
+ *   PG_P_READY     waiting for the connect / handshake / relay
  *
  * Replies to the client ('N', 'S', ErrorResponse) go through out[] and are
  * flushed before anything else is read, so the client never sees them out
- * of order. The DETECT phase never reads past the 8-byte request it
- * judges: the bytes after an SSLRequest must stay in the kernel so that a
- * pipelined plaintext packet is noticed (and the connection closed)
- * instead of being taken as coming over TLS.
+ * of order. Before an 'S' (either side) nothing may follow the SSLRequest:
+ * bytes already there would be taken as coming over TLS (CVE-2021-23214).
+ * The DETECT phase never reads past the packet it judges (8 bytes, or one
+ * CancelRequest), so that what follows it stays in the kernel, where it
+ * is noticed (and the connection closed).
+ *
+ * This file has the originating side, the shared steps and the
+ * interface; pgconn_term.c the terminating side before TLS (DETECT) and
+ * the plaintext cancel (UPCANCEL); pgconn_priv.h what they share.
  */
 #include "pgconn.h"
+#include "pgconn_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,42 +33,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+
 #include "pgwire.h"
 #include "rolemap.h"
-
-/* Room for the largest startup packet and whatever follows it. */
-#define PGCONN_IN (PGWIRE_MAX_PACKET + 2048)
-#define PGCONN_OUT 512
-#define PG_TLS_RECORD 0x16 /* first byte of a TLS handshake record */
-
-enum pgconn_phase {
-	PG_P_DETECT,
-	PG_P_STARTUP,
-	PG_P_UPREQ,
-	PG_P_CLOSING,
-	PG_P_READY
-};
-
-struct pgconn {
-	const struct config_route *rc;
-	enum pgconn_phase phase;
-	bool ssl_seen, gss_seen; /* requests answered so far */
-	bool go_tls;             /* DETECT: 'S' queued, TLS after the flush */
-	bool cancel;             /* the packet is a CancelRequest */
-	uint8_t *in;             /* client bytes not yet relayed */
-	size_t inlen;
-	uint8_t out[PGCONN_OUT]; /* to the client */
-	size_t outoff, outlen;
-	size_t reqoff; /* SSLRequest bytes written upstream */
-	enum reason why;
-	bool by_upstream;
-	char detail[160];
-	struct identity self; /* originate with roles: our own identity */
-	char user[PGWIRE_NAMEDATALEN], database[PGWIRE_NAMEDATALEN];
-};
+#include "tls.h"
 
 struct pgconn *
-pgconn_new(const struct config_route *rc, SSL_CTX *ctx)
+pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx)
 {
 	struct pgconn *pg;
 	X509 *own;
@@ -69,6 +51,7 @@ pgconn_new(const struct config_route *rc, SSL_CTX *ctx)
 		return (NULL);
 	}
 	pg->rc = rc;
+	pg->local_ctx = rc->mode == CONFIG_MODE_ORIGINATE ? local_ctx : NULL;
 	pg->phase =
 	    rc->mode == CONFIG_MODE_TERMINATE ? PG_P_DETECT : PG_P_STARTUP;
 	if (rc->mode == CONFIG_MODE_ORIGINATE && rc->nroles > 0 &&
@@ -88,8 +71,9 @@ pgconn_free(struct pgconn *pg)
 }
 
 /* Record why the connection ends; returns PGCONN_CLOSE. */
-static enum pgconn_next
-pg_fail(struct pgconn *pg, enum reason why, bool upstream, const char *detail)
+enum pgconn_next
+pgconn_fail(
+    struct pgconn *pg, enum reason why, bool upstream, const char *detail)
 {
 	pg->why = why;
 	pg->by_upstream = upstream;
@@ -98,21 +82,22 @@ pg_fail(struct pgconn *pg, enum reason why, bool upstream, const char *detail)
 }
 
 /* A leg error or EOF while negotiating. */
-static enum pgconn_next
-pg_leg_fail(struct pgconn *pg, const struct leg *l, enum leg_res res, bool up)
+enum pgconn_next
+pgconn_leg_fail(
+    struct pgconn *pg, const struct leg *l, enum leg_res res, bool up)
 {
 	if (res == LEG_EOF)
-		return (
-		    pg_fail(pg, up ? REASON_UPSTREAM_NO_TLS : REASON_EOF, up,
-			up ? "server closed during negotiation"
-			   : "client closed during startup"));
-	return (pg_fail(pg, l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
-	    up, l->detail));
+		return (pgconn_fail(pg,
+		    up ? REASON_UPSTREAM_NO_TLS : REASON_EOF, up,
+		    up ? "server closed during negotiation"
+		       : "client closed during startup"));
+	return (pgconn_fail(pg,
+	    l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET, up, l->detail));
 }
 
 /* Write out[] to CL: 1 all written, 0 blocked (watched), -1 error. */
-static int
-pg_flush(struct pgconn *pg, struct leg *cl)
+int
+pgconn_flush(struct pgconn *pg, struct leg *cl)
 {
 	size_t n;
 
@@ -134,8 +119,8 @@ pg_flush(struct pgconn *pg, struct leg *cl)
 }
 
 /* Queue the one-byte answer C. */
-static void
-pg_answer(struct pgconn *pg, char c)
+void
+pgconn_answer(struct pgconn *pg, char c)
 {
 	if (pg->outlen < sizeof(pg->out))
 		pg->out[pg->outlen++] = (uint8_t)c;
@@ -145,7 +130,7 @@ pg_answer(struct pgconn *pg, char c)
 static enum pgconn_next
 pg_closing(struct pgconn *pg, struct leg *cl)
 {
-	int r = pg_flush(pg, cl);
+	int r = pgconn_flush(pg, cl);
 
 	if (r == 0)
 		return (PGCONN_WAIT);
@@ -155,8 +140,8 @@ pg_closing(struct pgconn *pg, struct leg *cl)
 }
 
 /* Refuse with an ErrorResponse (SQLSTATE), then close for WHY. */
-static enum pgconn_next
-pg_refuse(struct pgconn *pg, struct leg *cl, const char *sqlstate,
+enum pgconn_next
+pgconn_refuse(struct pgconn *pg, struct leg *cl, const char *sqlstate,
     enum reason why, const char *detail)
 {
 	char msg[200];
@@ -165,95 +150,8 @@ pg_refuse(struct pgconn *pg, struct leg *cl, const char *sqlstate,
 	pg->outlen += pgwire_error_response(
 	    pg->out + pg->outlen, sizeof(pg->out) - pg->outlen, sqlstate, msg);
 	pg->phase = PG_P_CLOSING;
-	(void)pg_fail(pg, why, false, detail);
+	(void)pgconn_fail(pg, why, false, detail);
 	return (pg_closing(pg, cl));
-}
-
-/* Terminate: the 8-byte request read in DETECT is complete in pg->in. */
-static enum pgconn_next
-pg_detect_request(struct pgconn *pg, struct leg *cl, enum pgwire_kind kind)
-{
-	uint8_t b;
-
-	pg->inlen = 0;
-	if (kind == PGWIRE_GSSENC_REQUEST && !pg->gss_seen) {
-		pg->gss_seen = true;
-		pg_answer(pg, 'N');
-		return (PGCONN_WAIT);
-	}
-	if (kind != PGWIRE_SSL_REQUEST)
-		return (pg_refuse(pg, cl, "08P01", REASON_PROTOCOL,
-		    "repeated encryption request"));
-	/* Anything already behind the SSLRequest: CVE-2021-23214. */
-	if (recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		return (pg_fail(pg, REASON_PROTOCOL, false,
-		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
-	pg_answer(pg, 'S');
-	pg->go_tls = true;
-	return (PGCONN_WAIT);
-}
-
-/* Terminate, before TLS: look at the first bytes. */
-static enum pgconn_next
-pg_detect(struct pgconn *pg, struct leg *cl)
-{
-	enum pgconn_next next;
-	enum pgwire_kind kind;
-	enum leg_res res;
-	const char *why = NULL;
-	uint8_t b;
-	size_t n;
-	ssize_t r;
-	int f;
-
-	for (;;) {
-		if ((f = pg_flush(pg, cl)) <= 0)
-			return (f == 0 ? PGCONN_WAIT
-				       : pg_leg_fail(pg, cl, LEG_ERR, false));
-		if (pg->go_tls) {
-			leg_watch(cl, 0);
-			pg->phase = PG_P_READY;
-			return (PGCONN_TLS);
-		}
-		if (pg->inlen == 0) {
-			r = recv(cl->fd, &b, 1, MSG_PEEK);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-				cl->rd_block = EV_READ;
-				leg_watch(cl, EV_READ);
-				return (PGCONN_WAIT);
-			}
-			if (r <= 0)
-				return (pg_leg_fail(
-				    pg, cl, r == 0 ? LEG_EOF : LEG_ERR, false));
-			if (b == PG_TLS_RECORD) {
-				leg_watch(cl, 0);
-				pg->phase = PG_P_READY;
-				return (PGCONN_TLS);
-			}
-		}
-		res = leg_read(cl, pg->in + pg->inlen,
-		    PGWIRE_SSL_REQUEST_LEN - pg->inlen, &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(cl, cl->rd_block);
-			return (PGCONN_WAIT);
-		}
-		if (res != LEG_OK)
-			return (pg_leg_fail(pg, cl, res, false));
-		pg->inlen += n;
-		kind = pgwire_parse(pg->in, pg->inlen, NULL, NULL, &why);
-		if (kind == PGWIRE_ERROR)
-			return (
-			    pg_refuse(pg, cl, "08P01", REASON_PROTOCOL, why));
-		if (pg->inlen < PGWIRE_SSL_REQUEST_LEN)
-			continue;
-		if (kind == PGWIRE_NEED_MORE)
-			return (pg_refuse(pg, cl, "28000", REASON_PROTOCOL,
-			    "TLS with a client certificate is required "
-			    "(sslmode=verify-full)"));
-		next = pg_detect_request(pg, cl, kind);
-		if (next != PGCONN_WAIT || pg->phase == PG_P_CLOSING)
-			return (next);
-	}
 }
 
 /* A complete StartupMessage: check the role, then connect. */
@@ -274,12 +172,134 @@ pg_startup_done(struct pgconn *pg, struct leg *cl,
 		    "database \"%s\"",
 		    who != NULL && who->name != NULL ? who->name : "(none)",
 		    pg->user, pg->database);
-		return (
-		    pg_refuse(pg, cl, "28000", REASON_ROLE_NOT_ALLOWED, msg));
+		return (pgconn_refuse(
+		    pg, cl, "28000", REASON_ROLE_NOT_ALLOWED, msg));
 	}
 	leg_watch(cl, 0);
 	pg->phase = PG_P_READY;
 	return (PGCONN_CONNECT);
+}
+
+static enum pgconn_next
+pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer);
+
+/*
+ * Originate with local_tls: one step of the TLS handshake on the app's
+ * leg; when it is done the startup packet comes over it. A direct start
+ * must have selected ALPN "postgresql", as PostgreSQL 17 requires.
+ */
+static enum pgconn_next
+pg_local_handshake(
+    struct pgconn *pg, struct leg *cl, const struct identity *peer)
+{
+	const unsigned char *alpn = NULL;
+	unsigned int alen = 0;
+	char detail[sizeof(pg->detail) - 16], msg[sizeof(pg->detail)];
+	enum reason why;
+
+	switch (leg_handshake(cl)) {
+	case LEG_AGAIN:
+		leg_watch(cl, cl->rd_block);
+		return (PGCONN_WAIT);
+	case LEG_OK:
+		break;
+	default:
+		why = tls_take_error(detail, sizeof(detail));
+		snprintf(msg, sizeof(msg), "local TLS: %s", detail);
+		return (pgconn_fail(pg, why, false, msg));
+	}
+	ERR_clear_error();
+	SSL_get0_alpn_selected(cl->ssl, &alpn, &alen);
+	if (pg->direct && alen == 0)
+		return (pgconn_fail(pg, REASON_PROTOCOL, false,
+		    "local TLS: direct without ALPN postgresql"));
+	pg->local_version = SSL_get_version(cl->ssl);
+	pg->phase = PG_P_STARTUP;
+	return (pg_startup(pg, cl, peer));
+}
+
+/* Originate: start TLS on the app's leg, after 'S' or a ClientHello. */
+static enum pgconn_next
+pg_local_start(struct pgconn *pg, struct leg *cl, const struct identity *peer)
+{
+	SSL *ssl;
+
+	pg->go_local = false;
+	if ((ssl = SSL_new(pg->local_ctx)) == NULL ||
+	    SSL_set_fd(ssl, cl->fd) != 1) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return (pgconn_fail(pg, REASON_INTERNAL, false, "SSL_new"));
+	}
+	SSL_set_accept_state(ssl);
+	cl->ssl = ssl; /* the leg frees it */
+	pg->phase = PG_P_LOCALTLS;
+	return (pg_local_handshake(pg, cl, peer));
+}
+
+/*
+ * Originate with local_tls, before the first byte is read: a TLS record
+ * starts TLS at once (libpq 17's sslnegotiation=direct). True when that
+ * or a wait or an error decided *NEXT; false to read a plaintext packet.
+ */
+static bool
+pg_local_direct(struct pgconn *pg, struct leg *cl, const struct identity *peer,
+    enum pgconn_next *next)
+{
+	uint8_t b;
+	ssize_t r;
+
+	if (pg->local_ctx == NULL || cl->ssl != NULL || cl->bytes_in != 0 ||
+	    pg->ssl_seen || pg->gss_seen)
+		return (false);
+	r = recv(cl->fd, &b, 1, MSG_PEEK);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+		cl->rd_block = EV_READ;
+		leg_watch(cl, EV_READ);
+		*next = PGCONN_WAIT;
+		return (true);
+	}
+	if (r <= 0) {
+		*next =
+		    pgconn_leg_fail(pg, cl, r == 0 ? LEG_EOF : LEG_ERR, false);
+		return (true);
+	}
+	if (b != PG_TLS_RECORD)
+		return (false);
+	pg->direct = pg->ssl_seen = true; /* an SSLRequest inside: repeated */
+	*next = pg_local_start(pg, cl, peer);
+	return (true);
+}
+
+/*
+ * Originate: the SSLRequest or GSSENCRequest of USED bytes at the start of
+ * pg->in gets 'N', or with local_tls (the first SSLRequest, in plaintext)
+ * 'S', which it only may when nothing follows it (CVE-2021-23214).
+ * PGCONN_WAIT with the phase unchanged: go on reading.
+ */
+static enum pgconn_next
+pg_startup_request(
+    struct pgconn *pg, struct leg *cl, enum pgwire_kind kind, size_t used)
+{
+	bool ssl = kind == PGWIRE_SSL_REQUEST;
+	uint8_t b;
+
+	if (ssl ? pg->ssl_seen : pg->gss_seen)
+		return (pgconn_refuse(pg, cl, "08P01", REASON_PROTOCOL,
+		    "repeated encryption request"));
+	*(ssl ? &pg->ssl_seen : &pg->gss_seen) = true;
+	memmove(pg->in, pg->in + used, pg->inlen - used);
+	pg->inlen -= used;
+	if (!ssl || pg->local_ctx == NULL || cl->ssl != NULL) {
+		pgconn_answer(pg, 'N');
+		return (PGCONN_WAIT);
+	}
+	if (pg->inlen > 0 || recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		return (pgconn_fail(pg, REASON_PROTOCOL, false,
+		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
+	pgconn_answer(pg, 'S');
+	pg->go_local = true;
+	return (PGCONN_WAIT);
 }
 
 /* Read startup packets from CL until a StartupMessage or cancel. */
@@ -287,6 +307,7 @@ static enum pgconn_next
 pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 {
 	struct pgwire_startup st;
+	enum pgconn_next next;
 	enum pgwire_kind kind;
 	enum leg_res res;
 	const char *why = NULL;
@@ -294,26 +315,22 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 	int f;
 
 	for (;;) {
-		if ((f = pg_flush(pg, cl)) <= 0)
-			return (f == 0 ? PGCONN_WAIT
-				       : pg_leg_fail(pg, cl, LEG_ERR, false));
+		if ((f = pgconn_flush(pg, cl)) <= 0)
+			return (f == 0
+				? PGCONN_WAIT
+				: pgconn_leg_fail(pg, cl, LEG_ERR, false));
+		if (pg->go_local)
+			return (pg_local_start(pg, cl, peer));
 		kind = pgwire_parse(pg->in, pg->inlen, &used, &st, &why);
 		switch (kind) {
 		case PGWIRE_ERROR:
-			return (
-			    pg_refuse(pg, cl, "08P01", REASON_PROTOCOL, why));
+			return (pgconn_refuse(
+			    pg, cl, "08P01", REASON_PROTOCOL, why));
 		case PGWIRE_SSL_REQUEST:
 		case PGWIRE_GSSENC_REQUEST:
-			if (kind == PGWIRE_SSL_REQUEST ? pg->ssl_seen
-						       : pg->gss_seen)
-				return (
-				    pg_refuse(pg, cl, "08P01", REASON_PROTOCOL,
-					"repeated encryption request"));
-			*(kind == PGWIRE_SSL_REQUEST ? &pg->ssl_seen
-						     : &pg->gss_seen) = true;
-			memmove(pg->in, pg->in + used, pg->inlen - used);
-			pg->inlen -= used;
-			pg_answer(pg, 'N');
+			next = pg_startup_request(pg, cl, kind, used);
+			if (next != PGCONN_WAIT || pg->phase != PG_P_STARTUP)
+				return (next);
 			continue;
 		case PGWIRE_CANCEL:
 			pg->cancel = true;
@@ -325,6 +342,8 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 		default:
 			break;
 		}
+		if (pg->inlen == 0 && pg_local_direct(pg, cl, peer, &next))
+			return (next);
 		res =
 		    leg_read(cl, pg->in + pg->inlen, PGCONN_IN - pg->inlen, &n);
 		if (res == LEG_AGAIN) {
@@ -332,7 +351,7 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 			return (PGCONN_WAIT);
 		}
 		if (res != LEG_OK)
-			return (pg_leg_fail(pg, cl, res, false));
+			return (pgconn_leg_fail(pg, cl, res, false));
 		pg->inlen += n;
 	}
 }
@@ -347,16 +366,16 @@ pg_upreq(struct pgconn *pg, struct leg *up)
 	size_t n, len = 1;
 
 	(void)pgwire_ssl_request(req, sizeof(req));
-	while (pg->reqoff < sizeof(req)) {
-		res = leg_write(
-		    up, req + pg->reqoff, sizeof(req) - pg->reqoff, &n);
+	while (pg->upoff < sizeof(req)) {
+		res =
+		    leg_write(up, req + pg->upoff, sizeof(req) - pg->upoff, &n);
 		if (res == LEG_AGAIN) {
 			leg_watch(up, up->wr_block);
 			return (PGCONN_WAIT);
 		}
 		if (res != LEG_OK)
-			return (pg_leg_fail(pg, up, res, true));
-		pg->reqoff += n;
+			return (pgconn_leg_fail(pg, up, res, true));
+		pg->upoff += n;
 	}
 	/* Exactly one byte: what follows an 'S' belongs to TLS. */
 	res = leg_read(up, b, 1, &n);
@@ -365,11 +384,11 @@ pg_upreq(struct pgconn *pg, struct leg *up)
 		return (PGCONN_WAIT);
 	}
 	if (res != LEG_OK)
-		return (pg_leg_fail(pg, up, res, true));
+		return (pgconn_leg_fail(pg, up, res, true));
 	if (recv(up->fd, b + 1, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
 		len = 2;
 	if (pgwire_ssl_reply(b, len, &why) != PGWIRE_SSL_ACCEPT)
-		return (pg_fail(pg, REASON_UPSTREAM_NO_TLS, true, why));
+		return (pgconn_fail(pg, REASON_UPSTREAM_NO_TLS, true, why));
 	leg_watch(up, 0);
 	pg->phase = PG_P_READY;
 	return (PGCONN_TLS);
@@ -381,11 +400,15 @@ pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
 {
 	switch (pg->phase) {
 	case PG_P_DETECT:
-		return (pg_detect(pg, cl));
+		return (pgconn_detect(pg, cl));
 	case PG_P_STARTUP:
 		return (pg_startup(pg, cl, peer));
+	case PG_P_LOCALTLS:
+		return (pg_local_handshake(pg, cl, peer));
 	case PG_P_UPREQ:
 		return (pg_upreq(pg, up));
+	case PG_P_UPCANCEL:
+		return (pgconn_upcancel(pg, up));
 	case PG_P_CLOSING:
 		return (pg_closing(pg, cl));
 	default:
@@ -396,7 +419,12 @@ pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
 bool
 pgconn_upstream_begin(struct pgconn *pg)
 {
-	if (pg->rc->pg_upstream != CONFIG_PG_UP_POSTGRES ||
+	if (pg->plain_cancel && !pg->refused) {
+		pg->phase = PG_P_UPCANCEL;
+		return (true);
+	}
+	if (pg->rc->mode != CONFIG_MODE_ORIGINATE ||
+	    pg->rc->pg_upstream != CONFIG_PG_UP_POSTGRES ||
 	    pg->rc->pg_sslnegotiation != CONFIG_PG_SSLNEG_POSTGRES)
 		return (false);
 	pg->phase = PG_P_UPREQ;
@@ -441,6 +469,11 @@ pgconn_audit(const struct pgconn *pg, struct log_rec *rec)
 {
 	if (pg == NULL)
 		return;
+	if (pg->local_version != NULL) {
+		log_str(rec, "local_tls", pg->local_version);
+		log_str(rec, "local_tls_start",
+		    pg->direct ? "direct" : "sslrequest");
+	}
 	if (pg->cancel)
 		log_str(rec, "pg_request", "cancel");
 	if (pg->user[0] != '\0') {
@@ -449,7 +482,19 @@ pgconn_audit(const struct pgconn *pg, struct log_rec *rec)
 	}
 }
 
-/* Terminate: select "postgresql" when the client offers it. */
+bool
+pgconn_cancel_info(const struct pgconn *pg, bool *client_tls, bool *refused)
+{
+	if (pg == NULL || !pg->cancel)
+		return (false);
+	*client_tls = pg->rc->mode == CONFIG_MODE_TERMINATE
+	    ? !pg->plain_cancel
+	    : pg->local_version != NULL;
+	*refused = pg->refused;
+	return (true);
+}
+
+/* Select "postgresql" when the client offers it (terminate, local TLS). */
 static int
 pg_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
@@ -498,4 +543,10 @@ pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc)
 		return (-1);
 	}
 	return (0);
+}
+
+void
+pgconn_local_ctx_setup(SSL_CTX *ctx)
+{
+	SSL_CTX_set_alpn_select_cb(ctx, pg_alpn_select, NULL);
 }

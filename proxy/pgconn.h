@@ -4,19 +4,24 @@
  * "Database protocol facts", and the state diagram in conn.c).
  *
  *   originate: read the client's startup packets in plaintext, answering
- *   'N' to SSLRequest and GSSENCRequest, until a StartupMessage (checked
- *   against the route's roles with our own identity) or a CancelRequest
- *   is in; after the upstream connect, unless the upstream is a sidecar or
- *   uses sslnegotiation: direct, send SSLRequest and read exactly one byte:
- *   'S' and nothing after it starts TLS, anything else closes
- *   (CVE-2021-23222).
+ *   'N' to SSLRequest and GSSENCRequest (with local_tls: 'S' to an
+ *   SSLRequest that nothing follows, then a TLS handshake on the app's
+ *   leg, or TLS at once on a ClientHello with ALPN "postgresql"), until a
+ *   StartupMessage (checked against the route's roles with our own
+ *   identity) or a CancelRequest (also in plaintext with local_tls: libpq
+ *   before 17 sends them so) is in; after the upstream connect, unless
+ *   the upstream is a sidecar or uses sslnegotiation: direct, send
+ *   SSLRequest and read exactly one byte: 'S' and nothing after it starts
+ *   TLS, anything else closes (CVE-2021-23222).
  *
  *   terminate: before TLS, a ClientHello (first byte 0x16) starts TLS at
  *   once (a cotai sidecar or sslnegotiation=direct); an SSLRequest that is
  *   the only thing received is answered 'S' (bytes after it close the
- *   connection: CVE-2021-23214); GSSENCRequest gets 'N'; plaintext
- *   startups are refused. After the handshake the startup packet is read
- *   inside TLS and checked against roles with the peer's identity.
+ *   connection: CVE-2021-23214); GSSENCRequest gets 'N'; a plaintext
+ *   CancelRequest with nothing after it is relayed alone over a fresh
+ *   upstream leg when plaintext_cancel is on and dropped otherwise; other
+ *   plaintext startups are refused. After the handshake the startup packet
+ *   is read inside TLS and checked against roles with the peer's identity.
  *
  * The startup bytes read are handed to the relay (pgconn_prefill), so the
  * server gets them unchanged. Refusals send a PostgreSQL ErrorResponse
@@ -49,9 +54,12 @@ enum pgconn_next {
 /*
  * A new startup phase for a connection on route RC (borrowed, must outlive
  * it). CTX is the route's context: on originate routes with roles, our own
- * certificate's identity is read from it. NULL when memory runs out.
+ * certificate's identity is read from it. LOCAL_CTX (borrowed, may be
+ * NULL) is the local_tls context of an originate route. NULL when memory
+ * runs out.
  */
-struct pgconn *pgconn_new(const struct config_route *rc, SSL_CTX *ctx);
+struct pgconn *
+pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
 
 /* Free PG; NULL-safe. */
 void pgconn_free(struct pgconn *pg);
@@ -64,8 +72,11 @@ void pgconn_free(struct pgconn *pg);
 enum pgconn_next pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
     const struct identity *peer);
 
-/* Originate, upstream connected: true when the SSLRequest exchange comes
- * first (then call pgconn_io), false when TLS starts at once. */
+/*
+ * Upstream connected: true when pgconn has work there first (then call
+ * pgconn_io): originate, the SSLRequest exchange; terminate, a plaintext
+ * cancel to send. False: TLS (originate) or the relay starts at once.
+ */
 bool pgconn_upstream_begin(struct pgconn *pg);
 
 /* Terminate, TLS handshake done: the startup packet comes next. */
@@ -82,8 +93,17 @@ void pgconn_prefill(struct pgconn *pg, struct pump *p);
 enum reason
 pgconn_result(const struct pgconn *pg, const char **detail, bool *upstream);
 
-/* Add pg_user, pg_database (and pg_request=cancel) to an audit line. */
+/* Add pg_user, pg_database (and pg_request=cancel, local_tls=VERSION)
+ * to an audit line. */
 void pgconn_audit(const struct pgconn *pg, struct log_rec *rec);
+
+/*
+ * Was it a CancelRequest? Then *CLIENT_TLS says whether it came over TLS
+ * and *REFUSED whether it was refused rather than relayed (a plaintext
+ * cancel without plaintext_cancel). False for NULL or another packet.
+ */
+bool
+pgconn_cancel_info(const struct pgconn *pg, bool *client_tls, bool *refused);
 
 /*
  * Route context set-up for database protocols: ALPN "postgresql" offered
@@ -93,5 +113,8 @@ void pgconn_audit(const struct pgconn *pg, struct log_rec *rec);
  * -1 after logging.
  */
 int pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc);
+
+/* The local_tls context: select ALPN "postgresql" when offered. */
+void pgconn_local_ctx_setup(SSL_CTX *ctx);
 
 #endif

@@ -211,6 +211,20 @@ pgwire_parse(const uint8_t *buf, size_t len, size_t *consumed,
 	return (kind);
 }
 
+size_t
+pgwire_cancel_len(const uint8_t *buf, size_t len)
+{
+	uint32_t plen;
+
+	if (len < 8 || pgwire_be32(buf + 4) != PGWIRE_CODE_CANCEL)
+		return (0);
+	plen = pgwire_be32(buf);
+	if (plen < PGWIRE_CANCEL_HEAD + PGWIRE_CANCEL_KEY_MIN ||
+	    plen > PGWIRE_CANCEL_HEAD + PGWIRE_CANCEL_KEY_MAX)
+		return (0);
+	return (plen);
+}
+
 const char *
 pgwire_kind_name(enum pgwire_kind kind)
 {

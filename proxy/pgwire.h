@@ -91,6 +91,14 @@ struct pgwire_startup {
 enum pgwire_kind pgwire_parse(const uint8_t *buf, size_t len, size_t *consumed,
     struct pgwire_startup *st, const char **why);
 
+/*
+ * The length of the CancelRequest whose 8-byte header is at BUF (LEN >= 8
+ * bytes there), when its length word is within the limits above; 0 when
+ * BUF does not start with a CancelRequest header (or LEN < 8). Lets a
+ * reader take exactly one CancelRequest from a socket and nothing after.
+ */
+size_t pgwire_cancel_len(const uint8_t *buf, size_t len);
+
 /* Name of a kind for logs: "ssl_request", "startup", ... */
 const char *pgwire_kind_name(enum pgwire_kind kind);
 

@@ -88,6 +88,8 @@ route_new(struct route_config *owner, size_t index, const struct route *prev)
 	r->index = index;
 	atomic_init(&r->refs, 1);
 	if (r->stats == NULL || (r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
+	    (rc->pg_local_tls.cert != NULL &&
+		(r->local_ctx = tls_local_ctx_new(rc)) == NULL) ||
 	    (r->up = upstream_new(&rc->target)) == NULL) {
 		log_error("route %s: cannot set up", rc->name);
 		route_unref(r);
@@ -110,6 +112,7 @@ route_unref(struct route *r)
 	    atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	SSL_CTX_free(r->ssl_ctx);
+	SSL_CTX_free(r->local_ctx);
 	upstream_free(r->up);
 	route_config_unref(r->owner);
 	if (r->stats != NULL &&

@@ -21,6 +21,14 @@
 #define ROUTE_HS_BUCKETS 10
 extern const unsigned route_hs_bounds_ms[ROUTE_HS_BUCKETS];
 
+/* What became of a PostgreSQL CancelRequest. */
+enum route_cancel {
+	ROUTE_CANCEL_RELAYED, /* sent over a fresh upstream leg */
+	ROUTE_CANCEL_REFUSED, /* plaintext, and plaintext_cancel is off */
+	ROUTE_CANCEL_FAILED,  /* upstream down, timeout, ... */
+	ROUTE_CANCEL__N
+};
+
 /*
  * Counters a metrics endpoint can read at any time (relaxed atomics).
  * Shared by the routes of one name across reloads (refs), so counters and
@@ -40,6 +48,8 @@ struct route_stats {
 	/* handshake durations: per bucket (not cumulative), +Inf last */
 	atomic_uint_fast64_t hs_bucket[ROUTE_HS_BUCKETS + 1];
 	atomic_uint_fast64_t hs_sum_ms;
+	/* postgres CancelRequests: [came over TLS][enum route_cancel] */
+	atomic_uint_fast64_t pg_cancels[2][ROUTE_CANCEL__N];
 };
 
 /*
@@ -66,6 +76,7 @@ struct route {
 	struct route_config *owner;     /* a reference */
 	size_t index;                   /* position in cfg->routes */
 	SSL_CTX *ssl_ctx;               /* owned */
+	SSL_CTX *local_ctx;             /* owned: local_tls, or NULL */
 	struct upstream *up;            /* owned */
 	struct route_stats *stats;      /* a reference */
 	atomic_uint refs;

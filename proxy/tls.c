@@ -261,25 +261,26 @@ tls_load_identity(SSL_CTX *ctx, const struct config_identity *id)
 	return (0);
 }
 
-SSL_CTX *
-tls_ctx_new(const struct config_route *rc)
+/*
+ * A new context of METHOD with the settings every cotai TLS leg shares:
+ * protocol floor MINV, AEAD suites, no renegotiation or compression,
+ * partial writes, read-ahead. NULL after logging (NAME is the route's).
+ */
+static SSL_CTX *
+tls_ctx_base(const SSL_METHOD *method, int minv, const char *name)
 {
-	bool server = rc->mode == CONFIG_MODE_TERMINATE;
-	int minv =
-	    rc->tls_min_version != 0 ? rc->tls_min_version : TLS1_3_VERSION;
-	SSL_CTX *ctx = NULL, *ret = NULL;
-	size_t sidlen = strlen(rc->name);
+	SSL_CTX *ctx = SSL_CTX_new(method);
 
-	ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (ctx == NULL) {
 		log_ssl("SSL_CTX_new");
-		goto out;
+		return (NULL);
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, minv) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, TLS_SUITES_13) != 1) {
-		log_ssl("route %s: protocol settings", rc->name);
-		goto out;
+		log_ssl("route %s: protocol settings", name);
+		SSL_CTX_free(ctx);
+		return (NULL);
 	}
 	SSL_CTX_set_options(ctx,
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -295,6 +296,22 @@ tls_ctx_new(const struct config_route *rc)
 	/* One read(2) may bring several 16 KiB records. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
+	return (ctx);
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config_route *rc)
+{
+	bool server = rc->mode == CONFIG_MODE_TERMINATE;
+	int minv =
+	    rc->tls_min_version != 0 ? rc->tls_min_version : TLS1_3_VERSION;
+	SSL_CTX *ctx = NULL, *ret = NULL;
+	size_t sidlen = strlen(rc->name);
+
+	ctx = tls_ctx_base(
+	    server ? TLS_server_method() : TLS_client_method(), minv, rc->name);
+	if (ctx == NULL)
+		goto out;
 	if (tls_load_identity(ctx, &rc->identity) != 0 ||
 	    pgconn_ctx_setup(ctx, rc) != 0)
 		goto out;
@@ -338,6 +355,41 @@ tls_ctx_new(const struct config_route *rc)
 out:
 	SSL_CTX_free(ctx);
 	return (ret);
+}
+
+SSL_CTX *
+tls_local_ctx_new(const struct config_route *rc)
+{
+	const struct config_local_tls *lt = &rc->pg_local_tls;
+	SSL_CTX *ctx;
+
+	if (lt->cert == NULL)
+		return (NULL);
+	ctx = tls_ctx_base(TLS_server_method(),
+	    lt->min_version != 0 ? lt->min_version : TLS1_3_VERSION, rc->name);
+	if (ctx == NULL)
+		return (NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, lt->cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, lt->key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl(
+		    "route %s: local_tls %s, %s", rc->name, lt->cert, lt->key);
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	/*
+	 * The app is on this host and is not asked for a certificate. libpq
+	 * opens a new connection for every session: no resumption, no
+	 * tickets to send. An EOF without close_notify is an EOF, as on
+	 * the database legs (the protocol ends with its own Terminate).
+	 */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_options(
+	    ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	pgconn_local_ctx_setup(ctx);
+	return (ctx);
 }
 
 void
@@ -457,37 +509,43 @@ tls_after_handshake(SSL *ssl, struct tls_peer *p)
 	return (ret);
 }
 
-/* Map the first error on OpenSSL's queue to a reason and text. */
-void
-tls_handshake_failed(struct tls_peer *p)
+enum reason
+tls_take_error(char *detail, size_t len)
 {
 	unsigned long e = ERR_peek_error();
 	enum reason r = REASON_TLS_ERROR;
+
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+			r = REASON_NO_CLIENT_CERT;
+			break;
+		case SSL_R_UNSUPPORTED_PROTOCOL:
+		case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+		case SSL_R_VERSION_TOO_LOW:
+			r = REASON_TLS_VERSION;
+			break;
+		default:
+			break;
+		}
+	}
+	if (e != 0)
+		ERR_error_string_n(e, detail, len);
+	else
+		snprintf(detail, len, "connection closed");
+	ERR_clear_error();
+	return (r);
+}
+
+void
+tls_handshake_failed(struct tls_peer *p)
+{
 	char buf[sizeof(p->detail)];
+	enum reason r;
 
 	tls_cache_clear(p->cache);
-	if (p->reason == REASON_NONE) {
-		if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
-			switch (ERR_GET_REASON(e)) {
-			case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-				r = REASON_NO_CLIENT_CERT;
-				break;
-			case SSL_R_UNSUPPORTED_PROTOCOL:
-			case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
-			case SSL_R_VERSION_TOO_LOW:
-				r = REASON_TLS_VERSION;
-				break;
-			default:
-				break;
-			}
-		}
-		if (e != 0)
-			ERR_error_string_n(e, buf, sizeof(buf));
-		else
-			snprintf(buf, sizeof(buf), "connection closed");
-		tls_fail(p, r, buf);
-	}
-	ERR_clear_error();
+	r = tls_take_error(buf, sizeof(buf));
+	tls_fail(p, r, buf); /* keeps a reason found earlier */
 }
 
 void

@@ -59,6 +59,15 @@ int tls_init(void);
  */
 SSL_CTX *tls_ctx_new(const struct config_route *rc);
 
+/*
+ * The server context of the app's leg on an originate postgres route with
+ * local_tls (RC->pg_local_tls.cert not NULL): that certificate chain and
+ * key, local_tls.min_version, no client certificate asked for, no
+ * resumption, ALPN "postgresql" selected when offered. A new context the
+ * caller frees, or NULL after logging why (or when RC has no local_tls).
+ */
+SSL_CTX *tls_local_ctx_new(const struct config_route *rc);
+
 /* Set up *P for a connection on route RC; CACHE may be NULL (terminate). */
 void tls_peer_init(
     struct tls_peer *p, const struct config_route *rc, struct tls_cache *cache);
@@ -89,6 +98,14 @@ int tls_after_handshake(SSL *ssl, struct tls_peer *p);
  * server that now fails are not offered again.
  */
 void tls_handshake_failed(struct tls_peer *p);
+
+/*
+ * After a failed handshake on a leg without a tls_peer: the reason for the
+ * first error on OpenSSL's queue (tls_error, tls_version, ...) and its
+ * text in DETAIL[0..LEN) ("connection closed" when the queue is empty).
+ * Empties the queue.
+ */
+enum reason tls_take_error(char *detail, size_t len);
 
 /* Free the sessions in CACHE; NULL-safe. */
 void tls_cache_clear(struct tls_cache *cache);

@@ -194,9 +194,12 @@ watch_set(struct watch *w, const struct cotai_config *cfg)
 	watch_add_path(w, cfg->path, wds, &nwds, names, &nnames);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct config_identity *id = &cfg->routes[i].identity;
-		const char *files[] = {id->ca, id->cert, id->key, id->crl};
+		const struct config_local_tls *lt =
+		    &cfg->routes[i].pg_local_tls;
+		const char *files[] = {
+		    id->ca, id->cert, id->key, id->crl, lt->cert, lt->key};
 
-		for (size_t k = 0; k < 4; k++)
+		for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
 			watch_add_path(w, files[k], wds, &nwds, names, &nnames);
 	}
 	for (size_t i = 0; i < w->nwds; i++) {

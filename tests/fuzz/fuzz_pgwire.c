@@ -8,7 +8,8 @@
  * a read past them. The checks are the promises of pgwire.h: consumed <=
  * len, NEED_MORE on every prefix of a complete packet, the same answer
  * whatever the split, strings NUL-terminated inside the packet, user and
- * database short enough. The same bytes also feed pgwire_ssl_reply() and,
+ * database short enough, pgwire_cancel_len() agreeing with the parser on
+ * every prefix. The same bytes also feed pgwire_ssl_reply() and,
  * cut into an SQLSTATE, a message and a buffer size, pgwire_error_response().
  */
 #include <stdbool.h>
@@ -130,6 +131,7 @@ static void
 parse(const uint8_t *data, size_t len, uint8_t **copy, struct result *r)
 {
 	uint8_t *b = malloc(len > 0 ? len : 1);
+	size_t n;
 
 	CHECK(b != NULL);
 	memcpy(b, data, len);
@@ -138,6 +140,14 @@ parse(const uint8_t *data, size_t len, uint8_t **copy, struct result *r)
 	r->consumed = 12345;
 	r->kind = pgwire_parse(b, len, &r->consumed, &r->st, &r->why);
 	check_result(b, len, r);
+	/* pgwire_cancel_len() agrees with the parser on the header. */
+	n = pgwire_cancel_len(b, len);
+	if (n == 0)
+		CHECK(r->kind != PGWIRE_CANCEL);
+	else
+		CHECK(r->kind == PGWIRE_CANCEL
+			? n == r->consumed
+			: r->kind == PGWIRE_NEED_MORE && len < n);
 	/* NULL out-parameters are allowed and change nothing. */
 	CHECK(pgwire_parse(b, len, NULL, NULL, NULL) == r->kind);
 	*copy = b;

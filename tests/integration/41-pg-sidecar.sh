@@ -4,12 +4,14 @@
 # PostgreSQL, a cancel over the same path, the roles map refusing a role
 # with SQLSTATE 28000, psql with sslmode=verify-full and a cotai-ca client
 # certificate straight to the terminating sidecar, plaintext refused there,
-# a tcp originate route through a postgres terminate route, and a native
-# originate route refusing a server that answers 'N'.
+# its Ctrl-C (a plaintext cancel) dropped or, with plaintext_cancel,
+# relayed, a tcp originate route through a postgres terminate route, and a
+# native originate route refusing a server that answers 'N'.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_db.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/4_db_lib.sh"
+. "$(dirname "$0")/5_ops_lib.sh" # http_get
 
 pki_init cotai.test
 issue backend
@@ -94,6 +96,50 @@ sslmode=disable" -XAtc 'select 1' >"$T/plain.out" 2>&1; then
 	fail "plaintext accepted by the terminating sidecar"
 fi
 assert_grep 'TLS with a client certificate is required' "$T/plain.out"
+
+echo "== psql's Ctrl-C straight to the terminating sidecar (plaintext cancel)"
+# libpq 15 sends the CancelRequest in plaintext although the session is
+# TLS. One proxy, admin on, two routes: pgdrop (plaintext_cancel off, the
+# default) and pgcan (on).
+relay_yaml "admin: { listen: \"127.0.0.1:0\" }" pgcan terminate pgside \
+    "$PG_PORT" "allow: [backend]" "    protocol: postgres
+    plaintext_cancel: true
+  - name: pgdrop
+    mode: terminate
+    protocol: postgres
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$PG_PORT
+    allow: [backend]" "" >"$T/pgcan.yaml"
+relay_start pgcan
+cport=$PORT
+dport=$(port_of "$T/pgcan.ports" pgdrop)
+admin=$(awk '$1 == "admin" { print $2 }' "$T/pgcan.ports")
+cancels() {
+	http_get "$admin" /metrics | awk -v s="cotai_pg_cancel_requests_total{\
+route=\"$1\",client_tls=\"false\",result=\"$2\"}" '$1 == s { print $2 }'
+}
+# Off: the cancel is read, logged and dropped; the query goes on.
+pg_long_query_start "${direct/port=$tport/port=$dport}"
+kill -INT "$LONG_PID"
+wait_for "the dropped cancel" $((10 * TMO)) sh -c \
+    "grep -q 'plaintext cancel request dropped' '$T/pgcan.log'"
+audit pgcan | grep 'plaintext cancel request dropped' |
+    grep -q 'route=pgdrop .*peer=- .*bytes_up=0 .*reason=protocol_error .*pg_request=cancel' ||
+    fail "dropped cancel: $(audit pgcan | grep 'cancel request dropped')"
+pg_long_query_running || fail "the query ended without a cancel"
+[ "$(cancels pgdrop refused)" = 1 ] || fail "refused cancels: $(cancels pgdrop refused)"
+pg_sql "select pg_cancel_backend(pid) from pg_stat_activity \
+where query = 'select pg_sleep(30)'" >/dev/null
+pg_long_query_cancelled
+# On: relayed alone over a fresh connection; the query ends with 57014.
+pg_cancel_long_query "${direct/port=$tport/port=$cport}"
+wait_for "the relayed cancel" $((10 * TMO)) sh -c \
+    "grep 'route=pgcan ' '$T/pgcan.log' | grep -q 'pg_request=cancel'"
+audit pgcan | grep 'route=pgcan .*pg_request=cancel' |
+    grep -q 'peer=- .*bytes_up=16 .*closed_by=upstream reason=eof' ||
+    fail "relayed cancel: $(audit pgcan | grep 'route=pgcan ')"
+[ "$(cancels pgcan relayed)" = 1 ] || fail "relayed cancels: $(cancels pgcan relayed)"
+[ "$(cancels pgcan refused)" = 0 ] || fail "pgcan refused a cancel"
 
 echo "== a tcp originate route through the postgres terminate route"
 db_proxy tcpout originate backend "$tport" "expect: pgside"

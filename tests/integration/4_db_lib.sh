@@ -7,6 +7,8 @@
 #   last_close NAME     the last audit line of proxy NAME
 #   psql_at PORT USER [ARGS...]    psql in plaintext (sslmode=prefer, the
 #       libpq default) at 127.0.0.1:PORT as USER to database USER
+#   pg_raw, pg_startup_hex, pg_cancel_long_query and the pg_long_query_*
+#       steps it is made of: see below
 
 db_proxy() {
 	relay_config "$1" "$2" "$3" "$4" "$5" "${6:-}" ""
@@ -24,13 +26,21 @@ psql_at() {
 user=$user dbname=$user connect_timeout=$((10 * TMO))" -X -A -t "$@"
 }
 
-# pg_raw PORT HEX...: send the bytes given as hex pairs (spaces allowed)
-# to 127.0.0.1:PORT, shut down writing, and print what comes back until
-# the peer closes (at most 5 s), NUL bytes as '|' (tests/tools/rawpeer).
+# pg_raw [-w] PORT HEX...: send the bytes given as hex pairs (spaces
+# allowed) to 127.0.0.1:PORT, shut down writing, and print what comes back
+# until the peer closes (at most 5 s), NUL bytes as '|' (tests/tools/rawpeer).
+# With -w each HEX argument goes on its own, after a reply to the one
+# before (garbage after the 'S' to an SSLRequest).
 pg_raw() {
+	local -a opt=()
+	if [ "$1" = -w ]; then
+		opt=(-w)
+		shift
+	fi
 	local port=$1
 	shift
-	"$TOOLS/rawpeer" -t $((5 * TMO)) "$port" "$@" 2>/dev/null || true
+	"$TOOLS/rawpeer" "${opt[@]}" -t $((5 * TMO)) "$port" "$@" \
+	    2>/dev/null || true
 }
 
 # pg_startup_hex USER DB: a protocol 3.0 StartupMessage as hex.
@@ -42,23 +52,39 @@ pg_startup_hex() {
 	printf '%08x00030000%s' "$len" "$body"
 }
 
+# pg_long_query_start CONNINFO: start `select pg_sleep(30)` with psql in
+# the background and wait until PostgreSQL runs it; sets LONG_PID (psql's
+# PID). psql's output goes to $T/cancel.out.
+pg_long_query_start() {
+	"$PG_BINDIR/psql" "$1" -X -v VERBOSITY=verbose \
+	    -c 'select pg_sleep(30)' >"$T/cancel.out" 2>&1 &
+	LONG_PID=$!
+	echo "$LONG_PID" >>"$T/.pids"
+	wait_for "the long query" $((20 * TMO)) pg_long_query_running
+}
+
+# pg_long_query_running: true while that query runs.
+pg_long_query_running() {
+	[ "$(pg_sql "select count(*) from pg_stat_activity where \
+query = 'select pg_sleep(30)' and state = 'active'")" = 1 ]
+}
+
+# pg_long_query_cancelled: wait for that psql and require the query to
+# have ended with SQLSTATE 57014.
+pg_long_query_cancelled() {
+	local rc=0
+	wait "$LONG_PID" || rc=$?
+	[ $rc != 0 ] || fail "the cancelled query succeeded"
+	assert_grep '57014' "$T/cancel.out" \
+	    "no SQLSTATE 57014: $(cat "$T/cancel.out")"
+}
+
 # pg_cancel_long_query CONNINFO: start `select pg_sleep(30)` with psql,
 # wait until PostgreSQL runs it, send psql SIGINT (libpq then sends a
 # CancelRequest on a new connection) and require the query to end with
 # SQLSTATE 57014. psql's output is in $T/cancel.out.
 pg_cancel_long_query() {
-	local psql_pid rc=0
-	"$PG_BINDIR/psql" "$1" -X -v VERBOSITY=verbose \
-	    -c 'select pg_sleep(30)' >"$T/cancel.out" 2>&1 &
-	psql_pid=$!
-	echo "$psql_pid" >>"$T/.pids"
-	wait_for "the long query" $((20 * TMO)) sh -c "[ \"\$(psql \
--h '$PG_SOCKDIR' -p $PG_PORT -U postgres -XAtc \"select count(*) from \
-pg_stat_activity where query = 'select pg_sleep(30)' and \
-state = 'active'\")\" = 1 ]"
-	kill -INT "$psql_pid"
-	wait "$psql_pid" || rc=$?
-	[ $rc != 0 ] || fail "the cancelled query succeeded"
-	assert_grep '57014' "$T/cancel.out" \
-	    "no SQLSTATE 57014: $(cat "$T/cancel.out")"
+	pg_long_query_start "$1"
+	kill -INT "$LONG_PID"
+	pg_long_query_cancelled
 }

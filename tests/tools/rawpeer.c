@@ -6,8 +6,10 @@
  * standard output, NUL bytes as '|', until the peer closes, resets, or
  * SECS seconds pass. Exits 0 in all those cases, 1 when it cannot connect.
  *
- * usage: rawpeer [-k] [-t SECS] PORT HEX...
+ * usage: rawpeer [-k] [-w] [-t SECS] PORT HEX...
  *	-k	keep writing open (do not shut down after the bytes)
+ *	-w	send each HEX argument on its own, the next one only after
+ *		something came back (e.g. the 'S' to an SSLRequest)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,20 +56,58 @@ unhex(const char *s, unsigned char *buf, size_t cap, size_t *len)
 	return (hi < 0 ? 0 : -1);
 }
 
+/* Print N received bytes, NUL as '|'. */
+static void
+show(const unsigned char *p, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		putchar(p[i] == 0 ? '|' : p[i]);
+}
+
+/* Send BUF[0..LEN) whole (as far as the peer takes it). */
+static void
+send_all(int fd, const unsigned char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (
+	    off < len && (n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0)
+		off += (size_t)n;
+}
+
+/* Wait up to SECS for bytes and print them; -1 when the peer closed. */
+static int
+await_reply(int fd, int secs)
+{
+	unsigned char b[4096];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&pfd, 1, secs * 1000) <= 0 ||
+	    (n = read(fd, b, sizeof(b))) <= 0)
+		return (-1);
+	show(b, n);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
 	static unsigned char buf[65536];
+	size_t ends[64];
 	struct sockaddr_in sin;
 	struct pollfd pfd;
-	size_t len = 0, off = 0;
-	int ch, fd, keep = 0, secs = 5;
+	size_t len = 0, nchunks = 0;
+	int ch, fd, keep = 0, wait = 0, secs = 5;
 	time_t end;
 	ssize_t n;
 
-	while ((ch = getopt(argc, argv, "kt:")) != -1) {
+	while ((ch = getopt(argc, argv, "kwt:")) != -1) {
 		if (ch == 'k')
 			keep = 1;
+		else if (ch == 'w')
+			wait = 1;
 		else if (ch == 't')
 			secs = atoi(optarg);
 		else
@@ -80,17 +120,27 @@ main(int argc, char **argv)
 	sin.sin_port = htons((unsigned short)atoi(argv[optind++]));
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	for (; optind < argc; optind++) {
-		if (unhex(argv[optind], buf, sizeof(buf), &len) != 0)
+		if (unhex(argv[optind], buf, sizeof(buf), &len) != 0 ||
+		    nchunks == sizeof(ends) / sizeof(ends[0]))
 			goto usage;
+		ends[nchunks++] = len;
 	}
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
 		perror("rawpeer: connect");
 		return (1);
 	}
-	while (
-	    off < len && (n = send(fd, buf + off, len - off, MSG_NOSIGNAL)) > 0)
-		off += (size_t)n;
+	if (!wait) {
+		send_all(fd, buf, len);
+	} else {
+		for (size_t i = 0; i < nchunks; i++) {
+			size_t from = i == 0 ? 0 : ends[i - 1];
+
+			send_all(fd, buf + from, ends[i] - from);
+			if (i + 1 < nchunks && await_reply(fd, secs) != 0)
+				break;
+		}
+	}
 	if (!keep)
 		shutdown(fd, SHUT_WR);
 	end = time(NULL) + secs;
@@ -101,12 +151,11 @@ main(int argc, char **argv)
 			continue;
 		if ((n = read(fd, buf, sizeof(buf))) <= 0)
 			break;
-		for (ssize_t i = 0; i < n; i++)
-			putchar(buf[i] == 0 ? '|' : buf[i]);
+		show(buf, n);
 	}
 	close(fd);
 	return (0);
 usage:
-	fprintf(stderr, "usage: rawpeer [-k] [-t SECS] PORT HEX...\n");
+	fprintf(stderr, "usage: rawpeer [-k] [-w] [-t SECS] PORT HEX...\n");
 	return (2);
 }

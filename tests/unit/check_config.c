@@ -248,7 +248,8 @@ START_TEST(print_policy)
 }
 END_TEST
 
-/* protocol postgres: upstream, sslnegotiation and roles as loaded. */
+/* protocol postgres: upstream, sslnegotiation, roles, plaintext_cancel and
+ * local_tls as loaded. */
 START_TEST(pg_keys)
 {
 	static const char yaml[] =
@@ -262,7 +263,14 @@ START_TEST(pg_keys)
 	    "  - name: c\n    mode: terminate\n    protocol: postgres\n"
 	    "    listen: 0.0.0.0:3\n    target: x:1\n    allow: backend\n"
 	    "    roles:\n      backend: [app, app_ro]\n"
-	    "      \"jobs/*\": {users: batch, databases: [jobs, reports]}\n";
+	    "      \"jobs/*\": {users: batch, databases: [jobs, reports]}\n"
+	    "    plaintext_cancel: true\n"
+	    "  - {name: d, mode: originate, protocol: postgres, listen: "
+	    "127.0.0.1:4, target: x:1, expect: x, local_tls: {cert: "
+	    "@D@/cert.pem, key: @D@/key.pem}}\n"
+	    "  - {name: e, mode: originate, protocol: postgres, listen: "
+	    "127.0.0.1:5, target: x:1, expect: x, local_tls: {cert: "
+	    "@D@/cert2.pem, key: @D@/key2.pem, min_version: \"1.2\"}}\n";
 	const struct config_route *r;
 	struct cotai_config *cfg = NULL;
 	char *buf = NULL;
@@ -284,6 +292,12 @@ START_TEST(pg_keys)
 	ck_assert_str_eq(r[2].roles[1].users[0], "batch");
 	ck_assert_int_eq(r[2].roles[1].ndatabases, 2);
 	ck_assert_str_eq(r[2].roles[1].databases[1], "reports");
+	ck_assert(r[2].pg_plaintext_cancel);
+	ck_assert_ptr_null(r[0].pg_local_tls.cert);
+	ck_assert_ptr_nonnull(strstr(r[3].pg_local_tls.cert, "/cert.pem"));
+	ck_assert_ptr_nonnull(strstr(r[3].pg_local_tls.key, "/key.pem"));
+	ck_assert_int_eq(r[3].pg_local_tls.min_version, TLS1_3_VERSION);
+	ck_assert_int_eq(r[4].pg_local_tls.min_version, TLS1_2_VERSION);
 	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
 	config_print(cfg, fp);
 	fclose(fp);
@@ -293,6 +307,10 @@ START_TEST(pg_keys)
 	ck_assert_ptr_nonnull(strstr(buf, "roles[backend] users: app, app_ro"));
 	ck_assert_ptr_nonnull(
 	    strstr(buf, "roles[jobs/*] databases: jobs, reports"));
+	ck_assert_ptr_nonnull(strstr(buf, "plaintext_cancel: relayed\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(buf, "local_tls: none (SSLRequest gets N)\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "/key2.pem, min_version 1.2"));
 	free(buf);
 	config_free(cfg);
 }

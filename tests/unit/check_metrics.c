@@ -97,9 +97,57 @@ START_TEST(one_route)
 	HAS(s, "cotai_reloads_total{result=\"ok\"} 7\n");
 	HAS(s, "cotai_reloads_total{result=\"tls_error\"} 1\n");
 	HAS(s, "cotai_cert_expiry_timestamp_seconds{route=\"pg-in\"} 0\n");
+	/* Not a postgres route: no cancel series. */
+	ck_assert_ptr_null(strstr(s, "cotai_pg_cancel_requests_total{"));
 	free(s);
 	free(r.stats);
 	SSL_CTX_free(r.ssl_ctx);
+}
+END_TEST
+
+/* A postgres route: cancels by client_tls and result, local_tls expiry. */
+START_TEST(pg_route)
+{
+	struct config_route rc = {
+	    .name = "pg", .protocol = CONFIG_PROTO_POSTGRES};
+	struct cotai_config cfg = {.routes = &rc, .nroutes = 1};
+	struct route r, *rp = &r;
+	struct worker_pool p;
+	char *s;
+
+	memset(&r, 0, sizeof(r));
+	memset(&p, 0, sizeof(p));
+	ck_assert_ptr_nonnull(r.stats = calloc(1, sizeof(*r.stats)));
+	r.cfg = &rc;
+	r.ssl_ctx = SSL_CTX_new(TLS_method());
+	r.local_ctx = SSL_CTX_new(TLS_method());
+	p.cfg = &cfg;
+	p.routes = &rp;
+	p.nroutes = 1;
+	atomic_store(&r.stats->pg_cancels[0][ROUTE_CANCEL_RELAYED], 3);
+	atomic_store(&r.stats->pg_cancels[0][ROUTE_CANCEL_REFUSED], 2);
+	atomic_store(&r.stats->pg_cancels[1][ROUTE_CANCEL_FAILED], 1);
+	s = render(&p);
+	HAS(s, "# TYPE cotai_pg_cancel_requests_total counter\n");
+	HAS(s,
+	    "cotai_pg_cancel_requests_total{route=\"pg\",client_tls="
+	    "\"false\",result=\"relayed\"} 3\n");
+	HAS(s,
+	    "cotai_pg_cancel_requests_total{route=\"pg\",client_tls="
+	    "\"false\",result=\"refused\"} 2\n");
+	HAS(s,
+	    "cotai_pg_cancel_requests_total{route=\"pg\",client_tls="
+	    "\"true\",result=\"failed\"} 1\n");
+	HAS(s,
+	    "cotai_pg_cancel_requests_total{route=\"pg\",client_tls="
+	    "\"true\",result=\"relayed\"} 0\n");
+	HAS(s,
+	    "cotai_local_tls_cert_expiry_timestamp_seconds{route=\"pg\"} "
+	    "0\n");
+	free(s);
+	free(r.stats);
+	SSL_CTX_free(r.ssl_ctx);
+	SSL_CTX_free(r.local_ctx);
 }
 END_TEST
 
@@ -110,6 +158,7 @@ metrics_suite(void)
 	TCase *tc = tcase_create("metrics");
 
 	tcase_add_test(tc, one_route);
+	tcase_add_test(tc, pg_route);
 	suite_add_tcase(s, tc);
 	return (s);
 }

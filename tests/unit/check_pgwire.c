@@ -152,14 +152,25 @@ START_TEST(cancel_requests)
 		ck_assert_uint_eq(st.cancel_key_len, ok[i]);
 		ck_assert_ptr_eq(st.cancel_key, buf + 12);
 		ck_assert_ptr_null(st.user);
+		/* The length is known from the header on. */
+		ck_assert_uint_eq(pgwire_cancel_len(buf, 7), 0);
+		ck_assert_uint_eq(pgwire_cancel_len(buf, 8), n);
+		ck_assert_uint_eq(pgwire_cancel_len(buf, n), n);
 	}
 	/* Wrong key lengths are refused from the header alone. */
 	n = mk_cancel(buf, 1, 3);
 	check_refused_at(buf, n, 8);
+	ck_assert_uint_eq(pgwire_cancel_len(buf, n), 0);
 	n = mk_cancel(buf, 1, 257);
 	check_refused_at(buf, n, 8);
+	ck_assert_uint_eq(pgwire_cancel_len(buf, n), 0);
 	n = mk_cancel(buf, 1, 0);
 	check_refused_at(buf, n, 8);
+	/* Not a cancel: an SSLRequest. */
+	ck_assert_uint_eq(pgwire_cancel_len((const uint8_t *)"\0\0\0\x08"
+							     "\x04\xd2\x16\x2f",
+			      8),
+	    0);
 }
 END_TEST
 

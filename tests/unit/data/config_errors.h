@@ -219,6 +219,54 @@ static const struct err_case err_cases[] = {
 	"9:19: routes[0].roles.a: duplicate key", NULL},
     {ID "routes:\n" R_T "    protocol: postgres\n    roles: [a]\n",
 	"9:12: routes[0].roles: expected a mapping of identity: users", NULL},
+    /* local_tls and plaintext_cancel */
+    {ID "routes:\n" R_T "    protocol: postgres\n    local_tls: {cert: "
+	"@D@/cert.pem, key: @D@/key.pem}\n",
+	"9:23: routes[0].local_tls: only on originate routes with protocol: "
+	"postgres",
+	NULL},
+    {ID "routes:\n" R_O "    local_tls: {cert: @D@/cert.pem, key: "
+	"@D@/key.pem}\n",
+	"8:23: routes[0].local_tls: only on originate routes with protocol: "
+	"postgres",
+	NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls: {cert: "
+	"@D@/cert.pem}\n",
+	"9:16: routes[0].local_tls.key: missing required key", NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls: {crt: x, "
+	"key: y}\n",
+	"9:17: routes[0].local_tls.crt: unknown key (did you mean \"cert\"?)",
+	NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls:\n      cert: "
+	"@D@/cert.pem\n      key: @D@/key.pem\n      min_version: \"1.1\"\n",
+	"12:20: routes[0].local_tls.min_version: invalid value \"1.1\"", NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls:\n      cert: "
+	"@D@/cert.pem\n      key: @D@/open.key\n",
+	"11:12: routes[0].local_tls.key: ", "group or others (mode 0644)"},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls:\n      cert: "
+	"@D@/cert.pem\n      key: @D@/other.key\n",
+	"11:12: routes[0].local_tls.key: ", "does not match the certificate"},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls:\n      cert: "
+	"@D@/garbage.pem\n      key: @D@/key.pem\n",
+	"10:13: routes[0].local_tls.cert: no PEM certificate in ", NULL},
+    {ID "routes:\n" R_O "    protocol: postgres\n    local_tls:\n      cert: "
+	"@D@/missing.pem\n      key: @D@/key.pem\n",
+	"10:13: routes[0].local_tls.cert: cannot read ",
+	"No such file or directory"},
+    {ID "routes:\n" R_O "    protocol: postgres\n    plaintext_cancel: "
+	"true\n",
+	"9:23: routes[0].plaintext_cancel: only on terminate routes with "
+	"protocol: postgres",
+	NULL},
+    {ID "routes:\n" R_T "    plaintext_cancel: true\n",
+	"8:23: routes[0].plaintext_cancel: only on terminate routes with "
+	"protocol: postgres",
+	NULL},
+    {ID "routes:\n" R_T "    protocol: postgres\n    plaintext_cancel: "
+	"maybe\n",
+	"9:23: routes[0].plaintext_cancel: invalid value \"maybe\" (expected "
+	"true or false)",
+	NULL},
     {"", "1:1: (root): empty configuration", NULL},
     {ID "routes:\n" R_O "---\nlog: {}\n",
 	"9:1: (root): more than one YAML document", NULL},
