@@ -255,10 +255,11 @@ sb_route_paths(
 {
 	const struct sb_list rd = {&sb.read, &sb.nread};
 	const struct sb_list sk = {&sb.sock, &sb.nsock};
-	const char *files[] = {
-	    r->identity.ca, r->identity.cert, r->identity.key, r->identity.crl};
+	const char *files[] = {r->identity.ca, r->identity.cert,
+	    r->identity.key, r->identity.crl, r->pg_local_tls.cert,
+	    r->pg_local_tls.key};
 
-	for (size_t k = 0; k < 4; k++)
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
 		if (sb_allow_dir_of(rfd, files[k], SB_READ, h, &rd) != 0)
 			return (-1);
 	if (r->listen.kind == CONFIG_ADDR_UNIX)
