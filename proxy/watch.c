@@ -131,8 +131,11 @@ watch_new(struct event_base *base, uint32_t quiet_ms,
 	return (w);
 }
 
-/* Add PATH's directory and name to the new set (WDS, NAMES). */
-static void
+/*
+ * Add PATH's directory and name to the new set (WDS, NAMES). -1 when the
+ * directory cannot be watched (logged).
+ */
+static int
 watch_add(struct watch *w, const char *path, int *wds, size_t *nwds,
     char **names, size_t *nnames)
 {
@@ -141,7 +144,7 @@ watch_add(struct watch *w, const char *path, int *wds, size_t *nwds,
 
 	if (path == NULL || strlen(path) >= sizeof(dir) || *nwds == WATCH_MAX ||
 	    *nnames == WATCH_MAX)
-		return;
+		return (0);
 	strcpy(dir, path);
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
@@ -162,26 +165,53 @@ watch_add(struct watch *w, const char *path, int *wds, size_t *nwds,
 dir:
 	if ((wd = inotify_add_watch(w->fd, dir, WATCH_MASK)) < 0) {
 		log_errno("watch %s", dir);
-		return;
+		return (-1);
 	}
 	for (size_t i = 0; i < *nwds; i++)
 		if (wds[i] == wd)
-			return;
+			return (0);
 	wds[(*nwds)++] = wd;
+	return (0);
 }
 
-/* PATH, and where it points to when it is a symlink. */
-static void
+/* PATH, and where it points to when it is a symlink. -1: not all watched. */
+static int
 watch_add_path(struct watch *w, const char *path, int *wds, size_t *nwds,
     char **names, size_t *nnames)
 {
 	char real[PATH_MAX];
+	int rc;
 
 	if (path == NULL)
-		return;
-	watch_add(w, path, wds, nwds, names, nnames);
-	if (realpath(path, real) != NULL && strcmp(real, path) != 0)
-		watch_add(w, real, wds, nwds, names, nnames);
+		return (0);
+	rc = watch_add(w, path, wds, nwds, names, nnames);
+	if (realpath(path, real) != NULL && strcmp(real, path) != 0 &&
+	    watch_add(w, real, wds, nwds, names, nnames) != 0)
+		rc = -1;
+	return (rc);
+}
+
+/*
+ * The old watches not in the new set (WDS): removed, unless a directory
+ * could not be watched this time (FAILED): then they all stay, since one
+ * of them may be that directory's (watches are ids, not names), and a
+ * stale one only costs an event filtered by name.
+ */
+static void
+watch_drop_old(struct watch *w, int *wds, size_t *nwds, bool failed)
+{
+	for (size_t i = 0; i < w->nwds; i++) {
+		bool kept = false;
+
+		for (size_t k = 0; k < *nwds; k++)
+			kept = kept || wds[k] == w->wds[i];
+		if (kept)
+			continue;
+		if (failed && *nwds < WATCH_MAX)
+			wds[(*nwds)++] = w->wds[i];
+		else
+			(void)inotify_rm_watch(w->fd, w->wds[i]);
+	}
 }
 
 int
@@ -190,8 +220,9 @@ watch_set(struct watch *w, const struct cotai_config *cfg)
 	int wds[WATCH_MAX];
 	char *names[WATCH_MAX];
 	size_t nwds = 0, nnames = 0;
+	bool failed;
 
-	watch_add_path(w, cfg->path, wds, &nwds, names, &nnames);
+	failed = watch_add_path(w, cfg->path, wds, &nwds, names, &nnames) != 0;
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct config_identity *id = &cfg->routes[i].identity;
 		const struct config_local_tls *lt =
@@ -200,16 +231,14 @@ watch_set(struct watch *w, const struct cotai_config *cfg)
 		    id->ca, id->cert, id->key, id->crl, lt->cert, lt->key};
 
 		for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
-			watch_add_path(w, files[k], wds, &nwds, names, &nnames);
+			if (watch_add_path(
+				w, files[k], wds, &nwds, names, &nnames) != 0)
+				failed = true;
 	}
-	for (size_t i = 0; i < w->nwds; i++) {
-		bool kept = false;
-
-		for (size_t k = 0; k < nwds; k++)
-			kept = kept || wds[k] == w->wds[i];
-		if (!kept)
-			(void)inotify_rm_watch(w->fd, w->wds[i]);
-	}
+	if (failed)
+		log_warn("watch: a directory could not be watched; the "
+			 "previous watches stay (SIGHUP reloads in any case)");
+	watch_drop_old(w, wds, &nwds, failed);
 	for (size_t i = 0; i < w->nnames; i++)
 		free(w->names[i]);
 	memcpy(w->wds, wds, nwds * sizeof(wds[0]));

@@ -3,7 +3,8 @@
 # (files are symlinks through a "..data" symlink that is swapped with a
 # rename) are reloaded without a signal once the swap happens. (2) After
 # a reload, a live connection whose client certificate has expired since
-# it connected is closed with reason expired_after_reload.
+# it connected is closed with reason expired_after_reload. (3) As root: a
+# reload that cannot watch a directory keeps the watches it had.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
@@ -40,6 +41,27 @@ after=$(metric term 'cotai_cert_expiry_timestamp_seconds{route="term"}')
 echo "term certificate notAfter: $before -> $after"
 [ "$after" -lt "$before" ] || fail "the swapped certificate is not in use"
 assert_grep 'reload \(files changed\)' "$T/term.log"
+
+if [ "$(id -u)" -eq 0 ]; then
+	echo "== a directory the proxy cannot read during one reload stays watched"
+	n=$(reloads term)
+	chown root "$k"
+	chmod 700 "$k" # nobody can no longer look inside
+	kill -HUP "$term_pid"
+	wait_for "the failed reload" $((10 * TMO)) \
+	    grep -q 'reload failed' "$T/term.log"
+	assert_grep 'previous watches stay' "$T/term.log"
+	chown nobody "$k"
+	chmod 755 "$k"
+	mkdir "$k/..v3"
+	cp "$k/..v1/"* "$k/..v3/"
+	chown -R nobody "$k/..v3"
+	ln -s ..v3 "$k/..data_tmp"
+	mv -T "$k/..data_tmp" "$k/..data"
+	wait_reloads term $((n + 1))
+	back=$(metric term 'cotai_cert_expiry_timestamp_seconds{route="term"}')
+	[ "$back" = "$before" ] || fail "the ..v3 swap was not seen: $back"
+fi
 
 echo "== expired_after_reload"
 "$CA" renew backend --ttl "${TTL}s" --out "$T/certs" >>"$T/renew.log" 2>&1 ||
