@@ -101,7 +101,8 @@ print_route(FILE *fp, const struct config_route *r)
 		fprintf(fp, "  resolve_interval: %s\n",
 		    r->resolve_interval_ms == 0
 			? "0 (only after a failed connect)"
-			: duration_format(r->resolve_interval_ms, b1, sizeof(b1)));
+			: duration_format(
+			      r->resolve_interval_ms, b1, sizeof(b1)));
 	if (r->plaintext_bind_any)
 		fprintf(fp, "  plaintext_bind_any: true\n");
 	if (!r->tls_resumption)

@@ -161,8 +161,7 @@ resolver_pick(struct resolver *rs, uint64_t now, uint64_t *wake)
 		struct resolver_entry *e = &rs->e[i];
 
 		due = e->next_ms;
-		if (upstream_urgent(e->u) &&
-		    e->last_ms + RESOLVER_GAP_MS < due)
+		if (upstream_urgent(e->u) && e->last_ms + RESOLVER_GAP_MS < due)
 			due = e->last_ms + RESOLVER_GAP_MS;
 		if (due < best_due) {
 			best_due = due;
@@ -227,8 +226,7 @@ resolver_start(struct resolver *rs)
 {
 	int err;
 
-	if ((err = pthread_create(&rs->thread, NULL, resolver_main, rs)) !=
-	    0) {
+	if ((err = pthread_create(&rs->thread, NULL, resolver_main, rs)) != 0) {
 		errno = err;
 		log_errno("resolver: pthread_create");
 		return (-1);

@@ -87,8 +87,8 @@ route_upstream(
     const struct route *r, const struct route *prev, struct resolver *rs)
 {
 	const struct config_route *rc = r->cfg;
-	struct upstream_opts o = {rc->name, &rc->target,
-	    rc->resolve_interval_ms, r->stats, rs};
+	struct upstream_opts o = {
+	    rc->name, &rc->target, rc->resolve_interval_ms, r->stats, rs};
 
 	if (prev != NULL &&
 	    upstream_same(prev->up, &rc->target, rc->resolve_interval_ms))

@@ -69,8 +69,8 @@ upstream_describe(const struct addrinfo *ai, char *buf, size_t len)
 	int w;
 
 	for (; ai != NULL && n < UPSTREAM_MAXADDRS; ai = ai->ai_next)
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a[n],
-			sizeof(a[n]), NULL, 0, NI_NUMERICHOST) == 0)
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, a[n], sizeof(a[n]),
+			NULL, 0, NI_NUMERICHOST) == 0)
 			n++;
 	qsort(a, n, sizeof(a[0]), upstream_cmp);
 	buf[0] = '\0';
@@ -144,8 +144,7 @@ upstream_lookup_failed(struct upstream *u, int err)
 		return;
 	u->failing = true;
 	log_warn("route %s: cannot resolve %s: %s (keeping %s)", u->route,
-	    u->text, why,
-	    u->desc[0] != '\0' ? u->desc : "no address");
+	    u->text, why, u->desc[0] != '\0' ? u->desc : "no address");
 }
 
 /* Copy what U keeps of O. 0 or -1 (out of memory). */
@@ -282,8 +281,8 @@ upstream_urgent(const struct upstream *u)
 bool
 upstream_take_urgent(struct upstream *u)
 {
-	return (atomic_exchange_explicit(&u->urgent, false,
-	    memory_order_relaxed));
+	return (
+	    atomic_exchange_explicit(&u->urgent, false, memory_order_relaxed));
 }
 
 /* A non-blocking socket connecting to SA. */
