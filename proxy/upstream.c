@@ -9,6 +9,7 @@
  */
 #include "upstream.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -147,6 +148,16 @@ upstream_lookup_failed(struct upstream *u, int err)
 	    u->text, why, u->desc[0] != '\0' ? u->desc : "no address");
 }
 
+/* An IPv4 or IPv6 address literal (not a name). */
+static bool
+upstream_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return (inet_pton(AF_INET, host, buf) == 1 ||
+	    inet_pton(AF_INET6, host, buf) == 1);
+}
+
 /* Copy what U keeps of O. 0 or -1 (out of memory). */
 static int
 upstream_copy(struct upstream *u, const struct upstream_opts *o)
@@ -189,13 +200,10 @@ upstream_new(const struct upstream_opts *o)
 	}
 	if (u->kind == CONFIG_ADDR_UNIX)
 		return (u);
-	/* A literal needs no lookup, now or later. */
-	if (upstream_lookup(u, AI_NUMERICHOST, &ai) == 0) {
-		upstream_install(u, ai, false);
-		return (u);
-	}
-	u->dynamic = true;
-	if ((err = upstream_lookup(u, 0, &ai)) != 0)
+	/* A literal needs no lookup later (nor a name server now). */
+	u->dynamic = !upstream_literal(u->host);
+	err = upstream_lookup(u, u->dynamic ? 0 : AI_NUMERICHOST, &ai);
+	if (err != 0)
 		upstream_lookup_failed(u, err);
 	else
 		upstream_install(u, ai, false);
