@@ -566,6 +566,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		if (now >= c->t_state + tm->connect_ms) {
+			/* A stale address may just swallow SYNs. */
+			upstream_failed(c->r->up);
 			conn_close(
 			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
 			return;

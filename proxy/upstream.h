@@ -86,8 +86,8 @@ int upstream_refresh(struct upstream *u);
 int upstream_connect(struct upstream *u, size_t idx);
 
 /*
- * A connection attempt failed on every address (or there was none): ask
- * the resolver for a fresh lookup (at most one a second per upstream), so
+ * A connection attempt failed on every address (or there was none, or it
+ * timed out): ask the resolver for a fresh lookup (at most one a second per upstream), so
  * that a retry uses new addresses. Cheap; any thread.
  */
 void upstream_failed(struct upstream *u);
