@@ -87,8 +87,8 @@ int upstream_connect(struct upstream *u, size_t idx);
 
 /*
  * A connection attempt failed on every address (or there was none, or it
- * timed out): ask the resolver for a fresh lookup (at most one a second per upstream), so
- * that a retry uses new addresses. Cheap; any thread.
+ * timed out): ask the resolver for a fresh lookup (at most one a second
+ * per upstream), so that a retry uses new addresses. Cheap; any thread.
  */
 void upstream_failed(struct upstream *u);
 
