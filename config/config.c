@@ -133,6 +133,7 @@ cfg_route_defaults(
 	cfg_u32_default(&r->buffer_bytes, d->buffer_bytes);
 	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
+	cfg_u32_default(&r->resolve_interval_ms, d->resolve_interval_ms);
 	if (r->tls_min_version == CFG_UNSET_INT)
 		r->tls_min_version = d->tls_min_version;
 	/* The app's leg does not follow the mTLS leg's floor. */
@@ -156,6 +157,7 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	cfg_u32_default(&d->buffer_bytes, CFG_DEF_BUFFER);
 	cfg_u32_default(&d->retry.attempts, CFG_DEF_RETRY_ATTEMPTS);
 	cfg_u32_default(&d->retry.backoff_ms, CFG_DEF_RETRY_BACKOFF_MS);
+	cfg_u32_default(&d->resolve_interval_ms, CFG_DEF_RESOLVE_MS);
 	if (d->tls_min_version == CFG_UNSET_INT)
 		d->tls_min_version = TLS1_3_VERSION;
 	if (cfg->log_level == CFG_UNSET_INT)
@@ -350,6 +352,7 @@ cfg_top_init(struct cfg_top *top)
 	d->timeouts.idle_ms = d->timeouts.halfclose_ms = CFG_UNSET;
 	d->max_connections = d->buffer_bytes = CFG_UNSET;
 	d->retry.attempts = d->retry.backoff_ms = CFG_UNSET;
+	d->resolve_interval_ms = CFG_UNSET;
 	d->tls_min_version = CFG_UNSET_INT;
 	top->cfg.admin_enabled = true;
 	top->cfg.reload_watch = top->cfg.reload_close_revoked = true;

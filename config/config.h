@@ -137,6 +137,9 @@ struct config_route {
 	bool pg_plaintext_cancel; /* terminate: relay plaintext cancels */
 	/* upstream connect retry (originate and terminate alike) */
 	struct config_retry retry;
+	/* look a target host name up again this often (default 10000); 0 =
+	 * only after every address failed */
+	uint32_t resolve_interval_ms;
 };
 
 struct cotai_config {

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+#include "duration.h"
 #include "log.h"
 
 enum cfg_type {
@@ -148,6 +149,9 @@ static const struct cfg_key route_keys[] = {
 	&local_tls_table, 0},
     {"plaintext_cancel", CT_BOOL,
 	offsetof(struct config_route, pg_plaintext_cancel), 0, 0, 0, NULL, 0},
+    {"resolve_interval", CT_DUR0,
+	offsetof(struct config_route, resolve_interval_ms), 0,
+	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 
@@ -162,6 +166,9 @@ static const struct cfg_key defaults_keys[] = {
 	4096, 64 << 20, NULL, 0},
     {"connect_retry", CT_MAP, offsetof(struct cfg_defaults, retry), 0, 0, 0,
 	&retry_table, 0},
+    {"resolve_interval", CT_DUR0,
+	offsetof(struct cfg_defaults, resolve_interval_ms), 0,
+	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
 };
 static const struct cfg_table defaults_table = TABLE(defaults_keys);
 
@@ -268,6 +275,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->timeouts.idle_ms = r->timeouts.halfclose_ms = CFG_UNSET;
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
+		r->resolve_interval_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;
 		r->pg_local_tls.min_version = CFG_UNSET_INT;
 		r->tls_resumption = true;
@@ -387,6 +395,20 @@ cfg_value_scalar(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	}
 }
 
+/* A duration key with a floor (min): 0 when allowed, else at least min. */
+static int
+cfg_dur_min(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
+    const char *key, uint32_t ms)
+{
+	char b[32];
+
+	if (k->min == 0 || ms == 0 || ms >= k->min)
+		return (0);
+	return (cfg_err(c, n->start_mark, key, "must be %sat least %s",
+	    k->type == CT_DUR0 ? "0 or " : "",
+	    duration_format(k->min, b, sizeof(b))));
+}
+
 /* Store N, the value of key K, into its field in OBJ. */
 static int
 cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
@@ -412,7 +434,9 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 		return (cfg_addr(c, n, key, k->type == CT_LISTEN, p));
 	case CT_DUR:
 	case CT_DUR0:
-		return (cfg_duration(c, n, key, k->type == CT_DUR0, p));
+		if (cfg_duration(c, n, key, k->type == CT_DUR0, p) == -1)
+			return (-1);
+		return (cfg_dur_min(c, k, n, key, *(uint32_t *)p));
 	case CT_WORKERS:
 		return (cfg_workers(c, n, key, k, p));
 	case CT_MODE:

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <openssl/ssl.h>
 
 #include "duration.h"
@@ -58,6 +60,17 @@ print_pg(FILE *fp, const struct config_route *r)
 	}
 }
 
+/* A target that is looked up (a host name, not unix: or a literal). */
+static bool
+print_is_name(const struct config_addr *a)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return (a->kind == CONFIG_ADDR_INET &&
+	    inet_pton(AF_INET, a->host, buf) != 1 &&
+	    inet_pton(AF_INET6, a->host, buf) != 1);
+}
+
 static void
 print_route(FILE *fp, const struct config_route *r)
 {
@@ -96,6 +109,12 @@ print_route(FILE *fp, const struct config_route *r)
 	fprintf(fp, "  connect_retry: %u attempts, backoff %s\n",
 	    r->retry.attempts,
 	    duration_format(r->retry.backoff_ms, b1, sizeof(b1)));
+	if (print_is_name(&r->target))
+		fprintf(fp, "  resolve_interval: %s\n",
+		    r->resolve_interval_ms == 0
+			? "0 (only after a failed connect)"
+			: duration_format(
+			      r->resolve_interval_ms, b1, sizeof(b1)));
 	if (r->plaintext_bind_any)
 		fprintf(fp, "  plaintext_bind_any: true\n");
 	if (!r->tls_resumption)

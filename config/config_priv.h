@@ -35,6 +35,9 @@
 #define CFG_DEF_MAXHANDSHAKES 1024
 #define CFG_DEF_RETRY_ATTEMPTS 3
 #define CFG_DEF_RETRY_BACKOFF_MS 250
+#define CFG_DEF_RESOLVE_MS 10000
+/* resolve_interval: 0, or at least this (a tighter loop only burns CPU) */
+#define CFG_MIN_RESOLVE_MS 100
 
 /* Where a field's value came from. */
 struct cfg_where {
@@ -50,6 +53,7 @@ struct cfg_defaults {
 	int tls_min_version;
 	uint32_t buffer_bytes;
 	struct config_retry retry;
+	uint32_t resolve_interval_ms;
 };
 
 /* Everything the top-level key table writes into. */

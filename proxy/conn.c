@@ -45,8 +45,9 @@
  * One timer per connection: in CONNECT and HANDSHAKE it is the deadline of
  * that step; in RELAY it checks the last time a byte moved against
  * idle_ms, or against halfclose_ms once one direction is finished. When
- * every upstream address failed, CONNECT waits on it for the next
- * connect_retry attempt (retry_wait).
+ * every upstream address failed, CONNECT asks the resolver for a fresh
+ * lookup of the target (resolver.h) and waits on the timer for the next
+ * connect_retry attempt (retry_wait), which then sees the new addresses.
  *
  * Terminate connections before their handshake count in w->nhandshakes;
  * over max_handshakes a new one sheds the oldest (conn_shed). After a
@@ -274,6 +275,8 @@ on_connect_start(struct conn *c)
 			break;
 		c->up_err = errno;
 	}
+	if (fd < 0) /* every address failed: have the name looked up again */
+		upstream_failed(c->r->up);
 	if (fd < 0 && conn_retry(c))
 		return;
 	if (fd < 0) {
@@ -571,6 +574,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		if (now >= c->t_state + tm->connect_ms) {
+			/* A stale address may just swallow SYNs. */
+			upstream_failed(c->r->up);
 			conn_close(
 			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
 			return;

@@ -199,6 +199,10 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 	    "TLS handshakes that resumed a session.", resumed);
 	PER_ROUTE(out, p, "cotai_upstream_retries_total", "counter",
 	    "Upstream connect retries (connect_retry).", retries);
+	PER_ROUTE(out, p, "cotai_upstream_resolve_failures_total", "counter",
+	    "Lookups of the target's host name that failed (the last good "
+	    "addresses were kept).",
+	    resolve_failures);
 	metrics_histogram(out, p);
 	metrics_family(out, "cotai_handshake_failures_total", "counter",
 	    "TLS handshakes that failed or never finished, by reason.");

@@ -11,6 +11,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "log.h"
+#include "resolver.h"
 #include "sandbox.h"
 #include "watch.h"
 
@@ -144,7 +145,8 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 			return (POOL_RELOAD_CONFIG);
 	for (size_t j = 0; j < s->n; j++)
 		if ((s->routes[j] = route_new(rc, j,
-			 reload_prev(p, rc->cfg->routes[j].name))) == NULL ||
+			 reload_prev(p, rc->cfg->routes[j].name),
+			 p->resolver)) == NULL ||
 		    reload_self_check(s->routes[j]) != 0)
 			return (POOL_RELOAD_TLS);
 	for (size_t j = 0; j < s->n; j++) {
@@ -214,7 +216,11 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		}
 		worker_post(&p->w[k], u[k]);
 	}
+	/* New registrations first: a shared upstream is never dropped. */
+	for (size_t j = 0; j < s->n; j++)
+		resolver_add(p->resolver, s->routes[j]->up);
 	for (size_t i = 0; i < p->nroutes; i++) {
+		resolver_remove(p->resolver, p->routes[i]->up);
 		route_unref(p->routes[i]);
 		free(p->bound[i]);
 	}

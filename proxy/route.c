@@ -66,8 +66,39 @@ route_handshake_failed(struct route *r, enum reason why)
 		    &r->stats->hs_failed[why], 1, memory_order_relaxed);
 }
 
+struct route_stats *
+route_stats_ref(struct route_stats *st)
+{
+	atomic_fetch_add_explicit(&st->refs, 1, memory_order_relaxed);
+	return (st);
+}
+
+void
+route_stats_unref(struct route_stats *st)
+{
+	if (st != NULL &&
+	    atomic_fetch_sub_explicit(&st->refs, 1, memory_order_acq_rel) == 1)
+		free(st);
+}
+
+/* R's upstream: PREV's when it fits, else a new one. NULL on ENOMEM. */
+static struct upstream *
+route_upstream(
+    const struct route *r, const struct route *prev, struct resolver *rs)
+{
+	const struct config_route *rc = r->cfg;
+	struct upstream_opts o = {
+	    rc->name, &rc->target, rc->resolve_interval_ms, r->stats, rs};
+
+	if (prev != NULL &&
+	    upstream_same(prev->up, &rc->target, rc->resolve_interval_ms))
+		return (upstream_ref(prev->up));
+	return (upstream_new(&o));
+}
+
 struct route *
-route_new(struct route_config *owner, size_t index, const struct route *prev)
+route_new(struct route_config *owner, size_t index, const struct route *prev,
+    struct resolver *rs)
 {
 	const struct config_route *rc = &owner->cfg->routes[index];
 	struct route *r;
@@ -79,9 +110,7 @@ route_new(struct route_config *owner, size_t index, const struct route *prev)
 	r->cfg = rc;
 	r->owner = route_config_ref(owner);
 	if (prev != NULL) {
-		r->stats = prev->stats;
-		atomic_fetch_add_explicit(
-		    &r->stats->refs, 1, memory_order_relaxed);
+		r->stats = route_stats_ref(prev->stats);
 	} else if ((r->stats = calloc(1, sizeof(*r->stats))) != NULL) {
 		atomic_init(&r->stats->refs, 1);
 	}
@@ -90,7 +119,7 @@ route_new(struct route_config *owner, size_t index, const struct route *prev)
 	if (r->stats == NULL || (r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
 	    (rc->pg_local_tls.cert != NULL &&
 		(r->local_ctx = tls_local_ctx_new(rc)) == NULL) ||
-	    (r->up = upstream_new(&rc->target)) == NULL) {
+	    (r->up = route_upstream(r, prev, rs)) == NULL) {
 		log_error("route %s: cannot set up", rc->name);
 		route_unref(r);
 		return (NULL);
@@ -113,11 +142,8 @@ route_unref(struct route *r)
 		return;
 	SSL_CTX_free(r->ssl_ctx);
 	SSL_CTX_free(r->local_ctx);
-	upstream_free(r->up);
+	upstream_unref(r->up);
 	route_config_unref(r->owner);
-	if (r->stats != NULL &&
-	    atomic_fetch_sub_explicit(
-		&r->stats->refs, 1, memory_order_acq_rel) == 1)
-		free(r->stats);
+	route_stats_unref(r->stats);
 	free(r);
 }

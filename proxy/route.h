@@ -17,6 +17,8 @@
 #include "config.h"
 #include "reason.h"
 
+struct resolver;
+
 /* Upper bounds (ms) of the handshake duration histogram's buckets. */
 #define ROUTE_HS_BUCKETS 10
 extern const unsigned route_hs_bounds_ms[ROUTE_HS_BUCKETS];
@@ -44,6 +46,7 @@ struct route_stats {
 	atomic_uint_fast64_t bytes_down;        /* upstream -> client */
 	atomic_uint_fast64_t closed[REASON__N]; /* by reason */
 	atomic_uint_fast64_t retries;           /* upstream connect retries */
+	atomic_uint_fast64_t resolve_failures;  /* target lookups that failed */
 	atomic_uint_fast64_t hs_failed[REASON__N]; /* handshakes, by reason */
 	/* handshake durations: per bucket (not cumulative), +Inf last */
 	atomic_uint_fast64_t hs_bucket[ROUTE_HS_BUCKETS + 1];
@@ -51,6 +54,12 @@ struct route_stats {
 	/* postgres CancelRequests: [came over TLS][enum route_cancel] */
 	atomic_uint_fast64_t pg_cancels[2][ROUTE_CANCEL__N];
 };
+
+/* Take another reference to ST; returns ST. */
+struct route_stats *route_stats_ref(struct route_stats *st);
+
+/* Drop a reference, freeing ST with the last one; NULL-safe. */
+void route_stats_unref(struct route_stats *st);
 
 /*
  * A loaded configuration shared by the routes built from it: a reload
@@ -77,7 +86,7 @@ struct route {
 	size_t index;                   /* position in cfg->routes */
 	SSL_CTX *ssl_ctx;               /* owned */
 	SSL_CTX *local_ctx;             /* owned: local_tls, or NULL */
-	struct upstream *up;            /* owned */
+	struct upstream *up;            /* a reference (upstream.h) */
 	struct route_stats *stats;      /* a reference */
 	atomic_uint refs;
 };
@@ -85,11 +94,15 @@ struct route {
 /*
  * Build the route for OWNER's route INDEX (a reference to OWNER is taken),
  * loading its key material. PREV (borrowed, may be NULL) is the route it
- * replaces: their counters are shared. Returns a route with one reference,
- * or NULL (logged).
+ * replaces: their counters are shared, and so is the upstream (with its
+ * resolved addresses) when target and resolve_interval are unchanged;
+ * otherwise the target is looked up now (blocking: never on a worker). RS
+ * (borrowed, may be NULL) is the resolver the upstream asks for prompt
+ * lookups; registering it is the caller's business. Returns a route with
+ * one reference, or NULL (logged).
  */
-struct route *
-route_new(struct route_config *owner, size_t index, const struct route *prev);
+struct route *route_new(struct route_config *owner, size_t index,
+    const struct route *prev, struct resolver *rs);
 
 /* Count one completed handshake that took MS milliseconds. */
 void route_observe_handshake(struct route *r, uint64_t ms);

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "resolver.h"
 #include "tls.h"
 
 int
@@ -127,12 +128,16 @@ worker_pool_new(struct route_config *rc)
 	for (size_t k = 0; k < p->nw; k++)
 		if (worker_init(p, &p->w[k], k) != 0)
 			goto out;
+	if ((p->resolver = resolver_new()) == NULL)
+		goto out;
 	for (size_t i = 0; i < p->nroutes; i++) {
-		if ((p->routes[i] = route_new(rc, i, NULL)) == NULL ||
+		if ((p->routes[i] = route_new(rc, i, NULL, p->resolver)) ==
+			NULL ||
 		    worker_pool_bind(p, i) != 0)
 			goto out;
 		for (size_t k = 0; k < p->nw; k++)
 			p->w[k].routes[i] = route_ref(p->routes[i]);
+		resolver_add(p->resolver, p->routes[i]->up);
 	}
 	ret = p;
 	p = NULL;
@@ -404,8 +409,11 @@ worker_pool_start(struct worker_pool *p)
 		}
 		p->w[k].started = true;
 	}
+	err = resolver_start(p->resolver);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return (0);
+	if (err != 0)
+		worker_pool_drain(p);
+	return (err);
 }
 
 void
@@ -433,6 +441,7 @@ worker_pool_join(struct worker_pool *p)
 			pthread_join(p->w[k].thread, NULL);
 		p->w[k].started = false;
 	}
+	resolver_stop(p->resolver);
 }
 
 /* Free what worker W holds (connections, listeners, sessions, base). */
@@ -497,6 +506,9 @@ worker_pool_free(struct worker_pool *p)
 	free(p->routes);
 	free(p->bound);
 	free(p->w);
+	/* Last: upstreams may ask it for lookups until the workers are
+	 * gone; it holds references, not the other way round. */
+	resolver_free(p->resolver);
 	route_config_unref(p->rcfg);
 	free(p);
 }

@@ -28,6 +28,7 @@
 
 struct conn;
 struct listener;
+struct resolver;
 struct worker_pool;
 
 /*
@@ -91,6 +92,8 @@ struct worker_pool {
 	char **bound;     /* per route: "HOST:PORT" bound */
 	struct worker *w; /* nw workers */
 	size_t nw;
+	/* looks up the current routes' targets again (resolver.h) */
+	struct resolver *resolver;
 	atomic_uint active; /* open connections, all routes */
 	uint64_t reloads[POOL_RELOAD__N];
 	char admin_bound[128]; /* "" when there is no admin endpoint */
@@ -98,8 +101,9 @@ struct worker_pool {
 
 /*
  * Build routes (TLS contexts, upstreams), event bases and bound listening
- * sockets for RC (a reference is taken). Returns the pool, or NULL after
- * logging why. Free with worker_pool_free().
+ * sockets for RC (a reference is taken), and the resolver with every
+ * route's upstream registered. Returns the pool, or NULL after logging
+ * why. Free with worker_pool_free().
  */
 struct worker_pool *worker_pool_new(struct route_config *rc);
 
@@ -121,8 +125,9 @@ void worker_update_free(struct worker_update *u);
  * admin endpoint) to PATH atomically (temp + rename). 0/-1. */
 int worker_pool_write_ports(const struct worker_pool *p, const char *path);
 
-/* Start one thread per worker. 0, or -1 (logged; already started threads
- * are told to stop and must be joined with worker_pool_join()). */
+/* Start one thread per worker and the resolver's. 0, or -1 (logged;
+ * already started threads are told to stop and must be joined with
+ * worker_pool_join()). */
 int worker_pool_start(struct worker_pool *p);
 
 /*
@@ -134,7 +139,8 @@ void worker_pool_drain(struct worker_pool *p);
 /* True when no started worker thread is still running its loop. */
 bool worker_pool_finished(struct worker_pool *p);
 
-/* Wait until every started worker thread has finished. */
+/* Wait until every started worker thread has finished; stop the
+ * resolver. */
 void worker_pool_join(struct worker_pool *p);
 
 /* Free everything; the threads must have been joined. NULL-safe. */

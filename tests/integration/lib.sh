@@ -75,7 +75,9 @@ fail() {
 
 # spawn NAME CMD...: start CMD in the background with stdout+stderr in
 # $T/NAME.log; its PID is recorded for cleanup and stored in $LAST_PID.
-# cotai-proxy runs under valgrind when COTAI_VALGRIND=1.
+# cotai-proxy runs under valgrind when COTAI_VALGRIND=1. With SPAWN_NETNS
+# set, CMD runs in that network namespace (ip netns exec, which keeps the
+# PID).
 spawn() {
 	local name=$1
 	shift
@@ -83,6 +85,9 @@ spawn() {
 		set -- valgrind --quiet --vgdb=no --error-exitcode=99 --leak-check=full \
 		    --errors-for-leak-kinds=definite,indirect \
 		    --log-file="$T/$name.valgrind" "$@"
+	fi
+	if [ -n "${SPAWN_NETNS:-}" ]; then
+		set -- ip netns exec "$SPAWN_NETNS" "$@"
 	fi
 	"$@" >"$T/$name.log" 2>&1 &
 	LAST_PID=$!

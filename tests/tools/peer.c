@@ -1,6 +1,7 @@
 /*
- * peer: the upstream end of integration tests. Binds 127.0.0.1:0 (or -l
- * PORT, to come back on the same port after a restart), writes
+ * peer: the upstream end of integration tests. Binds 127.0.0.1:0 (or -a
+ * ADDR, another IPv4 address; -l PORT, to come back on the same port
+ * after a restart), writes
  * the port it got to PORTFILE (atomically), and serves every connection in
  * its own thread in one of three modes:
  *
@@ -8,7 +9,7 @@
  *	sink	read to EOF, then answer "<bytes> <sha256 hex>\n" and close
  *	source	write -n BYTES of test data (see client.c), then close
  *
- * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES] [-l PORT]
+ * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES] [-a ADDR] [-l PORT]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -123,11 +124,11 @@ main(int argc, char **argv)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
-	const char *portfile = NULL;
+	const char *portfile = NULL, *addr = "127.0.0.1";
 	int ch, lfd, one = 1;
 	unsigned listen_port = 0;
 
-	while ((ch = getopt(argc, argv, "m:p:n:l:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:p:n:a:l:")) != -1) {
 		switch (ch) {
 		case 'm':
 			mode = optarg;
@@ -138,13 +139,16 @@ main(int argc, char **argv)
 		case 'n':
 			source_bytes = strtoull(optarg, NULL, 0);
 			break;
+		case 'a':
+			addr = optarg;
+			break;
 		case 'l':
 			listen_port = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			fprintf(stderr,
 			    "usage: peer -m echo|sink|source "
-			    "-p PORTFILE [-n BYTES] [-l PORT]\n");
+			    "-p PORTFILE [-n BYTES] [-a ADDR] [-l PORT]\n");
 			return (2);
 		}
 	}
@@ -153,7 +157,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		fprintf(stderr, "peer: bad address %s\n", addr);
+		return (2);
+	}
 	sin.sin_port = htons((uint16_t)listen_port);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (lfd < 0 ||

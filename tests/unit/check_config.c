@@ -566,6 +566,88 @@ START_TEST(ops_keys)
 }
 END_TEST
 
+/*
+ * resolve_interval: 10s unless defaults: or the route says otherwise; 0
+ * (only after failures) or at least 100ms; --check shows it for host
+ * names only.
+ */
+START_TEST(resolve_interval)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "routes:\n" R_O "    resolve_interval: 50ms\n",
+		"8:23: routes[0].resolve_interval: must be 0 or at least "
+		"100ms"},
+	    {ID "routes:\n" R_O "    resolve_interval: 10\n",
+		"8:23: routes[0].resolve_interval: invalid duration \"10\""},
+	    {ID "routes:\n" R_O "    resolve_interval: 8d\n",
+		"8:23: routes[0].resolve_interval: invalid duration \"8d\" "
+		"(e.g. 500ms, 30s, 1h30m; at most 7d)"},
+	    {ID "routes:\n" R_O "    resolve_interval: -1s\n",
+		"8:23: routes[0].resolve_interval: invalid duration \"-1s\""},
+	    {ID "routes:\n" R_O "    resolve_interval: 1s30m\n",
+		"8:23: routes[0].resolve_interval: invalid duration"},
+	    {ID "routes:\n" R_O "    resolve_interval: [1s]\n",
+		"8:23: routes[0].resolve_interval: expected a scalar, got a "
+		"sequence"},
+	    {ID "routes:\n" R_O "    resolve_interval:\n",
+		"8:22: routes[0].resolve_interval: empty value"},
+	    {ID "routes:\n" R_O "    resolve_intreval: 1s\n",
+		"8:5: routes[0].resolve_intreval: unknown key (did you mean "
+		"\"resolve_interval\"?)"},
+	    {ID "routes:\n" R_O "    resolve_interval: 1s\n"
+		"    resolve_interval: 2s\n",
+		"9:5: routes[0].resolve_interval: duplicate key (first at "
+		"line 8)"},
+	    {ID "defaults: {resolve_interval: 99ms}\nroutes:\n" R_O,
+		"2:30: defaults.resolve_interval: must be 0 or at least "
+		"100ms"},
+	    {ID "defaults: {resolve_interval: soon}\nroutes:\n" R_O,
+		"2:30: defaults.resolve_interval: invalid duration "
+		"\"soon\""},
+	};
+	struct cotai_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	ck_assert_msg(load(ID "routes:\n" R_O R_T, &cfg) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->routes[0].resolve_interval_ms, 10000);
+	ck_assert_uint_eq(cfg->routes[1].resolve_interval_ms, 10000);
+	config_free(cfg);
+	ck_assert_msg(load(ID "defaults: {resolve_interval: 100ms}\n"
+			      "routes:\n" R_O "    resolve_interval: 0\n" R_T,
+			  &cfg) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cfg->routes[0].resolve_interval_ms, 0);
+	ck_assert_uint_eq(cfg->routes[1].resolve_interval_ms, 100);
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	config_print(cfg, fp);
+	fclose(fp);
+	/* peer:2000 is looked up; 127.0.0.1:3000 never is. */
+	ck_assert_ptr_nonnull(
+	    strstr(buf, "resolve_interval: 0 (only after a failed connect)\n"));
+	ck_assert_ptr_null(strstr(buf, "resolve_interval: 100ms"));
+	free(buf);
+	config_free(cfg);
+	ck_assert_msg(
+	    load(ID "routes:\n" R_O "    resolve_interval: 1m30s\n", &cfg) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cfg->routes[0].resolve_interval_ms, 90000);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_ptr_null(cfg);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -582,6 +664,7 @@ config_suite(void)
 	tcase_add_test(tc, pg_keys);
 	tcase_add_test(tc, ops_keys);
 	tcase_add_test(tc, sandbox_key);
+	tcase_add_test(tc, resolve_interval);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);

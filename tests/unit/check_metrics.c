@@ -60,6 +60,7 @@ START_TEST(one_route)
 	route_observe_handshake(&r, 99999);
 	route_handshake_failed(&r, REASON_CERT_REVOKED);
 	atomic_store(&r.stats->closed[REASON_EOF], 9);
+	atomic_store(&r.stats->resolve_failures, 5);
 	s = render(&p);
 	HAS(s, "# TYPE cotai_handshake_duration_seconds histogram\n");
 	HAS(s,
@@ -99,6 +100,8 @@ START_TEST(one_route)
 	HAS(s, "cotai_cert_expiry_timestamp_seconds{route=\"pg-in\"} 0\n");
 	/* Not a postgres route: no cancel series. */
 	ck_assert_ptr_null(strstr(s, "cotai_pg_cancel_requests_total{"));
+	HAS(s, "# TYPE cotai_upstream_resolve_failures_total counter\n");
+	HAS(s, "cotai_upstream_resolve_failures_total{route=\"pg-in\"} 5\n");
 	free(s);
 	free(r.stats);
 	SSL_CTX_free(r.ssl_ctx);
