@@ -459,4 +459,37 @@ else
 	echo "no container restarted"
 fi
 
+# ---------------------------------------------------------------------------
+say "8. postgres-sidecar comes back at a new address: followed without SIGHUP"
+# Stop it, let a placeholder take its address so that it must get another,
+# start it again: the backend's sidecar still has the old address until its
+# next lookup (resolve_interval, or at once when a connect fails).
+sc="${P}_postgres-sidecar_1"
+pm stop -t 5 "$sc" >/dev/null
+pm run -d --name "${P}-squatter" --label "cotai.compose-test=$P" \
+    --network "${P}_mesh" --ip "$pgsc_ip" --read-only --cap-drop ALL \
+    --entrypoint sleep "$test_base" 600 >/dev/null ||
+    fail "cannot start a placeholder on $pgsc_ip"
+pm start "$sc" >/dev/null
+new_ip=$(ip_on "$sc" "${P}_mesh")
+[ -n "$new_ip" ] && [ "$new_ip" != "$pgsc_ip" ] ||
+    fail "postgres-sidecar did not get a new address ($pgsc_ip -> $new_ip)"
+echo "postgres-sidecar: $pgsc_ip -> $new_ip"
+ok=0
+for _ in $(seq 30); do
+	if healthy postgres-sidecar >/dev/null 2>&1 &&
+	    pm exec "${P}_backend_1" cotai-backend check >"$W/check3.out" 2>&1 &&
+	    grep -q 'check=postgres result=ok' "$W/check3.out"; then
+		ok=1
+		break
+	fi
+	sleep 1
+done
+cat "$W/check3.out"
+[ $ok = 1 ] || fail "the backend lost PostgreSQL after postgres-sidecar moved"
+podman logs "${P}_backend-sidecar_1" 2>&1 | grep 'now resolves to' |
+    grep -F "$new_ip" || fail "the backend's sidecar did not log the move"
+[ "$(podman inspect -f '{{.RestartCount}}' "${P}_backend-sidecar_1")" = 0 ] ||
+    fail "the backend's sidecar restarted"
+
 say "all proofs passed"
