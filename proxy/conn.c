@@ -279,6 +279,10 @@ on_connect_start(struct conn *c)
 		upstream_failed(c->r->up);
 	if (fd < 0 && conn_retry(c))
 		return;
+	if (fd < 0 && c->up_err == ETIMEDOUT) {
+		conn_close(c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
+		return;
+	}
 	if (fd < 0) {
 		conn_close(c,
 		    c->up_err == ECONNREFUSED ? REASON_UPSTREAM_REFUSED
@@ -574,10 +578,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		if (now >= c->t_state + tm->connect_ms) {
-			/* A stale address may just swallow SYNs. */
-			upstream_failed(c->r->up);
-			conn_close(
-			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
+			/* Like a refusal: the next address, or a retry. */
+			c->up_err = ETIMEDOUT;
+			leg_clear(&c->up, false);
+			leg_init(&c->up);
+			on_connect_start(c);
 			return;
 		}
 		break;

@@ -3,7 +3,8 @@
 # relayed and the terminating proxy logs upstream_refused. A connection
 # over max_connections is closed at once (reason limit). Then SIGTERM
 # with a connection still open: the proxy drains, closes it with reason
-# drain at the deadline and exits 0.
+# drain at the deadline and exits 0. An upstream that swallows SYNs is
+# retried after the connect timeout like one that refuses.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 
@@ -40,6 +41,19 @@ assert_grep 'failures=0' "$T/limit.out"
 wait_audit term3 1
 assert_grep 'closed_by=proxy reason=limit' "$T/term3.log"
 exec 4>&-
+
+echo "== an upstream that swallows SYNs: connect timeout, retried, then closed"
+relay_peer stall
+relay_terminate term4 "$PEER_PORT" "    timeouts: { connect: 300ms }
+    connect_retry: { attempts: 1, backoff: 100ms }"
+relay_originate orig4 "$PORT"
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m refused | tee "$T/stall.out"
+assert_grep 'failures=0' "$T/stall.out"
+wait_audit term4 1
+assert_grep 'closed_by=proxy reason=connect_timeout' "$T/term4.log"
+# Two attempts of 300 ms and the 100 ms backoff between them.
+ms=$(grep -o 'route=term4 .*duration_ms=[0-9]*' "$T/term4.log" | sed 's/.*=//')
+[ "$ms" -ge 700 ] || fail "closed after $ms ms: the timeout was not retried"
 
 echo "== SIGTERM drains and exits 0"
 relay_terminate term2 "$PEER_PORT" "" ""

@@ -8,8 +8,12 @@
  *	echo	write back every byte; at EOF shut down writing and close
  *	sink	read to EOF, then answer "<bytes> <sha256 hex>\n" and close
  *	source	write -n BYTES of test data (see client.c), then close
+ *	stall	accept nothing: the accept queue (backlog 0) is filled by
+ *		one connection of its own, so the kernel drops further SYNs
+ *		and a client's connect times out
  *
- * usage: peer -m echo|sink|source -p PORTFILE [-n BYTES] [-a ADDR] [-l PORT]
+ * usage: peer -m echo|sink|source|stall -p PORTFILE [-n BYTES] [-a ADDR] [-l
+ *PORT]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -119,6 +123,17 @@ serve(void *arg)
 	return (NULL);
 }
 
+/* Fill the (backlog 0) accept queue of the listener at SIN; kept open. */
+static int
+stall_fill(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return (-1);
+	return (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -147,7 +162,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr,
-			    "usage: peer -m echo|sink|source "
+			    "usage: peer -m echo|sink|source|stall "
 			    "-p PORTFILE [-n BYTES] [-a ADDR] [-l PORT]\n");
 			return (2);
 		}
@@ -166,12 +181,15 @@ main(int argc, char **argv)
 	if (lfd < 0 ||
 	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(lfd, 1024) != 0 ||
+	    listen(lfd, strcmp(mode, "stall") == 0 ? 0 : 1024) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &sl) != 0 ||
+	    (strcmp(mode, "stall") == 0 && stall_fill(&sin) != 0) ||
 	    tools_write_port(portfile, ntohs(sin.sin_port)) != 0) {
 		perror("peer");
 		return (1);
 	}
+	while (strcmp(mode, "stall") == 0)
+		pause();
 	for (;;) {
 		pthread_t t;
 		int fd = accept(lfd, NULL, NULL);
