@@ -297,8 +297,15 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 	return (sandbox_apply(pool->cfg, ports));
 }
 
-int
-main(int argc, char **argv)
+struct args {
+	const char *path;  /* -c */
+	const char *ports; /* --ports-file */
+	bool check;        /* --check */
+};
+
+/* Parse the command line into A: -1 to go on, or the exit status. */
+static int
+args_parse(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -307,29 +314,19 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct cotai_config *cfg = NULL;
-	struct route_config *rc = NULL;
-	struct worker_pool *pool = NULL;
-	struct signals sg;
-	const char *path = NULL, *ports = NULL;
-	char err[1024];
-	int ch, check = 0, ret = EXIT_FAILURE;
+	int ch;
 
-	memset(&sg, 0, sizeof(sg));
-	if (argc > 1 && strcmp(argv[1], "health") == 0) {
-		log_setup("cotai-proxy", LOG_L_WARN, LOG_F_TEXT);
-		return (health_main(argc - 1, argv + 1));
-	}
+	memset(a, 0, sizeof(*a));
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			a->path = optarg;
 			break;
 		case 'C':
-			check = 1;
+			a->check = true;
 			break;
 		case 'p':
-			ports = optarg;
+			a->ports = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -339,17 +336,39 @@ main(int argc, char **argv)
 			return (2);
 		}
 	}
-	if (path == NULL || optind != argc) {
+	if (a->path == NULL || optind != argc) {
 		usage(stderr);
 		return (2);
 	}
+	return (-1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cotai_config *cfg = NULL;
+	struct route_config *rc = NULL;
+	struct worker_pool *pool = NULL;
+	struct signals sg;
+	struct args a;
+	char err[1024];
+	int ret;
+
+	memset(&sg, 0, sizeof(sg));
+	if (argc > 1 && strcmp(argv[1], "health") == 0) {
+		log_setup("cotai-proxy", LOG_L_WARN, LOG_F_TEXT);
+		return (health_main(argc - 1, argv + 1));
+	}
+	if ((ret = args_parse(argc, argv, &a)) >= 0)
+		return (ret);
+	ret = EXIT_FAILURE;
 	signal(SIGPIPE, SIG_IGN);
 	log_setup("cotai-proxy", LOG_L_INFO, LOG_F_TEXT);
-	if (config_load(path, &cfg, err, sizeof(err)) != 0) {
+	if (config_load(a.path, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cotai-proxy: %s\n", err);
 		goto out;
 	}
-	if (check) {
+	if (a.check) {
 		config_print(cfg, stdout);
 		ret = EXIT_SUCCESS;
 		goto out;
@@ -366,7 +385,7 @@ main(int argc, char **argv)
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
 	    (pool = worker_pool_new(rc)) == NULL)
 		goto out;
-	if (start(pool, &sg, ports) == 0 && serve(pool, &sg) == 0)
+	if (start(pool, &sg, a.ports) == 0 && serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;
 out:
 	/* The admin endpoint and reloads read the pool: free them first. */
