@@ -23,6 +23,11 @@
 
 #define RESOLVER_NEVER UINT64_MAX
 /* At most one prompt (failure-driven) lookup a second per upstream. */
+/*
+ * How long stopping waits for a lookup in progress: glibc may take 30 s
+ * against a dead name server, longer than a container's stop grace.
+ */
+#define RESOLVER_STOP_WAIT_S 1
 #define RESOLVER_GAP_MS 1000
 
 struct resolver_entry {
@@ -38,7 +43,8 @@ struct resolver {
 	struct resolver_entry *e;
 	size_t n, cap;
 	bool stop;
-	bool started; /* thread is joinable (main thread only) */
+	bool started;   /* thread is joinable (main thread only) */
+	bool abandoned; /* stopped mid-lookup: left to the thread and exit */
 	pthread_t thread;
 };
 
@@ -244,8 +250,18 @@ resolver_stop(struct resolver *rs)
 	rs->stop = true;
 	pthread_cond_signal(&rs->cv);
 	pthread_mutex_unlock(&rs->mu);
-	if (rs->started)
-		pthread_join(rs->thread, NULL);
+	if (rs->started) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += RESOLVER_STOP_WAIT_S;
+		if (pthread_timedjoin_np(rs->thread, NULL, &ts) != 0) {
+			log_warn("resolver: a name lookup is still running; "
+				 "exiting without waiting for it");
+			pthread_detach(rs->thread);
+			rs->abandoned = true;
+		}
+	}
 	rs->started = false;
 }
 
@@ -255,6 +271,8 @@ resolver_free(struct resolver *rs)
 	if (rs == NULL)
 		return;
 	resolver_stop(rs);
+	if (rs->abandoned)
+		return; /* the thread still uses it; the process is exiting */
 	for (size_t i = 0; i < rs->n; i++)
 		upstream_unref(rs->e[i].u);
 	free(rs->e);

@@ -46,8 +46,10 @@ void resolver_remove(struct resolver *rs, struct upstream *u);
 void resolver_wake(struct resolver *rs);
 
 /*
- * Stop the thread and wait for it (a lookup in progress is finished
- * first). Idempotent; NULL-safe.
+ * Stop the thread and wait for it, at most a second for a lookup in
+ * progress (a dead name server can hold glibc for 30 s, past a container's
+ * stop grace): after that it is left running, and resolver_free() leaves
+ * the resolver to it, for the process is exiting. Idempotent; NULL-safe.
  */
 void resolver_stop(struct resolver *rs);
 

@@ -232,4 +232,24 @@ assert_no_grep 'is stale' "$T/term.log"
     fail "the reload looked moved up again instead of keeping its upstream"
 [ -z "$(metric 'cotai_upstream_resolve_failures_total{route="late"}')" ] ||
     fail "the removed route still has metrics"
+echo "== a lookup stuck on a silent name server does not hold up the exit"
+# A name server that never answers (glibc then waits 5 s x 2 attempts).
+spawn dns "$(command -v python3)" -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+time.sleep(600)'
+wait_for "the silent name server" $((10 * TMO)) sh -c \
+    "ip netns exec '$ns' ss -Hlun 'sport = :53' | grep -q ."
+printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n' \
+    >"$etc/resolv.conf"
+hosts "127.0.0.3 retry.cotai.test" # db.cotai.test now goes to it
+sleep 1                            # moved's next lookup is stuck there
+t0=$(now_ms)
+kill -TERM "$term_pid"
+wait "$term_pid" || fail "cotai-proxy exited $? after SIGTERM"
+took=$(($(now_ms) - t0))
+echo "exit $took ms after SIGTERM, a lookup still running"
+[ "$took" -lt $((4000 * TMO)) ] || fail "the exit waited for the lookup"
+assert_grep 'a name lookup is still running; exiting without waiting' \
+    "$T/term.log"
 echo "ok: 26-resolve"
