@@ -141,6 +141,31 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return (1);
 }
 
+/*
+ * Server side, once the ServerHello is chosen: a resumed session gets no
+ * new ticket while it is younger than half its lifetime. The client
+ * resumes every connection from the ticket it has (struct tls_cache), so
+ * a ticket per connection would only cost a session copy, a key
+ * derivation and a cache entry each (~1 KiB until it times out); past
+ * half its life the session is replaced, so the client never holds an
+ * expired one.
+ */
+static void
+tls_info_cb(const SSL *cssl, int where, int ret)
+{
+	SSL *ssl = (SSL *)cssl; /* OpenSSL passes the SSL it owns as const */
+	SSL_SESSION *sess;
+
+	(void)ret;
+	if ((where & SSL_CB_ACCEPT_LOOP) == 0 ||
+	    SSL_get_state(ssl) != TLS_ST_SW_SRVR_HELLO ||
+	    !SSL_session_reused(ssl) || (sess = SSL_get_session(ssl)) == NULL)
+		return;
+	if (time(NULL) - SSL_SESSION_get_time(sess) <
+	    SSL_SESSION_get_timeout(sess) / 2)
+		SSL_set_num_tickets(ssl, 0);
+}
+
 /* Client side: keep the new session for a later connection. */
 static int
 tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
@@ -151,12 +176,8 @@ tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	if (p == NULL || p->cache == NULL || p->reason != REASON_NONE)
 		return (0);
 	c = p->cache;
-	if (c->n == TLS_CACHE_MAX) {
-		SSL_SESSION_free(c->s[0]);
-		memmove(c->s, c->s + 1, (TLS_CACHE_MAX - 1) * sizeof(c->s[0]));
-		c->n--;
-	}
-	c->s[c->n++] = sess;
+	SSL_SESSION_free(c->s);
+	c->s = sess;
 	return (1); /* we keep the reference */
 }
 
@@ -326,6 +347,7 @@ tls_ctx_new(const struct config_route *rc)
 		SSL_CTX_sess_set_cache_size(ctx, TLS_SERVER_CACHE);
 		SSL_CTX_set_timeout(ctx, TLS_SESSION_LIFETIME);
 		SSL_CTX_set_num_tickets(ctx, 1);
+		SSL_CTX_set_info_callback(ctx, tls_info_cb);
 	} else if (!rc->tls_resumption) {
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	} else {
@@ -359,21 +381,21 @@ tls_peer_clear(struct tls_peer *p)
 }
 
 /*
- * Offer a cached session: the newest one, taken out of the cache when
- * there are others (each ticket used once, as OpenSSL advises), shared
- * when it is the last (a burst of connections all resumes from it; the
- * server allows that, see SSL_OP_NO_ANTI_REPLAY above). 0 or -1.
+ * Offer a copy of the cached session (see struct tls_cache for why a
+ * copy). A failed copy only means a full handshake. 0 or -1.
  */
 static int
-tls_offer_session(SSL *ssl, struct tls_cache *c)
+tls_offer_session(SSL *ssl, const struct tls_cache *c)
 {
-	SSL_SESSION *sess = c->s[c->n - 1];
-	int ok = SSL_set_session(ssl, sess);
+	SSL_SESSION *copy = SSL_SESSION_dup(c->s);
+	int ok;
 
-	if (c->n > 1) {
-		c->n--;
-		SSL_SESSION_free(sess); /* the SSL holds its own reference */
+	if (copy == NULL) {
+		ERR_clear_error();
+		return (0);
 	}
+	ok = SSL_set_session(ssl, copy);
+	SSL_SESSION_free(copy); /* the SSL holds its own reference */
 	return (ok == 1 ? 0 : -1);
 }
 
@@ -406,7 +428,7 @@ tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
 			log_ssl("SNI %s", host);
 			goto out;
 		}
-		if (p->cache != NULL && p->cache->n > 0 &&
+		if (p->cache != NULL && p->cache->s != NULL &&
 		    tls_offer_session(ssl, p->cache) != 0) {
 			log_ssl("SSL_set_session");
 			goto out;
@@ -495,6 +517,6 @@ tls_cache_clear(struct tls_cache *cache)
 {
 	if (cache == NULL)
 		return;
-	while (cache->n > 0)
-		SSL_SESSION_free(cache->s[--cache->n]);
+	SSL_SESSION_free(cache->s);
+	cache->s = NULL;
 }

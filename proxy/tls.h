@@ -21,15 +21,16 @@
 #include "reason.h"
 
 /*
- * Client-side TLS 1.3 sessions for one route in one worker thread (no
- * locking). OpenSSL advises using a TLS 1.3 ticket once: every new ticket
- * is pushed here, and each new connection takes the newest one out.
+ * Client side: the newest TLS 1.3 session of one route in one worker thread
+ * (no locking). Every new connection resumes from a private copy of it: an
+ * OpenSSL 3.0 client marks the session a handshake used as not resumable
+ * when that handshake finishes ("use a ticket once"), and a copy keeps
+ * that from spoiling the one in the store while other connections are
+ * still to be made from it. The server keeps the session in its cache
+ * (SSL_OP_NO_ANTI_REPLAY, no early data), so one ticket serves them all.
  */
-#define TLS_CACHE_MAX 8
-
 struct tls_cache {
-	SSL_SESSION *s[TLS_CACHE_MAX]; /* owned references, oldest first */
-	int n;
+	SSL_SESSION *s; /* an owned reference, or NULL */
 };
 
 /*
@@ -69,9 +70,9 @@ void tls_peer_clear(struct tls_peer *p);
 /*
  * A new SSL on socket FD for CTX, in client or server state per P->server.
  * P is borrowed and must outlive the SSL. As a client, SNI is set to HOST
- * when it is a name (not an IP literal; HOST may be NULL) and the session
- * newest session in P->cache, if any, is taken out and offered for
- * resumption. Returns the SSL (the
+ * when it is a name (not an IP literal; HOST may be NULL) and a copy of
+ * the session in P->cache, if any, is offered for resumption. Returns the
+ * SSL (the
  * caller frees it with SSL_free(); FD stays the caller's) or NULL, logged.
  */
 SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Resumption: the second connection through the originating side resumes
 # the TLS 1.3 session (resumed=true on both proxies) and its peer identity
-# is still taken from the session and checked.
+# is still taken from the session and checked. Then 8 connections at once
+# all resume from the one ticket the originating worker holds, and the
+# terminating side issues no new ticket for a resumed session (one
+# session in its cache, from the first, full handshake).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
+. "$(dirname "$0")/5_ops_lib.sh"
 
-relay_pki
+ops_pki
 relay_peer echo
-relay_terminate term "$PEER_PORT"
-# One worker, so both connections use the same session slot.
-relay_config orig originate backend "$PORT" "expect: pg" "" "" 
+ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
+ops_start term
+# One worker, so every connection uses the same session slot.
+relay_config orig originate backend "$PORT" "expect: pg" "" ""
 sed -i 's/^workers: 2/workers: 1/' "$T/orig.yaml"
 relay_start orig
 for i in 1 2 3; do
@@ -26,4 +31,16 @@ audit term
     fail "originate: later connections not resumed"
 [ "$(audit term | tail -n 2 | grep -c 'peer=backend .*resumed=true .*reason=eof')" = 2 ] ||
     fail "terminate: later connections not resumed"
+
+echo "== 8 connections at once"
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 -c 8 \
+    >"$T/c8.out" || fail "client -c 8"
+wait_audit orig 11
+wait_audit term 11
+[ "$(audit orig | tail -n 8 | grep -c 'peer=pg .*resumed=true .*reason=eof')" = 8 ] ||
+    fail "originate: not all 8 concurrent connections resumed"
+[ "$(audit term | tail -n 8 | grep -c 'peer=backend .*resumed=true .*reason=eof')" = 8 ] ||
+    fail "terminate: not all 8 concurrent connections resumed"
+[ "$(metric term 'cotai_tls_sessions_cached{route="term"}')" = 1 ] ||
+    fail "terminate: $(metric term 'cotai_tls_sessions_cached{route="term"}') sessions cached, expected 1"
 echo ok
