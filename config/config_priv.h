@@ -35,6 +35,7 @@
 #define CFG_DEF_MAXHANDSHAKES 1024
 #define CFG_DEF_RETRY_ATTEMPTS 3
 #define CFG_DEF_RETRY_BACKOFF_MS 250
+#define CFG_DEF_SESSION_CACHE 1024
 
 /* Where a field's value came from. */
 struct cfg_where {

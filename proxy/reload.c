@@ -210,6 +210,9 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		worker_post(&p->w[k], u[k]);
 	}
 	for (size_t i = 0; i < p->nroutes; i++) {
+		/* Old connections may keep the route for days: not its cache.
+		 */
+		tls_sessions_flush(p->routes[i]->ssl_ctx, true);
 		route_unref(p->routes[i]);
 		free(p->bound[i]);
 	}

@@ -36,9 +36,13 @@
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
 	"TLS_CHACHA20_POLY1305_SHA256"
 
-/* Server session cache: entries, and how long a session may be resumed. */
-#define TLS_SERVER_CACHE 20000
-#define TLS_SESSION_LIFETIME (2 * 3600)
+/*
+ * How long a server session may be resumed. A client that resumes gets a
+ * new ticket after half of it (tls_info_cb); what bounds the memory is
+ * the cache size (tls_session_cache) and this: a session from a client
+ * that never resumes holds its decoded certificate chain, ~11 KiB.
+ */
+#define TLS_SESSION_LIFETIME (5 * 60)
 
 /* Read-ahead buffer per TLS connection. */
 #define TLS_READ_BUFFER (64 * 1024)
@@ -344,7 +348,7 @@ tls_ctx_new(const struct config_route *rc)
 		SSL_CTX_set_options(
 		    ctx, SSL_OP_NO_TICKET | SSL_OP_NO_ANTI_REPLAY);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-		SSL_CTX_sess_set_cache_size(ctx, TLS_SERVER_CACHE);
+		SSL_CTX_sess_set_cache_size(ctx, rc->tls_session_cache);
 		SSL_CTX_set_timeout(ctx, TLS_SESSION_LIFETIME);
 		SSL_CTX_set_num_tickets(ctx, 1);
 		SSL_CTX_set_info_callback(ctx, tls_info_cb);
@@ -510,6 +514,13 @@ tls_handshake_failed(struct tls_peer *p)
 		tls_fail(p, r, buf);
 	}
 	ERR_clear_error();
+}
+
+void
+tls_sessions_flush(SSL_CTX *ctx, bool all)
+{
+	/* 0 flushes everything; OpenSSL compares the time as a long. */
+	SSL_CTX_flush_sessions(ctx, all ? 0 : (long)time(NULL));
 }
 
 void

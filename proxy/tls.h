@@ -91,6 +91,13 @@ int tls_after_handshake(SSL *ssl, struct tls_peer *p);
  */
 void tls_handshake_failed(struct tls_peer *p);
 
+/*
+ * Server side: drop the sessions of CTX's cache that have expired, or all
+ * of them when ALL (a context that a reload replaced: no new connection
+ * uses its cache). Sessions live connections hold stay theirs.
+ */
+void tls_sessions_flush(SSL_CTX *ctx, bool all);
+
 /* Free the sessions in CACHE; NULL-safe. */
 void tls_cache_clear(struct tls_cache *cache);
 
