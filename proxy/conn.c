@@ -41,7 +41,9 @@
  * that step; in RELAY it checks the last time a byte moved against
  * idle_ms, or against halfclose_ms once one direction is finished. When
  * every upstream address failed, CONNECT waits on it for the next
- * connect_retry attempt (retry_wait).
+ * connect_retry attempt (retry_wait). In RELAY it is also activated by
+ * hand when a pump stopped early for fairness (more_due). With one event
+ * per leg, a connection has three, kept in its own allocation (evmem).
  *
  * Terminate connections before their handshake count in w->nhandshakes;
  * over max_handshakes a new one sheds the oldest (conn_shed). After a
@@ -64,7 +66,6 @@
 static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_more_cb(evutil_socket_t fd, short what, void *arg);
 static void on_connect_start(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_relay_start(struct conn *c);
@@ -88,6 +89,21 @@ conn_count(struct conn *c)
 		c->w->nhandshakes++;
 	else
 		c->w->nhandshakes--;
+}
+
+/* The size of one event in evmem, rounded up to keep the next aligned. */
+static size_t
+conn_event_size(void)
+{
+	size_t a = alignof(max_align_t);
+
+	return ((event_get_struct_event_size() + a - 1) / a * a);
+}
+
+static struct event *
+conn_event(struct conn *c, int i)
+{
+	return ((struct event *)(c->evmem + (size_t)i * conn_event_size()));
 }
 
 uint64_t
@@ -132,10 +148,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
 	conn_audit(c, why, by, detail);
 
-	if (c->ev_timer != NULL)
-		event_free(c->ev_timer);
-	if (c->ev_more != NULL)
-		event_free(c->ev_more);
+	event_del(c->ev_timer);
 	/* A plaintext leg is reset on failure, so the app sees an error. */
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
@@ -175,12 +188,15 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	unsigned all;
 	int one = 1;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = calloc(1, sizeof(*c) + CONN_NEV * conn_event_size())) ==
+	    NULL) {
 		log_errno("calloc");
 		close(fd);
 		return;
 	}
 	c->magic = CONN_MAGIC;
+	c->ev_timer = conn_event(c, CONN_EV_TIMER);
+	(void)evtimer_assign(c->ev_timer, w->base, conn_timer_cb, c);
 	c->w = w;
 	c->r = route_ref(r);
 	leg_init(&c->cl);
@@ -198,12 +214,7 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	all = atomic_fetch_add_explicit(
 		  &w->pool->active, 1, memory_order_relaxed) +
 	    1;
-	if (leg_open(&c->cl, w->base, fd, conn_cl_cb, c) != 0 ||
-	    (c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL ||
-	    (c->ev_more = event_new(w->base, -1, 0, conn_more_cb, c)) == NULL) {
-		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
-		return;
-	}
+	leg_open(&c->cl, conn_event(c, CONN_EV_CL), w->base, fd, conn_cl_cb, c);
 	if (conn_over_limit(c, ra, all)) {
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
@@ -277,10 +288,8 @@ on_connect_start(struct conn *c)
 		    c->up_err != 0 ? strerror(c->up_err) : "no address");
 		return;
 	}
-	if (leg_open(&c->up, c->w->base, fd, conn_up_cb, c) != 0) {
-		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
-		return;
-	}
+	leg_open(
+	    &c->up, conn_event(c, CONN_EV_UP), c->w->base, fd, conn_up_cb, c);
 	conn_set_state(c, CONN_S_CONNECT);
 	c->up.wr_block = EV_WRITE;
 	leg_watch(&c->cl, 0);
@@ -368,8 +377,8 @@ on_pg_io(struct conn *c)
 	bool up;
 	enum reason why;
 
-	switch (pgconn_io(
-	    c->pg, &c->cl, &c->up, c->handshaken ? &c->peer.id : NULL)) {
+	switch (pgconn_io(c->pg, &c->cl, &c->up,
+	    c->handshaken ? tls_peer_identity(&c->peer) : NULL)) {
 	case PGCONN_WAIT:
 		return;
 	case PGCONN_CONNECT:
@@ -425,13 +434,15 @@ on_relay_io(struct conn *c)
 	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
 	struct pump *p[2] = {&c->dup, &c->ddown};
 	struct leg *bad = NULL;
+	char buf[120];
 
 	for (int i = 0; i < 2; i++) {
 		switch (pump_run(p[i], &bad)) {
 		case PUMP_ERR:
 			conn_close(c,
 			    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
-			    conn_side(c, bad), bad->detail);
+			    conn_side(c, bad),
+			    leg_detail(bad, buf, sizeof(buf)));
 			return;
 		case PUMP_EOF:
 			conn_first_eof(c, p[i]->src);
@@ -452,11 +463,13 @@ on_relay_io(struct conn *c)
 	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*
 	 * Come back for the rest after other connections had their turn, on
-	 * an event of our own: an I/O event that is active but not added is
-	 * never added to epoll by event_add() (libevent 2.1).
+	 * the timer (not on a leg's event: an I/O event that is active but
+	 * not added is never added to epoll by event_add(), libevent 2.1).
 	 */
-	if (c->dup.more || c->ddown.more)
-		event_active(c->ev_more, EV_TIMEOUT, 1);
+	if (c->dup.more || c->ddown.more) {
+		c->more_due = true;
+		event_active(c->ev_timer, EV_TIMEOUT, 1);
+	}
 	c->dup.more = c->ddown.more = false;
 }
 
@@ -531,19 +544,6 @@ conn_up_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-conn_more_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("event on a dead connection %p", (void *)c);
-		return;
-	}
-	if (c->state == CONN_S_RELAY)
-		on_relay_io(c);
-}
-
-static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -552,6 +552,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->magic != CONN_MAGIC) {
 		log_error("timer on a dead connection %p", (void *)c);
+		return;
+	}
+	if (c->more_due) { /* activated by on_relay_io(), not expired */
+		c->more_due = false;
+		conn_arm_timer(c); /* libevent took it off when it fired */
+		if (c->state == CONN_S_RELAY)
+			on_relay_io(c);
 		return;
 	}
 	if (c->retry_wait) {

@@ -7,7 +7,9 @@
 #define COTAI_CONN_PRIV_H
 
 #include <netinet/in.h>
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -46,9 +48,8 @@ struct conn {
 	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	struct tls_peer peer;
-	struct pgconn *pg; /* protocol postgres, else NULL */
-	struct event *ev_timer;
-	struct event *ev_more; /* activated to resume a pump (fairness) */
+	struct pgconn *pg;               /* protocol postgres, else NULL */
+	struct event *ev_timer;          /* in evmem, like the legs' events */
 	uint64_t t_start, t_state, t_io; /* monotonic ms */
 	size_t ai_next;                  /* next upstream address to try */
 	int up_err;                      /* last upstream connect errno */
@@ -58,8 +59,19 @@ struct conn {
 	bool handshaken;
 	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
 	bool retry_wait; /* the timer is a connect retry's backoff */
+	bool more_due;   /* the timer was activated to resume the pumps */
 	char client[INET6_ADDRSTRLEN + 8];
+	/*
+	 * The three events (cl's, up's, the timer), CONN_EVENT_SIZE bytes
+	 * each, in the connection's own allocation: no malloc per event.
+	 */
+	alignas(max_align_t) unsigned char evmem[];
 };
+
+#define CONN_EV_CL 0
+#define CONN_EV_UP 1
+#define CONN_EV_TIMER 2
+#define CONN_NEV 3
 
 /* Monotonic milliseconds (coarse clock). */
 uint64_t conn_now(void);

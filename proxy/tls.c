@@ -14,7 +14,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,13 +49,84 @@
 /* Read-ahead buffer per TLS connection. */
 #define TLS_READ_BUFFER (64 * 1024)
 
+/*
+ * A leaf certificate's identity, parsed once per decoded certificate: it
+ * hangs off the X509 (ex_data), which a session keeps and its resumptions
+ * share (reference-counted), so a resumed handshake does not parse it
+ * again and each connection holds a reference instead of its own copy.
+ */
+struct tls_ident {
+	atomic_uint refs;
+	struct identity id;
+};
+
 static int tls_peer_idx = -1;
+static int tls_ident_idx = -1;
+
+static void
+tls_ident_unref(struct tls_ident *t)
+{
+	if (t == NULL ||
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	identity_clear(&t->id);
+	free(t);
+}
+
+/* X509_free(): the certificate's reference goes. */
+static void
+tls_ident_free_cb(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	tls_ident_unref(ptr);
+}
+
+/* X509_dup() copies the pointer: the copy holds a reference too. */
+static int
+tls_ident_dup_cb(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **ptr,
+    int idx, long argl, void *argp)
+{
+	struct tls_ident *t = *ptr;
+
+	if (t != NULL)
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return (1);
+}
 
 int
 tls_init(void)
 {
 	tls_peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	return (tls_peer_idx < 0 ? -1 : 0);
+	tls_ident_idx = X509_get_ex_new_index(
+	    0, NULL, NULL, tls_ident_dup_cb, tls_ident_free_cb);
+	return (tls_peer_idx < 0 || tls_ident_idx < 0 ? -1 : 0);
+}
+
+/*
+ * CERT's identity, a new reference: the one attached to CERT, else parsed
+ * now, and attached when ATTACH (only for a certificate no other thread
+ * can see yet: the one a full handshake has just decoded). NULL when the
+ * identity is malformed or memory runs out.
+ */
+static struct tls_ident *
+tls_ident_get(X509 *cert, bool attach)
+{
+	struct tls_ident *t = X509_get_ex_data(cert, tls_ident_idx);
+
+	if (t != NULL) {
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+		return (t);
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	if (identity_from_x509(cert, &t->id) != 0) {
+		free(t);
+		return (NULL);
+	}
+	atomic_init(&t->refs, 1);
+	if (attach && X509_set_ex_data(cert, tls_ident_idx, t) == 1)
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return (t);
 }
 
 static struct tls_peer *
@@ -92,26 +165,30 @@ tls_fail(struct tls_peer *p, enum reason r, const char *detail)
 	if (p->reason != REASON_NONE)
 		return;
 	p->reason = r;
-	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+	p->detail = strdup(detail); /* NULL only costs the audit its text */
 }
 
-/* Take CERT's identity into P and match it; 0 or -1 with a reason. */
+/*
+ * Take CERT's identity into P (ATTACH: see tls_ident_get) and match it;
+ * 0 or -1 with a reason.
+ */
 static int
-tls_check_identity(struct tls_peer *p, X509 *cert)
+tls_check_identity(struct tls_peer *p, X509 *cert, bool attach)
 {
-	identity_clear(&p->id);
-	p->have_id = false;
-	if (identity_from_x509(cert, &p->id) != 0) {
+	const struct identity *id;
+
+	tls_ident_unref(p->ident);
+	if ((p->ident = tls_ident_get(cert, attach)) == NULL) {
 		tls_fail(
 		    p, REASON_BAD_CERT, "malformed identity in certificate");
 		return (-1);
 	}
-	p->have_id = true;
-	if (policy_match(p->patterns, p->npatterns, &p->id) < 0) {
+	id = &p->ident->id;
+	if (policy_match(p->patterns, p->npatterns, id) < 0) {
 		tls_fail(p,
 		    p->server ? REASON_IDENTITY_NOT_ALLOWED
 			      : REASON_IDENTITY_NOT_EXPECTED,
-		    p->id.spiffe != NULL ? p->id.spiffe : "no SPIFFE ID");
+		    id->spiffe != NULL ? id->spiffe : "no SPIFFE ID");
 		return (-1);
 	}
 	return (0);
@@ -124,7 +201,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_peer *p = tls_peer_of(ssl);
 	int err = X509_STORE_CTX_get_error(xs);
-	char buf[sizeof(p->detail)];
+	char buf[160];
 
 	if (p == NULL)
 		return (0);
@@ -137,7 +214,9 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	}
 	if (X509_STORE_CTX_get_error_depth(xs) != 0)
 		return (1);
-	if (tls_check_identity(p, X509_STORE_CTX_get_current_cert(xs)) != 0) {
+	/* The leaf this handshake decoded: no other thread sees it yet. */
+	if (tls_check_identity(p, X509_STORE_CTX_get_current_cert(xs), true) !=
+	    0) {
 		X509_STORE_CTX_set_error(
 		    xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return (0);
@@ -380,8 +459,18 @@ tls_peer_init(
 void
 tls_peer_clear(struct tls_peer *p)
 {
-	identity_clear(&p->id);
-	p->have_id = false;
+	tls_ident_unref(p->ident);
+	p->ident = NULL;
+	free(p->detail);
+	p->detail = NULL;
+}
+
+const struct identity *
+tls_peer_identity(const struct tls_peer *p)
+{
+	static const struct identity none;
+
+	return (p->ident != NULL ? &p->ident->id : &none);
 }
 
 /*
@@ -458,12 +547,16 @@ tls_check_session(SSL *ssl, struct tls_peer *p)
 		tls_fail(p, REASON_BAD_CERT, "session not verified");
 		return (-1);
 	}
-	if (!SSL_session_reused(ssl) && p->have_id)
+	if (!SSL_session_reused(ssl) && p->ident != NULL)
 		return (0);
-	/* Resumed: no chain was verified, check the stored leaf again. */
-	if (tls_check_identity(p, cert) != 0)
+	/*
+	 * Resumed: no chain was verified, check the stored leaf again. Its
+	 * identity was attached when the session's full handshake decoded it
+	 * (other threads may use the certificate now: no attaching here).
+	 */
+	if (tls_check_identity(p, cert, false) != 0)
 		return (-1);
-	if (p->id.not_after < time(NULL)) {
+	if (p->ident->id.not_after < time(NULL)) {
 		tls_fail(p, REASON_CERT_EXPIRED, "resumed session: expired");
 		return (-1);
 	}
@@ -489,7 +582,7 @@ tls_handshake_failed(struct tls_peer *p)
 {
 	unsigned long e = ERR_peek_error();
 	enum reason r = REASON_TLS_ERROR;
-	char buf[sizeof(p->detail)];
+	char buf[160];
 
 	tls_cache_clear(p->cache);
 	if (p->reason == REASON_NONE) {

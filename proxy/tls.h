@@ -33,23 +33,24 @@ struct tls_cache {
 	SSL_SESSION *s; /* an owned reference, or NULL */
 };
 
+struct tls_ident;
+
 /*
  * What one TLS leg learns about its peer. The connection owns it (embedded)
  * and initialises it with tls_peer_init(); tls.c fills it during the
- * handshake; tls_peer_clear() frees the identity strings.
+ * handshake; tls_peer_clear() frees what it holds.
  */
 struct tls_peer {
 	char *const *patterns; /* borrowed: the route's allow or expect */
 	size_t npatterns;
 	bool server;             /* we are the TLS server (terminate) */
 	struct tls_cache *cache; /* client: this worker's sessions */
-	struct identity id;      /* the peer's leaf, once seen */
-	bool have_id;
-	enum reason reason; /* first failure found, REASON_NONE if none */
-	char detail[160];   /* human text for the failure */
+	struct tls_ident *ident; /* the peer leaf's identity, or NULL */
+	enum reason reason;      /* first failure found, REASON_NONE if none */
+	char *detail;            /* human text for the failure, or NULL */
 };
 
-/* Register the ex_data index; call once before any thread starts. 0/-1. */
+/* Register the ex_data indexes; call once before any thread starts. 0/-1. */
 int tls_init(void);
 
 /*
@@ -66,6 +67,12 @@ void tls_peer_init(
 
 /* Free what *P holds; idempotent. */
 void tls_peer_clear(struct tls_peer *p);
+
+/*
+ * The identity of P's peer leaf (valid until tls_peer_clear()): all NULL
+ * and empty when none was seen.
+ */
+const struct identity *tls_peer_identity(const struct tls_peer *p);
 
 /*
  * A new SSL on socket FD for CTX, in client or server state per P->server.
