@@ -65,8 +65,6 @@
 
 static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void on_connect_start(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_relay_start(struct conn *c);
 static void on_pg_io(struct conn *c);
@@ -147,6 +145,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
 	conn_audit(c, why, by, detail);
+	conn_resume_close(c);
 
 	event_del(c->ev_timer);
 	/* A plaintext leg is reset on failure, so the app sees an error. */
@@ -170,7 +169,7 @@ conn_drop(struct conn *c, enum reason why)
 	conn_close(c, why, CONN_BY_PROXY, NULL);
 }
 
-static void
+void
 conn_set_state(struct conn *c, enum conn_state s)
 {
 	c->state = s;
@@ -233,45 +232,21 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
-		on_connect_start(c);
+		conn_connect_start(c);
 	else
 		on_handshake_start(c, &c->cl);
 }
 
-/*
- * Every upstream address failed: wait and try them again while the
- * route's connect_retry allows (a database that starts after its sidecar).
- * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
- * retry is scheduled.
- */
-static bool
-conn_retry(struct conn *c)
-{
-	const struct config_retry *rt = &c->r->cfg->retry;
-	uint64_t ms;
-	struct timeval tv;
-
-	if (c->retries >= rt->attempts)
-		return (false);
-	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
-	c->retries++;
-	c->ai_next = 0;
-	atomic_fetch_add_explicit(
-	    &c->r->stats->retries, 1, memory_order_relaxed);
-	conn_set_state(c, CONN_S_CONNECT);
-	leg_watch(&c->cl, 0);
-	c->retry_wait = true;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->ev_timer, &tv);
-	return (true);
-}
-
-/* Start connecting to the next upstream address, or give up. */
-static void
-on_connect_start(struct conn *c)
+void
+conn_connect_start(struct conn *c)
 {
 	int fd;
+
+	/* The first attempt: wait for a session another connection fetches? */
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE && c->ai_next == 0 &&
+	    c->retries == 0 && c->state != CONN_S_TLS_WAIT &&
+	    conn_resume_wait(c))
+		return;
 
 	while ((fd = upstream_connect(c->r->up, c->ai_next++)) < 0) {
 		if (errno == ENOENT)
@@ -306,7 +281,7 @@ on_connect_done(struct conn *c)
 		c->up_err = err;
 		leg_clear(&c->up, false);
 		leg_init(&c->up);
-		on_connect_start(c);
+		conn_connect_start(c);
 		return;
 	}
 	leg_watch(&c->up, 0);
@@ -351,6 +326,7 @@ on_handshake_io(struct conn *c)
 	}
 	c->handshaken = true;
 	conn_count(c);
+	conn_resume_handshaken(c);
 	route_observe_handshake(c->r, conn_now() - c->t_state);
 	atomic_fetch_add_explicit(
 	    &c->r->stats->handshakes, 1, memory_order_relaxed);
@@ -365,7 +341,7 @@ on_handshake_io(struct conn *c)
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else {
-		on_connect_start(c);
+		conn_connect_start(c);
 	}
 }
 
@@ -382,7 +358,7 @@ on_pg_io(struct conn *c)
 	case PGCONN_WAIT:
 		return;
 	case PGCONN_CONNECT:
-		on_connect_start(c);
+		conn_connect_start(c);
 		return;
 	case PGCONN_TLS:
 		on_handshake_start(c,
@@ -426,9 +402,8 @@ conn_first_eof(struct conn *c, const struct leg *src)
 	conn_arm_timer(c);
 }
 
-/* Something happened on a leg in RELAY: move what can be moved. */
-static void
-on_relay_io(struct conn *c)
+void
+conn_relay_io(struct conn *c)
 {
 	uint64_t before =
 	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
@@ -471,6 +446,8 @@ on_relay_io(struct conn *c)
 		event_active(c->ev_timer, EV_TIMEOUT, 1);
 	}
 	c->dup.more = c->ddown.more = false;
+	if (c->ticket_leader)
+		conn_resume_check(c);
 }
 
 /* Both legs are up: set up the pumps (buffers come when bytes do). */
@@ -495,7 +472,7 @@ on_relay_start(struct conn *c)
 	c->cl.rd_block = c->cl.wr_block = 0;
 	c->up.rd_block = c->up.wr_block = 0;
 	conn_set_state(c, CONN_S_RELAY);
-	on_relay_io(c);
+	conn_relay_io(c);
 }
 
 /* An event on leg L of C. */
@@ -517,7 +494,7 @@ conn_leg_event(struct conn *c, struct leg *l, short what)
 			on_handshake_io(c);
 		break;
 	case CONN_S_RELAY:
-		on_relay_io(c);
+		conn_relay_io(c);
 		break;
 	case CONN_S_PG:
 		on_pg_io(c);
@@ -541,63 +518,4 @@ conn_up_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	conn_leg_event(c, &c->up, what);
-}
-
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	const struct config_timeouts *tm;
-	uint64_t now = conn_now();
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("timer on a dead connection %p", (void *)c);
-		return;
-	}
-	if (c->more_due) { /* activated by on_relay_io(), not expired */
-		c->more_due = false;
-		conn_arm_timer(c); /* libevent took it off when it fired */
-		if (c->state == CONN_S_RELAY)
-			on_relay_io(c);
-		return;
-	}
-	if (c->retry_wait) {
-		c->retry_wait = false;
-		on_connect_start(c);
-		return;
-	}
-	tm = &c->r->cfg->timeouts;
-	switch (c->state) {
-	case CONN_S_CONNECT:
-		if (now >= c->t_state + tm->connect_ms) {
-			conn_close(
-			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	case CONN_S_HANDSHAKE:
-	case CONN_S_PG:
-		if (now >= c->t_state + tm->handshake_ms) {
-			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
-			conn_close(
-			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	case CONN_S_RELAY:
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    now >= c->t_io + tm->halfclose_ms) {
-			conn_close(
-			    c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms) {
-			conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	conn_arm_timer(c);
 }

@@ -1,13 +1,15 @@
 /*
  * conn_limits: the limits on a connection: its timeouts (one timer per
- * connection), the connection limits, the handshake cap, and the recheck
- * of live connections after a reload.
+ * connection, see the top of conn.c), connect retries, the connection
+ * limits, the handshake cap, and the recheck of live connections after a
+ * reload.
  */
 #include "conn_priv.h"
 
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
 #include "recheck.h"
 
 /* Arm the timer for the current state (see the top comment). */
@@ -24,6 +26,7 @@ conn_arm_timer(struct conn *c)
 		break;
 	case CONN_S_HANDSHAKE:
 	case CONN_S_PG:
+	case CONN_S_TLS_WAIT:
 		limit = tm->handshake_ms;
 		break;
 	case CONN_S_RELAY:
@@ -44,6 +47,97 @@ conn_arm_timer(struct conn *c)
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
 	evtimer_add(c->ev_timer, &tv);
+}
+
+/*
+ * Every upstream address failed: wait and try them again while the
+ * route's connect_retry allows (a database that starts after its sidecar).
+ * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
+ * retry is scheduled.
+ */
+bool
+conn_retry(struct conn *c)
+{
+	const struct config_retry *rt = &c->r->cfg->retry;
+	uint64_t ms;
+	struct timeval tv;
+
+	if (c->retries >= rt->attempts)
+		return (false);
+	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
+	c->retries++;
+	c->ai_next = 0;
+	atomic_fetch_add_explicit(
+	    &c->r->stats->retries, 1, memory_order_relaxed);
+	conn_set_state(c, CONN_S_CONNECT);
+	leg_watch(&c->cl, 0);
+	c->retry_wait = true;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+	return (true);
+}
+
+void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct config_timeouts *tm;
+	uint64_t now = conn_now();
+
+	if (c->magic != CONN_MAGIC) {
+		log_error("timer on a dead connection %p", (void *)c);
+		return;
+	}
+	if (c->more_due) { /* activated by conn_relay_io(), not expired */
+		c->more_due = false;
+		conn_arm_timer(c); /* libevent took it off when it fired */
+		if (c->state == CONN_S_RELAY)
+			conn_relay_io(c);
+		return;
+	}
+	if (c->retry_wait) {
+		c->retry_wait = false;
+		conn_connect_start(c);
+		return;
+	}
+	tm = &c->r->cfg->timeouts;
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		if (now >= c->t_state + tm->connect_ms) {
+			conn_close(
+			    c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	case CONN_S_TLS_WAIT:
+		conn_resume_timeout(c); /* its wait is over, whatever it was */
+		return;
+	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
+		if (now >= c->t_state + tm->handshake_ms) {
+			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
+			conn_close(
+			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	case CONN_S_RELAY:
+		if (c->any_eof && tm->halfclose_ms != 0 &&
+		    now >= c->t_io + tm->halfclose_ms) {
+			conn_close(
+			    c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms) {
+			conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	conn_arm_timer(c);
 }
 
 /* Over either limit of open connections (this one included)? */
@@ -88,6 +182,10 @@ conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 	char detail[160];
 
 	c->peer.cache = NULL; /* the worker's session caches go away */
+	if (c->state == CONN_S_TLS_WAIT) { /* for a session of the old one */
+		conn_connect_start(c);
+		return;
+	}
 	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
 		return;
 	for (size_t j = 0; j < n; j++) {

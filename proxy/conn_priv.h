@@ -1,7 +1,9 @@
 /*
  * conn_priv: what the files of the conn module share (conn.c, the state
- * machine; conn_audit.c, the audit line; conn_limits.c, timeouts, limits
- * and the recheck after a reload). Nothing outside proxy/conn*.c includes it.
+ * machine; conn_audit.c, the audit line; conn_limits.c, timeouts, retries,
+ * limits and the recheck after a reload; conn_resume.c, one full handshake
+ * per burst on an originate route). Nothing outside proxy/conn*.c
+ * includes it.
  */
 #ifndef COTAI_CONN_PRIV_H
 #define COTAI_CONN_PRIV_H
@@ -32,6 +34,7 @@ enum conn_state {
 	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
 	CONN_S_RELAY,     /* moving bytes */
 	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
+	CONN_S_TLS_WAIT,  /* originate: waiting for a session (conn_resume.c) */
 	CONN_S_CLOSED
 };
 
@@ -57,9 +60,11 @@ struct conn {
 	enum conn_by first_eof;
 	bool any_eof;
 	bool handshaken;
-	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
-	bool retry_wait; /* the timer is a connect retry's backoff */
-	bool more_due;   /* the timer was activated to resume the pumps */
+	bool pre_tls;       /* counted in w->nhandshakes (see conn_count) */
+	bool retry_wait;    /* the timer is a connect retry's backoff */
+	bool more_due;      /* the timer was activated to resume the pumps */
+	bool ticket_leader; /* out for its worker's first session
+			       (conn_resume.c) */
 	char client[INET6_ADDRSTRLEN + 8];
 	/*
 	 * The three events (cl's, up's, the timer), CONN_EVENT_SIZE bytes
@@ -75,6 +80,39 @@ struct conn {
 
 /* Monotonic milliseconds (coarse clock). */
 uint64_t conn_now(void);
+
+/* Enter state S now: its timestamps, counters and timer. */
+void conn_set_state(struct conn *c, enum conn_state s);
+
+/* Connect to the next upstream address (the first: maybe wait for a
+ * session instead), or retry later, or give up. */
+void conn_connect_start(struct conn *c);
+
+/* Something happened on a leg in RELAY: move what can be moved. */
+void conn_relay_io(struct conn *c);
+
+/* The connection's timer (conn_limits.c): deadlines, retries, more_due. */
+void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Every upstream address failed: schedule another round after the
+ * backoff while connect_retry allows. True when one is scheduled.
+ */
+bool conn_retry(struct conn *c);
+
+/*
+ * conn_resume.c. conn_resume_wait(): should C (about to connect, on an
+ * originate route) wait for the session another connection is fetching?
+ * Makes C that connection when none is. The others tell it what the
+ * fetching connection (ticket_leader) did: finished its handshake, holds
+ * a ticket now (checked after each relay step), closes; and that a
+ * waiting connection's timer fired.
+ */
+bool conn_resume_wait(struct conn *c);
+void conn_resume_handshaken(struct conn *c);
+void conn_resume_check(struct conn *c);
+void conn_resume_close(struct conn *c);
+void conn_resume_timeout(struct conn *c);
 
 /*
  * The one way a connection ends: count, write the audit line, free

@@ -261,6 +261,7 @@ tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	c = p->cache;
 	SSL_SESSION_free(c->s);
 	c->s = sess;
+	c->no_tickets = false;
 	return (1); /* we keep the reference */
 }
 

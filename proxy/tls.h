@@ -31,6 +31,11 @@
  */
 struct tls_cache {
 	SSL_SESSION *s; /* an owned reference, or NULL */
+	/* conn_resume.c: a connection is out for the first session (1: in
+	 * its handshake, 2: handshake done, ticket due); the server sent none
+	 * in time, so connections no longer wait (until a ticket comes). */
+	unsigned char fetching;
+	bool no_tickets;
 };
 
 struct tls_ident;

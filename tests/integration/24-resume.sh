@@ -4,7 +4,10 @@
 # is still taken from the session and checked. Then 8 connections at once
 # all resume from the one ticket the originating worker holds, and the
 # terminating side issues no new ticket for a resumed session (one
-# session in its cache, from the first, full handshake).
+# session in its cache, from the first, full handshake). A fresh
+# originating proxy hit by 8 connections at once does one full handshake
+# and resumes the other 7 from its ticket; against a server that issues
+# no tickets, bursts still all go through.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
@@ -43,4 +46,35 @@ wait_audit term 11
     fail "terminate: not all 8 concurrent connections resumed"
 [ "$(metric term 'cotai_tls_sessions_cached{route="term"}')" = 1 ] ||
     fail "terminate: $(metric term 'cotai_tls_sessions_cached{route="term"}') sessions cached, expected 1"
+
+echo "== a fresh originating proxy, 8 connections at once"
+relay_config orig2 originate backend "$(port_of "$T/run/term.ports" term)" \
+    "expect: pg" "" ""
+sed -i 's/^workers: 2/workers: 1/' "$T/orig2.yaml"
+relay_start orig2
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 -c 8 \
+    >"$T/c8b.out" || fail "client -c 8 (fresh)"
+wait_audit orig2 8
+[ "$(audit orig2 | grep -c 'peer=pg .*resumed=false .*reason=eof')" = 1 ] ||
+    fail "fresh originate: not exactly one full handshake in the burst"
+[ "$(audit orig2 | grep -c 'peer=pg .*resumed=true .*reason=eof')" = 7 ] ||
+    fail "fresh originate: the rest of the burst did not resume"
+[ "$(metric term 'cotai_tls_sessions_cached{route="term"}')" = 2 ] ||
+    fail "terminate: expected 2 sessions cached"
+
+echo "== bursts against a server that issues no tickets"
+ops_config term3 terminate pg "$PEER_PORT" "allow: [backend]" "" \
+    "    tls_resumption: false"
+ops_start term3
+relay_config orig3 originate backend "$(port_of "$T/run/term3.ports" term3)" \
+    "expect: pg" "" ""
+sed -i 's/^workers: 2/workers: 1/' "$T/orig3.yaml"
+relay_start orig3
+for i in 1 2; do
+	timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 \
+	    -c 8 >"$T/c8c$i.out" || fail "client -c 8, no tickets, round $i"
+	wait_audit orig3 $((8 * i))
+done
+[ "$(audit orig3 | grep -c 'peer=pg .*resumed=false .*reason=eof')" = 16 ] ||
+    fail "no tickets: not all 16 connections went through"
 echo ok
