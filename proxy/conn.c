@@ -37,13 +37,16 @@
  * on_<event>() function. conn_close() is the only place that writes the
  * audit line and frees the connection; every caller returns right after it.
  *
- * One timer per connection: in CONNECT and HANDSHAKE it is the deadline of
- * that step; in RELAY it checks the last time a byte moved against
- * idle_ms, or against halfclose_ms once one direction is finished. When
- * every upstream address failed, CONNECT waits on it for the next
- * connect_retry attempt (retry_wait). In RELAY it is also activated by
- * hand when a pump stopped early for fairness (more_due). With one event
- * per leg, a connection has three, kept in its own allocation (evmem).
+ * Before RELAY a connection has a timer: in CONNECT and HANDSHAKE it is
+ * the deadline of that step; when every upstream address failed, CONNECT
+ * waits on it for the next connect_retry attempt (retry_wait). A relaying
+ * connection has none (128 bytes less each): its worker's sweep
+ * (conn_sweep, every CONN_SWEEP_MS) checks the last time a byte moved
+ * against idle_ms, or against halfclose_ms once one direction is
+ * finished, and when a pump stops early for fairness the connection goes
+ * on its worker's list of pumps to resume (more_due, conn_more_run). With
+ * one event per leg, the legs' two events live in the connection's own
+ * allocation (evmem).
  *
  * Terminate connections before their handshake count in w->nhandshakes;
  * over max_handshakes a new one sheds the oldest (conn_shed). After a
@@ -147,7 +150,10 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	conn_audit(c, why, by, detail);
 	conn_resume_close(c);
 
-	event_del(c->ev_timer);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->more_due)
+		conn_more_unlink(c);
 	/* A plaintext leg is reset on failure, so the app sees an error. */
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
@@ -194,8 +200,6 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		return;
 	}
 	c->magic = CONN_MAGIC;
-	c->ev_timer = conn_event(c, CONN_EV_TIMER);
-	(void)evtimer_assign(c->ev_timer, w->base, conn_timer_cb, c);
 	c->w = w;
 	c->r = route_ref(r);
 	leg_init(&c->cl);
@@ -214,6 +218,10 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		  &w->pool->active, 1, memory_order_relaxed) +
 	    1;
 	leg_open(&c->cl, conn_event(c, CONN_EV_CL), w->base, fd, conn_cl_cb, c);
+	if ((c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
+		return;
+	}
 	if (conn_over_limit(c, ra, all)) {
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
@@ -438,12 +446,15 @@ conn_relay_io(struct conn *c)
 	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*
 	 * Come back for the rest after other connections had their turn, on
-	 * the timer (not on a leg's event: an I/O event that is active but
-	 * not added is never added to epoll by event_add(), libevent 2.1).
+	 * the worker's event (not on a leg's: an I/O event that is active
+	 * but not added is never added to epoll by event_add(), libevent
+	 * 2.1).
 	 */
-	if (c->dup.more || c->ddown.more) {
+	if ((c->dup.more || c->ddown.more) && !c->more_due) {
 		c->more_due = true;
-		event_active(c->ev_timer, EV_TIMEOUT, 1);
+		c->more_next = c->w->more;
+		c->w->more = c;
+		event_active(c->w->ev_more, EV_TIMEOUT, 1);
 	}
 	c->dup.more = c->ddown.more = false;
 	if (c->ticket_leader)
@@ -470,7 +481,16 @@ on_relay_start(struct conn *c)
 	}
 	pgconn_prefill(c->pg, &c->dup); /* the startup packet, if any */
 	c->cl.rd_block = c->cl.wr_block = 0;
-	c->up.rd_block = c->up.wr_block = 0;
+	/*
+	 * The upstream leg was set up last: its peer has sent nothing yet,
+	 * unless TLS read it along with the handshake. Wait for its first
+	 * bytes instead of reading only to get EAGAIN (one read(2), and on
+	 * a TLS leg one SSL_read, per connection and proxy).
+	 */
+	c->up.rd_block = leg_pending(&c->up) ? 0 : EV_READ;
+	c->up.wr_block = 0;
+	event_free(c->ev_timer); /* the worker's sweep from now on */
+	c->ev_timer = NULL;
 	conn_set_state(c, CONN_S_RELAY);
 	conn_relay_io(c);
 }

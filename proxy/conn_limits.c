@@ -20,6 +20,8 @@ conn_arm_timer(struct conn *c)
 	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
 	struct timeval tv;
 
+	if (c->ev_timer == NULL) /* RELAY: conn_sweep() */
+		return;
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		limit = tm->connect_ms;
@@ -28,13 +30,6 @@ conn_arm_timer(struct conn *c)
 	case CONN_S_PG:
 	case CONN_S_TLS_WAIT:
 		limit = tm->handshake_ms;
-		break;
-	case CONN_S_RELAY:
-		base = c->t_io;
-		limit = tm->idle_ms;
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    (limit == 0 || tm->halfclose_ms < limit))
-			limit = tm->halfclose_ms;
 		break;
 	default:
 		break;
@@ -89,13 +84,6 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_error("timer on a dead connection %p", (void *)c);
 		return;
 	}
-	if (c->more_due) { /* activated by conn_relay_io(), not expired */
-		c->more_due = false;
-		conn_arm_timer(c); /* libevent took it off when it fired */
-		if (c->state == CONN_S_RELAY)
-			conn_relay_io(c);
-		return;
-	}
 	if (c->retry_wait) {
 		c->retry_wait = false;
 		conn_connect_start(c);
@@ -122,22 +110,65 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		break;
-	case CONN_S_RELAY:
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    now >= c->t_io + tm->halfclose_ms) {
-			conn_close(
-			    c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms) {
-			conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
 	default:
 		break;
 	}
 	conn_arm_timer(c);
+}
+
+/* C relays: close it if it is past its half-close or idle deadline. */
+static void
+conn_relay_deadline(struct conn *c, uint64_t now)
+{
+	const struct config_timeouts *tm = &c->r->cfg->timeouts;
+
+	if (c->any_eof && tm->halfclose_ms != 0 &&
+	    now >= c->t_io + tm->halfclose_ms)
+		conn_close(c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
+	else if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms)
+		conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
+}
+
+void
+conn_sweep(struct worker *w)
+{
+	uint64_t now = conn_now();
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_S_RELAY)
+			conn_relay_deadline(c, now);
+	}
+}
+
+void
+conn_more_run(struct worker *w)
+{
+	struct conn *c, *list = w->more;
+
+	/* New ones go on a fresh list and fire the event again. */
+	w->more = NULL;
+	while ((c = list) != NULL) {
+		list = c->more_next;
+		c->more_next = NULL;
+		c->more_due = false;
+		if (c->state == CONN_S_RELAY)
+			conn_relay_io(c); /* may free C, no other */
+	}
+}
+
+void
+conn_more_unlink(struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &c->w->more; *pp != NULL; pp = &(*pp)->more_next)
+		if (*pp == c) {
+			*pp = c->more_next;
+			break;
+		}
+	c->more_due = false;
 }
 
 /* Over either limit of open connections (this one included)? */

@@ -51,8 +51,10 @@ struct conn {
 	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	struct tls_peer peer;
-	struct pgconn *pg;               /* protocol postgres, else NULL */
-	struct event *ev_timer;          /* in evmem, like the legs' events */
+	struct pgconn *pg; /* protocol postgres, else NULL */
+	/* Deadlines before RELAY (event_new'd; NULL in RELAY: conn_sweep) */
+	struct event *ev_timer;
+	struct conn *more_next;          /* in w->more while more_due */
 	uint64_t t_start, t_state, t_io; /* monotonic ms */
 	size_t ai_next;                  /* next upstream address to try */
 	int up_err;                      /* last upstream connect errno */
@@ -62,21 +64,17 @@ struct conn {
 	bool handshaken;
 	bool pre_tls;       /* counted in w->nhandshakes (see conn_count) */
 	bool retry_wait;    /* the timer is a connect retry's backoff */
-	bool more_due;      /* the timer was activated to resume the pumps */
+	bool more_due;      /* in w->more: run the pumps again soon */
 	bool ticket_leader; /* out for its worker's first session
 			       (conn_resume.c) */
 	char client[INET6_ADDRSTRLEN + 8];
-	/*
-	 * The three events (cl's, up's, the timer), CONN_EVENT_SIZE bytes
-	 * each, in the connection's own allocation: no malloc per event.
-	 */
+	/* The legs' two events, in the connection's own allocation. */
 	alignas(max_align_t) unsigned char evmem[];
 };
 
 #define CONN_EV_CL 0
 #define CONN_EV_UP 1
-#define CONN_EV_TIMER 2
-#define CONN_NEV 3
+#define CONN_NEV 2
 
 /* Monotonic milliseconds (coarse clock). */
 uint64_t conn_now(void);
@@ -91,7 +89,7 @@ void conn_connect_start(struct conn *c);
 /* Something happened on a leg in RELAY: move what can be moved. */
 void conn_relay_io(struct conn *c);
 
-/* The connection's timer (conn_limits.c): deadlines, retries, more_due. */
+/* The connection's timer (conn_limits.c): deadlines and retries. */
 void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /*
@@ -128,8 +126,12 @@ void conn_audit(
 /* Store the printable peer address of an accepted socket in c->client. */
 void conn_format_client(struct conn *c, const struct sockaddr *sa);
 
-/* Arm C's timer for its current state (see the top of conn.c). */
+/* Arm C's timer for its current state (see the top of conn.c); no-op in
+ * RELAY, which has none. */
 void conn_arm_timer(struct conn *c);
+
+/* Take C off its worker's list of pumps to resume (conn_close). */
+void conn_more_unlink(struct conn *c);
 
 /* Over the route's or the process's limit of open connections? */
 bool conn_over_limit(struct conn *c, uint64_t route_active, unsigned all);

@@ -92,8 +92,8 @@ conn_resume_handshaken(struct conn *c)
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	TAILQ_FOREACH(o, &c->w->conns, link)
-		if (o->state == CONN_S_TLS_WAIT && o->r == c->r)
-			evtimer_add(o->ev_timer, &tv);
+	if (o->state == CONN_S_TLS_WAIT && o->r == c->r)
+		evtimer_add(o->ev_timer, &tv);
 }
 
 void
