@@ -434,6 +434,8 @@ conn_relay_io(struct conn *c)
 			break;
 		}
 	}
+	if (c->peer.cache != NULL) /* originate: a new ticket? */
+		tls_peer_poll(c->tl->ssl, &c->peer);
 	if (pump_done(&c->dup) && pump_done(&c->ddown)) {
 		conn_close(c, REASON_EOF, c->first_eof, NULL);
 		return;

@@ -13,7 +13,8 @@
  *     steps: OpenSSL hands it over inside SSL_read);
  *   - when the leader closes first (a failed handshake too): without one;
  *   - when no ticket came within twice the leader's handshake time after
- *     it finished (at least GRACE_MIN_MS).
+ *     it finished (at least GRACE_MIN_MS; a connection that comes after
+ *     that does not wait at all).
  * In the last two cases, once the leader's handshake has finished, the
  * server is taken to issue no tickets: the worker stops making
  * connections wait on that route until a ticket does come
@@ -23,6 +24,13 @@
  *     deadline, as any connection before its handshake.
  * A connection that waits has not connected upstream yet, so the server
  * sees no idle connection that has not sent its ClientHello.
+ *
+ * The same when the server did not resume the session offered (it has
+ * dropped it: expired, evicted, or a fatal alert on another connection
+ * resuming it removed it from its cache): tls.c takes it out of the
+ * store, and the connection that found out, whose full handshake brings a
+ * new ticket, becomes the leader, so the connections that come next wait
+ * for that ticket instead of all offering the dead one.
  */
 #include "conn_priv.h"
 
@@ -30,21 +38,38 @@
 
 #define GRACE_MIN_MS 10
 
+/* Have C's timer fire at DUE (monotonic ms), or at once if that is past. */
+static void
+conn_resume_arm(struct conn *c, uint64_t due)
+{
+	uint64_t now = conn_now(), ms = due > now ? due - now : 1;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+}
+
 bool
 conn_resume_wait(struct conn *c)
 {
-	struct tls_cache *sc = c->peer.cache;
+	struct tls_cache *sc = c->peer.cache; /* NULL: resumption off */
 
-	if (sc == NULL || !c->r->cfg->tls_resumption || sc->s != NULL ||
-	    sc->no_tickets)
+	if (sc == NULL || sc->s != NULL || sc->no_tickets)
 		return (false);
 	if (sc->fetching == 0) {
 		sc->fetching = 1;
 		c->ticket_leader = true;
 		return (false);
 	}
+	if (sc->fetching == 2 && conn_now() >= sc->due) {
+		sc->no_tickets = true; /* the ticket is late: none is coming */
+		return (false);
+	}
 	conn_set_state(c, CONN_S_TLS_WAIT);
 	leg_watch(&c->cl, 0); /* its bytes wait in the socket meanwhile */
+	if (sc->fetching == 2)
+		conn_resume_arm(c, sc->due);
 	return (true);
 }
 
@@ -80,20 +105,23 @@ conn_resume_release(struct conn *c)
 void
 conn_resume_handshaken(struct conn *c)
 {
+	struct tls_cache *sc = c->peer.cache;
 	uint64_t ms = 2 * (conn_now() - c->t_state);
-	struct timeval tv;
 	struct conn *o;
 
-	if (!c->ticket_leader || c->peer.cache == NULL)
+	if (sc == NULL)
 		return;
-	c->peer.cache->fetching = 2;
-	if (ms < GRACE_MIN_MS)
-		ms = GRACE_MIN_MS;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (!c->ticket_leader) {
+		/* Refused: its ticket is the one to wait for, if no other. */
+		if (!c->peer.refused || sc->fetching != 0)
+			return;
+		c->ticket_leader = true;
+	}
+	sc->fetching = 2;
+	sc->due = conn_now() + (ms < GRACE_MIN_MS ? GRACE_MIN_MS : ms);
 	TAILQ_FOREACH(o, &c->w->conns, link)
 	if (o->state == CONN_S_TLS_WAIT && o->r == c->r)
-		evtimer_add(o->ev_timer, &tv);
+		conn_resume_arm(o, sc->due);
 }
 
 void

@@ -46,6 +46,17 @@ leg_clear(struct leg *l, bool abort)
 		event_del(l->ev);
 	l->ev = NULL;
 	l->armed = 0;
+	/*
+	 * A session whose handshake finished stays good however the
+	 * connection ends (TLS 1.3 asks nothing else): without this, SSL_free
+	 * of a connection that sent no close_notify removes it from the
+	 * server's cache and marks it not resumable, which every connection
+	 * resuming from the same ticket would then pay for with a full
+	 * handshake. Fatal alerts still remove it, inside OpenSSL.
+	 */
+	if (l->ssl != NULL && SSL_is_init_finished(l->ssl))
+		SSL_set_shutdown(
+		    l->ssl, SSL_get_shutdown(l->ssl) | SSL_SENT_SHUTDOWN);
 	SSL_free(l->ssl);
 	l->ssl = NULL;
 	if (l->fd >= 0) {

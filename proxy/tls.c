@@ -249,22 +249,6 @@ tls_info_cb(const SSL *cssl, int where, int ret)
 		SSL_set_num_tickets(ssl, 0);
 }
 
-/* Client side: keep the new session for a later connection. */
-static int
-tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
-{
-	struct tls_peer *p = tls_peer_of(ssl);
-	struct tls_cache *c;
-
-	if (p == NULL || p->cache == NULL || p->reason != REASON_NONE)
-		return (0);
-	c = p->cache;
-	SSL_SESSION_free(c->s);
-	c->s = sess;
-	c->no_tickets = false;
-	return (1); /* we keep the reference */
-}
-
 /* Add every CRL in FILE to STORE and turn on leaf-only checking. */
 static int
 tls_load_crl(SSL_CTX *ctx, const char *file)
@@ -419,7 +403,7 @@ tls_ctx_new(const struct config_route *rc)
 		 * (45 % of the CPU of a resumed handshake in OpenSSL 3.0).
 		 * NO_ANTI_REPLAY keeps a session in the cache when it is
 		 * resumed, so a burst of connections can share one ticket
-		 * (see tls_offer_session); there is no early data to replay.
+		 * (see struct tls_cache); there is no early data to replay.
 		 */
 		if (sidlen > SSL_MAX_SID_CTX_LENGTH)
 			sidlen = SSL_MAX_SID_CTX_LENGTH;
@@ -432,12 +416,9 @@ tls_ctx_new(const struct config_route *rc)
 		SSL_CTX_set_timeout(ctx, TLS_SESSION_LIFETIME);
 		SSL_CTX_set_num_tickets(ctx, 1);
 		SSL_CTX_set_info_callback(ctx, tls_info_cb);
-	} else if (!rc->tls_resumption) {
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	} else {
-		SSL_CTX_set_session_cache_mode(ctx,
-		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-		SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+		/* Client: no cache in OpenSSL (see struct tls_cache). */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	}
 	ret = ctx;
 	ctx = NULL;
@@ -454,7 +435,7 @@ tls_peer_init(
 	p->server = rc->mode == CONFIG_MODE_TERMINATE;
 	p->patterns = p->server ? rc->allow : rc->expect;
 	p->npatterns = p->server ? rc->nallow : rc->nexpect;
-	p->cache = p->server ? NULL : cache;
+	p->cache = p->server || !rc->tls_resumption ? NULL : cache;
 }
 
 void
@@ -474,23 +455,21 @@ tls_peer_identity(const struct tls_peer *p)
 	return (p->ident != NULL ? &p->ident->id : &none);
 }
 
-/*
- * Offer a copy of the cached session (see struct tls_cache for why a
- * copy). A failed copy only means a full handshake. 0 or -1.
- */
-static int
-tls_offer_session(SSL *ssl, const struct tls_cache *c)
+void
+tls_peer_poll(SSL *ssl, struct tls_peer *p)
 {
-	SSL_SESSION *copy = SSL_SESSION_dup(c->s);
-	int ok;
+	SSL_SESSION *s = SSL_get0_session(ssl);
+	struct tls_cache *c = p->cache;
 
-	if (copy == NULL) {
-		ERR_clear_error();
-		return (0);
-	}
-	ok = SSL_set_session(ssl, copy);
-	SSL_SESSION_free(copy); /* the SSL holds its own reference */
-	return (ok == 1 ? 0 : -1);
+	if (s == p->seen)
+		return;
+	p->seen = s; /* a new object: OpenSSL copies, then frees the old */
+	if (c == NULL || s == NULL || !SSL_SESSION_is_resumable(s) ||
+	    SSL_SESSION_up_ref(s) != 1)
+		return;
+	SSL_SESSION_free(c->s);
+	c->s = s;
+	c->no_tickets = false;
 }
 
 /* True when HOST is an IPv4 or IPv6 literal. */
@@ -522,10 +501,12 @@ tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
 			log_ssl("SNI %s", host);
 			goto out;
 		}
-		if (p->cache != NULL && p->cache->s != NULL &&
-		    tls_offer_session(ssl, p->cache) != 0) {
-			log_ssl("SSL_set_session");
-			goto out;
+		if (p->cache != NULL && p->cache->s != NULL) {
+			if (SSL_set_session(ssl, p->cache->s) != 1) {
+				log_ssl("SSL_set_session");
+				goto out;
+			}
+			p->seen = p->cache->s;
 		}
 	}
 	ret = ssl;
@@ -569,6 +550,12 @@ tls_after_handshake(SSL *ssl, struct tls_peer *p)
 {
 	int ret = tls_check_session(ssl, p);
 
+	if (p->seen != NULL && !SSL_session_reused(ssl)) {
+		p->refused = true;
+		if (p->cache != NULL && p->cache->s == p->seen)
+			tls_cache_clear(p->cache);
+	}
+	p->seen = SSL_get0_session(ssl); /* tickets come after it */
 	/*
 	 * Whatever the handshake and the identity parsing left on the error
 	 * queue goes now: leg_read()/leg_write() rely on an empty queue.

@@ -6,8 +6,10 @@
 # terminating side issues no new ticket for a resumed session (one
 # session in its cache, from the first, full handshake). A fresh
 # originating proxy hit by 8 connections at once does one full handshake
-# and resumes the other 7 from its ticket; against a server that issues
-# no tickets, bursts still all go through.
+# and resumes the other 7 from its ticket; after the terminating proxy
+# reloads (its cache starts empty), the ticket is refused once and the
+# connections after that resume from the new one; against a server that
+# issues no tickets, bursts still all go through.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
@@ -16,6 +18,7 @@ ops_pki
 relay_peer echo
 ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
 ops_start term
+TERM_PID=$PROXY_PID
 # One worker, so every connection uses the same session slot.
 relay_config orig originate backend "$PORT" "expect: pg" "" ""
 sed -i 's/^workers: 2/workers: 1/' "$T/orig.yaml"
@@ -61,6 +64,20 @@ wait_audit orig2 8
     fail "fresh originate: the rest of the burst did not resume"
 [ "$(metric term 'cotai_tls_sessions_cached{route="term"}')" = 2 ] ||
     fail "terminate: expected 2 sessions cached"
+
+echo "== the terminating side reloads: one refused ticket, then resumption"
+kill -HUP "$TERM_PID"
+wait_reloads term 1
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 1000 >"$T/c1r.out" ||
+    fail "client after reload"
+wait_audit orig2 9
+audit orig2 | tail -n 1 | grep -q 'resumed=false .*reason=eof' ||
+    fail "a ticket from before the reload was resumed?"
+timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 1000 -c 8 \
+    >"$T/c8r.out" || fail "client -c 8 after reload"
+wait_audit orig2 17
+[ "$(audit orig2 | tail -n 8 | grep -c 'resumed=true .*reason=eof')" = 8 ] ||
+    fail "no resumption from the ticket issued after the reload"
 
 echo "== bursts against a server that issues no tickets"
 ops_config term3 terminate pg "$PEER_PORT" "allow: [backend]" "" \
