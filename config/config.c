@@ -131,6 +131,7 @@ cfg_route_defaults(
 	cfg_u32_default(&r->timeouts.halfclose_ms, d->timeouts.halfclose_ms);
 	cfg_u32_default(&r->max_connections, d->max_connections);
 	cfg_u32_default(&r->buffer_bytes, d->buffer_bytes);
+	cfg_u32_default(&r->tls_session_cache, CFG_DEF_SESSION_CACHE);
 	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	cfg_u32_default(&r->resolve_interval_ms, d->resolve_interval_ms);
@@ -219,6 +220,10 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 
 	snprintf(
 	    key, sizeof(key), "routes[%zu].%s", i, orig ? "expect" : "allow");
+	if (orig && cfg_where_find(c, &r->tls_session_cache) != NULL)
+		return (cfg_err_field(c, &r->tls_session_cache, &r->line, key,
+		    "only on a terminate route (an originate route keeps "
+		    "one session per worker)"));
 	if (orig && r->nallow > 0)
 		return (cfg_err_field(c, &r->allow, &r->line, key,
 		    "not allowed on an originate route (use expect)"));

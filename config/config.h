@@ -128,6 +128,8 @@ struct config_route {
 	bool plaintext_bind_any; /* default false */
 	/* TLS session resumption on this route's mTLS leg (default true) */
 	bool tls_resumption;
+	/* terminate: sessions the resumption cache holds (default 1024) */
+	uint32_t tls_session_cache;
 	/* protocol postgres (see config/README.md, PostgreSQL) */
 	enum config_pg_upstream pg_upstream;
 	enum config_pg_sslneg pg_sslnegotiation;

@@ -137,6 +137,9 @@ static const struct cfg_key route_keys[] = {
 	offsetof(struct config_route, plaintext_bind_any), 0, 0, 0, NULL, 0},
     {"tls_resumption", CT_BOOL, offsetof(struct config_route, tls_resumption),
 	0, 0, 0, NULL, 0},
+    {"tls_session_cache", CT_U32,
+	offsetof(struct config_route, tls_session_cache), 0, 1, 1000000, NULL,
+	0},
     {"upstream", CT_PGUP, offsetof(struct config_route, pg_upstream), 0, 0, 0,
 	NULL, 0},
     {"sslnegotiation", CT_SSLNEG,
@@ -274,6 +277,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->timeouts.connect_ms = r->timeouts.handshake_ms = CFG_UNSET;
 		r->timeouts.idle_ms = r->timeouts.halfclose_ms = CFG_UNSET;
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
+		r->tls_session_cache = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->resolve_interval_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;

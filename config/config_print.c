@@ -119,6 +119,9 @@ print_route(FILE *fp, const struct config_route *r)
 		fprintf(fp, "  plaintext_bind_any: true\n");
 	if (!r->tls_resumption)
 		fprintf(fp, "  tls_resumption: false\n");
+	else if (r->mode == CONFIG_MODE_TERMINATE)
+		fprintf(fp, "  tls_session_cache: %u sessions\n",
+		    r->tls_session_cache);
 	if (r->protocol == CONFIG_PROTO_POSTGRES)
 		print_pg(fp, r);
 }

@@ -38,6 +38,7 @@
 #define CFG_DEF_RESOLVE_MS 10000
 /* resolve_interval: 0, or at least this (a tighter loop only burns CPU) */
 #define CFG_MIN_RESOLVE_MS 100
+#define CFG_DEF_SESSION_CACHE 1024
 
 /* Where a field's value came from. */
 struct cfg_where {

@@ -42,12 +42,18 @@
  * on_<event>() function. conn_close() is the only place that writes the
  * audit line and frees the connection; every caller returns right after it.
  *
- * One timer per connection: in CONNECT and HANDSHAKE it is the deadline of
- * that step; in RELAY it checks the last time a byte moved against
- * idle_ms, or against halfclose_ms once one direction is finished. When
- * every upstream address failed, CONNECT asks the resolver for a fresh
- * lookup of the target (resolver.h) and waits on the timer for the next
- * connect_retry attempt (retry_wait), which then sees the new addresses.
+ * Before RELAY a connection has a timer: in CONNECT and HANDSHAKE it is
+ * the deadline of that step; when every upstream address failed, CONNECT
+ * waits on it for the next connect_retry attempt (retry_wait), having
+ * asked the resolver for a fresh lookup of the target (resolver.h), so
+ * that the retry sees the new addresses. A relaying
+ * connection has none (128 bytes less each): its worker's sweep
+ * (conn_sweep, every CONN_SWEEP_MS) checks the last time a byte moved
+ * against idle_ms, or against halfclose_ms once one direction is
+ * finished, and when a pump stops early for fairness the connection goes
+ * on its worker's list of pumps to resume (more_due, conn_more_run). With
+ * one event per leg, the legs' two events live in the connection's own
+ * allocation (evmem).
  *
  * Terminate connections before their handshake count in w->nhandshakes;
  * over max_handshakes a new one sheds the oldest (conn_shed). After a
@@ -69,9 +75,6 @@
 
 static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_more_cb(evutil_socket_t fd, short what, void *arg);
-static void on_connect_start(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_relay_start(struct conn *c);
 static void on_pg_io(struct conn *c);
@@ -94,6 +97,21 @@ conn_count(struct conn *c)
 		c->w->nhandshakes++;
 	else
 		c->w->nhandshakes--;
+}
+
+/* The size of one event in evmem, rounded up to keep the next aligned. */
+static size_t
+conn_event_size(void)
+{
+	size_t a = alignof(max_align_t);
+
+	return ((event_get_struct_event_size() + a - 1) / a * a);
+}
+
+static struct event *
+conn_event(struct conn *c, int i)
+{
+	return ((struct event *)(c->evmem + (size_t)i * conn_event_size()));
 }
 
 uint64_t
@@ -138,11 +156,12 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
 	conn_count_cancel(c, why);
 	conn_audit(c, why, by, detail);
+	conn_resume_close(c);
 
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
-	if (c->ev_more != NULL)
-		event_free(c->ev_more);
+	if (c->more_due)
+		conn_more_unlink(c);
 	/* A plaintext leg is reset on failure, so the app sees an error. */
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
@@ -164,7 +183,7 @@ conn_drop(struct conn *c, enum reason why)
 	conn_close(c, why, CONN_BY_PROXY, NULL);
 }
 
-static void
+void
 conn_set_state(struct conn *c, enum conn_state s)
 {
 	c->state = s;
@@ -182,7 +201,8 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	unsigned all;
 	int one = 1;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = calloc(1, sizeof(*c) + CONN_NEV * conn_event_size())) ==
+	    NULL) {
 		log_errno("calloc");
 		close(fd);
 		return;
@@ -205,9 +225,8 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	all = atomic_fetch_add_explicit(
 		  &w->pool->active, 1, memory_order_relaxed) +
 	    1;
-	if (leg_open(&c->cl, w->base, fd, conn_cl_cb, c) != 0 ||
-	    (c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL ||
-	    (c->ev_more = event_new(w->base, -1, 0, conn_more_cb, c)) == NULL) {
+	leg_open(&c->cl, conn_event(c, CONN_EV_CL), w->base, fd, conn_cl_cb, c);
+	if ((c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL) {
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
@@ -230,52 +249,51 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
-		on_connect_start(c);
+		conn_connect_start(c);
 	else
 		on_handshake_start(c, &c->cl);
 }
 
 /*
- * Every upstream address failed: wait and try them again while the
- * route's connect_retry allows (a database that starts after its sidecar).
- * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
- * retry is scheduled.
+ * Could a fresh lookup help after a connect failed with ERR (0: no
+ * address)? Not when the process is out of descriptors or buffers, or the
+ * sandbox refused the port.
  */
 static bool
-conn_retry(struct conn *c)
+conn_stale_address(int err)
 {
-	const struct config_retry *rt = &c->r->cfg->retry;
-	uint64_t ms;
-	struct timeval tv;
-
-	if (c->retries >= rt->attempts)
+	switch (err) {
+	case 0:
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return (true);
+	default:
 		return (false);
-	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
-	c->retries++;
-	c->ai_next = 0;
-	atomic_fetch_add_explicit(
-	    &c->r->stats->retries, 1, memory_order_relaxed);
-	conn_set_state(c, CONN_S_CONNECT);
-	leg_watch(&c->cl, 0);
-	c->retry_wait = true;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->ev_timer, &tv);
-	return (true);
+	}
 }
 
-/* Start connecting to the next upstream address, or give up. */
-static void
-on_connect_start(struct conn *c)
+void
+conn_connect_start(struct conn *c)
 {
 	int fd;
+
+	/* The first attempt: wait for a session another connection fetches? */
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE && c->ai_next == 0 &&
+	    c->retries == 0 && c->state != CONN_S_TLS_WAIT &&
+	    conn_resume_wait(c))
+		return;
 
 	while ((fd = upstream_connect(c->r->up, c->ai_next++)) < 0) {
 		if (errno == ENOENT)
 			break;
 		c->up_err = errno;
 	}
-	if (fd < 0) /* every address failed: have the name looked up again */
+	/* Every address failed: have the name looked up again if it can help. */
+	if (fd < 0 && conn_stale_address(c->up_err))
 		upstream_failed(c->r->up);
 	if (fd < 0 && conn_retry(c))
 		return;
@@ -291,10 +309,8 @@ on_connect_start(struct conn *c)
 		    c->up_err != 0 ? strerror(c->up_err) : "no address");
 		return;
 	}
-	if (leg_open(&c->up, c->w->base, fd, conn_up_cb, c) != 0) {
-		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
-		return;
-	}
+	leg_open(
+	    &c->up, conn_event(c, CONN_EV_UP), c->w->base, fd, conn_up_cb, c);
 	conn_set_state(c, CONN_S_CONNECT);
 	c->up.wr_block = EV_WRITE;
 	leg_watch(&c->cl, 0);
@@ -311,7 +327,7 @@ on_connect_done(struct conn *c)
 		c->up_err = err;
 		leg_clear(&c->up, false);
 		leg_init(&c->up);
-		on_connect_start(c);
+		conn_connect_start(c);
 		return;
 	}
 	leg_watch(&c->up, 0);
@@ -356,6 +372,7 @@ on_handshake_io(struct conn *c)
 	}
 	c->handshaken = true;
 	conn_count(c);
+	conn_resume_handshaken(c);
 	route_observe_handshake(c->r, conn_now() - c->t_state);
 	atomic_fetch_add_explicit(
 	    &c->r->stats->handshakes, 1, memory_order_relaxed);
@@ -370,7 +387,7 @@ on_handshake_io(struct conn *c)
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else {
-		on_connect_start(c);
+		conn_connect_start(c);
 	}
 }
 
@@ -382,12 +399,12 @@ on_pg_io(struct conn *c)
 	bool up;
 	enum reason why;
 
-	switch (pgconn_io(
-	    c->pg, &c->cl, &c->up, c->handshaken ? &c->peer.id : NULL)) {
+	switch (pgconn_io(c->pg, &c->cl, &c->up,
+	    c->handshaken ? tls_peer_identity(&c->peer) : NULL)) {
 	case PGCONN_WAIT:
 		return;
 	case PGCONN_CONNECT:
-		on_connect_start(c);
+		conn_connect_start(c);
 		return;
 	case PGCONN_TLS:
 		on_handshake_start(c,
@@ -432,21 +449,22 @@ conn_first_eof(struct conn *c, const struct leg *src)
 	conn_arm_timer(c);
 }
 
-/* Something happened on a leg in RELAY: move what can be moved. */
-static void
-on_relay_io(struct conn *c)
+void
+conn_relay_io(struct conn *c)
 {
 	uint64_t before =
 	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
 	struct pump *p[2] = {&c->dup, &c->ddown};
 	struct leg *bad = NULL;
+	char buf[120];
 
 	for (int i = 0; i < 2; i++) {
 		switch (pump_run(p[i], &bad)) {
 		case PUMP_ERR:
 			conn_close(c,
 			    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
-			    conn_side(c, bad), bad->detail);
+			    conn_side(c, bad),
+			    leg_detail(bad, buf, sizeof(buf)));
 			return;
 		case PUMP_EOF:
 			conn_first_eof(c, p[i]->src);
@@ -455,6 +473,8 @@ on_relay_io(struct conn *c)
 			break;
 		}
 	}
+	if (c->peer.cache != NULL) /* originate: a new ticket? */
+		tls_peer_poll(c->tl->ssl, &c->peer);
 	if (pump_done(&c->dup) && pump_done(&c->ddown)) {
 		conn_close(c, REASON_EOF, c->first_eof, NULL);
 		return;
@@ -467,12 +487,19 @@ on_relay_io(struct conn *c)
 	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*
 	 * Come back for the rest after other connections had their turn, on
-	 * an event of our own: an I/O event that is active but not added is
-	 * never added to epoll by event_add() (libevent 2.1).
+	 * the worker's event (not on a leg's: an I/O event that is active
+	 * but not added is never added to epoll by event_add(), libevent
+	 * 2.1).
 	 */
-	if (c->dup.more || c->ddown.more)
-		event_active(c->ev_more, EV_TIMEOUT, 1);
+	if ((c->dup.more || c->ddown.more) && !c->more_due) {
+		c->more_due = true;
+		c->more_next = c->w->more;
+		c->w->more = c;
+		event_active(c->w->ev_more, EV_TIMEOUT, 1);
+	}
 	c->dup.more = c->ddown.more = false;
+	if (c->ticket_leader)
+		conn_resume_check(c);
 }
 
 /* Both legs are up: set up the pumps (buffers come when bytes do). */
@@ -495,9 +522,18 @@ on_relay_start(struct conn *c)
 	}
 	pgconn_prefill(c->pg, &c->dup); /* the startup packet, if any */
 	c->cl.rd_block = c->cl.wr_block = 0;
-	c->up.rd_block = c->up.wr_block = 0;
+	/*
+	 * The upstream leg was set up last: its peer has sent nothing yet,
+	 * unless TLS read it along with the handshake. Wait for its first
+	 * bytes instead of reading only to get EAGAIN (one read(2), and on
+	 * a TLS leg one SSL_read, per connection and proxy).
+	 */
+	c->up.rd_block = leg_pending(&c->up) ? 0 : EV_READ;
+	c->up.wr_block = 0;
+	event_free(c->ev_timer); /* the worker's sweep from now on */
+	c->ev_timer = NULL;
 	conn_set_state(c, CONN_S_RELAY);
-	on_relay_io(c);
+	conn_relay_io(c);
 }
 
 /* An event on leg L of C. */
@@ -519,7 +555,7 @@ conn_leg_event(struct conn *c, struct leg *l, short what)
 			on_handshake_io(c);
 		break;
 	case CONN_S_RELAY:
-		on_relay_io(c);
+		conn_relay_io(c);
 		break;
 	case CONN_S_PG:
 		on_pg_io(c);
@@ -543,72 +579,4 @@ conn_up_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	conn_leg_event(c, &c->up, what);
-}
-
-static void
-conn_more_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("event on a dead connection %p", (void *)c);
-		return;
-	}
-	if (c->state == CONN_S_RELAY)
-		on_relay_io(c);
-}
-
-static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	const struct config_timeouts *tm;
-	uint64_t now = conn_now();
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("timer on a dead connection %p", (void *)c);
-		return;
-	}
-	if (c->retry_wait) {
-		c->retry_wait = false;
-		on_connect_start(c);
-		return;
-	}
-	tm = &c->r->cfg->timeouts;
-	switch (c->state) {
-	case CONN_S_CONNECT:
-		if (now >= c->t_state + tm->connect_ms) {
-			/* Like a refusal: the next address, or a retry. */
-			c->up_err = ETIMEDOUT;
-			leg_clear(&c->up, false);
-			leg_init(&c->up);
-			on_connect_start(c);
-			return;
-		}
-		break;
-	case CONN_S_HANDSHAKE:
-	case CONN_S_PG:
-		if (now >= c->t_state + tm->handshake_ms) {
-			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
-			conn_close(
-			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	case CONN_S_RELAY:
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    now >= c->t_io + tm->halfclose_ms) {
-			conn_close(
-			    c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms) {
-			conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	conn_arm_timer(c);
 }

@@ -19,6 +19,17 @@
 void conn_accept(struct worker *w, struct route *r, int fd,
     const struct sockaddr *sa, socklen_t salen);
 
+/*
+ * Every CONN_SWEEP_MS, in W's thread: close W's relaying connections past
+ * their idle or half-close deadline (a relaying connection has no timer
+ * of its own: 128 bytes less each).
+ */
+#define CONN_SWEEP_MS 500
+void conn_sweep(struct worker *w);
+
+/* W's ev_more fired: run the pumps that stopped early for fairness. */
+void conn_more_run(struct worker *w);
+
 /* Close C now with reason WHY (drain, reload): writes the audit line and
  * frees C. Call from C's worker thread only. */
 void conn_drop(struct conn *c, enum reason why);

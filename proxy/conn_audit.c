@@ -15,7 +15,7 @@ static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
 void
 conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
-	const struct identity *id = &c->peer.id;
+	const struct identity *id = tls_peer_identity(&c->peer);
 	SSL *ssl = c->tl != NULL ? c->tl->ssl : NULL;
 	struct log_rec rec;
 

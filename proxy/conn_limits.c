@@ -1,13 +1,16 @@
 /*
  * conn_limits: the limits on a connection: its timeouts (one timer per
- * connection), the connection limits, the handshake cap, and the recheck
- * of live connections after a reload.
+ * connection, see the top of conn.c), connect retries, the connection
+ * limits, the handshake cap, and the recheck of live connections after a
+ * reload.
  */
 #include "conn_priv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
 #include "recheck.h"
 
 /* Arm the timer for the current state (see the top comment). */
@@ -18,20 +21,16 @@ conn_arm_timer(struct conn *c)
 	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
 	struct timeval tv;
 
+	if (c->ev_timer == NULL) /* RELAY: conn_sweep() */
+		return;
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		limit = tm->connect_ms;
 		break;
 	case CONN_S_HANDSHAKE:
 	case CONN_S_PG:
+	case CONN_S_TLS_WAIT:
 		limit = tm->handshake_ms;
-		break;
-	case CONN_S_RELAY:
-		base = c->t_io;
-		limit = tm->idle_ms;
-		if (c->any_eof && tm->halfclose_ms != 0 &&
-		    (limit == 0 || tm->halfclose_ms < limit))
-			limit = tm->halfclose_ms;
 		break;
 	default:
 		break;
@@ -44,6 +43,136 @@ conn_arm_timer(struct conn *c)
 	tv.tv_sec = (time_t)(left / 1000);
 	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
 	evtimer_add(c->ev_timer, &tv);
+}
+
+/*
+ * Every upstream address failed: wait and try them again while the
+ * route's connect_retry allows (a database that starts after its sidecar).
+ * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
+ * retry is scheduled.
+ */
+bool
+conn_retry(struct conn *c)
+{
+	const struct config_retry *rt = &c->r->cfg->retry;
+	uint64_t ms;
+	struct timeval tv;
+
+	if (c->retries >= rt->attempts)
+		return (false);
+	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
+	c->retries++;
+	c->ai_next = 0;
+	atomic_fetch_add_explicit(
+	    &c->r->stats->retries, 1, memory_order_relaxed);
+	conn_set_state(c, CONN_S_CONNECT);
+	leg_watch(&c->cl, 0);
+	c->retry_wait = true;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(c->ev_timer, &tv);
+	return (true);
+}
+
+void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct config_timeouts *tm;
+	uint64_t now = conn_now();
+
+	if (c->magic != CONN_MAGIC) {
+		log_error("timer on a dead connection %p", (void *)c);
+		return;
+	}
+	if (c->retry_wait) {
+		c->retry_wait = false;
+		conn_connect_start(c);
+		return;
+	}
+	tm = &c->r->cfg->timeouts;
+	switch (c->state) {
+	case CONN_S_CONNECT:
+		if (now >= c->t_state + tm->connect_ms) {
+			/* Like a refusal: the next address, or a retry. */
+			c->up_err = ETIMEDOUT;
+			leg_clear(&c->up, false);
+			leg_init(&c->up);
+			conn_connect_start(c);
+			return;
+		}
+		break;
+	case CONN_S_TLS_WAIT:
+		conn_resume_timeout(c); /* its wait is over, whatever it was */
+		return;
+	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
+		if (now >= c->t_state + tm->handshake_ms) {
+			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
+			conn_close(
+			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	conn_arm_timer(c);
+}
+
+/* C relays: close it if it is past its half-close or idle deadline. */
+static void
+conn_relay_deadline(struct conn *c, uint64_t now)
+{
+	const struct config_timeouts *tm = &c->r->cfg->timeouts;
+
+	if (c->any_eof && tm->halfclose_ms != 0 &&
+	    now >= c->t_io + tm->halfclose_ms)
+		conn_close(c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
+	else if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms)
+		conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
+}
+
+void
+conn_sweep(struct worker *w)
+{
+	uint64_t now = conn_now();
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == CONN_S_RELAY)
+			conn_relay_deadline(c, now);
+	}
+}
+
+void
+conn_more_run(struct worker *w)
+{
+	struct conn *c, *list = w->more;
+
+	/* New ones go on a fresh list and fire the event again. */
+	w->more = NULL;
+	while ((c = list) != NULL) {
+		list = c->more_next;
+		c->more_next = NULL;
+		c->more_due = false;
+		if (c->state == CONN_S_RELAY)
+			conn_relay_io(c); /* may free C, no other */
+	}
+}
+
+void
+conn_more_unlink(struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &c->w->more; *pp != NULL; pp = &(*pp)->more_next)
+		if (*pp == c) {
+			*pp = c->more_next;
+			break;
+		}
+	c->more_due = false;
 }
 
 /* Over either limit of open connections (this one included)? */
@@ -88,6 +217,10 @@ conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 	char detail[160];
 
 	c->peer.cache = NULL; /* the worker's session caches go away */
+	if (c->state == CONN_S_TLS_WAIT) { /* for a session of the old one */
+		conn_connect_start(c);
+		return;
+	}
 	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
 		return;
 	for (size_t j = 0; j < n; j++) {

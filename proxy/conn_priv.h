@@ -1,13 +1,17 @@
 /*
  * conn_priv: what the files of the conn module share (conn.c, the state
- * machine; conn_audit.c, the audit line; conn_limits.c, timeouts, limits
- * and the recheck after a reload). Nothing outside proxy/conn*.c includes it.
+ * machine; conn_audit.c, the audit line; conn_limits.c, timeouts, retries,
+ * limits and the recheck after a reload; conn_resume.c, one full handshake
+ * per burst on an originate route). Nothing outside proxy/conn*.c
+ * includes it.
  */
 #ifndef COTAI_CONN_PRIV_H
 #define COTAI_CONN_PRIV_H
 
 #include <netinet/in.h>
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -30,6 +34,7 @@ enum conn_state {
 	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
 	CONN_S_RELAY,     /* moving bytes */
 	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
+	CONN_S_TLS_WAIT,  /* originate: waiting for a session (conn_resume.c) */
 	CONN_S_CLOSED
 };
 
@@ -47,8 +52,9 @@ struct conn {
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	struct tls_peer peer;
 	struct pgconn *pg; /* protocol postgres, else NULL */
+	/* Deadlines before RELAY (event_new'd; NULL in RELAY: conn_sweep) */
 	struct event *ev_timer;
-	struct event *ev_more; /* activated to resume a pump (fairness) */
+	struct conn *more_next;          /* in w->more while more_due */
 	uint64_t t_start, t_state, t_io; /* monotonic ms */
 	size_t ai_next;                  /* next upstream address to try */
 	int up_err;                      /* last upstream connect errno */
@@ -56,13 +62,55 @@ struct conn {
 	enum conn_by first_eof;
 	bool any_eof;
 	bool handshaken;
-	bool pre_tls;    /* counted in w->nhandshakes (see conn_count) */
-	bool retry_wait; /* the timer is a connect retry's backoff */
+	bool pre_tls;       /* counted in w->nhandshakes (see conn_count) */
+	bool retry_wait;    /* the timer is a connect retry's backoff */
+	bool more_due;      /* in w->more: run the pumps again soon */
+	bool ticket_leader; /* out for its worker's first session
+			       (conn_resume.c) */
 	char client[INET6_ADDRSTRLEN + 8];
+	/* The legs' two events, in the connection's own allocation. */
+	alignas(max_align_t) unsigned char evmem[];
 };
+
+#define CONN_EV_CL 0
+#define CONN_EV_UP 1
+#define CONN_NEV 2
 
 /* Monotonic milliseconds (coarse clock). */
 uint64_t conn_now(void);
+
+/* Enter state S now: its timestamps, counters and timer. */
+void conn_set_state(struct conn *c, enum conn_state s);
+
+/* Connect to the next upstream address (the first: maybe wait for a
+ * session instead), or retry later, or give up. */
+void conn_connect_start(struct conn *c);
+
+/* Something happened on a leg in RELAY: move what can be moved. */
+void conn_relay_io(struct conn *c);
+
+/* The connection's timer (conn_limits.c): deadlines and retries. */
+void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * Every upstream address failed: schedule another round after the
+ * backoff while connect_retry allows. True when one is scheduled.
+ */
+bool conn_retry(struct conn *c);
+
+/*
+ * conn_resume.c. conn_resume_wait(): should C (about to connect, on an
+ * originate route) wait for the session another connection is fetching?
+ * Makes C that connection when none is. The others tell it what the
+ * fetching connection (ticket_leader) did: finished its handshake, holds
+ * a ticket now (checked after each relay step), closes; and that a
+ * waiting connection's timer fired.
+ */
+bool conn_resume_wait(struct conn *c);
+void conn_resume_handshaken(struct conn *c);
+void conn_resume_check(struct conn *c);
+void conn_resume_close(struct conn *c);
+void conn_resume_timeout(struct conn *c);
 
 /*
  * The one way a connection ends: count, write the audit line, free
@@ -81,8 +129,12 @@ void conn_count_cancel(struct conn *c, enum reason why);
 /* Store the printable peer address of an accepted socket in c->client. */
 void conn_format_client(struct conn *c, const struct sockaddr *sa);
 
-/* Arm C's timer for its current state (see the top of conn.c). */
+/* Arm C's timer for its current state (see the top of conn.c); no-op in
+ * RELAY, which has none. */
 void conn_arm_timer(struct conn *c);
+
+/* Take C off its worker's list of pumps to resume (conn_close). */
+void conn_more_unlink(struct conn *c);
 
 /* Over the route's or the process's limit of open connections? */
 bool conn_over_limit(struct conn *c, uint64_t route_active, unsigned all);

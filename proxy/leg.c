@@ -27,16 +27,14 @@ leg_init(struct leg *l)
 	l->fd = -1;
 }
 
-int
-leg_open(struct leg *l, struct event_base *base, int fd, event_callback_fn cb,
-    void *arg)
+void
+leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
+    event_callback_fn cb, void *arg)
 {
 	l->fd = fd;
-	l->ev_rd = event_new(base, fd, EV_READ | EV_PERSIST, cb, arg);
-	l->ev_wr = event_new(base, fd, EV_WRITE | EV_PERSIST, cb, arg);
-	if (l->ev_rd == NULL || l->ev_wr == NULL)
-		return (-1);
-	return (0);
+	l->ev = ev;
+	l->armed = 0;
+	(void)event_assign(ev, base, fd, EV_PERSIST, cb, arg);
 }
 
 void
@@ -44,12 +42,21 @@ leg_clear(struct leg *l, bool abort)
 {
 	struct linger lin = {1, 0};
 
-	if (l->ev_rd != NULL)
-		event_free(l->ev_rd);
-	if (l->ev_wr != NULL)
-		event_free(l->ev_wr);
-	l->ev_rd = l->ev_wr = NULL;
+	if (l->ev != NULL)
+		event_del(l->ev);
+	l->ev = NULL;
 	l->armed = 0;
+	/*
+	 * A session whose handshake finished stays good however the
+	 * connection ends (TLS 1.3 asks nothing else): without this, SSL_free
+	 * of a connection that sent no close_notify removes it from the
+	 * server's cache and marks it not resumable, which every connection
+	 * resuming from the same ticket would then pay for with a full
+	 * handshake. Fatal alerts still remove it, inside OpenSSL.
+	 */
+	if (l->ssl != NULL && SSL_is_init_finished(l->ssl))
+		SSL_set_shutdown(
+		    l->ssl, SSL_get_shutdown(l->ssl) | SSL_SENT_SHUTDOWN);
 	SSL_free(l->ssl);
 	l->ssl = NULL;
 	if (l->fd >= 0) {
@@ -66,8 +73,22 @@ static enum leg_res
 leg_errno(struct leg *l, int err)
 {
 	l->err = err;
-	snprintf(l->detail, sizeof(l->detail), "%s", strerror(err));
+	l->tls_err = 0;
 	return (LEG_ERR);
+}
+
+const char *
+leg_detail(const struct leg *l, char *buf, size_t len)
+{
+	if (l->err == ENOMEM)
+		snprintf(buf, len, "out of memory");
+	else if (l->err != 0)
+		snprintf(buf, len, "%s", strerror(l->err));
+	else if (l->tls_err != 0)
+		ERR_error_string_n(l->tls_err, buf, len);
+	else
+		snprintf(buf, len, "TLS error");
+	return (buf);
 }
 
 /*
@@ -93,12 +114,9 @@ leg_ssl_result(struct leg *l, int ret, short *block)
 		return (leg_errno(l, errno != 0 ? errno : ECONNRESET));
 	default:
 		e = ERR_peek_error();
-		if (e != 0)
-			ERR_error_string_n(e, l->detail, sizeof(l->detail));
-		else
-			snprintf(l->detail, sizeof(l->detail), "TLS error");
 		ERR_clear_error();
 		l->err = 0;
+		l->tls_err = e; /* the text comes from the code: leg_detail() */
 		return (LEG_ERR);
 	}
 }
@@ -223,20 +241,28 @@ leg_ready(struct leg *l, short what)
 		l->wr_block = 0;
 }
 
+/*
+ * One event per leg instead of one per direction (128 bytes less per leg):
+ * a change of what is watched re-assigns it, which libevent allows once
+ * the event is deleted (also from inside its own callback). A readiness
+ * reported but not yet handled is dropped with it, as event_del() of a
+ * second event would; epoll is level-triggered and reports it again.
+ */
 void
 leg_watch(struct leg *l, short want)
 {
-	short add = want & ~l->armed, del = l->armed & ~want;
+	struct event_base *base;
+	event_callback_fn cb;
+	void *arg;
 
-	if (l->ev_rd == NULL)
+	if (l->ev == NULL || want == l->armed)
 		return;
-	if (add & EV_READ)
-		event_add(l->ev_rd, NULL);
-	if (add & EV_WRITE)
-		event_add(l->ev_wr, NULL);
-	if (del & EV_READ)
-		event_del(l->ev_rd);
-	if (del & EV_WRITE)
-		event_del(l->ev_wr);
+	base = event_get_base(l->ev);
+	cb = event_get_callback(l->ev);
+	arg = event_get_callback_arg(l->ev);
+	event_del(l->ev);
+	(void)event_assign(l->ev, base, l->fd, want | EV_PERSIST, cb, arg);
+	if (want != 0)
+		event_add(l->ev, NULL);
 	l->armed = want;
 }

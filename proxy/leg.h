@@ -9,7 +9,10 @@
  * need EV_WRITE to read and EV_READ to write), LEG_EOF (read only: the
  * peer finished sending, TCP FIN or TLS close_notify) or LEG_ERR.
  *
- * A leg owns its fd, its SSL and its two events; leg_clear() frees them.
+ * A leg owns its fd and its SSL; leg_clear() frees them. Its one event
+ * lives in storage the caller provides (a connection holds its legs' and
+ * timer's events in its own allocation), watching EV_READ, EV_WRITE, both
+ * or nothing as leg_watch() says.
  */
 #ifndef COTAI_LEG_H
 #define COTAI_LEG_H
@@ -24,35 +27,38 @@
 enum leg_res { LEG_OK, LEG_AGAIN, LEG_EOF, LEG_ERR };
 
 struct leg {
-	int fd;              /* -1 when not open */
-	SSL *ssl;            /* NULL for a plaintext leg */
-	struct event *ev_rd; /* EV_READ|EV_PERSIST on fd */
-	struct event *ev_wr; /* EV_WRITE|EV_PERSIST on fd */
-	short armed;         /* which of the two are added */
-	short rd_block;      /* 0 = may read now, else the event awaited */
-	short wr_block;      /* 0 = may write now, else the event awaited */
-	bool eof;            /* the peer finished sending */
-	bool shut;           /* we finished sending (FIN / close_notify) */
-	int err;             /* errno of the last LEG_ERR, 0 for TLS errors */
-	char detail[120];    /* text of the last LEG_ERR */
-	uint64_t bytes_in;   /* application bytes read */
-	uint64_t bytes_out;  /* application bytes written */
+	int fd;           /* -1 when not open */
+	SSL *ssl;         /* NULL for a plaintext leg */
+	struct event *ev; /* borrowed storage, EV_PERSIST on fd; NULL if none */
+	short armed;      /* what ev watches now (EV_READ|EV_WRITE) */
+	short rd_block;   /* 0 = may read now, else the event awaited */
+	short wr_block;   /* 0 = may write now, else the event awaited */
+	bool eof;         /* the peer finished sending */
+	bool shut;        /* we finished sending (FIN / close_notify) */
+	int err;          /* errno of the last LEG_ERR, 0 for a TLS error */
+	unsigned long tls_err; /* OpenSSL's code for a TLS LEG_ERR, or 0 */
+	uint64_t bytes_in;     /* application bytes read */
+	uint64_t bytes_out;    /* application bytes written */
 };
 
-/* A closed leg (fd -1, no events). */
+/* A closed leg (fd -1, no event). */
 void leg_init(struct leg *l);
 
 /*
- * Take FD (non-blocking) and create the leg's events on BASE calling CB
- * with ARG. Returns 0, or -1 (FD is then still the leg's; leg_clear()
- * closes it).
+ * Take FD (non-blocking) and set up the leg's event in EV (storage of
+ * event_get_struct_event_size() bytes, borrowed until leg_clear()) on
+ * BASE, calling CB with ARG; it watches nothing until leg_watch().
  */
-int leg_open(struct leg *l, struct event_base *base, int fd,
+void leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
     event_callback_fn cb, void *arg);
 
-/* Free the events and the SSL, close the fd; idempotent. When ABORT, a TCP
- * leg is reset (SO_LINGER 0) instead of closed with a FIN. */
+/* Take the event off the loop, free the SSL, close the fd; idempotent.
+ * When ABORT, a TCP leg is reset (SO_LINGER 0) instead of closed with a
+ * FIN. */
 void leg_clear(struct leg *l, bool abort);
+
+/* The text of L's last LEG_ERR ("out of memory" for ENOMEM), in BUF. */
+const char *leg_detail(const struct leg *l, char *buf, size_t len);
 
 /* Read up to LEN bytes into BUF; *N is what was read on LEG_OK. */
 enum leg_res leg_read(struct leg *l, void *buf, size_t len, size_t *n);
@@ -81,8 +87,7 @@ enum leg_res leg_handshake(struct leg *l);
 /* Called from the event callback: unblock what waited for WHAT. */
 void leg_ready(struct leg *l, short what);
 
-/* Add/remove the leg's events so that exactly WANT (EV_READ|EV_WRITE) is
- * watched. */
+/* Watch exactly WANT (EV_READ|EV_WRITE, or 0) on the leg's event. */
 void leg_watch(struct leg *l, short want);
 
 #endif

@@ -119,7 +119,8 @@ drop_privileges(const char *user)
 struct signals {
 	struct event_base *base;
 	struct event *ev[3];
-	struct event *ev_poll; /* draining: have the workers finished? */
+	struct event *ev_poll;  /* draining: have the workers finished? */
+	struct event *ev_sweep; /* expired TLS sessions out of the caches */
 	struct worker_pool *pool;
 	struct reload *rl;
 	struct admin *ad;
@@ -133,6 +134,22 @@ on_drain_poll(evutil_socket_t fd, short what, void *arg)
 
 	if (sg->pool == NULL || worker_pool_finished(sg->pool))
 		event_base_loopbreak(sg->base);
+}
+
+/*
+ * Every minute, expired sessions leave the terminate routes' caches also
+ * when no handshake runs (OpenSSL's own sweep rides on every 255th new
+ * session).
+ */
+#define SESSION_SWEEP_S 60
+
+static void
+on_session_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct signals *sg = arg;
+
+	for (size_t i = 0; i < sg->pool->nroutes; i++)
+		tls_sessions_flush(sg->pool->routes[i]->ssl_ctx, false);
 }
 
 /* SIGTERM/SIGINT: stop accepting, keep answering the admin endpoint
@@ -195,6 +212,8 @@ signals_clear(struct signals *sg)
 			event_free(sg->ev[i]);
 	if (sg->ev_poll != NULL)
 		event_free(sg->ev_poll);
+	if (sg->ev_sweep != NULL)
+		event_free(sg->ev_sweep);
 	reload_free(sg->rl);
 	admin_free(sg->ad);
 	if (sg->base != NULL)
@@ -290,6 +309,14 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 	}
 	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL)
 		return (-1);
+	sg->ev_sweep =
+	    event_new(sg->base, -1, EV_PERSIST, on_session_sweep, sg);
+	if (sg->ev_sweep == NULL ||
+	    event_add(sg->ev_sweep, &(struct timeval){SESSION_SWEEP_S, 0}) !=
+		0) {
+		log_error("cannot start the session sweep");
+		return (-1);
+	}
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		return (-1);
 	if (drop_privileges(pool->cfg->user) != 0)

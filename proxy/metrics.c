@@ -185,6 +185,27 @@ metrics_pg(struct evbuffer *out, const struct worker_pool *p)
 	}
 }
 
+/*
+ * The server session cache of each terminate route (tls.c): how many
+ * sessions it holds now. SSL_CTX_sess_number() reads the count without
+ * the cache's lock, so a scrape may see it one handshake early or late.
+ */
+static void
+metrics_sessions(struct evbuffer *out, const struct worker_pool *p)
+{
+	metrics_family(out, "cotai_tls_sessions_cached", "gauge",
+	    "Sessions in a terminate route's resumption cache.");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+
+		if (r->cfg->mode != CONFIG_MODE_TERMINATE)
+			continue;
+		evbuffer_add_printf(out,
+		    "cotai_tls_sessions_cached{route=\"%s\"} %ld\n",
+		    r->cfg->name, SSL_CTX_sess_number(r->ssl_ctx));
+	}
+}
+
 int
 metrics_render(const struct worker_pool *p, struct evbuffer *out)
 {
@@ -238,5 +259,6 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    (long long)metrics_cert_not_after(r->ssl_ctx));
 	}
 	metrics_pg(out, p);
+	metrics_sessions(out, p);
 	return (0);
 }

@@ -86,13 +86,16 @@ enum pgconn_next
 pgconn_leg_fail(
     struct pgconn *pg, const struct leg *l, enum leg_res res, bool up)
 {
+	char buf[120];
+
 	if (res == LEG_EOF)
 		return (pgconn_fail(pg,
 		    up ? REASON_UPSTREAM_NO_TLS : REASON_EOF, up,
 		    up ? "server closed during negotiation"
 		       : "client closed during startup"));
 	return (pgconn_fail(pg,
-	    l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET, up, l->detail));
+	    l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET, up,
+	    leg_detail(l, buf, sizeof(buf))));
 }
 
 /* Write out[] to CL: 1 all written, 0 blocked (watched), -1 error. */

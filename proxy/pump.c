@@ -12,6 +12,7 @@
  */
 #include "pump.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,8 +192,7 @@ pump_run(struct pump *p, struct leg **bad)
 			break;
 		}
 		if (pump_reserve(p) != 0) {
-			snprintf(p->src->detail, sizeof(p->src->detail),
-			    "out of memory");
+			p->src->err = ENOMEM;
 			*bad = p->src;
 			return (PUMP_ERR);
 		}

@@ -221,6 +221,9 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		resolver_add(p->resolver, s->routes[j]->up);
 	for (size_t i = 0; i < p->nroutes; i++) {
 		resolver_remove(p->resolver, p->routes[i]->up);
+		/* Old connections may keep the route for days: not its cache.
+		 */
+		tls_sessions_flush(p->routes[i]->ssl_ctx, true);
 		route_unref(p->routes[i]);
 		free(p->bound[i]);
 	}

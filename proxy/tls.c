@@ -14,7 +14,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,20 +38,95 @@
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
 	"TLS_CHACHA20_POLY1305_SHA256"
 
-/* Server session cache: entries, and how long a session may be resumed. */
-#define TLS_SERVER_CACHE 20000
-#define TLS_SESSION_LIFETIME (2 * 3600)
+/*
+ * How long a server session may be resumed. A client that resumes gets a
+ * new ticket after half of it (tls_info_cb); what bounds the memory is
+ * the cache size (tls_session_cache) and this: a session from a client
+ * that never resumes holds its decoded certificate chain, ~11 KiB.
+ */
+#define TLS_SESSION_LIFETIME (5 * 60)
 
 /* Read-ahead buffer per TLS connection. */
 #define TLS_READ_BUFFER (64 * 1024)
 
+/*
+ * A leaf certificate's identity, parsed once per decoded certificate: it
+ * hangs off the X509 (ex_data), which a session keeps and its resumptions
+ * share (reference-counted), so a resumed handshake does not parse it
+ * again and each connection holds a reference instead of its own copy.
+ */
+struct tls_ident {
+	atomic_uint refs;
+	struct identity id;
+};
+
 static int tls_peer_idx = -1;
+static int tls_ident_idx = -1;
+
+static void
+tls_ident_unref(struct tls_ident *t)
+{
+	if (t == NULL ||
+	    atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	identity_clear(&t->id);
+	free(t);
+}
+
+/* X509_free(): the certificate's reference goes. */
+static void
+tls_ident_free_cb(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	tls_ident_unref(ptr);
+}
+
+/* X509_dup() copies the pointer: the copy holds a reference too. */
+static int
+tls_ident_dup_cb(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **ptr,
+    int idx, long argl, void *argp)
+{
+	struct tls_ident *t = *ptr;
+
+	if (t != NULL)
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return (1);
+}
 
 int
 tls_init(void)
 {
 	tls_peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	return (tls_peer_idx < 0 ? -1 : 0);
+	tls_ident_idx = X509_get_ex_new_index(
+	    0, NULL, NULL, tls_ident_dup_cb, tls_ident_free_cb);
+	return (tls_peer_idx < 0 || tls_ident_idx < 0 ? -1 : 0);
+}
+
+/*
+ * CERT's identity, a new reference: the one attached to CERT, else parsed
+ * now, and attached when ATTACH (only for a certificate no other thread
+ * can see yet: the one a full handshake has just decoded). NULL when the
+ * identity is malformed or memory runs out.
+ */
+static struct tls_ident *
+tls_ident_get(X509 *cert, bool attach)
+{
+	struct tls_ident *t = X509_get_ex_data(cert, tls_ident_idx);
+
+	if (t != NULL) {
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+		return (t);
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (NULL);
+	if (identity_from_x509(cert, &t->id) != 0) {
+		free(t);
+		return (NULL);
+	}
+	atomic_init(&t->refs, 1);
+	if (attach && X509_set_ex_data(cert, tls_ident_idx, t) == 1)
+		atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return (t);
 }
 
 static struct tls_peer *
@@ -88,26 +165,30 @@ tls_fail(struct tls_peer *p, enum reason r, const char *detail)
 	if (p->reason != REASON_NONE)
 		return;
 	p->reason = r;
-	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+	p->detail = strdup(detail); /* NULL only costs the audit its text */
 }
 
-/* Take CERT's identity into P and match it; 0 or -1 with a reason. */
+/*
+ * Take CERT's identity into P (ATTACH: see tls_ident_get) and match it;
+ * 0 or -1 with a reason.
+ */
 static int
-tls_check_identity(struct tls_peer *p, X509 *cert)
+tls_check_identity(struct tls_peer *p, X509 *cert, bool attach)
 {
-	identity_clear(&p->id);
-	p->have_id = false;
-	if (identity_from_x509(cert, &p->id) != 0) {
+	const struct identity *id;
+
+	tls_ident_unref(p->ident);
+	if ((p->ident = tls_ident_get(cert, attach)) == NULL) {
 		tls_fail(
 		    p, REASON_BAD_CERT, "malformed identity in certificate");
 		return (-1);
 	}
-	p->have_id = true;
-	if (policy_match(p->patterns, p->npatterns, &p->id) < 0) {
+	id = &p->ident->id;
+	if (policy_match(p->patterns, p->npatterns, id) < 0) {
 		tls_fail(p,
 		    p->server ? REASON_IDENTITY_NOT_ALLOWED
 			      : REASON_IDENTITY_NOT_EXPECTED,
-		    p->id.spiffe != NULL ? p->id.spiffe : "no SPIFFE ID");
+		    id->spiffe != NULL ? id->spiffe : "no SPIFFE ID");
 		return (-1);
 	}
 	return (0);
@@ -120,7 +201,7 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	    xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls_peer *p = tls_peer_of(ssl);
 	int err = X509_STORE_CTX_get_error(xs);
-	char buf[sizeof(p->detail)];
+	char buf[160];
 
 	if (p == NULL)
 		return (0);
@@ -133,7 +214,9 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	}
 	if (X509_STORE_CTX_get_error_depth(xs) != 0)
 		return (1);
-	if (tls_check_identity(p, X509_STORE_CTX_get_current_cert(xs)) != 0) {
+	/* The leaf this handshake decoded: no other thread sees it yet. */
+	if (tls_check_identity(p, X509_STORE_CTX_get_current_cert(xs), true) !=
+	    0) {
 		X509_STORE_CTX_set_error(
 		    xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return (0);
@@ -141,23 +224,29 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 	return (1);
 }
 
-/* Client side: keep the new session for a later connection. */
-static int
-tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+/*
+ * Server side, once the ServerHello is chosen: a resumed session gets no
+ * new ticket while it is younger than half its lifetime. The client
+ * resumes every connection from the ticket it has (struct tls_cache), so
+ * a ticket per connection would only cost a session copy, a key
+ * derivation and a cache entry each (~1 KiB until it times out); past
+ * half its life the session is replaced, so the client never holds an
+ * expired one.
+ */
+static void
+tls_info_cb(const SSL *cssl, int where, int ret)
 {
-	struct tls_peer *p = tls_peer_of(ssl);
-	struct tls_cache *c;
+	SSL *ssl = (SSL *)cssl; /* OpenSSL passes the SSL it owns as const */
+	SSL_SESSION *sess;
 
-	if (p == NULL || p->cache == NULL || p->reason != REASON_NONE)
-		return (0);
-	c = p->cache;
-	if (c->n == TLS_CACHE_MAX) {
-		SSL_SESSION_free(c->s[0]);
-		memmove(c->s, c->s + 1, (TLS_CACHE_MAX - 1) * sizeof(c->s[0]));
-		c->n--;
-	}
-	c->s[c->n++] = sess;
-	return (1); /* we keep the reference */
+	(void)ret;
+	if ((where & SSL_CB_ACCEPT_LOOP) == 0 ||
+	    SSL_get_state(ssl) != TLS_ST_SW_SRVR_HELLO ||
+	    !SSL_session_reused(ssl) || (sess = SSL_get_session(ssl)) == NULL)
+		return;
+	if (time(NULL) - SSL_SESSION_get_time(sess) <
+	    SSL_SESSION_get_timeout(sess) / 2)
+		SSL_set_num_tickets(ssl, 0);
 }
 
 /* Add every CRL in FILE to STORE and turn on leaf-only checking. */
@@ -331,7 +420,7 @@ tls_ctx_new(const struct config_route *rc)
 		 * (45 % of the CPU of a resumed handshake in OpenSSL 3.0).
 		 * NO_ANTI_REPLAY keeps a session in the cache when it is
 		 * resumed, so a burst of connections can share one ticket
-		 * (see tls_offer_session); there is no early data to replay.
+		 * (see struct tls_cache); there is no early data to replay.
 		 */
 		if (sidlen > SSL_MAX_SID_CTX_LENGTH)
 			sidlen = SSL_MAX_SID_CTX_LENGTH;
@@ -340,15 +429,13 @@ tls_ctx_new(const struct config_route *rc)
 		SSL_CTX_set_options(
 		    ctx, SSL_OP_NO_TICKET | SSL_OP_NO_ANTI_REPLAY);
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-		SSL_CTX_sess_set_cache_size(ctx, TLS_SERVER_CACHE);
+		SSL_CTX_sess_set_cache_size(ctx, rc->tls_session_cache);
 		SSL_CTX_set_timeout(ctx, TLS_SESSION_LIFETIME);
 		SSL_CTX_set_num_tickets(ctx, 1);
-	} else if (!rc->tls_resumption) {
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_info_callback(ctx, tls_info_cb);
 	} else {
-		SSL_CTX_set_session_cache_mode(ctx,
-		    SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-		SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+		/* Client: no cache in OpenSSL (see struct tls_cache). */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	}
 	ret = ctx;
 	ctx = NULL;
@@ -400,33 +487,41 @@ tls_peer_init(
 	p->server = rc->mode == CONFIG_MODE_TERMINATE;
 	p->patterns = p->server ? rc->allow : rc->expect;
 	p->npatterns = p->server ? rc->nallow : rc->nexpect;
-	p->cache = p->server ? NULL : cache;
+	p->cache = p->server || !rc->tls_resumption ? NULL : cache;
 }
 
 void
 tls_peer_clear(struct tls_peer *p)
 {
-	identity_clear(&p->id);
-	p->have_id = false;
+	tls_ident_unref(p->ident);
+	p->ident = NULL;
+	free(p->detail);
+	p->detail = NULL;
 }
 
-/*
- * Offer a cached session: the newest one, taken out of the cache when
- * there are others (each ticket used once, as OpenSSL advises), shared
- * when it is the last (a burst of connections all resumes from it; the
- * server allows that, see SSL_OP_NO_ANTI_REPLAY above). 0 or -1.
- */
-static int
-tls_offer_session(SSL *ssl, struct tls_cache *c)
+const struct identity *
+tls_peer_identity(const struct tls_peer *p)
 {
-	SSL_SESSION *sess = c->s[c->n - 1];
-	int ok = SSL_set_session(ssl, sess);
+	static const struct identity none;
 
-	if (c->n > 1) {
-		c->n--;
-		SSL_SESSION_free(sess); /* the SSL holds its own reference */
-	}
-	return (ok == 1 ? 0 : -1);
+	return (p->ident != NULL ? &p->ident->id : &none);
+}
+
+void
+tls_peer_poll(SSL *ssl, struct tls_peer *p)
+{
+	SSL_SESSION *s = SSL_get0_session(ssl);
+	struct tls_cache *c = p->cache;
+
+	if (s == p->seen)
+		return;
+	p->seen = s; /* a new object: OpenSSL copies, then frees the old */
+	if (c == NULL || s == NULL || !SSL_SESSION_is_resumable(s) ||
+	    SSL_SESSION_up_ref(s) != 1)
+		return;
+	SSL_SESSION_free(c->s);
+	c->s = s;
+	c->no_tickets = false;
 }
 
 /* True when HOST is an IPv4 or IPv6 literal. */
@@ -458,10 +553,12 @@ tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
 			log_ssl("SNI %s", host);
 			goto out;
 		}
-		if (p->cache != NULL && p->cache->n > 0 &&
-		    tls_offer_session(ssl, p->cache) != 0) {
-			log_ssl("SSL_set_session");
-			goto out;
+		if (p->cache != NULL && p->cache->s != NULL) {
+			if (SSL_set_session(ssl, p->cache->s) != 1) {
+				log_ssl("SSL_set_session");
+				goto out;
+			}
+			p->seen = p->cache->s;
 		}
 	}
 	ret = ssl;
@@ -484,12 +581,16 @@ tls_check_session(SSL *ssl, struct tls_peer *p)
 		tls_fail(p, REASON_BAD_CERT, "session not verified");
 		return (-1);
 	}
-	if (!SSL_session_reused(ssl) && p->have_id)
+	if (!SSL_session_reused(ssl) && p->ident != NULL)
 		return (0);
-	/* Resumed: no chain was verified, check the stored leaf again. */
-	if (tls_check_identity(p, cert) != 0)
+	/*
+	 * Resumed: no chain was verified, check the stored leaf again. Its
+	 * identity was attached when the session's full handshake decoded it
+	 * (other threads may use the certificate now: no attaching here).
+	 */
+	if (tls_check_identity(p, cert, false) != 0)
 		return (-1);
-	if (p->id.not_after < time(NULL)) {
+	if (p->ident->id.not_after < time(NULL)) {
 		tls_fail(p, REASON_CERT_EXPIRED, "resumed session: expired");
 		return (-1);
 	}
@@ -501,6 +602,12 @@ tls_after_handshake(SSL *ssl, struct tls_peer *p)
 {
 	int ret = tls_check_session(ssl, p);
 
+	if (p->seen != NULL && !SSL_session_reused(ssl)) {
+		p->refused = true;
+		if (p->cache != NULL && p->cache->s == p->seen)
+			tls_cache_clear(p->cache);
+	}
+	p->seen = SSL_get0_session(ssl); /* tickets come after it */
 	/*
 	 * Whatever the handshake and the identity parsing left on the error
 	 * queue goes now: leg_read()/leg_write() rely on an empty queue.
@@ -540,7 +647,7 @@ tls_take_error(char *detail, size_t len)
 void
 tls_handshake_failed(struct tls_peer *p)
 {
-	char buf[sizeof(p->detail)];
+	char buf[160];
 	enum reason r;
 
 	tls_cache_clear(p->cache);
@@ -549,10 +656,17 @@ tls_handshake_failed(struct tls_peer *p)
 }
 
 void
+tls_sessions_flush(SSL_CTX *ctx, bool all)
+{
+	/* 0 flushes everything; OpenSSL compares the time as a long. */
+	SSL_CTX_flush_sessions(ctx, all ? 0 : (long)time(NULL));
+}
+
+void
 tls_cache_clear(struct tls_cache *cache)
 {
 	if (cache == NULL)
 		return;
-	while (cache->n > 0)
-		SSL_SESSION_free(cache->s[--cache->n]);
+	SSL_SESSION_free(cache->s);
+	cache->s = NULL;
 }

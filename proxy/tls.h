@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -21,34 +22,47 @@
 #include "reason.h"
 
 /*
- * Client-side TLS 1.3 sessions for one route in one worker thread (no
- * locking). OpenSSL advises using a TLS 1.3 ticket once: every new ticket
- * is pushed here, and each new connection takes the newest one out.
+ * Client side: the newest TLS 1.3 session of one route in one worker thread
+ * (no locking), which every new connection resumes from: the same object,
+ * not a copy (~1.1 KiB less per connection). An OpenSSL 3.0 client marks
+ * the session a handshake used as not resumable when the handshake
+ * finishes ("use a ticket once"), but only in a context with
+ * SSL_SESS_CACHE_CLIENT: ours has the cache off, and tls_peer_poll()
+ * picks up new tickets instead. The server keeps the session in its cache
+ * (SSL_OP_NO_ANTI_REPLAY, no early data), so one ticket serves them all.
  */
-#define TLS_CACHE_MAX 8
-
 struct tls_cache {
-	SSL_SESSION *s[TLS_CACHE_MAX]; /* owned references, oldest first */
-	int n;
+	SSL_SESSION *s; /* an owned reference, or NULL */
+	/* conn_resume.c: a connection is out for the first session (1: in
+	 * its handshake, 2: handshake done, ticket due by DUE, monotonic ms);
+	 * the server sent none in time, so connections no longer wait (until
+	 * a ticket comes). */
+	unsigned char fetching;
+	bool no_tickets;
+	uint64_t due;
 };
+
+struct tls_ident;
 
 /*
  * What one TLS leg learns about its peer. The connection owns it (embedded)
  * and initialises it with tls_peer_init(); tls.c fills it during the
- * handshake; tls_peer_clear() frees the identity strings.
+ * handshake; tls_peer_clear() frees what it holds.
  */
 struct tls_peer {
 	char *const *patterns; /* borrowed: the route's allow or expect */
 	size_t npatterns;
 	bool server;             /* we are the TLS server (terminate) */
-	struct tls_cache *cache; /* client: this worker's sessions */
-	struct identity id;      /* the peer's leaf, once seen */
-	bool have_id;
-	enum reason reason; /* first failure found, REASON_NONE if none */
-	char detail[160];   /* human text for the failure */
+	struct tls_cache *cache; /* client, resumption on: the worker's */
+	const SSL_SESSION *seen; /* client: the session offered, then the
+				    one tls_peer_poll saw */
+	bool refused; /* client: the server did not resume the one offered */
+	struct tls_ident *ident; /* the peer leaf's identity, or NULL */
+	enum reason reason;      /* first failure found, REASON_NONE if none */
+	char *detail;            /* human text for the failure, or NULL */
 };
 
-/* Register the ex_data index; call once before any thread starts. 0/-1. */
+/* Register the ex_data indexes; call once before any thread starts. 0/-1. */
 int tls_init(void);
 
 /*
@@ -68,7 +82,8 @@ SSL_CTX *tls_ctx_new(const struct config_route *rc);
  */
 SSL_CTX *tls_local_ctx_new(const struct config_route *rc);
 
-/* Set up *P for a connection on route RC; CACHE may be NULL (terminate). */
+/* Set up *P for a connection on route RC with CACHE, the worker's session
+ * store for RC (ignored on terminate routes and with resumption off). */
 void tls_peer_init(
     struct tls_peer *p, const struct config_route *rc, struct tls_cache *cache);
 
@@ -76,11 +91,16 @@ void tls_peer_init(
 void tls_peer_clear(struct tls_peer *p);
 
 /*
+ * The identity of P's peer leaf (valid until tls_peer_clear()): all NULL
+ * and empty when none was seen.
+ */
+const struct identity *tls_peer_identity(const struct tls_peer *p);
+
+/*
  * A new SSL on socket FD for CTX, in client or server state per P->server.
  * P is borrowed and must outlive the SSL. As a client, SNI is set to HOST
  * when it is a name (not an IP literal; HOST may be NULL) and the session
- * newest session in P->cache, if any, is taken out and offered for
- * resumption. Returns the SSL (the
+ * in P->cache, if any, is offered for resumption. Returns the SSL (the
  * caller frees it with SSL_free(); FD stays the caller's) or NULL, logged.
  */
 SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);
@@ -88,9 +108,19 @@ SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);
 /*
  * After a successful handshake: fill P->id from the peer certificate when
  * the verify callback did not (resumed session) and check it against the
- * patterns and its notAfter. Returns 0, or -1 with P->reason set.
+ * patterns and its notAfter. Client side, when the server did not resume
+ * the session offered (it dropped it: expired, evicted, a fatal alert on
+ * another connection), set P->refused and take it out of P->cache.
+ * Returns 0, or -1 with P->reason set.
  */
 int tls_after_handshake(SSL *ssl, struct tls_peer *p);
+
+/*
+ * Client side, after each relay step: when OpenSSL has replaced the
+ * connection's session (it does on a NewSessionTicket), keep the new one
+ * in P->cache for the connections to come.
+ */
+void tls_peer_poll(SSL *ssl, struct tls_peer *p);
 
 /*
  * After a failed handshake: make sure P->reason and P->detail say why,
@@ -106,6 +136,13 @@ void tls_handshake_failed(struct tls_peer *p);
  * Empties the queue.
  */
 enum reason tls_take_error(char *detail, size_t len);
+
+/*
+ * Server side: drop the sessions of CTX's cache that have expired, or all
+ * of them when ALL (a context that a reload replaced: no new connection
+ * uses its cache). Sessions live connections hold stay theirs.
+ */
+void tls_sessions_flush(SSL_CTX *ctx, bool all);
 
 /* Free the sessions in CACHE; NULL-safe. */
 void tls_cache_clear(struct tls_cache *cache);

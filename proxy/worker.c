@@ -364,13 +364,35 @@ worker_main(void *arg)
 	return (NULL);
 }
 
-/* Wrap W's bound sockets in listeners and its command pipe in an event. */
+static void
+worker_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_sweep(arg);
+}
+
+static void
+worker_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_more_run(arg);
+}
+
+/*
+ * Wrap W's bound sockets in listeners and its command pipe in an event;
+ * start the sweep of relay deadlines and the event for resumed pumps.
+ */
 static int
 worker_arm(struct worker *w)
 {
+	struct timeval tv = {0, CONN_SWEEP_MS * 1000};
+
 	w->ev_cmd = event_new(
 	    w->base, w->cmd[0], EV_READ | EV_PERSIST, worker_cmd_cb, w);
 	if (w->ev_cmd == NULL || event_add(w->ev_cmd, NULL) != 0)
+		return (-1);
+	w->ev_sweep = event_new(w->base, -1, EV_PERSIST, worker_sweep_cb, w);
+	w->ev_more = event_new(w->base, -1, 0, worker_more_cb, w);
+	if (w->ev_sweep == NULL || w->ev_more == NULL ||
+	    event_add(w->ev_sweep, &tv) != 0)
 		return (-1);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		int fd = w->lfd[i];
@@ -477,6 +499,10 @@ worker_clear(struct worker_pool *p, struct worker *w)
 		event_free(w->ev_cmd);
 	if (w->ev_drain != NULL)
 		event_free(w->ev_drain);
+	if (w->ev_sweep != NULL)
+		event_free(w->ev_sweep);
+	if (w->ev_more != NULL)
+		event_free(w->ev_more);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	for (int i = 0; i < 2; i++)

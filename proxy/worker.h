@@ -66,6 +66,9 @@ struct worker {
 	int cmd[2];             /* pipe: main thread -> worker */
 	struct event *ev_cmd;   /* reads cmd[0] */
 	struct event *ev_drain; /* drain deadline */
+	struct event *ev_sweep; /* relay deadlines: conn_sweep() */
+	struct event *ev_more;  /* pumps to resume: conn_more_run() */
+	struct conn *more;      /* ... these, linked by more_next */
 	pthread_t thread;
 	bool started;
 	atomic_bool finished; /* the thread's loop has returned */

@@ -48,7 +48,8 @@ for fam in cotai_open_connections cotai_reloads_total \
     cotai_handshakes_total cotai_handshakes_resumed_total \
     cotai_upstream_retries_total cotai_handshake_duration_seconds \
     cotai_handshake_failures_total cotai_connections_closed_total \
-    cotai_bytes_total cotai_cert_expiry_timestamp_seconds; do
+    cotai_bytes_total cotai_cert_expiry_timestamp_seconds \
+    cotai_tls_sessions_cached; do
 	assert_grep "^# TYPE $fam " "$T/m.out" "metrics: no $fam"
 done
 assert_grep '^cotai_connections_accepted_total\{route="term"\} 3$' "$T/m.out"
@@ -58,6 +59,7 @@ assert_grep '^cotai_handshake_duration_seconds_bucket\{route="term",le="\+Inf"\}
 assert_grep '^cotai_bytes_total\{route="term",direction="up"\} 300000$' "$T/m.out"
 assert_grep '^cotai_connections_closed_total\{route="term",reason="eof"\} 3$' "$T/m.out"
 assert_grep '^cotai_reloads_total\{result="ok"\} 0$' "$T/m.out"
+assert_grep '^cotai_tls_sessions_cached\{route="term"\} [1-9][0-9]*$' "$T/m.out"
 # Every label value is a route name, a fixed reason or result, a bucket.
 grep -o '[a-z_]*="[^"]*"' "$T/m.out" | sort -u >"$T/labels"
 assert_no_grep '"[^"]*(backend|pg|spiffe|127\.0)[^"]*"' "$T/labels"

@@ -75,6 +75,7 @@ static const char full_yaml[] =
     "    tls_min_version: \"1.3\"\n"
     "    buffer_size: 1m\n"
     "    tls_resumption: false\n"
+    "    tls_session_cache: 50\n"
     "  - name: wide\n"
     "    mode: originate\n"
     "    listen: 10.0.0.1:7000\n"
@@ -164,6 +165,7 @@ START_TEST(full_config)
 	ck_assert_int_eq(r->tls_min_version, TLS1_3_VERSION);
 	ck_assert_uint_eq(r->buffer_bytes, 1024 * 1024);
 	ck_assert(!r->tls_resumption);
+	ck_assert_uint_eq(r->tls_session_cache, 50);
 
 	r = &cfg->routes[2];
 	ck_assert(r->plaintext_bind_any);
@@ -209,6 +211,7 @@ START_TEST(builtin_defaults)
 		ck_assert_uint_eq(r->buffer_bytes, 256 * 1024);
 		ck_assert_ptr_null(r->identity.crl);
 		ck_assert_int_eq(r->protocol, CONFIG_PROTO_TCP);
+		ck_assert_uint_eq(r->tls_session_cache, 1024);
 	}
 	ck_assert_int_eq(cfg->routes[1].line, 8);
 	config_free(cfg);

@@ -154,6 +154,12 @@ static const struct err_case err_cases[] = {
 	NULL},
     {ID "routes:\n" R_O "    allow: [x]\n",
 	"8:12: routes[0].allow: not allowed on an originate route", NULL},
+    {ID "routes:\n" R_O "    tls_session_cache: 10\n",
+	"8:24: routes[0].tls_session_cache: only on a terminate route", NULL},
+    {ID "routes:\n" R_T "    tls_session_cache: 0\n",
+	"8:24: routes[0].tls_session_cache: invalid value \"0\" (expected "
+	"an integer 1..1000000)",
+	NULL},
     {ID "routes:\n" R_T "    protocol: postgres\n  - name: c\n    mode: "
 	"terminate\n    listen: 0.0.0.0:1\n    target: x:1\n    allow: "
 	"[ok, \"spiffe://Cotai/x\"]\n",
