@@ -292,7 +292,8 @@ conn_connect_start(struct conn *c)
 			break;
 		c->up_err = errno;
 	}
-	/* Every address failed: have the name looked up again if it can help. */
+	/* Every address failed: have the name looked up again if it can help.
+	 */
 	if (fd < 0 && conn_stale_address(c->up_err))
 		upstream_failed(c->r->up);
 	if (fd < 0 && conn_retry(c))

@@ -93,9 +93,9 @@ pgconn_leg_fail(
 		    up ? REASON_UPSTREAM_NO_TLS : REASON_EOF, up,
 		    up ? "server closed during negotiation"
 		       : "client closed during startup"));
-	return (pgconn_fail(pg,
-	    l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET, up,
-	    leg_detail(l, buf, sizeof(buf))));
+	return (
+	    pgconn_fail(pg, l->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
+		up, leg_detail(l, buf, sizeof(buf))));
 }
 
 /* Write out[] to CL: 1 all written, 0 blocked (watched), -1 error. */
