@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct duration_unit {
 	const char *name;
@@ -98,4 +99,13 @@ duration_format(uint64_t ms, char *buf, size_t len)
 		off += (size_t)w;
 	}
 	return (buf);
+}
+
+uint64_t
+duration_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }

@@ -19,4 +19,7 @@ int duration_parse_ms(const char *s, uint64_t max_ms, uint64_t *ms);
 /* Format MS as the shortest exact form ("90s" -> "1m30s"); returns BUF. */
 char *duration_format(uint64_t ms, char *buf, size_t len);
 
+/* Milliseconds on CLOCK_MONOTONIC: for deadlines and intervals. */
+uint64_t duration_now_ms(void);
+
 #endif

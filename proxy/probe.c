@@ -18,15 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
-
-static long long
-probe_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
+#include "duration.h"
 
 /* Wait for EVENTS on FD until DEADLINE; 0 ready, -1 timeout or error. */
 static int
@@ -37,7 +29,7 @@ probe_wait(int fd, short events, long long deadline)
 	int n;
 
 	for (;;) {
-		if ((left = deadline - probe_now_ms()) <= 0) {
+		if ((left = deadline - (long long)duration_now_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return (-1);
 		}
@@ -139,7 +131,7 @@ probe_http(const char *addr, const char *path, int timeout_ms, char *why,
     size_t whylen)
 {
 	struct config_addr a;
-	long long deadline = probe_now_ms() + timeout_ms;
+	long long deadline = (long long)duration_now_ms() + timeout_ms;
 	char req[512];
 	int fd, err = 0, code = -1;
 	socklen_t elen = sizeof(err);

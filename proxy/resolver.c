@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "duration.h"
 #include "log.h"
 #include "upstream.h"
 
@@ -47,15 +48,6 @@ struct resolver {
 	bool abandoned; /* stopped mid-lookup: left to the thread and exit */
 	pthread_t thread;
 };
-
-static uint64_t
-resolver_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
 
 /* When a periodic lookup that ended at NOW is next due. */
 static uint64_t
@@ -97,7 +89,7 @@ void
 resolver_add(struct resolver *rs, struct upstream *u)
 {
 	struct resolver_entry *e, *ne;
-	uint64_t now = resolver_now();
+	uint64_t now = duration_now_ms();
 
 	if (rs == NULL || !upstream_dynamic(u))
 		return;
@@ -209,7 +201,7 @@ resolver_main(void *arg)
 
 	pthread_mutex_lock(&rs->mu);
 	while (!rs->stop) {
-		if ((u = resolver_pick(rs, resolver_now(), &wake)) == NULL) {
+		if ((u = resolver_pick(rs, duration_now_ms(), &wake)) == NULL) {
 			resolver_sleep(rs, wake);
 			continue;
 		}
@@ -218,7 +210,7 @@ resolver_main(void *arg)
 		pthread_mutex_lock(&rs->mu);
 		/* Unless a reload removed it meanwhile. */
 		if ((e = resolver_find(rs, u)) != NULL)
-			e->next_ms = resolver_next(u, resolver_now());
+			e->next_ms = resolver_next(u, duration_now_ms());
 		pthread_mutex_unlock(&rs->mu);
 		upstream_unref(u); /* may be the last reference */
 		pthread_mutex_lock(&rs->mu);

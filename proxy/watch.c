@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "debounce.h"
+#include "duration.h"
 #include "log.h"
 
 #define WATCH_MAX 64 /* directories and names */
@@ -33,15 +34,6 @@ struct watch {
 	size_t nnames;
 };
 
-static uint64_t
-watch_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 bool
 watch_name_matches(char *const *names, size_t n, const char *name)
 {
@@ -57,7 +49,7 @@ watch_name_matches(char *const *names, size_t n, const char *name)
 static void
 watch_arm(struct watch *w)
 {
-	uint64_t left = debounce_due(&w->db, watch_now());
+	uint64_t left = debounce_due(&w->db, duration_now_ms());
 	struct timeval tv;
 
 	if (left == DEBOUNCE_NONE)
@@ -99,7 +91,7 @@ watch_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!hit)
 		return;
-	debounce_event(&w->db, watch_now());
+	debounce_event(&w->db, duration_now_ms());
 	watch_arm(w);
 }
 
