@@ -129,6 +129,18 @@ pgconn_answer(struct pgconn *pg, char c)
 		pg->out[pg->outlen++] = (uint8_t)c;
 }
 
+enum pgconn_next
+pgconn_answer_s(struct pgconn *pg, struct leg *cl)
+{
+	uint8_t b;
+
+	if (pg->inlen > 0 || recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		return (pgconn_fail(pg, REASON_PROTOCOL, false,
+		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
+	pgconn_answer(pg, 'S');
+	return (PGCONN_WAIT);
+}
+
 /* Send the remaining reply, finish sending and close. */
 static enum pgconn_next
 pg_closing(struct pgconn *pg, struct leg *cl)
@@ -285,7 +297,6 @@ pg_startup_request(
     struct pgconn *pg, struct leg *cl, enum pgwire_kind kind, size_t used)
 {
 	bool ssl = kind == PGWIRE_SSL_REQUEST;
-	uint8_t b;
 
 	if (ssl ? pg->ssl_seen : pg->gss_seen)
 		return (pgconn_refuse(pg, cl, "08P01", REASON_PROTOCOL,
@@ -297,10 +308,8 @@ pg_startup_request(
 		pgconn_answer(pg, 'N');
 		return (PGCONN_WAIT);
 	}
-	if (pg->inlen > 0 || recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		return (pgconn_fail(pg, REASON_PROTOCOL, false,
-		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
-	pgconn_answer(pg, 'S');
+	if (pgconn_answer_s(pg, cl) != PGCONN_WAIT)
+		return (PGCONN_CLOSE);
 	pg->go_local = true;
 	return (PGCONN_WAIT);
 }

@@ -67,6 +67,13 @@ int pgconn_flush(struct pgconn *pg, struct leg *cl);
 /* Queue the one-byte answer C ('N' or 'S'). */
 void pgconn_answer(struct pgconn *pg, char c);
 
+/*
+ * Queue 'S' to an SSLRequest, which is only allowed when nothing follows
+ * it, neither in pg->in nor in CL's socket (CVE-2021-23214): PGCONN_WAIT,
+ * or PGCONN_CLOSE with the reason.
+ */
+enum pgconn_next pgconn_answer_s(struct pgconn *pg, struct leg *cl);
+
 /* Refuse with an ErrorResponse (SQLSTATE, "cotai: DETAIL"), then close for
  * WHY; PGCONN_WAIT while the reply is being written. */
 enum pgconn_next pgconn_refuse(struct pgconn *pg, struct leg *cl,

@@ -16,8 +16,6 @@
 static enum pgconn_next
 pg_detect_request(struct pgconn *pg, struct leg *cl, enum pgwire_kind kind)
 {
-	uint8_t b;
-
 	pg->inlen = 0;
 	if (kind == PGWIRE_GSSENC_REQUEST && !pg->gss_seen) {
 		pg->gss_seen = true;
@@ -27,11 +25,8 @@ pg_detect_request(struct pgconn *pg, struct leg *cl, enum pgwire_kind kind)
 	if (kind != PGWIRE_SSL_REQUEST)
 		return (pgconn_refuse(pg, cl, "08P01", REASON_PROTOCOL,
 		    "repeated encryption request"));
-	/* Anything already behind the SSLRequest: CVE-2021-23214. */
-	if (recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		return (pgconn_fail(pg, REASON_PROTOCOL, false,
-		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
-	pgconn_answer(pg, 'S');
+	if (pgconn_answer_s(pg, cl) != PGCONN_WAIT)
+		return (PGCONN_CLOSE);
 	pg->go_tls = true;
 	return (PGCONN_WAIT);
 }
