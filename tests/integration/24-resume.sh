@@ -20,8 +20,7 @@ ops_config term terminate pg "$PEER_PORT" "allow: [backend]"
 ops_start term
 TERM_PID=$PROXY_PID
 # One worker, so every connection uses the same session slot.
-relay_config orig originate backend "$PORT" "expect: pg" "" ""
-sed -i 's/^workers: 2/workers: 1/' "$T/orig.yaml"
+WORKERS=1 relay_config orig originate backend "$PORT" "expect: pg" "" ""
 relay_start orig
 for i in 1 2 3; do
 	timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 >"$T/c$i.out" ||
@@ -51,9 +50,8 @@ wait_audit term 11
     fail "terminate: $(metric term 'cotai_tls_sessions_cached{route="term"}') sessions cached, expected 1"
 
 echo "== a fresh originating proxy, 8 connections at once"
-relay_config orig2 originate backend "$(port_of "$T/run/term.ports" term)" \
+WORKERS=1 relay_config orig2 originate backend "$(port_of "$T/run/term.ports" term)" \
     "expect: pg" "" ""
-sed -i 's/^workers: 2/workers: 1/' "$T/orig2.yaml"
 relay_start orig2
 timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 -c 8 \
     >"$T/c8b.out" || fail "client -c 8 (fresh)"
@@ -83,9 +81,8 @@ echo "== bursts against a server that issues no tickets"
 ops_config term3 terminate pg "$PEER_PORT" "allow: [backend]" "" \
     "    tls_resumption: false"
 ops_start term3
-relay_config orig3 originate backend "$(port_of "$T/run/term3.ports" term3)" \
+WORKERS=1 relay_config orig3 originate backend "$(port_of "$T/run/term3.ports" term3)" \
     "expect: pg" "" ""
-sed -i 's/^workers: 2/workers: 1/' "$T/orig3.yaml"
 relay_start orig3
 for i in 1 2; do
 	timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m echo -n 100000 \
