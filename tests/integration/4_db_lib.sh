@@ -7,6 +7,8 @@
 #   last_close NAME     the last audit line of proxy NAME
 #   psql_at PORT USER [ARGS...]    psql in plaintext (sslmode=prefer, the
 #       libpq default) at 127.0.0.1:PORT as USER to database USER
+#   psql_refused NAME PATTERN   psql as app through proxy NAME (at $PORT)
+#       must fail, and NAME's one audit line match PATTERN
 #   pg_raw, pg_startup_hex, pg_cancel_long_query and the pg_long_query_*
 #       steps it is made of: see below
 
@@ -24,6 +26,14 @@ psql_at() {
 	shift 2
 	timeout $((60 * TMO)) "$PG_BINDIR/psql" "host=127.0.0.1 port=$port \
 user=$user dbname=$user connect_timeout=$((10 * TMO))" -X -A -t "$@"
+}
+
+psql_refused() {
+	if psql_at "$PORT" app -c 'select 1' >"$T/$1.out" 2>&1; then
+		fail "$1: psql got through"
+	fi
+	wait_audit "$1" 1
+	last_close "$1" | grep -q -- "$2" || fail "$1: $(last_close "$1")"
 }
 
 # pg_raw [-w] PORT HEX...: send the bytes given as hex pairs (spaces
