@@ -20,6 +20,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+apt-get -o DPkg::Lock::Timeout=600 update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >&2
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
