@@ -3,8 +3,8 @@
 #   make            build bin: $(BUILD)/cotai-proxy, $(BUILD)/cotai-ca
 #   make check      install missing Debian packages (as root), then run
 #                   lint, unit tests, the fuzz corpus, integration tests,
-#                   the deploy files' validation, and all tests again under
-#                   ASan/UBSan
+#                   the deploy files' validation, the alert rules' promtool
+#                   tests, and all tests again under ASan/UBSan
 #   make unit       Check unit tests        make itest   integration tests
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
@@ -114,6 +114,7 @@ check:
 	$(MAKE) fuzz-regress
 	$(MAKE) itest
 	$(MAKE) deploy-validate
+	$(MAKE) monitoring-check
 	$(MAKE) asan
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test

@@ -1,0 +1,11 @@
+# Monitoring, included by the top-level Makefile. See deploy/monitoring/.
+#
+#   make monitoring-check  promtool check rules + promtool test rules (the
+#                          unit tests of every alert, with synthetic series)
+
+.PHONY: monitoring-check
+
+monitoring-check:
+	@./mk/deps.sh test
+	cd deploy/monitoring && promtool check rules alerts.yml && \
+		promtool test rules alerts.test.yml
