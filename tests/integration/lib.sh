@@ -15,25 +15,28 @@ chmod 700 "$T"
 export COTAI_CA_DIR=$T/pki
 
 lib_cleanup() {
-	local rc=$? pid
-	while read -r pid; do
+	local rc=$? pid pids=()
+	trap - EXIT
+	# The PIDs are read once: the loops below must not depend on the file.
+	mapfile -t pids <"$T/.pids" || echo "lib.sh: $T/.pids unreadable" >&2
+	for pid in "${pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || true
-	done <"$T/.pids"
+	done
 	# Give processes up to 5 s (valgrind: 30 s, for its leak check) to
 	# exit, then kill what is left.
 	local polls=50
 	[ "${COTAI_VALGRIND:-0}" = 1 ] && polls=300
 	for _ in $(seq $polls); do
 		local alive=0
-		while read -r pid; do
+		for pid in "${pids[@]}"; do
 			kill -0 "$pid" 2>/dev/null && alive=1
-		done <"$T/.pids"
+		done
 		[ $alive = 0 ] && break
 		sleep 0.1
 	done
-	while read -r pid; do
+	for pid in "${pids[@]}"; do
 		kill -KILL "$pid" 2>/dev/null || true
-	done <"$T/.pids"
+	done
 	# Memory errors fail the test: valgrind's log files (written only
 	# when there is something to report, --quiet) and sanitizer reports
 	# in the processes' logs.
