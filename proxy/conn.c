@@ -56,8 +56,12 @@
  * allocation (evmem).
  *
  * Terminate connections before their handshake count in w->nhandshakes;
- * over max_handshakes a new one sheds the oldest (conn_shed). After a
- * reload conn_reload_all() checks every handshaken peer again.
+ * over max_handshakes a new one sheds the oldest (conn_shed), and so it
+ * does over max_connections (conn_make_room): a peer that has not
+ * authenticated never keeps out one that will. After a reload
+ * conn_reload_all() checks every handshaken peer again, and a handshake
+ * that finishes on a route replaced by a reload is judged by the current
+ * one (conn_recheck_current).
  */
 #include "conn.h"
 #include "conn_priv.h"
@@ -230,7 +234,7 @@ conn_accept(struct worker *w, struct route *r, int fd,
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
-	if (conn_over_limit(c, ra, all)) {
+	if (!conn_make_room(c, ra, all)) {
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
 	}
@@ -371,6 +375,8 @@ on_handshake_io(struct conn *c)
 		conn_close(c, c->peer.reason, CONN_BY_PROXY, c->peer.detail);
 		return;
 	}
+	if (conn_recheck_current(c) != 0)
+		return;
 	c->handshaken = true;
 	conn_count(c);
 	conn_resume_handshaken(c);

@@ -175,15 +175,104 @@ conn_more_unlink(struct conn *c)
 	c->more_due = false;
 }
 
-/* Over either limit of open connections (this one included)? */
+/*
+ * Has C's peer not authenticated yet? A terminate connection before the
+ * end of its TLS handshake (or a plaintext PostgreSQL cancel): anyone who
+ * can reach the port can hold one.
+ */
+static bool
+conn_unauthenticated(const struct conn *c)
+{
+	return (c->r->cfg->mode == CONFIG_MODE_TERMINATE && !c->handshaken &&
+	    c->state != CONN_S_CLOSED);
+}
+
+/*
+ * C was just accepted and counted: ROUTE_ACTIVE open connections on its
+ * route, ALL in the process. Within max_connections (route and process)
+ * it may stay. Over a limit, the oldest connection of this worker whose
+ * peer has not authenticated and that counts against that limit (the
+ * same route for the route's limit, any route for the process's) is
+ * closed (handshake_shed) to make room: strangers cannot hold the places
+ * of clients that authenticate. An authenticated connection is never
+ * closed for a newcomer: with none to shed the newcomer is refused.
+ */
 bool
-conn_over_limit(struct conn *c, uint64_t route_active, unsigned all)
+conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 {
 	uint32_t max = c->w->cfg->max_connections;
+	uint32_t rmax = c->r->cfg->max_connections;
+	bool route_over = rmax != 0 && route_active > rmax;
+	struct conn *o;
 
-	return ((c->r->cfg->max_connections != 0 &&
-		    route_active > c->r->cfg->max_connections) ||
-	    (max != 0 && all > max));
+	if (!route_over && (max == 0 || all <= max))
+		return (true);
+	/* The list is in accept order: the first match is the oldest. */
+	for (o = TAILQ_FIRST(&c->w->conns); o != NULL;
+	     o = TAILQ_NEXT(o, link)) {
+		if (o == c || !conn_unauthenticated(o) ||
+		    (route_over && o->r->stats != c->r->stats))
+			continue;
+		route_handshake_failed(o->r, REASON_HANDSHAKE_SHED);
+		conn_close(o, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
+		    "max_connections reached: room for a new connection");
+		return (true);
+	}
+	return (false);
+}
+
+/*
+ * C's handshake just succeeded. When C was accepted on a route a reload
+ * has replaced since, judge its peer by the route of that name in force
+ * now, as a new connection would be (conn_priv.h).
+ */
+int
+conn_recheck_current(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct route *cur = NULL, *old = c->r;
+	enum reason why;
+	char detail[256], what[160];
+
+	if (old->index < w->nroutes && w->routes[old->index] == old)
+		return (0);
+	for (size_t j = 0; j < w->nroutes && cur == NULL; j++)
+		if (strcmp(w->routes[j]->cfg->name, old->cfg->name) == 0 &&
+		    w->routes[j]->cfg->mode == old->cfg->mode)
+			cur = w->routes[j];
+	if (cur == NULL) {
+		why = c->tl == &c->cl ? REASON_IDENTITY_NOT_ALLOWED
+				      : REASON_IDENTITY_NOT_EXPECTED;
+		snprintf(detail, sizeof(detail),
+		    "route removed (or its mode changed) by a reload during "
+		    "the handshake");
+	} else {
+		why = recheck_handshake(c->tl->ssl, cur, what, sizeof(what));
+		snprintf(detail, sizeof(detail),
+		    "judged by the policy reloaded during the handshake: %s",
+		    what);
+	}
+	if (why != REASON_NONE) {
+		route_handshake_failed(old, why);
+		conn_close(c, why, CONN_BY_PROXY, detail);
+		return (-1);
+	}
+	/*
+	 * A terminate connection goes on under the current route (its
+	 * target, timeouts and PostgreSQL roles): it sends its startup
+	 * packet only now. Not when the counters differ (the route was
+	 * removed and added again) or the protocol changed, nor on originate
+	 * routes, whose upstream leg is already open.
+	 */
+	if (c->tl != &c->cl || cur->stats != old->stats ||
+	    cur->cfg->protocol != old->cfg->protocol)
+		return (0);
+	c->r = route_ref(cur);
+	c->peer.patterns = cur->cfg->allow;
+	c->peer.npatterns = cur->cfg->nallow;
+	pgconn_rebind(c->pg, cur->cfg);
+	route_unref(old);
+	return (0);
 }
 
 /*

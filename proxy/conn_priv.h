@@ -136,8 +136,24 @@ void conn_arm_timer(struct conn *c);
 /* Take C off its worker's list of pumps to resume (conn_close). */
 void conn_more_unlink(struct conn *c);
 
-/* Over the route's or the process's limit of open connections? */
-bool conn_over_limit(struct conn *c, uint64_t route_active, unsigned all);
+/*
+ * C was just accepted and counted (ROUTE_ACTIVE on its route, ALL in the
+ * process). True when it may stay: within max_connections, or after the
+ * oldest connection of its worker that has not authenticated (and counts
+ * against the limit reached) was closed to make room. False: refuse C
+ * (reason limit); authenticated connections are never closed for it.
+ */
+bool conn_make_room(struct conn *c, uint64_t route_active, unsigned all);
+
+/*
+ * C's TLS handshake has just succeeded. If a reload replaced C's route
+ * since C was accepted, judge the peer by the current route of the same
+ * name (CA bundle, CRL, allow/expect) and close C with the reason a new
+ * connection would be refused with; a terminate connection that passes
+ * goes on under the current route (its roles, target, timeouts). 0, or -1
+ * when C was closed (freed: return at once).
+ */
+int conn_recheck_current(struct conn *c);
 
 /* Over the cap on handshakes in progress: close W's oldest pending one. */
 void conn_shed(struct worker *w);

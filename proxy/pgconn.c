@@ -61,6 +61,13 @@ pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx)
 }
 
 void
+pgconn_rebind(struct pgconn *pg, const struct config_route *rc)
+{
+	if (pg != NULL)
+		pg->rc = rc;
+}
+
+void
 pgconn_free(struct pgconn *pg)
 {
 	if (pg == NULL)

@@ -61,6 +61,13 @@ enum pgconn_next {
 struct pgconn *
 pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
 
+/*
+ * Terminate: a reload replaced the route while the handshake ran; the
+ * startup packet is judged by RC (borrowed, must outlive PG) from now on.
+ * NULL-safe.
+ */
+void pgconn_rebind(struct pgconn *pg, const struct config_route *rc);
+
 /* Free PG; NULL-safe. */
 void pgconn_free(struct pgconn *pg);
 

@@ -18,10 +18,13 @@
 #include "log.h"
 #include "policy.h"
 
-/* Allowed by the route's patterns? */
+/*
+ * Allowed by the route's patterns? FRESH: answer with the reasons of a
+ * refusal in the handshake, else with the *_after_reload ones.
+ */
 static enum reason
-recheck_identity(
-    X509 *leaf, const struct config_route *rc, char *detail, size_t len)
+recheck_identity(X509 *leaf, const struct config_route *rc, bool fresh,
+    char *detail, size_t len)
 {
 	bool server = rc->mode == CONFIG_MODE_TERMINATE;
 	struct identity id;
@@ -30,14 +33,19 @@ recheck_identity(
 	memset(&id, 0, sizeof(id));
 	if (identity_from_x509(leaf, &id) != 0) {
 		snprintf(detail, len, "malformed identity in certificate");
-		return (REASON_NOT_ALLOWED_AFTER_RELOAD);
+		return (
+		    fresh ? REASON_BAD_CERT : REASON_NOT_ALLOWED_AFTER_RELOAD);
 	}
 	if (policy_match(server ? rc->allow : rc->expect,
 		server ? rc->nallow : rc->nexpect, &id) < 0) {
 		snprintf(detail, len, "%s no longer in %s",
 		    id.spiffe != NULL ? id.spiffe : "peer",
 		    server ? "allow" : "expect");
-		why = REASON_NOT_ALLOWED_AFTER_RELOAD;
+		if (!fresh)
+			why = REASON_NOT_ALLOWED_AFTER_RELOAD;
+		else
+			why = server ? REASON_IDENTITY_NOT_ALLOWED
+				     : REASON_IDENTITY_NOT_EXPECTED;
 	}
 	identity_clear(&id);
 	return (why);
@@ -45,25 +53,35 @@ recheck_identity(
 
 /* Map a verification error; NONE for "the chain cannot be rebuilt". */
 static enum reason
-recheck_error(int err, bool have_chain)
+recheck_error(int err, bool have_chain, bool fresh)
 {
 	switch (err) {
 	case X509_V_ERR_CERT_REVOKED:
-		return (REASON_REVOKED_AFTER_RELOAD);
+		return (
+		    fresh ? REASON_CERT_REVOKED : REASON_REVOKED_AFTER_RELOAD);
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return (REASON_EXPIRED_AFTER_RELOAD);
+		return (
+		    fresh ? REASON_CERT_EXPIRED : REASON_EXPIRED_AFTER_RELOAD);
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return (fresh ? REASON_CERT_NOT_YET_VALID
+			      : REASON_NOT_ALLOWED_AFTER_RELOAD);
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		return (
-		    have_chain ? REASON_NOT_ALLOWED_AFTER_RELOAD : REASON_NONE);
+		if (!have_chain)
+			return (REASON_NONE);
+		return (fresh ? REASON_UNKNOWN_CA
+			      : REASON_NOT_ALLOWED_AFTER_RELOAD);
 	default:
-		return (REASON_NOT_ALLOWED_AFTER_RELOAD);
+		return (
+		    fresh ? REASON_BAD_CERT : REASON_NOT_ALLOWED_AFTER_RELOAD);
 	}
 }
 
-enum reason
-recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
+/* recheck_peer() and recheck_handshake(): FRESH picks the reasons. */
+static enum reason
+recheck_run(
+    SSL *ssl, const struct route *r, bool fresh, char *detail, size_t len)
 {
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
@@ -74,7 +92,7 @@ recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
 	detail[0] = '\0';
 	if (leaf == NULL)
 		return (REASON_NONE);
-	why = recheck_identity(leaf, r->cfg, detail, len);
+	why = recheck_identity(leaf, r->cfg, fresh, detail, len);
 	if (why != REASON_NONE)
 		return (why);
 	if ((xs = X509_STORE_CTX_new()) == NULL ||
@@ -89,7 +107,7 @@ recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
 						  : "ssl_server");
 	if (X509_verify_cert(xs) != 1) {
 		err = X509_STORE_CTX_get_error(xs);
-		why = recheck_error(err, chain != NULL);
+		why = recheck_error(err, chain != NULL, fresh);
 		snprintf(detail, len, "depth %d: %s",
 		    X509_STORE_CTX_get_error_depth(xs),
 		    X509_verify_cert_error_string(err));
@@ -98,4 +116,16 @@ recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
 	/* This runs on a worker: leg.c reads with an empty error queue. */
 	ERR_clear_error();
 	return (why);
+}
+
+enum reason
+recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len)
+{
+	return (recheck_run(ssl, r, false, detail, len));
+}
+
+enum reason
+recheck_handshake(SSL *ssl, const struct route *r, char *detail, size_t len)
+{
+	return (recheck_run(ssl, r, true, detail, len));
 }
