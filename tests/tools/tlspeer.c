@@ -6,9 +6,13 @@
  * "subject=<client certificate subject, RFC 2253>\n" (the name MongoDB
  * gives an X.509 user), then echoes every byte until EOF.
  *
- * usage: tlspeer -p PORTFILE -c PEM -a CAFILE
+ * usage: tlspeer -p PORTFILE -c PEM -a CAFILE [-g GOFILE]
  *	PEM holds the certificate chain and the key (cotai-ca issue
  *	--combined); CAFILE the trust bundle for client certificates.
+ *	-g: a server that stops in the middle of the handshake: while
+ *	GOFILE does not exist, an accepted connection's ClientHello is left
+ *	unanswered (after printing "held"); the handshake goes on when it
+ *	appears (at most 60 s later).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -45,9 +51,24 @@ make_ctx(const char *pem, const char *ca)
 	return (ctx);
 }
 
+/* Print "held" and wait until GOFILE exists (at most 60 s). */
+static void
+hold(const char *gofile)
+{
+	struct stat st;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	if (gofile == NULL || stat(gofile, &st) == 0)
+		return;
+	printf("held\n");
+	fflush(stdout);
+	for (int i = 0; i < 6000 && stat(gofile, &st) != 0; i++)
+		nanosleep(&ts, NULL);
+}
+
 /* Handshake, say who the client is, echo until EOF. */
 static void
-serve(SSL_CTX *ctx, int fd)
+serve(SSL_CTX *ctx, int fd, const char *gofile)
 {
 	SSL *ssl = SSL_new(ctx);
 	X509 *peer = NULL;
@@ -56,6 +77,7 @@ serve(SSL_CTX *ctx, int fd)
 	long len;
 	int n;
 
+	hold(gofile);
 	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
 		ERR_print_errors_fp(stderr);
 		goto out;
@@ -85,13 +107,13 @@ out:
 int
 main(int argc, char **argv)
 {
-	const char *portfile = NULL, *pem = NULL, *ca = NULL;
+	const char *portfile = NULL, *pem = NULL, *ca = NULL, *gofile = NULL;
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
 	SSL_CTX *ctx;
 	int ch, lfd, fd, one = 1;
 
-	while ((ch = getopt(argc, argv, "p:c:a:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:c:a:g:")) != -1) {
 		switch (ch) {
 		case 'p':
 			portfile = optarg;
@@ -101,6 +123,9 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			ca = optarg;
+			break;
+		case 'g':
+			gofile = optarg;
 			break;
 		default:
 			goto usage;
@@ -124,10 +149,11 @@ main(int argc, char **argv)
 		return (1);
 	}
 	while ((fd = accept(lfd, NULL, NULL)) >= 0)
-		serve(ctx, fd);
+		serve(ctx, fd, gofile);
 	perror("accept");
 	return (1);
 usage:
-	fprintf(stderr, "usage: tlspeer -p PORTFILE -c PEM -a CAFILE\n");
+	fprintf(stderr,
+	    "usage: tlspeer -p PORTFILE -c PEM -a CAFILE [-g GOFILE]\n");
 	return (2);
 }
