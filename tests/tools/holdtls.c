@@ -16,10 +16,13 @@
  * "hello-holdtls". The target is an echo server behind the proxy: when
  * the same bytes come back it prints "relayed" and exits 0; when the
  * connection ends first it prints "closed: WHY" and exits 1; 2 for usage
- * and set-up errors.
+ * and set-up errors. It prints "handshaken" when its side of the
+ * handshake is done. With -K it keeps the connection open after
+ * "relayed" until the peer closes it or SECS pass (an authenticated
+ * connection held for a limits test).
  *
  * usage: holdtls -p PORT -c CERT -k KEY -a CAFILE -g GOFILE
- *               [-H hello|final] [-s] [-t SECS]
+ *               [-H hello|final] [-s] [-K] [-t SECS]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,8 +176,8 @@ ht_expect(struct ht *h, const unsigned char *want, size_t len)
 		if (e != SSL_ERROR_WANT_READ) {
 			ERR_print_errors_fp(stderr);
 			return (ht_closed(e == SSL_ERROR_ZERO_RETURN
-				    ? "close_notify"
-				    : "tls error"));
+				? "close_notify"
+				: "tls error"));
 		}
 		if ((f = ht_fill(h)) <= 0)
 			return (ht_closed(f == 0 ? "eof" : "read error"));
@@ -262,10 +265,10 @@ main(int argc, char **argv)
 	size_t mlen;
 	struct ht h = {-1, NULL, NULL, NULL, 30000};
 	SSL_CTX *ctx;
-	bool pg = false;
+	bool pg = false, keep = false;
 	int ch, port = 0, secs = 30, rc;
 
-	while ((ch = getopt(argc, argv, "p:c:k:a:g:H:st:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:c:k:a:g:H:sKt:")) != -1) {
 		switch (ch) {
 		case 'p':
 			port = atoi(optarg);
@@ -287,6 +290,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			pg = true;
+			break;
+		case 'K':
+			keep = true;
 			break;
 		case 't':
 			secs = atoi(optarg);
@@ -318,9 +324,11 @@ main(int argc, char **argv)
 	BIO_set_mem_eof_return(h.rb, -1);
 	SSL_set_bio(h.ssl, h.rb, h.wb); /* the SSL owns both now */
 	SSL_set_connect_state(h.ssl);
-	if ((rc = ht_handshake(&h, strcmp(hold, "final") == 0, gofile,
-		 secs)) != 0)
+	if ((rc = ht_handshake(&h, strcmp(hold, "final") == 0, gofile, secs)) !=
+	    0)
 		return (rc);
+	printf("handshaken\n");
+	fflush(stdout);
 	if (pg) {
 		mlen = ht_startup(msg);
 	} else {
@@ -336,6 +344,9 @@ main(int argc, char **argv)
 	if ((rc = ht_expect(&h, msg, mlen)) != 0)
 		return (rc);
 	printf("relayed\n");
+	fflush(stdout);
+	if (keep) /* until the peer closes (or the time is up) */
+		(void)ht_expect(&h, msg, 1);
 	(void)SSL_shutdown(h.ssl); /* close_notify */
 	(void)ht_flush(&h);
 	SSL_free(h.ssl);
@@ -343,7 +354,8 @@ main(int argc, char **argv)
 	close(h.fd);
 	return (0);
 usage:
-	fprintf(stderr, "usage: holdtls -p PORT -c CERT -k KEY -a CAFILE -g "
-			"GOFILE [-H hello|final] [-s] [-t SECS]\n");
+	fprintf(stderr,
+	    "usage: holdtls -p PORT -c CERT -k KEY -a CAFILE -g "
+	    "GOFILE [-H hello|final] [-s] [-K] [-t SECS]\n");
 	return (2);
 }
