@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Upstream down: the client's connection is closed promptly, nothing is
 # relayed and the terminating proxy logs upstream_refused. A connection
-# over max_connections is closed at once (reason limit). Then SIGTERM
+# over max_connections, held by an authenticated one, is closed at once
+# (reason limit; an unauthenticated holder would be shed for it, see
+# 57-limit-shed). Then SIGTERM
 # with a connection still open: the proxy drains, closes it with reason
 # drain at the deadline and exits 0. An upstream that swallows SYNs is
 # retried after the connect timeout like one that refuses.
@@ -32,15 +34,22 @@ assert_grep 'bytes_up=0 bytes_down=0' "$T/term.log"
 
 echo "== max_connections: the excess connection is closed at once"
 relay_peer sink
-# One worker: one accept queue, so the held connection is surely counted
-# before the excess one (with two, the other worker may accept it first).
 WORKERS=1 relay_terminate term3 "$PEER_PORT" "    max_connections: 1"
-exec 4<>"/dev/tcp/127.0.0.1/$PORT" # holds the one allowed connection
+# The one allowed connection, authenticated (its handshake done) and held
+# open: the sink answers only at EOF.
+touch "$T/go"
+spawn holder "$TOOLS/holdtls" -p "$PORT" -c "$T/certs/backend.crt" \
+    -k "$T/certs/backend.key" -a "$T/certs/ca.crt" -g "$T/go" \
+    -t $((60 * TMO))
+holder=$LAST_PID
+wait_for "the holder's handshake" $((10 * TMO)) grep -q '^handshaken' "$T/holder.log"
 timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m refused | tee "$T/limit.out"
 assert_grep 'failures=0' "$T/limit.out"
 wait_audit term3 1
 assert_grep 'closed_by=proxy reason=limit' "$T/term3.log"
-exec 4>&-
+kill -0 "$holder" || fail "the authenticated holder was closed"
+assert_no_grep '^closed' "$T/holder.log"
+kill "$holder"
 
 echo "== an upstream that swallows SYNs: connect timeout, retried, then closed"
 relay_peer stall

@@ -4,7 +4,9 @@
 # second: over max_handshakes the oldest pending handshake is shed.
 # (2) EMFILE: with a tiny descriptor limit the proxy pauses accepting,
 # then recovers once descriptors are free. (3) The process-wide
-# max_connections refuses the excess connection (reason limit). (4)
+# max_connections refuses the excess connection (reason limit) when
+# authenticated connections fill it (unauthenticated ones would be shed
+# for it: 57-limit-shed). (4)
 # connect_retry: a connection made while the upstream is not yet
 # listening succeeds when the upstream starts a second later.
 . "$(dirname "$0")/lib.sh"
@@ -61,15 +63,27 @@ timeout $((30 * TMO)) "$TOOLS/client" -p "$o2" -n 100000 -c 2 >"$T/c2.out" 2>&1 
     { cat "$T/c2.out"; fail "no recovery after EMFILE"; }
 
 echo "== process-wide max_connections"
-# One worker, one accept queue: the two held connections are counted first.
 WORKERS=1 ops_config cap terminate pg "$PEER_PORT" "allow: [backend]" \
     "max_connections: 2"
 ops_start cap
-exec 5<>"/dev/tcp/127.0.0.1/$PORT" 6<>"/dev/tcp/127.0.0.1/$PORT"
+# Two authenticated connections held open (echoed, then kept: -K).
+touch "$T/go"
+holders=()
+for i in 1 2; do
+	spawn "holder$i" "$TOOLS/holdtls" -p "$PORT" -c "$T/certs/backend.crt" \
+	    -k "$T/certs/backend.key" -a "$T/certs/ca.crt" -g "$T/go" -K \
+	    -t $((60 * TMO))
+	holders+=("$LAST_PID")
+	wait_for "holder$i" $((10 * TMO)) grep -q '^relayed' "$T/holder$i.log"
+done
 timeout $((30 * TMO)) "$TOOLS/client" -p "$PORT" -m refused >"$T/c3.out" 2>&1 ||
     { cat "$T/c3.out"; fail "the excess connection was not refused"; }
 wait_for "reason=limit" $((10 * TMO)) sh -c "grep -q 'reason=limit' '$T/cap.log'"
-exec 5>&- 6>&-
+for i in 1 2; do
+	kill -0 "${holders[$((i - 1))]}" || fail "holder$i was closed"
+	assert_no_grep '^closed' "$T/holder$i.log"
+	kill "${holders[$((i - 1))]}"
+done
 
 echo "== connect_retry: the upstream starts a second after the client"
 ops_config late terminate pg "$PEER_PORT" "allow: [backend]"
