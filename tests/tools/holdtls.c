@@ -256,17 +256,70 @@ ht_startup(unsigned char *buf)
 	return (len);
 }
 
+struct ht_opts {
+	const char *gofile;
+	bool hold_hello; /* else hold the last flight */
+	bool pg;         /* SSLRequest first, a StartupMessage after */
+	bool keep;       /* -K */
+	int secs;
+};
+
+/* Connect, hold, handshake, send, expect the echo: the exit status. */
+static int
+ht_session(struct ht *h, SSL_CTX *ctx, const struct ht_opts *o)
+{
+	unsigned char msg[128];
+	size_t mlen;
+	int rc;
+
+	if (o->hold_hello && ht_hold(o->gofile, o->secs) != 0)
+		return (2);
+	if (o->pg && (rc = ht_sslrequest(h)) != 0)
+		return (rc);
+	if ((h->rb = BIO_new(BIO_s_mem())) == NULL ||
+	    (h->wb = BIO_new(BIO_s_mem())) == NULL ||
+	    (h->ssl = SSL_new(ctx)) == NULL) {
+		ERR_print_errors_fp(stderr);
+		return (2);
+	}
+	BIO_set_mem_eof_return(h->rb, -1);
+	SSL_set_bio(h->ssl, h->rb, h->wb); /* the SSL owns both now */
+	SSL_set_connect_state(h->ssl);
+	if ((rc = ht_handshake(h, !o->hold_hello, o->gofile, o->secs)) != 0)
+		return (rc);
+	printf("handshaken\n");
+	fflush(stdout);
+	if (o->pg) {
+		mlen = ht_startup(msg);
+	} else {
+		mlen = strlen("hello-holdtls\n");
+		memcpy(msg, "hello-holdtls\n", mlen);
+	}
+	if (SSL_write(h->ssl, msg, (int)mlen) != (int)mlen) {
+		ERR_print_errors_fp(stderr);
+		return (ht_closed("SSL_write"));
+	}
+	if (ht_flush(h) != 0)
+		return (ht_closed("write of the message"));
+	if ((rc = ht_expect(h, msg, mlen)) != 0)
+		return (rc);
+	printf("relayed\n");
+	fflush(stdout);
+	if (o->keep) /* until the peer closes (or the time is up) */
+		(void)ht_expect(h, msg, 1);
+	(void)SSL_shutdown(h->ssl); /* close_notify */
+	(void)ht_flush(h);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *cert = NULL, *key = NULL, *ca = NULL, *gofile = NULL;
-	const char *hold = "final";
-	unsigned char msg[128];
-	size_t mlen;
+	const char *cert = NULL, *key = NULL, *ca = NULL, *hold = "final";
+	struct ht_opts o = {NULL, false, false, false, 30};
 	struct ht h = {-1, NULL, NULL, NULL, 30000};
 	SSL_CTX *ctx;
-	bool pg = false, keep = false;
-	int ch, port = 0, secs = 30, rc;
+	int ch, port = 0, rc;
 
 	while ((ch = getopt(argc, argv, "p:c:k:a:g:H:sKt:")) != -1) {
 		switch (ch) {
@@ -283,76 +336,47 @@ main(int argc, char **argv)
 			ca = optarg;
 			break;
 		case 'g':
-			gofile = optarg;
+			o.gofile = optarg;
 			break;
 		case 'H':
 			hold = optarg;
 			break;
 		case 's':
-			pg = true;
+			o.pg = true;
 			break;
 		case 'K':
-			keep = true;
+			o.keep = true;
 			break;
 		case 't':
-			secs = atoi(optarg);
+			o.secs = atoi(optarg);
 			break;
 		default:
 			goto usage;
 		}
 	}
 	if (port <= 0 || cert == NULL || key == NULL || ca == NULL ||
-	    gofile == NULL || secs <= 0 ||
+	    o.gofile == NULL || o.secs <= 0 ||
 	    (strcmp(hold, "hello") != 0 && strcmp(hold, "final") != 0))
 		goto usage;
+	o.hold_hello = strcmp(hold, "hello") == 0;
 	signal(SIGPIPE, SIG_IGN);
-	h.timeout_ms = secs * 1000;
+	h.timeout_ms = o.secs * 1000;
 	if ((ctx = ht_ctx(cert, key, ca)) == NULL)
 		return (2);
 	if ((h.fd = ht_connect(port)) < 0)
-		return (2);
-	if (strcmp(hold, "hello") == 0 && ht_hold(gofile, secs) != 0)
-		return (2);
-	if (pg && (rc = ht_sslrequest(&h)) != 0)
-		return (rc);
-	if ((h.ssl = SSL_new(ctx)) == NULL ||
-	    (h.rb = BIO_new(BIO_s_mem())) == NULL ||
-	    (h.wb = BIO_new(BIO_s_mem())) == NULL) {
-		ERR_print_errors_fp(stderr);
-		return (2);
-	}
-	BIO_set_mem_eof_return(h.rb, -1);
-	SSL_set_bio(h.ssl, h.rb, h.wb); /* the SSL owns both now */
-	SSL_set_connect_state(h.ssl);
-	if ((rc = ht_handshake(&h, strcmp(hold, "final") == 0, gofile, secs)) !=
-	    0)
-		return (rc);
-	printf("handshaken\n");
-	fflush(stdout);
-	if (pg) {
-		mlen = ht_startup(msg);
+		rc = 2;
+	else
+		rc = ht_session(&h, ctx, &o);
+	if (h.ssl != NULL) {
+		SSL_free(h.ssl); /* and the BIOs */
 	} else {
-		mlen = strlen("hello-holdtls\n");
-		memcpy(msg, "hello-holdtls\n", mlen);
+		BIO_free(h.rb);
+		BIO_free(h.wb);
 	}
-	if (SSL_write(h.ssl, msg, (int)mlen) != (int)mlen) {
-		ERR_print_errors_fp(stderr);
-		return (ht_closed("SSL_write"));
-	}
-	if (ht_flush(&h) != 0)
-		return (ht_closed("write of the message"));
-	if ((rc = ht_expect(&h, msg, mlen)) != 0)
-		return (rc);
-	printf("relayed\n");
-	fflush(stdout);
-	if (keep) /* until the peer closes (or the time is up) */
-		(void)ht_expect(&h, msg, 1);
-	(void)SSL_shutdown(h.ssl); /* close_notify */
-	(void)ht_flush(&h);
-	SSL_free(h.ssl);
 	SSL_CTX_free(ctx);
-	close(h.fd);
-	return (0);
+	if (h.fd >= 0)
+		close(h.fd);
+	return (rc);
 usage:
 	fprintf(stderr,
 	    "usage: holdtls -p PORT -c CERT -k KEY -a CAFILE -g "
