@@ -406,6 +406,8 @@ on_pg_io(struct conn *c)
 	bool up;
 	enum reason why;
 
+	if (c->tl == NULL && c->up.fd < 0) /* nothing begun under c->r */
+		conn_follow_reload(c);
 	switch (pgconn_io(c->pg, &c->cl, &c->up,
 	    c->handshaken ? tls_peer_identity(&c->peer) : NULL)) {
 	case PGCONN_WAIT:

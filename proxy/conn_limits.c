@@ -222,6 +222,62 @@ conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 }
 
 /*
+ * The route C would be accepted on now: C's own while no reload replaced
+ * it, else the current one of the same name and mode in C's worker, or
+ * NULL when the reload removed it (or changed its mode).
+ */
+static struct route *
+conn_route_now(const struct conn *c)
+{
+	const struct worker *w = c->w;
+	const struct route *r = c->r;
+
+	if (r->index < w->nroutes && w->routes[r->index] == r)
+		return (c->r);
+	for (size_t j = 0; j < w->nroutes; j++)
+		if (strcmp(w->routes[j]->cfg->name, r->cfg->name) == 0 &&
+		    w->routes[j]->cfg->mode == r->cfg->mode)
+			return (w->routes[j]);
+	return (NULL);
+}
+
+/*
+ * Move C to CUR, the current route of its name, when that keeps its
+ * counters (not removed and added again) and protocol; C's TLS peer
+ * checks follow (a new tls_peer before the handshake, else only its
+ * patterns) and so does its PostgreSQL phase. True when moved.
+ */
+static bool
+conn_rebind(struct conn *c, struct route *cur)
+{
+	struct route *old = c->r;
+
+	if (cur == old || cur->stats != old->stats ||
+	    cur->cfg->protocol != old->cfg->protocol)
+		return (false);
+	c->r = route_ref(cur);
+	if (!c->handshaken && c->tl == NULL) {
+		tls_peer_clear(&c->peer);
+		tls_peer_init(&c->peer, cur->cfg, &c->w->sessions[cur->index]);
+	} else {
+		c->peer.patterns = cur->cfg->allow;
+		c->peer.npatterns = cur->cfg->nallow;
+	}
+	pgconn_rebind(c->pg, cur->cfg, cur->local_ctx);
+	route_unref(old);
+	return (true);
+}
+
+void
+conn_follow_reload(struct conn *c)
+{
+	struct route *cur = conn_route_now(c);
+
+	if (cur != NULL && cur != c->r)
+		(void)conn_rebind(c, cur);
+}
+
+/*
  * C's handshake just succeeded. When C was accepted on a route a reload
  * has replaced since, judge its peer by the route of that name in force
  * now, as a new connection would be (conn_priv.h).
@@ -229,17 +285,12 @@ conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 int
 conn_recheck_current(struct conn *c)
 {
-	struct worker *w = c->w;
-	struct route *cur = NULL, *old = c->r;
+	struct route *cur = conn_route_now(c);
 	enum reason why;
 	char detail[256], what[160];
 
-	if (old->index < w->nroutes && w->routes[old->index] == old)
+	if (cur == c->r)
 		return (0);
-	for (size_t j = 0; j < w->nroutes && cur == NULL; j++)
-		if (strcmp(w->routes[j]->cfg->name, old->cfg->name) == 0 &&
-		    w->routes[j]->cfg->mode == old->cfg->mode)
-			cur = w->routes[j];
 	if (cur == NULL) {
 		why = c->tl == &c->cl ? REASON_IDENTITY_NOT_ALLOWED
 				      : REASON_IDENTITY_NOT_EXPECTED;
@@ -253,25 +304,18 @@ conn_recheck_current(struct conn *c)
 		    what);
 	}
 	if (why != REASON_NONE) {
-		route_handshake_failed(old, why);
+		route_handshake_failed(c->r, why);
 		conn_close(c, why, CONN_BY_PROXY, detail);
 		return (-1);
 	}
 	/*
 	 * A terminate connection goes on under the current route (its
 	 * target, timeouts and PostgreSQL roles): it sends its startup
-	 * packet only now. Not when the counters differ (the route was
-	 * removed and added again) or the protocol changed, nor on originate
-	 * routes, whose upstream leg is already open.
+	 * packet only now. Not on originate routes, whose upstream leg is
+	 * already open.
 	 */
-	if (c->tl != &c->cl || cur->stats != old->stats ||
-	    cur->cfg->protocol != old->cfg->protocol)
-		return (0);
-	c->r = route_ref(cur);
-	c->peer.patterns = cur->cfg->allow;
-	c->peer.npatterns = cur->cfg->nallow;
-	pgconn_rebind(c->pg, cur->cfg);
-	route_unref(old);
+	if (c->tl == &c->cl)
+		(void)conn_rebind(c, cur);
 	return (0);
 }
 

@@ -155,6 +155,15 @@ bool conn_make_room(struct conn *c, uint64_t route_active, unsigned all);
  */
 int conn_recheck_current(struct conn *c);
 
+/*
+ * C has started neither its TLS leg nor its upstream leg (PostgreSQL
+ * startup phase). If a reload replaced C's route since C was accepted,
+ * move C to the current route of the same name (same counters and
+ * protocol), so that its roles, target, TLS context (CA bundle, CRL) and
+ * allow/expect are those in force now.
+ */
+void conn_follow_reload(struct conn *c);
+
 /* Over the cap on handshakes in progress: close W's oldest pending one. */
 void conn_shed(struct worker *w);
 

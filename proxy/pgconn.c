@@ -61,10 +61,13 @@ pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx)
 }
 
 void
-pgconn_rebind(struct pgconn *pg, const struct config_route *rc)
+pgconn_rebind(
+    struct pgconn *pg, const struct config_route *rc, SSL_CTX *local_ctx)
 {
-	if (pg != NULL)
-		pg->rc = rc;
+	if (pg == NULL)
+		return;
+	pg->rc = rc;
+	pg->local_ctx = rc->mode == CONFIG_MODE_ORIGINATE ? local_ctx : NULL;
 }
 
 void

@@ -62,11 +62,13 @@ struct pgconn *
 pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
 
 /*
- * Terminate: a reload replaced the route while the handshake ran; the
- * startup packet is judged by RC (borrowed, must outlive PG) from now on.
- * NULL-safe.
+ * A reload replaced the connection's route (same name, mode and
+ * protocol): what is still to come is judged by RC (borrowed, must outlive
+ * PG) and, on originate routes, the app's TLS leg (if it has not started)
+ * uses LOCAL_CTX (borrowed, may be NULL). NULL-safe.
  */
-void pgconn_rebind(struct pgconn *pg, const struct config_route *rc);
+void pgconn_rebind(
+    struct pgconn *pg, const struct config_route *rc, SSL_CTX *local_ctx);
 
 /* Free PG; NULL-safe. */
 void pgconn_free(struct pgconn *pg);

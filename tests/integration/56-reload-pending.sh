@@ -102,7 +102,9 @@ reload_and_go term "$term_pid"
 for n in mt_hello mt_final mp_hello mp_final; do refused $n; done
 [ "$(count term 'route=term .*peer=mallory .*reason=cert_revoked')" -eq 2 ] ||
     fail "term: two cert_revoked refusals of mallory expected"
-[ "$(count term 'route=termpg .*peer=mallory .*reason=cert_revoked')" -eq 2 ] ||
+# (Before its SSLRequest a postgres connection moves to the reloaded
+# route: the handshake itself refuses, with no peer name in the audit.)
+[ "$(count term 'route=termpg .*reason=cert_revoked')" -eq 2 ] ||
     fail "termpg: two cert_revoked refusals of mallory expected"
 assert_grep 'judged by the policy reloaded during the handshake' "$T/term.log"
 legit "$tp"
@@ -140,7 +142,10 @@ spawn tlspeer "$TOOLS/tlspeer" -p "$T/tlspeer.port" -c "$T/certs/db2.pem" \
     -a "$T/certs/ca.crt" -g "$T/go2"
 wait_file "$T/tlspeer.port"
 dbp=$(cat "$T/tlspeer.port")
-ops_config orig originate backend "$dbp" "expect: [db2]" "" "
+# orig: protocol tcp; origpg: postgres (roles: our own identity's);
+# origok: a legitimate route through term.
+orig_yaml() {
+	ops_config orig originate backend "$dbp" "expect: [db2]" "" "
   - name: origpg
     mode: originate
     protocol: postgres
@@ -148,11 +153,14 @@ ops_config orig originate backend "$dbp" "expect: [db2]" "" "
     listen: 127.0.0.1:0
     target: 127.0.0.1:$dbp
     expect: [db2]
+    roles: { backend: [$1] }
   - name: origok
     mode: originate
     listen: 127.0.0.1:0
     target: 127.0.0.1:$tp
     expect: [pg]"
+}
+orig_yaml app
 ops_start orig
 orig_pid=$PROXY_PID op=$PORT
 opg=$(port_of "$T/run/orig.ports" origpg)
@@ -170,16 +178,32 @@ wait_reloads orig $((n + 1))
 : >"$T/go2"
 echo hello-held >&$held
 timeout $((10 * TMO)) cat <&$held >"$T/held.out" || true
-printf '\x00\x00\x00\x1f\x00\x03\x00\x00user\x00app\x00database\x00app\x00\x00' >&$early
+startup() {
+	printf '\x00\x00\x00\x1f\x00\x03\x00\x00user\x00app\x00database\x00app\x00\x00'
+}
+startup >&$early
 timeout $((10 * TMO)) cat <&$early >"$T/early.out" || true
 exec {held}>&- {early}>&-
 [ ! -s "$T/held.out" ] || fail "orig relayed from a revoked server: $(cat "$T/held.out")"
 [ ! -s "$T/early.out" ] || fail "origpg relayed from a revoked server"
 [ "$(count orig 'route=orig .*peer=db2 .*reason=cert_revoked')" -eq 1 ] ||
     fail "orig: cert_revoked refusal of db2 expected"
-[ "$(count orig 'route=origpg .*peer=db2 .*reason=cert_revoked')" -eq 1 ] ||
+[ "$(count orig 'route=origpg .*reason=cert_revoked')" -eq 1 ] ||
     fail "origpg: cert_revoked refusal of db2 expected"
 timeout $((30 * TMO)) "$TOOLS/client" -p "$ook" -n 100000 -c 2 >"$T/c.out" 2>&1 ||
     { cat "$T/c.out"; fail "legit originate client failed"; }
+
+echo "== originate postgres: a role removed while the app's connection waits"
+exec {early}<>"/dev/tcp/127.0.0.1/$opg"
+orig_yaml other
+n=$(reloads orig)
+kill -HUP "$orig_pid"
+wait_reloads orig $((n + 1))
+startup >&$early
+timeout $((10 * TMO)) cat <&$early >"$T/early2.out" || true
+exec {early}>&-
+assert_grep 'may not log in as role "app"' "$T/early2.out"
+[ "$(count orig 'route=origpg .*reason=role_not_allowed')" -eq 1 ] ||
+    fail "origpg: a role_not_allowed refusal expected"
 kill -0 "$term_pid" "$orig_pid" || fail "a proxy died"
 echo ok
