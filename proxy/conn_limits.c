@@ -300,8 +300,7 @@ conn_recheck_current(struct conn *c)
 	} else {
 		why = recheck_handshake(c->tl->ssl, cur, what, sizeof(what));
 		snprintf(detail, sizeof(detail),
-		    "judged by the policy reloaded during the handshake: %s",
-		    what);
+		    "judged by the policy reloaded since the accept: %s", what);
 	}
 	if (why != REASON_NONE) {
 		route_handshake_failed(c->r, why);

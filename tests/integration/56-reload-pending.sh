@@ -106,7 +106,7 @@ for n in mt_hello mt_final mp_hello mp_final; do refused $n; done
 # route: the handshake itself refuses, with no peer name in the audit.)
 [ "$(count term 'route=termpg .*reason=cert_revoked')" -eq 2 ] ||
     fail "termpg: two cert_revoked refusals of mallory expected"
-assert_grep 'judged by the policy reloaded during the handshake' "$T/term.log"
+assert_grep 'judged by the policy reloaded since the accept' "$T/term.log"
 legit "$tp"
 legit "$tpg" -s
 rm "$T/go"
