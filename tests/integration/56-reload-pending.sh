@@ -15,6 +15,9 @@
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
 
+# Reloads by SIGHUP only: each one is counted, and none comes late from
+# the file watch.
+OPS_RELOAD="reload: { watch: false }"
 ops_pki
 issue mallory # allowed, then revoked
 issue eve     # allowed, then removed from allow
