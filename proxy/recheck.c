@@ -100,7 +100,10 @@ recheck_run(
 		xs, SSL_CTX_get_cert_store(r->ssl_ctx), leaf, chain) != 1) {
 		log_ssl("route %s: cannot recheck a peer", r->cfg->name);
 		X509_STORE_CTX_free(xs);
-		return (REASON_NONE);
+		/* A live connection stays; a new one is not let in unchecked.
+		 */
+		snprintf(detail, len, "cannot check the peer");
+		return (fresh ? REASON_INTERNAL : REASON_NONE);
 	}
 	X509_STORE_CTX_set_default(xs,
 	    r->cfg->mode == CONFIG_MODE_TERMINATE ? "ssl_client"

@@ -32,7 +32,8 @@ recheck_peer(SSL *ssl, const struct route *r, char *detail, size_t len);
  * those of a refusal in the handshake (REASON_CERT_REVOKED,
  * REASON_CERT_EXPIRED, REASON_CERT_NOT_YET_VALID, REASON_UNKNOWN_CA,
  * REASON_BAD_CERT, REASON_IDENTITY_NOT_ALLOWED on terminate routes,
- * REASON_IDENTITY_NOT_EXPECTED on originate ones), or REASON_NONE.
+ * REASON_IDENTITY_NOT_EXPECTED on originate ones, REASON_INTERNAL when the
+ * check cannot run), or REASON_NONE.
  */
 enum reason
 recheck_handshake(SSL *ssl, const struct route *r, char *detail, size_t len);
