@@ -9,8 +9,11 @@
 # certificate (new CRL), an identity removed from allow and, on postgres,
 # a role removed from roles; on originate routes (tcp: the server holds
 # its flight, tools/tlspeer -g; postgres: TCP open before the reload, the
-# startup packet and so the handshake after) for a revoked server. A
-# legitimate client works before and after.
+# startup packet and so the handshake after) for a revoked server and a
+# role removed from roles. A legitimate client works before and after.
+# (A postgres connection that has not begun TLS moves to the reloaded
+# route, so its own handshake refuses; one whose TLS began under the old
+# route is judged when the handshake completes.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
