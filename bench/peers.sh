@@ -109,13 +109,16 @@ stunnel_start() {
 # by default and the bind side has a session cache and TLS 1.3 tickets;
 # "noresume" sets no-ssl-reuse on the server line, no-tls-tickets on the bind
 # line and tune.ssl.cachesize 0.
+# HAPROXY_LOG=1 logs one line per connection (ssl_fc_is_resumed, the
+# cipher), which bench/run.sh reads on B to check resumption.
 
 haproxy_conf() { # BIND_LINE SERVER_LINE VARIANT
 	cat <<EOF
 global
 	nbthread 1
 	maxconn 5000
-	log stderr format short local0 warning
+	log stderr format short local0 $([ "${HAPROXY_LOG:-0}" = 0 ] &&
+	    echo warning || echo info)
 	ssl-default-bind-ciphersuites $CIPHER
 	ssl-default-server-ciphersuites $CIPHER
 	ssl-default-bind-options ssl-min-ver TLSv1.3
@@ -134,6 +137,8 @@ listen chain
 	$1
 	$2
 EOF
+	[ "${HAPROXY_LOG:-0}" = 0 ] || printf '\t%s\n' \
+	    'log-format "resumed=%[ssl_fc_is_resumed] cipher=%[ssl_fc_cipher] verify=%[ssl_c_verify]"'
 }
 
 haproxy_start() {
