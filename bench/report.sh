@@ -146,7 +146,10 @@ tables() {
 }
 
 speed_table() {
-	awk -F'\t' '$1 == "speed" { v[$2] = $4 } END {
+	awk -F'\t' '$1 == "speed" {
+		v[$2] = $4
+		if ($5 > 1) v[$2] = $4 " (" $6 "–" $7 ")"
+	} END {
 		if (!("aes_gcm_mbs" in v)) exit
 		print "\n### The ceiling: openssl speed (one core)\n"
 		print "| operation | rate |"
@@ -231,7 +234,7 @@ write_report() {
 		echo "- Chains: client → A (plain in, mTLS out) → B (mTLS in, plain out) → server, all on 127.0.0.1; one worker each (stunnel: a thread per connection); cells: median (min–max) over the repetitions"
 		echo "- Checked before measuring:${CHECKS:- nothing}"
 		echo "- cotai: ${COTAI_STATUS}${COTAI_VERSION:+ ($COTAI_VERSION)}; every repetition: results.tsv; medians with min and max: medians.tsv; plot: results.png"
-		speed_table "$RESULTS"
+		speed_table "$m"
 		tables "$m"
 		echo
 		echo "![throughput, latency and handshakes](results.png)"

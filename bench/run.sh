@@ -260,8 +260,16 @@ with_chain() {
 # --- scenarios ---------------------------------------------------------------
 
 scen_speed() {
+	local rep
+	for rep in $(seq "$REPEAT"); do
+		REP=$rep
+		note "speed: openssl speed (the ceiling) ($rep/$REPEAT)"
+		speed_one
+	done
+}
+
+speed_one() {
 	local out
-	note "speed: openssl speed (the ceiling)"
 	out=$(openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm 2>/dev/null)
 	record speed aes_gcm_mbs - "$(echo "$out" |
 	    awk '/^(AES-128-GCM|aes-128-gcm)/ { v = $NF; sub(/k$/, "", v);
