@@ -87,8 +87,12 @@ wait_listen() {
 
 note() { echo "bench: $*" >&2; }
 
-# record SCENARIO METRIC PEER VALUE
-record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
+# record SCENARIO METRIC PEER VALUE: one measurement, with the repetition
+# it belongs to ($REP, set by the scenario's loop; 1 outside any).
+record() {
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${REP:-1}" \
+	    >>"$RESULTS"
+}
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 

@@ -33,6 +33,7 @@ chain_start() {
 	direct) CHAIN_PORT=$backend ;;
 	stunnel) stunnel_start "$backend" "$variant" ;;
 	haproxy) haproxy_start "$backend" "$variant" ;;
+	nginx) nginx_start "$backend" "$variant" ;;
 	cotai) cotai_start "$backend" "$variant" ;;
 	*) echo "bench: unknown peer $peer" >&2; return 1 ;;
 	esac
@@ -108,13 +109,16 @@ stunnel_start() {
 # by default and the bind side has a session cache and TLS 1.3 tickets;
 # "noresume" sets no-ssl-reuse on the server line, no-tls-tickets on the bind
 # line and tune.ssl.cachesize 0.
+# HAPROXY_LOG=1 logs one line per connection (ssl_fc_is_resumed, the
+# cipher), which bench/run.sh reads on B to check resumption.
 
 haproxy_conf() { # BIND_LINE SERVER_LINE VARIANT
 	cat <<EOF
 global
 	nbthread 1
 	maxconn 5000
-	log stderr format short local0 warning
+	log stderr format short local0 $([ "${HAPROXY_LOG:-0}" = 0 ] &&
+	    echo warning || echo info)
 	ssl-default-bind-ciphersuites $CIPHER
 	ssl-default-server-ciphersuites $CIPHER
 	ssl-default-bind-options ssl-min-ver TLSv1.3
@@ -133,6 +137,8 @@ listen chain
 	$1
 	$2
 EOF
+	[ "${HAPROXY_LOG:-0}" = 0 ] || printf '\t%s\n' \
+	    'log-format "resumed=%[ssl_fc_is_resumed] cipher=%[ssl_fc_cipher] verify=%[ssl_c_verify]"'
 }
 
 haproxy_start() {
@@ -150,6 +156,99 @@ haproxy_start() {
 		spawn haproxy-b haproxy -db -f "$W/haproxy-b.cfg"
 		CHAIN_PIDS=$LAST_PID
 		spawn haproxy-a haproxy -db -f "$W/haproxy-a.cfg"
+		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
+		if wait_listen "$PB" && wait_listen "$PA"; then
+			CHAIN_PORT=$PA CHAIN_TLS_PORT=$PB
+			return 0
+		fi
+		chain_stop
+	done
+	return 1
+}
+
+# --- nginx -----------------------------------------------------------------
+# The stream module (Debian: nginx-light + libnginx-mod-stream), one worker
+# (worker_processes 1) run as root, master in the foreground (daemon off)
+# so that the PID bench holds is the master's; the worker is its child and
+# counts in the CPU and memory figures. Each end has its own prefix
+# directory, pid file and error log in $W.
+# A originates: proxy_ssl with the client certificate, proxy_ssl_verify on
+# against ca.crt, and the name B must present (proxy_ssl_name server).
+# B terminates: ssl_verify_client on against ca.crt. Like stunnel and
+# HAProxy, nginx checks only that the peer chains to the CA (no identity).
+# Resumption: "resume" is proxy_ssl_session_reuse on (A caches the session
+# it gets from B) and, on B, TLS 1.3 tickets with a shared session cache
+# (the usual production settings); "noresume" is proxy_ssl_session_reuse
+# off, ssl_session_tickets off and ssl_session_cache off.
+# NGINX_ACCESS_LOG=1 makes B log one line per connection with
+# $ssl_session_reused, which bench/run.sh reads to check resumption.
+
+NGINX_STREAM_MODULE=${NGINX_STREAM_MODULE:-/usr/lib/nginx/modules/ngx_stream_module.so}
+
+nginx_conf() { # NAME SERVER_LINES...
+	local name=$1
+	shift
+	cat <<EOF
+load_module $NGINX_STREAM_MODULE;
+daemon off;
+master_process on;
+worker_processes 1;
+user root root;
+pid $W/$name.pid;
+error_log $W/$name.err warn;
+events {
+	worker_connections 10000;
+}
+stream {
+	log_format bench 'proto=\$ssl_protocol cipher=\$ssl_cipher reused=\$ssl_session_reused verify=\$ssl_client_verify';
+	server {
+EOF
+	printf '\t\t%s\n' "$@"
+	printf '\t}\n}\n'
+}
+
+nginx_start() {
+	local backend=$1 variant=$2 try reuse=on tickets=on
+	local cache="shared:bench:10m" log="access_log off;"
+	if [ "$variant" = noresume ]; then
+		reuse=off tickets=off cache=off
+	fi
+	[ "${NGINX_ACCESS_LOG:-0}" = 0 ] ||
+	    log="access_log $W/nginx-b.access bench;"
+	for try in 1 2 3; do
+		two_ports
+		mkdir -p "$W/nginx-a" "$W/nginx-b"
+		nginx_conf nginx-b "listen 127.0.0.1:$PB ssl;" \
+		    "proxy_pass 127.0.0.1:$backend;" \
+		    "proxy_timeout 1h;" \
+		    "ssl_certificate $PKI/server.crt;" \
+		    "ssl_certificate_key $PKI/server.key;" \
+		    "ssl_client_certificate $PKI/ca.crt;" \
+		    "ssl_verify_client on;" \
+		    "ssl_verify_depth 2;" \
+		    "ssl_protocols TLSv1.3;" \
+		    "ssl_conf_command Ciphersuites $CIPHER;" \
+		    "ssl_session_tickets $tickets;" \
+		    "ssl_session_cache $cache;" \
+		    "$log" >"$W/nginx-b.conf"
+		nginx_conf nginx-a "listen 127.0.0.1:$PA;" \
+		    "proxy_pass 127.0.0.1:$PB;" \
+		    "proxy_timeout 1h;" \
+		    "proxy_ssl on;" \
+		    "proxy_ssl_certificate $PKI/client.crt;" \
+		    "proxy_ssl_certificate_key $PKI/client.key;" \
+		    "proxy_ssl_trusted_certificate $PKI/ca.crt;" \
+		    "proxy_ssl_verify on;" \
+		    "proxy_ssl_verify_depth 2;" \
+		    "proxy_ssl_name server;" \
+		    "proxy_ssl_protocols TLSv1.3;" \
+		    "proxy_ssl_conf_command Ciphersuites $CIPHER;" \
+		    "proxy_ssl_session_reuse $reuse;" >"$W/nginx-a.conf"
+		spawn nginx-b nginx -p "$W/nginx-b/" -e "$W/nginx-b.err" \
+		    -c "$W/nginx-b.conf"
+		CHAIN_PIDS=$LAST_PID
+		spawn nginx-a nginx -p "$W/nginx-a/" -e "$W/nginx-a.err" \
+		    -c "$W/nginx-a.conf"
 		CHAIN_PIDS="$CHAIN_PIDS $LAST_PID"
 		if wait_listen "$PB" && wait_listen "$PA"; then
 			CHAIN_PORT=$PA CHAIN_TLS_PORT=$PB

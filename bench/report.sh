@@ -1,6 +1,6 @@
 # bench/report.sh: RESULTS.md, results.png and results.tsv from the raw
 # measurements; sourced by bench/run.sh, which sets $RESULTS (one
-# "scenario metric peer value" line per measurement), $OUT, $PEERS,
+# "scenario metric peer value repetition" line per measurement), $OUT, $PEERS,
 # $COTAI_STATUS, $COMMAND, $REPEAT, $ELAPSED, $PKI_SOURCE.
 #
 # RESULTS.md is regenerated above the line NOTES_MARK; whatever follows that
@@ -33,7 +33,8 @@ redis	cpu_us	proxy CPU per request (A+B)	µs	lo	-	best
 pgbench	tps	pgbench -S -c 8	tps	hi	1.1	best
 pgbench	tps_C	pgbench -S -C -c 8 (connect per transaction)	tps	hi	1.1	best'
 
-# medians: "scenario metric peer median n min max" per group of $RESULTS.
+# medians: "scenario metric peer median n min max" per group of $RESULTS
+# (the spread of a figure is its min-max over the repetitions).
 medians() {
 	sort -t"$(printf '\t')" -k1,1 -k2,2 -k3,3 -k4,4g "$RESULTS" |
 	    awk -F'\t' '
@@ -49,15 +50,16 @@ medians() {
 }
 
 machine_line() {
-	local cpu cores kernel ossl stun hap
+	local cpu cores kernel ossl stun hap ngx
 	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	cores=$(nproc)
 	kernel=$(uname -r)
 	ossl=$(openssl version | awk '{ print $2 }')
 	stun=$(stunnel -version 2>&1 | awk '/^stunnel/ { print $2; exit }')
 	hap=$(haproxy -v | awk '/version/ { print $3; exit }')
+	ngx=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([^ ]*\).*|\1|p')
 	echo "$cpu, $cores cores, Linux $kernel, OpenSSL $ossl, stunnel $stun," \
-	    "HAProxy $hap, iperf3 $(iperf3 --version | awk '{ print $2; exit }')," \
+	    "HAProxy $hap, nginx ${ngx:-?} (stream), iperf3 $(iperf3 --version | awk '{ print $2; exit }')," \
 	    "redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')," \
 	    "PostgreSQL $(pgbench --version | awk '{ print $3 }'); $(date -u '+%Y-%m-%d %H:%M UTC')"
 }
@@ -74,13 +76,20 @@ tables() {
 	}
 	NR == FNR {
 		id = $1 SUBSEP $2 SUBSEP $3
-		med[id] = $4; cnt[id] = $5; have[$1] = 1
+		med[id] = $4; cnt[id] = $5; lo[id] = $6; hi[id] = $7
+		have[$1] = 1
 		if ($4 > 0 && $5 > 1) spr[id] = ($7 - $6) / $4
 		next
 	}
+	# a cell: the median, and its min-max when there are repetitions
+	function cell(id) {
+		if (!(id in med)) return "n/a"
+		if (cnt[id] < 2) return fmt(med[id])
+		return fmt(med[id]) " (" fmt(lo[id]) "–" fmt(hi[id]) ")"
+	}
 	END {
 		nm = split(metrics, rows, "\n")
-		cols[1] = "direct"; cols[2] = "stunnel"; cols[3] = "haproxy"; cols[4] = "cotai"
+		ncol = split("direct stunnel haproxy nginx cotai", cols, " ")
 		title["bulk"] = "Bulk throughput (iperf3 through the chain; higher is better)"
 		title["latency"] = "Latency of sequential 64-byte round trips (lower is better)"
 		title["handshake"] = "Handshake-bound load (connect, 64 bytes each way, close; " hsconc " in flight)"
@@ -94,20 +103,20 @@ tables() {
 			if (!(sc in have)) continue
 			if (sc != last) {
 				printf "\n### %s\n\n", title[sc]
-				printf "| | unit | direct | stunnel | haproxy | cotai | cotai ÷ %s | target | spread |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
-				print "|---|---|--:|--:|--:|--:|--:|---|--:|"
+				printf "| | unit | direct | stunnel | haproxy | nginx | cotai | cotai ÷ %s | target | spread |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
+				print "|---|---|--:|--:|--:|--:|--:|--:|---|--:|"
 				last = sc
 			}
 			line = "| " f[3] " | " f[4]
-			for (c = 1; c <= 4; c++) {
+			for (c = 1; c <= ncol; c++) {
 				id = sc SUBSEP key SUBSEP cols[c]
 				if (cols[c] == "cotai" && cstat != "ok") line = line " | " cstat
 				else if (cols[c] == "direct" && (sc == "memory" || key ~ /^cpu/)) line = line " | —"
-				else line = line " | " ((id in med) ? fmt(med[id]) : "n/a")
+				else line = line " | " cell(id)
 			}
-			# reference: the best of stunnel and haproxy, or haproxy
+			# reference: the best of stunnel, haproxy and nginx, or haproxy
 			ref = ""
-			for (c = 2; c <= 3; c++) {
+			for (c = 2; c <= 4; c++) {
 				id = sc SUBSEP key SUBSEP cols[c]
 				if (!(id in med)) continue
 				if (f[7] == "haproxy" && cols[c] != "haproxy") continue
@@ -127,7 +136,7 @@ tables() {
 			}
 			# spread: the widest (max - min) / median of the row
 			w = ""
-			for (c = 1; c <= 4; c++) {
+			for (c = 1; c <= ncol; c++) {
 				id = sc SUBSEP key SUBSEP cols[c]
 				if ((id in spr) && (w == "" || spr[id] > w)) w = spr[id]
 			}
@@ -137,7 +146,10 @@ tables() {
 }
 
 speed_table() {
-	awk -F'\t' '$1 == "speed" { v[$2] = $4 } END {
+	awk -F'\t' '$1 == "speed" {
+		v[$2] = $4
+		if ($5 > 1) v[$2] = $4 " (" $6 "–" $7 ")"
+	} END {
 		if (!("aes_gcm_mbs" in v)) exit
 		print "\n### The ceiling: openssl speed (one core)\n"
 		print "| operation | rate |"
@@ -155,7 +167,7 @@ plot() {
 	local m=$1 dat=$W/plot.dat p
 	{
 		echo "peer mbs_1 mbs_4 mbs_1r p50_us p99_us cps_resume cps_noresume"
-		for p in direct stunnel haproxy cotai; do
+		for p in direct stunnel haproxy nginx cotai; do
 			awk -F'\t' -v p="$p" '
 			$3 == p { v[$2] = $4 }
 			END {
@@ -201,7 +213,14 @@ write_report() {
 		notes=$(sed -n "/$(printf '%s' "$NOTES_MARK" |
 		    sed 's/[][\/.*^$]/\\&/g')/,\$p" "$md" | tail -n +2)
 	fi
-	cp "$RESULTS" "$OUT/results.tsv"
+	{
+		printf 'scenario\tmetric\tpeer\tvalue\trepetition\n'
+		cat "$RESULTS"
+	} >"$OUT/results.tsv"
+	{
+		printf 'scenario\tmetric\tpeer\tmedian\tn\tmin\tmax\n'
+		cat "$m"
+	} >"$OUT/medians.tsv"
 	plot "$m"
 	{
 		echo "# cotai benchmark results"
@@ -212,10 +231,10 @@ write_report() {
 		echo "- Machine: $(machine_line)"
 		echo "- Command: \`$COMMAND\` ($REPEAT repetitions, peers interleaved, medians; ${ELAPSED}s; load average ${LOAD_START:-?} before, $(cut -d' ' -f1-3 /proc/loadavg) after)"
 		echo "- Certificates: $PKI_SOURCE; ECDSA P-256 leaf + intermediate, TLS 1.3, TLS_AES_128_GCM_SHA256, X25519"
-		echo "- Chains: client → A (plain in, mTLS out) → B (mTLS in, plain out) → server, all on 127.0.0.1; one worker each (stunnel: a thread per connection)"
+		echo "- Chains: client → A (plain in, mTLS out) → B (mTLS in, plain out) → server, all on 127.0.0.1; one worker each (stunnel: a thread per connection); cells: median (min–max) over the repetitions"
 		echo "- Checked before measuring:${CHECKS:- nothing}"
-		echo "- cotai: ${COTAI_STATUS}${COTAI_VERSION:+ ($COTAI_VERSION)}; raw figures: results.tsv; plot: results.png"
-		speed_table "$RESULTS"
+		echo "- cotai: ${COTAI_STATUS}${COTAI_VERSION:+ ($COTAI_VERSION)}; every repetition: results.tsv; medians with min and max: medians.tsv; plot: results.png"
+		speed_table "$m"
 		tables "$m"
 		echo
 		echo "![throughput, latency and handshakes](results.png)"

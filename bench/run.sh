@@ -5,13 +5,16 @@
 #
 # Scenarios: speed bulk latency handshake memory redis pgbench (default: all).
 # Every scenario runs the same load through each peer's two-hop chain
-# (bench/peers.sh): direct (the ceiling), stunnel, haproxy and cotai, BENCH_REPEAT
-# times (default 3), the peers interleaved, and reports medians.
+# (bench/peers.sh): direct (the ceiling), stunnel, haproxy, nginx and cotai,
+# BENCH_REPEAT times (default 3), the peers interleaved, and reports medians
+# with their spread (min-max).
 #
 # Environment:
-#   BENCH_REPEAT=N    repetitions (default 3; 1 with BENCH_QUICK=1)
+#   BENCH_REPEAT=N    repetitions (default 3; 1 with BENCH_QUICK=1); a full
+#                     run (one that writes into bench/) needs at least 3
 #   BENCH_QUICK=1     a ~2-minute smoke run (short durations, one repeat)
-#   BENCH_PEERS="..." peers to run (default: direct stunnel haproxy cotai)
+#   BENCH_PEERS="..." peers to run (default: direct stunnel haproxy nginx
+#                     cotai)
 #   BENCH_OUT=DIR     where RESULTS.md, results.png and results.tsv go; the
 #                     default is bench/ for a full run (all scenarios and
 #                     peers, not quick, no COTAI_*YAML) and bench/out/
@@ -54,6 +57,11 @@ elif [ "$SCENARIOS" = "$ALL_SCENARIOS" ] && [ "$QUICK" != 1 ] &&
 else
 	OUT=$here/out
 fi
+if [ "$OUT" = "$here" ] && [ "$REPEAT" -lt 3 ]; then
+	echo "bench: a full run writes bench/RESULTS.md and needs at least 3" \
+	    "repetitions (BENCH_REPEAT=$REPEAT); use BENCH_OUT for fewer" >&2
+	exit 2
+fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENCH_REPEAT:+ BENCH_REPEAT=$BENCH_REPEAT}${BENCH_PEERS:+ BENCH_PEERS=\"$BENCH_PEERS\"}${COTAI_YAML:+ COTAI_YAML=\"$COTAI_YAML\"}${COTAI_ROUTE_YAML:+ COTAI_ROUTE_YAML=\"$COTAI_ROUTE_YAML\"} bench/run.sh${*:+ $*}"
@@ -61,7 +69,7 @@ COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENC
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
-ALL_PEERS="direct stunnel haproxy cotai"
+ALL_PEERS="direct stunnel haproxy nginx cotai"
 PEERS=${BENCH_PEERS:-$ALL_PEERS}
 case " $PEERS " in
 *" cotai "*) COTAI_STATUS=ok ;;
@@ -85,27 +93,74 @@ check_tls() {
 	out=$(openssl s_client -brief -connect "127.0.0.1:$CHAIN_TLS_PORT" \
 	    -cert "$PKI/client.crt" -key "$PKI/client.key" \
 	    -CAfile "$PKI/ca.crt" </dev/null 2>&1) || true
-	echo "$out" | grep -q "Protocol version: TLSv1.3" &&
-	    echo "$out" | grep -q "Ciphersuite: $CIPHER" && return 0
-	CHECK_MSG="B does not negotiate TLS 1.3 with $CIPHER: $(echo "$out" |
-	    grep -E 'Protocol|Ciphersuite|error' | head -n 3 | tr '\n' ' ')"
-	return 1
-}
-
-# cotai_resumed VARIANT: start a cotai chain (audit lines on), make a few
-# dozen connections and print "RESUMED CLOSES CIPHER" from B's audit lines.
-cotai_resumed() {
-	: >"$W/cotai-b.log"
-	if ! COTAI_LOG_LEVEL=info chain_start cotai "$ECHO_PORT" "$1"; then
-		tail -n 3 "$W/cotai-a.log" "$W/cotai-b.log" >&2
-		chain_stop
+	if ! echo "$out" | grep -q "Protocol version: TLSv1.3" ||
+	    ! echo "$out" | grep -q "Ciphersuite: $CIPHER"; then
+		CHECK_MSG="B does not negotiate TLS 1.3 with $CIPHER: $(echo "$out" |
+		    grep -E 'Protocol|Ciphersuite|error' | head -n 3 |
+		    tr '\n' ' ')"
 		return 1
 	fi
+	# A client without a certificate must not reach the echo backend.
+	# (-quiet implies -ign_eof: timeout ends it if B relays and keeps
+	# the connection open; a B that refuses closes it at once.)
+	out=$( (echo bench-no-cert; sleep 1) | timeout 3 openssl s_client \
+	    -quiet -connect "127.0.0.1:$CHAIN_TLS_PORT" -CAfile "$PKI/ca.crt" \
+	    2>/dev/null) || true
+	if echo "$out" | grep -q bench-no-cert; then
+		CHECK_MSG="B relays for a client without a certificate"
+		return 1
+	fi
+}
+
+# peer_resumed PEER VARIANT: start PEER's chain with B's per-connection log
+# on (stunnel at debug level 6, HAProxy's log-format with ssl_fc_is_resumed,
+# nginx's access log with $ssl_session_reused, cotai's audit lines), make a
+# few dozen connections and print "RESUMED CONNECTIONS CIPHER" from B's log.
+peer_resumed() {
+	local peer=$1 variant=$2
+	: >"$W/$peer-b.log"
+	case $peer in
+	stunnel)
+		STUNNEL_DEBUG=6 chain_start stunnel "$ECHO_PORT" "$variant" ;;
+	haproxy)
+		HAPROXY_LOG=1 chain_start haproxy "$ECHO_PORT" "$variant" ;;
+	cotai)
+		COTAI_LOG_LEVEL=info chain_start cotai "$ECHO_PORT" "$variant" ;;
+	nginx)
+		rm -f "$W/nginx-b.access"
+		NGINX_ACCESS_LOG=1 chain_start nginx "$ECHO_PORT" "$variant" ;;
+	esac || {
+		tail -n 3 "$W/$peer-a.log" "$W/$peer-b.log" >&2
+		chain_stop
+		return 1
+	}
 	"$BT" connrate "$CHAIN_PORT" 0.5 2 >/dev/null || true
 	chain_stop
-	awk '/event=close/ { n++; if (/resumed=true/) r++
-		if (match($0, /cipher=[^ ]*/)) c = substr($0, RSTART + 7, RLENGTH - 7) }
-		END { printf "%d %d %s\n", r, n, c }' "$W/cotai-b.log"
+	case $peer in
+	stunnel)
+		awk '/TLS accepted:/ { n++; if (/previous session reused/) r++ }
+		    /ciphersuite:/ { c = $0; sub(/.*ciphersuite: /, "", c)
+			sub(/ .*/, "", c) }
+		    END { printf "%d %d %s\n", r, n, c }' "$W/stunnel-b.log" ;;
+	haproxy)
+		awk '/verify=0/ { n++; if (/resumed=1/) r++
+		    if (match($0, /cipher=[^ ]*/))
+			c = substr($0, RSTART + 7, RLENGTH - 7) }
+		    END { printf "%d %d %s\n", r, n, c }' "$W/haproxy-b.log" ;;
+	cotai)
+		awk '/event=close/ { n++; if (/resumed=true/) r++
+		    if (match($0, /cipher=[^ ]*/))
+			c = substr($0, RSTART + 7, RLENGTH - 7) }
+		    END { printf "%d %d %s\n", r, n, c }' "$W/cotai-b.log" ;;
+	nginx)
+		# $ssl_session_reused is "r" or "."; only connections
+		# whose client certificate verified count.
+		awk '/verify=SUCCESS/ { n++; if (/reused=r/) r++
+		    if (match($0, /cipher=[^ ]*/))
+			c = substr($0, RSTART + 7, RLENGTH - 7) }
+		    END { printf "%d %d %s\n", r, n, c }' \
+		    "$W/nginx-b.access" 2>/dev/null || echo "0 0 -" ;;
+	esac
 }
 
 # check_peer PEER: the chain must carry round trips and negotiate what we
@@ -125,28 +180,28 @@ check_peer() {
 	fi
 	chain_stop
 	[ -z "$CHECK_MSG" ] || return 1
-	CHECKS="$CHECKS $peer: relays, TLSv1.3 $CIPHER;"
-	[ "$peer" = cotai ] || return 0
-	res=$(cotai_resumed resume) || res="0 0 -"
+	CHECKS="$CHECKS $peer: relays, TLSv1.3 $CIPHER, refuses a client without certificate;"
+	res=$(peer_resumed "$peer" resume) || res="0 0 -"
 	set -- $res
 	if [ "$1" -eq 0 ] || [ "$3" != "$CIPHER" ]; then
 		CHECK_MSG="resumption: $1 of $2 connections resumed, cipher $3"
 		return 1
 	fi
-	CHECKS="$CHECKS cotai resumes $1 of $2 connections"
-	res=$(cotai_resumed noresume) || res="1 0 -"
+	CHECKS="$CHECKS $peer resumes $1 of $2 connections"
+	res=$(peer_resumed "$peer" noresume) || res="1 0 -"
 	set -- $res
 	if [ "$1" -ne 0 ] || [ "$2" -eq 0 ]; then
-		note "cotai: cannot turn resumption off ($1 of $2 resumed);" \
-		    "full-handshake rows read n/a"
-		COTAI_NORESUME=0
+		note "$peer: cannot turn resumption off ($1 of $2 resumed);" \
+		    "its full-handshake rows read n/a"
+		NORESUME_BROKEN="$NORESUME_BROKEN $peer"
 		CHECKS="$CHECKS, and cannot turn it off;"
 	else
 		CHECKS="$CHECKS, and 0 of $2 with noresume;"
 	fi
 }
 
-COTAI_NORESUME=1
+# Peers whose "noresume" variant still resumed in the check: not measured.
+NORESUME_BROKEN=""
 CHECKS=""
 start_echo
 for peer in $PEERS; do
@@ -186,8 +241,8 @@ peer_order() {
 with_chain() {
 	local peer=$1 backend=$2 variant=$3 scen=$4 rc=0
 	shift 4
-	if [ "$peer" = cotai ] && [ "$variant" = noresume ] &&
-	    [ "$COTAI_NORESUME" = 0 ]; then
+	if [ "$variant" = noresume ] &&
+	    [[ " $NORESUME_BROKEN " == *" $peer "* ]]; then
 		return 0
 	fi
 	chain_start "$peer" "$backend" "$variant" || rc=$?
@@ -205,8 +260,16 @@ with_chain() {
 # --- scenarios ---------------------------------------------------------------
 
 scen_speed() {
+	local rep
+	for rep in $(seq "$REPEAT"); do
+		REP=$rep
+		note "speed: openssl speed (the ceiling) ($rep/$REPEAT)"
+		speed_one
+	done
+}
+
+speed_one() {
 	local out
-	note "speed: openssl speed (the ceiling)"
 	out=$(openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm 2>/dev/null)
 	record speed aes_gcm_mbs - "$(echo "$out" |
 	    awk '/^(AES-128-GCM|aes-128-gcm)/ { v = $NF; sub(/k$/, "", v);
@@ -259,6 +322,7 @@ scen_bulk() {
 	wait_listen "$port"
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			note "bulk: $peer ($rep/$REPEAT)"
 			with_chain "$peer" "$port" resume bulk bulk_one
 		done
@@ -279,6 +343,7 @@ scen_latency() {
 	start_echo
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			note "latency: $peer ($rep/$REPEAT)"
 			with_chain "$peer" "$ECHO_PORT" resume latency latency_one
 		done
@@ -308,6 +373,7 @@ scen_handshake() {
 	start_echo
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			for HS_VARIANT in resume noresume; do
 				note "handshake: $peer $HS_VARIANT ($rep/$REPEAT)"
 				with_chain "$peer" "$ECHO_PORT" "$HS_VARIANT" \
@@ -358,6 +424,7 @@ scen_memory() {
 	start_echo
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			[ "$peer" = direct ] && continue
 			note "memory: $peer ($rep/$REPEAT)"
 			with_chain "$peer" "$ECHO_PORT" resume memory memory_one
@@ -391,6 +458,7 @@ scen_redis() {
 	wait_listen "$port"
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			note "redis: $peer ($rep/$REPEAT)"
 			with_chain "$peer" "$port" resume redis redis_one
 		done
@@ -435,6 +503,7 @@ scen_pgbench() {
 	    >"$W/pgbench-init.log" 2>&1
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
+			REP=$rep
 			note "pgbench: $peer ($rep/$REPEAT)"
 			with_chain "$peer" "$port" resume pgbench pgbench_one
 		done
