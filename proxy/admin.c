@@ -1,8 +1,20 @@
 /*
  * admin: see admin.h. Each admin connection is a bufferevent that reads a
  * request head (httpreq_parse), writes one answer and closes once the
- * answer is flushed. Connections are kept on a list so admin_free() can
- * release them all.
+ * answer is flushed. Connections are kept on a queue in accept order, so
+ * admin_free() can release them all and a full endpoint can evict its
+ * oldest unanswered one.
+ *
+ * Hostile local clients (every container of a pod shares the loopback) must
+ * not keep /healthz from answering:
+ *  - each connection has a fixed deadline from accept (ADMIN_DEADLINE_S)
+ *    to its answer being flushed; bytes trickled in do not extend it;
+ *  - at the cap (ADMIN_MAX_CONNS) a new connection evicts the oldest one
+ *    whose request head is still incomplete (or, when every one has been
+ *    answered, the oldest), so a newcomer is always served;
+ *  - what already waits on a new socket is read at accept, so a probe that
+ *    sent its request with the connect is answered before anything that
+ *    arrives after it can evict it.
  */
 #include "admin.h"
 
@@ -26,14 +38,16 @@
 
 #define ADMIN_MAGIC 0x61646d6e
 #define ADMIN_MAX_CONNS 32
-#define ADMIN_TIMEOUT_S 5
+#define ADMIN_DEADLINE_S 5
+#define ADMIN_EVICT_LOG_S 10
 
 struct admin_conn {
 	unsigned magic;
 	struct admin *ad;
 	struct bufferevent *bev;
+	struct event *deadline; /* fixed, from accept */
 	bool answered;
-	LIST_ENTRY(admin_conn) entry;
+	TAILQ_ENTRY(admin_conn) entry; /* accept order, oldest first */
 };
 
 struct admin {
@@ -42,17 +56,62 @@ struct admin {
 	bool draining;
 	char bound[128];
 	size_t nconns;
-	LIST_HEAD(admin_conn_list, admin_conn) conns;
+	TAILQ_HEAD(admin_conn_list, admin_conn) conns;
+	size_t nevicted;     /* since the last log line about it */
+	time_t evict_logged; /* when that line was written */
 };
 
 static void
 admin_conn_free(struct admin_conn *c)
 {
-	LIST_REMOVE(c, entry);
+	TAILQ_REMOVE(&c->ad->conns, c, entry);
 	c->ad->nconns--;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	c->magic = 0;
 	free(c);
+}
+
+/* The deadline from accept passed before the answer was flushed. */
+static void
+admin_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin_conn *c = arg;
+
+	if (c->magic != ADMIN_MAGIC)
+		abort();
+	log_debug("admin: connection closed at its %ds deadline (%s)",
+	    ADMIN_DEADLINE_S, c->answered ? "answer unread" : "no request");
+	admin_conn_free(c);
+}
+
+/*
+ * The endpoint is full: close the oldest connection whose request head is
+ * incomplete, else the oldest of all. Logged at most every
+ * ADMIN_EVICT_LOG_S seconds, so that a flood does not flood the log.
+ */
+static void
+admin_evict(struct admin *ad)
+{
+	struct admin_conn *c = TAILQ_FIRST(&ad->conns), *victim = c;
+	time_t now = time(NULL);
+
+	while (c != NULL && c->answered)
+		c = TAILQ_NEXT(c, entry);
+	if (c != NULL)
+		victim = c;
+	if (victim == NULL)
+		return;
+	admin_conn_free(victim);
+	ad->nevicted++;
+	if (now - ad->evict_logged >= ADMIN_EVICT_LOG_S) {
+		log_warn("admin: %d connections open, evicted %zu oldest "
+			 "incomplete request(s) for newer ones",
+		    ADMIN_MAX_CONNS, ad->nevicted);
+		ad->nevicted = 0;
+		ad->evict_logged = now;
+	}
 }
 
 /*
@@ -226,18 +285,15 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct admin *ad = arg;
+	struct event_base *base = evconnlistener_get_base(lev);
 	struct admin_conn *c = NULL;
-	struct timeval tv = {ADMIN_TIMEOUT_S, 0};
+	struct timeval tv = {ADMIN_DEADLINE_S, 0};
 
-	if (ad->nconns >= ADMIN_MAX_CONNS) {
-		log_warn("admin: %d connections open, refusing one",
-		    ADMIN_MAX_CONNS);
-		evutil_closesocket(fd);
-		return;
-	}
+	while (ad->nconns >= ADMIN_MAX_CONNS)
+		admin_evict(ad);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->bev = bufferevent_socket_new(evconnlistener_get_base(lev), fd,
-		 BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	    (c->bev = bufferevent_socket_new(
+		 base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
 		log_error("admin: out of memory");
 		evutil_closesocket(fd);
 		free(c);
@@ -245,12 +301,20 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->magic = ADMIN_MAGIC;
 	c->ad = ad;
-	LIST_INSERT_HEAD(&ad->conns, c, entry);
+	TAILQ_INSERT_TAIL(&ad->conns, c, entry);
 	ad->nconns++;
+	if ((c->deadline = evtimer_new(base, admin_on_deadline, c)) == NULL ||
+	    evtimer_add(c->deadline, &tv) != 0) {
+		log_error("admin: out of memory");
+		admin_conn_free(c);
+		return;
+	}
 	bufferevent_setcb(
 	    c->bev, admin_on_read, admin_on_write, admin_on_event, c);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* A request sent with the connect is served now (may free c). */
+	if (evbuffer_read(bufferevent_get_input(c->bev), fd, HTTPREQ_MAX) > 0)
+		admin_on_read(c->bev, c);
 }
 
 struct admin *
@@ -265,7 +329,7 @@ admin_new(struct event_base *base, const struct config_addr *a,
 		return (NULL);
 	}
 	ad->pool = pool;
-	LIST_INIT(&ad->conns);
+	TAILQ_INIT(&ad->conns);
 	if ((fd = listener_bind(a, NULL)) < 0)
 		goto fail;
 	if (listener_name(fd, a, ad->bound, sizeof(ad->bound)) != 0)
@@ -303,7 +367,7 @@ admin_free(struct admin *ad)
 
 	if (ad == NULL)
 		return;
-	while ((c = LIST_FIRST(&ad->conns)) != NULL)
+	while ((c = TAILQ_FIRST(&ad->conns)) != NULL)
 		admin_conn_free(c);
 	if (ad->lev != NULL)
 		evconnlistener_free(ad->lev);

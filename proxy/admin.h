@@ -8,9 +8,10 @@
  *	          for longer than the readiness window, and not draining
  *	/metrics  Prometheus text format (see metrics.h)
  *
- * One request per connection, a 5 s deadline per connection and a cap on
- * concurrent admin connections, so a slow or hostile client cannot hold
- * the endpoint.
+ * One request per connection, a fixed 5 s deadline from accept to the
+ * answer, and a cap of 32 admin connections at which the oldest incomplete
+ * request is evicted for a newcomer, so slow or hostile clients cannot
+ * hold the endpoint.
  */
 #ifndef COTAI_ADMIN_H
 #define COTAI_ADMIN_H
