@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -146,16 +147,63 @@ out:
 	return (ret);
 }
 
+/*
+ * Refuse a ports file PATH that is a symbolic link or not a regular file:
+ * the file is written as root at start-up, and a link planted there by
+ * whoever can write its directory would redirect that write.
+ */
+static int
+worker_ports_target_ok(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return (0);
+		log_errno("cannot stat %s", path);
+		return (-1);
+	}
+	if (S_ISLNK(st.st_mode)) {
+		log_error(
+		    "refusing to write the ports file %s: it is a symbolic "
+		    "link",
+		    path);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_error("refusing to write the ports file %s: not a regular "
+			  "file",
+		    path);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 worker_pool_write_ports(const struct worker_pool *p, const char *path)
 {
 	char tmp[4096];
-	FILE *fp;
-	int ok;
+	FILE *fp = NULL;
+	int fd, ok;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if ((fp = fopen(tmp, "w")) == NULL) {
+	if (worker_ports_target_ok(path) != 0)
+		return (-1);
+	/* A fresh, unpredictable name created with O_EXCL next to PATH: a
+	 * link planted at any name is never followed; rename() replaces
+	 * PATH itself, never what a link there points to. */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    sizeof(tmp)) {
+		log_error("ports file name too long: %s", path);
+		return (-1);
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		log_errno("cannot create a temporary file for %s", path);
+		return (-1);
+	}
+	if (fchmod(fd, 0644) != 0 || (fp = fdopen(fd, "w")) == NULL) {
 		log_errno("cannot write %s", tmp);
+		close(fd);
+		(void)unlink(tmp);
 		return (-1);
 	}
 	for (size_t i = 0; i < p->nroutes; i++)

@@ -125,7 +125,8 @@ void worker_post(struct worker *w, struct worker_update *u);
 void worker_update_free(struct worker_update *u);
 
 /* Write "ROUTE HOST:PORT" lines (and "admin HOST:PORT" when there is an
- * admin endpoint) to PATH atomically (temp + rename). 0/-1. */
+ * admin endpoint) to PATH atomically (mkstemp next to it + rename), never
+ * through a symbolic link: PATH being one is refused. 0/-1 (logged). */
 int worker_pool_write_ports(const struct worker_pool *p, const char *path);
 
 /* Start one thread per worker and the resolver's. 0, or -1 (logged;
