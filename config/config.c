@@ -299,6 +299,8 @@ cfg_read_yaml(struct cfg_ctx *c, yaml_document_t *doc, bool *loaded)
 	yaml_document_t extra;
 	yaml_mark_t m0 = {0, 0, 0};
 	FILE *fp = NULL;
+	unsigned char *buf = NULL;
+	size_t len;
 	int rc = -1;
 
 	if ((fp = fopen(c->path, "rb")) == NULL) {
@@ -307,11 +309,18 @@ cfg_read_yaml(struct cfg_ctx *c, yaml_document_t *doc, bool *loaded)
 		return (cfg_err(c, m0, "(file)", "%s%s", strerror(e),
 		    cfg_file_note(c, c->path, e)));
 	}
+	rc = cfg_read_bounded(c, fp, &buf, &len);
+	fclose(fp);
+	if (rc == -1 || cfg_check_shape(c, buf, len) == -1) {
+		free(buf);
+		return (-1);
+	}
+	rc = -1;
 	if (!yaml_parser_initialize(&parser)) {
-		fclose(fp);
+		free(buf);
 		return (cfg_err(c, m0, "(file)", "out of memory"));
 	}
-	yaml_parser_set_input_file(&parser, fp);
+	yaml_parser_set_input_string(&parser, buf, len);
 	if (!yaml_parser_load(&parser, doc))
 		goto syntax;
 	*loaded = true;
@@ -343,7 +352,7 @@ syntax:
 		    parser.problem != NULL ? parser.problem : "syntax error");
 out:
 	yaml_parser_delete(&parser);
-	fclose(fp);
+	free(buf);
 	return (rc);
 }
 

@@ -152,6 +152,29 @@ int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
  */
 const char *cfg_file_note(struct cfg_ctx *c, const char *path, int err);
 
+/* What a config file may cost (config_limits.c). */
+#define CFG_MAX_BYTES (1024 * 1024)
+#define CFG_MAX_DEPTH 32
+#define CFG_MAX_ALIASES 256 /* and as many anchors */
+#define CFG_MAX_ITEMS 1024  /* in one sequence or mapping */
+
+/*
+ * Read all of FP into a new *BUF of *LEN bytes (the caller frees it); a
+ * file over CFG_MAX_BYTES is refused. 0, or -1 after the error.
+ */
+int
+cfg_read_bounded(struct cfg_ctx *c, FILE *fp, unsigned char **buf, size_t *len);
+
+/*
+ * Scan the YAML in BUF[0..LEN) once, in time linear in LEN, and refuse
+ * nesting deeper than CFG_MAX_DEPTH, a collection of more than
+ * CFG_MAX_ITEMS items (the checks across routes, or across a route's
+ * roles, compare each with all before it), or more than CFG_MAX_ALIASES
+ * anchors or aliases. Syntax errors are left to the loader. 0, or -1 after the
+ * error.
+ */
+int cfg_check_shape(struct cfg_ctx *c, const unsigned char *buf, size_t len);
+
 /* Check every certificate, key, CA and CRL file (config_files.c). */
 int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);
 
