@@ -201,7 +201,9 @@ files_route(struct cfg_ctx *c, const struct config_route *r)
 	if (files_ca(c, &id->ca, &r->line) == -1 ||
 	    files_pair(c, &id->cert, &id->key, &r->line, "identity") == -1)
 		return (-1);
-	if (id->crl != NULL && files_crl(c, &id->crl, &r->line) == -1)
+	if (id->crl != NULL &&
+	    (files_crl(c, &id->crl, &r->line) == -1 ||
+		cfg_check_crl(c, r) == -1))
 		return (-1);
 	if (lt->cert != NULL &&
 	    files_pair(c, &lt->cert, &lt->key, &r->line, "local_tls") == -1)

@@ -175,6 +175,13 @@ cfg_read_bounded(struct cfg_ctx *c, FILE *fp, unsigned char **buf, size_t *len);
  */
 int cfg_check_shape(struct cfg_ctx *c, const unsigned char *buf, size_t len);
 
+/*
+ * Route R's CRL file (readable, parsed): every CRL in it must be signed by
+ * a CA of the route; one past its nextUpdate is logged as a warning
+ * (config_crl.c). 0, or -1 after the error.
+ */
+int cfg_check_crl(struct cfg_ctx *c, const struct config_route *r);
+
 /* Check every certificate, key, CA and CRL file (config_files.c). */
 int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);
 

@@ -29,7 +29,7 @@ FUZZ_ALL := config pgwire policy identity httpreq ca_name
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
 # What each target links besides its harness.
-FUZZ_SRC_config := $(CONFIG_SRC) proxy/policy.c lib/duration.c
+FUZZ_SRC_config := $(CONFIG_SRC) proxy/policy.c lib/duration.c lib/log.c
 FUZZ_SRC_pgwire := proxy/pgwire.c
 FUZZ_SRC_policy := proxy/policy.c lib/identity.c
 FUZZ_SRC_identity := lib/identity.c proxy/policy.c

@@ -148,12 +148,22 @@ admin_not_ready(const struct admin *ad, char *buf, size_t len)
 	for (size_t i = 0; i < ad->pool->nroutes; i++) {
 		const struct route *r = ad->pool->routes[i];
 
+		time_t crl_next;
+
 		if (admin_cert_short(
 			r->ssl_ctx, r->cfg->name, "", now, window, buf, len) ||
 		    (r->local_ctx != NULL &&
 			admin_cert_short(r->local_ctx, r->cfg->name,
 			    "local_tls ", now, window, buf, len)))
 			return (buf);
+		/* Leaf checks then refuse every peer: not ready. */
+		crl_next = metrics_crl_next_update(r->ssl_ctx);
+		if (crl_next != 0 && crl_next < now) {
+			snprintf(buf, len,
+			    "route %s: CRL past its nextUpdate %llds ago",
+			    r->cfg->name, (long long)(now - crl_next));
+			return (buf);
+		}
 	}
 	return (NULL);
 }

@@ -5,7 +5,8 @@
  *	/healthz  200 while the process serves its listeners, 503 once
  *	          it is draining
  *	/readyz   200 when every route's certificate is loaded and valid
- *	          for longer than the readiness window, and not draining
+ *	          for longer than the readiness window, no route's CRL is
+ *	          past its nextUpdate, and not draining
  *	/metrics  Prometheus text format (see metrics.h)
  *
  * One request per connection, a fixed 5 s deadline from accept to the

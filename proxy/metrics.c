@@ -31,6 +31,36 @@ metrics_cert_not_after(const SSL_CTX *ctx)
 	return (timegm(&tm));
 }
 
+time_t
+metrics_crl_next_update(const SSL_CTX *ctx)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_OBJECT) * objs;
+	time_t min = 0;
+
+	/* Locked: a handshake's lookup may sort the objects meanwhile. */
+	if (store == NULL || !X509_STORE_lock(store))
+		return (0);
+	objs = X509_STORE_get0_objects(store);
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_CRL *crl =
+		    X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+		const ASN1_TIME *next;
+		struct tm tm;
+		time_t t;
+
+		if (crl == NULL ||
+		    (next = X509_CRL_get0_nextUpdate(crl)) == NULL ||
+		    !ASN1_TIME_to_tm(next, &tm))
+			continue;
+		t = timegm(&tm);
+		if (min == 0 || t < min)
+			min = t;
+	}
+	X509_STORE_unlock(store);
+	return (min);
+}
+
 static void
 metrics_family(
     struct evbuffer *out, const char *name, const char *type, const char *help)
@@ -257,6 +287,19 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    "%lld\n",
 		    r->cfg->name,
 		    (long long)metrics_cert_not_after(r->ssl_ctx));
+	}
+	metrics_family(out, "cotai_crl_next_update_seconds", "gauge",
+	    "nextUpdate of the route's CRL (the earliest when the file holds "
+	    "several), as Unix time; no sample without a CRL.");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		const struct route *r = p->routes[i];
+		time_t next = metrics_crl_next_update(r->ssl_ctx);
+
+		if (next != 0)
+			evbuffer_add_printf(out,
+			    "cotai_crl_next_update_seconds{route=\"%s\"} "
+			    "%lld\n",
+			    r->cfg->name, (long long)next);
 	}
 	metrics_pg(out, p);
 	metrics_sessions(out, p);

@@ -19,4 +19,8 @@ int metrics_render(const struct worker_pool *pool, struct evbuffer *out);
 /* notAfter of the certificate CTX presents, as Unix time; 0 if none. */
 time_t metrics_cert_not_after(const SSL_CTX *ctx);
 
+/* The earliest nextUpdate of the CRLs in CTX's store, as Unix time; 0 when
+ * there is none. */
+time_t metrics_crl_next_update(const SSL_CTX *ctx);
+
 #endif
