@@ -64,9 +64,9 @@ assert_grep "the ports file $R/term.ports is stale" "$T/term.log"
 kill -0 "$pid" || fail "the proxy died at reload"
 rc=0
 timeout $((30 * TMO)) "$PROXY" -c "$R/term.yaml" --ports-file "$R/term.ports" \
-    >"$T/start.out" 2>&1 || rc=$?
+    >"$T/start.log" 2>&1 || rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "start with a linked ports file exited $rc"
 assert_grep "refusing to write the ports file $R/term.ports: it is a symbolic link" \
-    "$T/start.out"
+    "$T/start.log"
 untouched v3
 echo PASS

@@ -122,9 +122,9 @@ readyz 200 '^ready'
 [ "$(crl_metric)" = "$fresh" ] || fail "metric after a refused reload"
 kill -0 "$term_pid" || fail "the proxy died"
 rc=0
-timeout $((30 * TMO)) "$PROXY" -c "$Y" >"$T/start.out" 2>&1 || rc=$?
+timeout $((30 * TMO)) "$PROXY" -c "$Y" >"$T/start.log" 2>&1 || rc=$?
 [ $rc = 1 ] || fail "start-up with a foreign CRL exited $rc"
-assert_grep "$why" "$T/start.out"
+assert_grep "$why" "$T/start.log"
 
 echo "== a forged CRL under the issuing CA's name: refused"
 openssl_ca forged "/CN=cotai.test issuing CA"
