@@ -14,7 +14,11 @@
  *    answered, the oldest), so a newcomer is always served;
  *  - what already waits on a new socket is read at accept, so a probe that
  *    sent its request with the connect is answered before anything that
- *    arrives after it can evict it.
+ *    arrives after it can evict it;
+ *  - at most ADMIN_ACCEPT_BURST connections are accepted per turn of the
+ *    event loop (then the listener pauses until the next turn), so under
+ *    a connect flood a new connection's request is read before more than
+ *    that many newer ones (fewer than the cap) can push it out.
  */
 #include "admin.h"
 
@@ -40,6 +44,7 @@
 #define ADMIN_MAX_CONNS 32
 #define ADMIN_DEADLINE_S 5
 #define ADMIN_EVICT_LOG_S 10
+#define ADMIN_ACCEPT_BURST 4
 
 struct admin_conn {
 	unsigned magic;
@@ -57,8 +62,10 @@ struct admin {
 	char bound[128];
 	size_t nconns;
 	TAILQ_HEAD(admin_conn_list, admin_conn) conns;
-	size_t nevicted;     /* since the last log line about it */
-	time_t evict_logged; /* when that line was written */
+	size_t nevicted;      /* since the last log line about it */
+	time_t evict_logged;  /* when that line was written */
+	unsigned burst;       /* accepts since the listener last paused */
+	struct event *resume; /* enables the listener again */
 };
 
 static void
@@ -299,6 +306,11 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct admin_conn *c = NULL;
 	struct timeval tv = {ADMIN_DEADLINE_S, 0};
 
+	/* Let the connections accepted so far be read before any more. */
+	if (++ad->burst >= ADMIN_ACCEPT_BURST) {
+		evconnlistener_disable(lev);
+		event_active(ad->resume, EV_TIMEOUT, 0);
+	}
 	while (ad->nconns >= ADMIN_MAX_CONNS)
 		admin_evict(ad);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -327,6 +339,16 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		admin_on_read(c->bev, c);
 }
 
+/* The next turn of the loop: accept again. */
+static void
+admin_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct admin *ad = arg;
+
+	ad->burst = 0;
+	evconnlistener_enable(ad->lev);
+}
+
 struct admin *
 admin_new(struct event_base *base, const struct config_addr *a,
     const struct worker_pool *pool)
@@ -344,6 +366,11 @@ admin_new(struct event_base *base, const struct config_addr *a,
 		goto fail;
 	if (listener_name(fd, a, ad->bound, sizeof(ad->bound)) != 0)
 		snprintf(ad->bound, sizeof(ad->bound), "%s", a->text);
+	if ((ad->resume = evtimer_new(base, admin_on_resume, ad)) == NULL) {
+		log_error("out of memory");
+		evutil_closesocket(fd);
+		goto fail;
+	}
 	ad->lev = evconnlistener_new(
 	    base, admin_on_accept, ad, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (ad->lev == NULL) {
@@ -353,6 +380,8 @@ admin_new(struct event_base *base, const struct config_addr *a,
 	}
 	return (ad);
 fail:
+	if (ad->resume != NULL)
+		event_free(ad->resume);
 	free(ad);
 	return (NULL);
 }
@@ -381,5 +410,7 @@ admin_free(struct admin *ad)
 		admin_conn_free(c);
 	if (ad->lev != NULL)
 		evconnlistener_free(ad->lev);
+	if (ad->resume != NULL)
+		event_free(ad->resume);
 	free(ad);
 }
