@@ -10,8 +10,9 @@
  *  - each connection has a fixed deadline from accept (ADMIN_DEADLINE_S)
  *    to its answer being flushed; bytes trickled in do not extend it;
  *  - at the cap (ADMIN_MAX_CONNS) a new connection evicts the oldest one
- *    whose request head is still incomplete (or, when every one has been
- *    answered, the oldest), so a newcomer is always served;
+ *    whose request head is still incomplete, sparing for a grace period
+ *    those that have sent nothing yet (see admin_evict), so a newcomer is
+ *    always served;
  *  - what already waits on a new socket is read at accept, so a probe that
  *    sent its request with the connect is answered before anything that
  *    arrives after it can evict it;
@@ -24,6 +25,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -33,6 +35,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "duration.h"
 #include "httpreq.h"
 #include "listener.h"
 #include "log.h"
@@ -45,12 +48,14 @@
 #define ADMIN_DEADLINE_S 5
 #define ADMIN_EVICT_LOG_S 10
 #define ADMIN_ACCEPT_BURST 4
+#define ADMIN_GRACE_MS 250
 
 struct admin_conn {
 	unsigned magic;
 	struct admin *ad;
 	struct bufferevent *bev;
 	struct event *deadline; /* fixed, from accept */
+	uint64_t born_ms;       /* accepted, duration_now_ms() */
 	bool answered;
 	TAILQ_ENTRY(admin_conn) entry; /* accept order, oldest first */
 };
@@ -94,21 +99,41 @@ admin_on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The endpoint is full: close the oldest connection whose request head is
- * incomplete, else the oldest of all. Logged at most every
- * ADMIN_EVICT_LOG_S seconds, so that a flood does not flood the log.
+ * The oldest unanswered connection that is STALE (past the grace period)
+ * when asked, and PARTIAL (some bytes of a head in, not all) when asked;
+ * NULL when there is none.
+ */
+static struct admin_conn *
+admin_find(struct admin *ad, bool stale, bool partial, uint64_t now_ms)
+{
+	struct admin_conn *c = TAILQ_FIRST(&ad->conns);
+
+	while (c != NULL &&
+	    (c->answered || (stale && now_ms - c->born_ms < ADMIN_GRACE_MS) ||
+		(partial &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)))
+		c = TAILQ_NEXT(c, entry);
+	return (c);
+}
+
+/*
+ * The endpoint is full: close, oldest first, an unanswered connection past
+ * its grace period (ADMIN_GRACE_MS: any real client has sent its request
+ * by then), else one holding part of a head (a request is sent whole, so
+ * a fresh probe that has sent nothing yet is spared), else the oldest of
+ * all. Logged at most every ADMIN_EVICT_LOG_S seconds, so that a flood
+ * does not flood the log.
  */
 static void
 admin_evict(struct admin *ad)
 {
-	struct admin_conn *c = TAILQ_FIRST(&ad->conns), *victim = c;
+	struct admin_conn *victim;
+	uint64_t now_ms = duration_now_ms();
 	time_t now = time(NULL);
 
-	while (c != NULL && c->answered)
-		c = TAILQ_NEXT(c, entry);
-	if (c != NULL)
-		victim = c;
-	if (victim == NULL)
+	if ((victim = admin_find(ad, true, false, now_ms)) == NULL &&
+	    (victim = admin_find(ad, false, true, now_ms)) == NULL &&
+	    (victim = TAILQ_FIRST(&ad->conns)) == NULL)
 		return;
 	admin_conn_free(victim);
 	ad->nevicted++;
@@ -323,6 +348,7 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->magic = ADMIN_MAGIC;
 	c->ad = ad;
+	c->born_ms = duration_now_ms();
 	TAILQ_INSERT_TAIL(&ad->conns, c, entry);
 	ad->nconns++;
 	if ((c->deadline = evtimer_new(base, admin_on_deadline, c)) == NULL ||
