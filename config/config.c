@@ -178,6 +178,15 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	if (cfg->admin_listen.text == NULL &&
 	    config_addr_parse(CFG_DEF_ADMIN, &cfg->admin_listen) == -1)
 		return (-1);
+	cfg_u32_default(&cfg->audit.spool_bytes, CFG_DEF_SPOOL_BYTES);
+	cfg_u32_default(&cfg->audit.queue, CFG_DEF_AUDIT_QUEUE);
+	if (cfg->audit.target.text != NULL &&
+	    (cfg_inherit(c, &cfg->audit.identity.ca, &cfg->identity.ca) == -1 ||
+		cfg_inherit(c, &cfg->audit.identity.cert, &cfg->identity.cert) ==
+		    -1 ||
+		cfg_inherit(c, &cfg->audit.identity.key, &cfg->identity.key) ==
+		    -1))
+		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		if (cfg_route_defaults(c, top, &cfg->routes[i]) == -1)
 			return (-1);
@@ -260,9 +269,31 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 }
 
 /* Per-route checks, unique names and listen addresses. */
+/* audit.syslog needs a CA, a certificate and a key, its own or global. */
+static int
+cfg_check_audit(struct cfg_ctx *c, const struct cotai_config *cfg)
+{
+	const struct config_audit *a = &cfg->audit;
+	const char *what;
+
+	if (a->target.text == NULL)
+		return (0);
+	what = a->identity.ca == NULL ? "ca"
+	    : a->identity.cert == NULL ? "cert"
+	    : a->identity.key == NULL  ? "key"
+				       : NULL;
+	if (what == NULL)
+		return (0);
+	return (cfg_err_field(c, &a->identity, &a->target,
+	    "audit.syslog.identity", "%s missing (set it here or in the global "
+	    "identity)", what));
+}
+
 static int
 cfg_check_routes(struct cfg_ctx *c, const struct cotai_config *cfg)
 {
+	if (cfg_check_audit(c, cfg) == -1)
+		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct config_route *r = &cfg->routes[i];
 
@@ -376,6 +407,8 @@ cfg_top_init(struct cfg_top *top)
 	top->cfg.log_level = top->cfg.log_format = CFG_UNSET_INT;
 	top->cfg.workers = top->cfg.drain_timeout_ms = CFG_UNSET;
 	top->cfg.max_connections = CFG_UNSET;
+	top->cfg.audit.to_stderr = true;
+	top->cfg.audit.spool_bytes = top->cfg.audit.queue = CFG_UNSET;
 }
 
 int
@@ -467,6 +500,11 @@ cfg_clear(struct cotai_config *cfg)
 	free(cfg->routes);
 	cfg_identity_clear(&cfg->identity);
 	config_addr_clear(&cfg->admin_listen);
+	free(cfg->audit.file);
+	config_addr_clear(&cfg->audit.target);
+	free(cfg->audit.expect);
+	cfg_identity_clear(&cfg->audit.identity);
+	free(cfg->audit.spool);
 	free(cfg->user);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));

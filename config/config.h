@@ -102,6 +102,22 @@ struct config_retry {
 	uint32_t backoff_ms; /* first wait, doubled each time; default 250 */
 };
 
+/*
+ * Key `audit`: where the audit records go (proxy/audit.h). Any number of
+ * sinks at once; with no `audit` key, stderr only.
+ */
+struct config_audit {
+	bool to_stderr; /* default true */
+	char *file;     /* append JSON lines here; NULL = no file sink */
+	/* syslog over mutual TLS (RFC 5424/5425); target.text NULL = none */
+	struct config_addr target;
+	char *expect; /* DNS name the collector's certificate must carry */
+	struct config_identity identity; /* ca, cert, key (global defaults) */
+	char *spool;          /* overflow file; required with a target */
+	uint32_t spool_bytes; /* its bound, default 64 MiB */
+	uint32_t queue;       /* records held in memory, default 4096 */
+};
+
 struct config_route {
 	char *name; /* unique, [A-Za-z0-9_.-]+ */
 	enum config_mode mode;
@@ -179,6 +195,8 @@ struct cotai_config {
 	size_t nroutes;
 	/* workers came from "auto" (or was not set) */
 	bool workers_auto;
+	/* the audit stream's sinks */
+	struct config_audit audit;
 };
 
 /*

@@ -214,6 +214,13 @@ files_route(struct cfg_ctx *c, const struct config_route *r)
 int
 cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 {
+	const struct config_audit *a = &cfg->audit;
+
+	if (a->target.text != NULL &&
+	    (files_ca(c, &a->identity.ca, &a->target) == -1 ||
+		files_pair(c, &a->identity.cert, &a->identity.key, &a->target,
+		    "audit.syslog.identity") == -1))
+		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		if (files_route(c, &cfg->routes[i]) == -1)
 			return (-1);

@@ -204,6 +204,30 @@ static const struct cfg_key log_keys[] = {
 };
 static const struct cfg_table log_table = TABLE(log_keys);
 
+static const struct cfg_key syslog_keys[] = {
+    {"target", CT_TARGET, offsetof(struct config_audit, target), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"expect", CT_STR, offsetof(struct config_audit, expect), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"spool", CT_STR, offsetof(struct config_audit, spool), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"spool_size", CT_BYTES, offsetof(struct config_audit, spool_bytes), 0,
+	4096, 1u << 30, NULL, 0},
+    {"queue", CT_U32, offsetof(struct config_audit, queue), 0, 1, 1000000,
+	NULL, 0},
+    {"identity", CT_MAP, offsetof(struct config_audit, identity), 0, 0, 0,
+	&identity_table, 0},
+};
+static const struct cfg_table syslog_table = TABLE(syslog_keys);
+
+static const struct cfg_key audit_keys[] = {
+    {"stderr", CT_BOOL, offsetof(struct config_audit, to_stderr), 0, 0, 0,
+	NULL, 0},
+    {"file", CT_STR, offsetof(struct config_audit, file), 0, 0, 0, NULL, 0},
+    {"syslog", CT_MAP, 0, 0, 0, 0, &syslog_table, 0},
+};
+static const struct cfg_table audit_table = TABLE(audit_keys);
+
 static const struct cfg_key top_keys[] = {
     {"identity", CT_MAP, offsetof(struct cfg_top, cfg.identity), 0, 0, 0,
 	&identity_table, 0},
@@ -224,6 +248,8 @@ static const struct cfg_key top_keys[] = {
     {"defaults", CT_MAP, offsetof(struct cfg_top, defs), 0, 0, 0,
 	&defaults_table, 0},
     {"routes", CT_ROUTES, 0, 0, 0, 0, NULL, CK_REQUIRED},
+    {"audit", CT_MAP, offsetof(struct cfg_top, cfg.audit), 0, 0, 0,
+	&audit_table, 0},
 };
 static const struct cfg_table top_table = TABLE(top_keys);
 

@@ -39,6 +39,8 @@
 /* resolve_interval: 0, or at least this (a tighter loop only burns CPU) */
 #define CFG_MIN_RESOLVE_MS 100
 #define CFG_DEF_SESSION_CACHE 1024
+#define CFG_DEF_SPOOL_BYTES (64u << 20)
+#define CFG_DEF_AUDIT_QUEUE 4096
 
 /* Where a field's value came from. */
 struct cfg_where {

@@ -224,17 +224,15 @@ log_ssl_errors(struct log_rec *r, const char *key)
 		log_str(r, key, all);
 }
 
-bool
-log_begin(struct log_rec *r, enum log_level level, const char *event)
+/* The timestamp, prog, level and event of a new record. */
+static void
+log_start(struct log_rec *r, bool json, const char *level, const char *event)
 {
 	struct timespec ts;
 	struct tm tm;
 	char t[64];
 
-	if (!log_enabled(level))
-		return (false);
-	r->level = level;
-	r->json = (log_format_get() == LOG_F_JSON);
+	r->json = json;
 	r->truncated = false;
 	r->len = 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -251,17 +249,31 @@ log_begin(struct log_rec *r, enum log_level level, const char *event)
 		log_raw(r, t, strlen(t));
 	}
 	log_str(r, "prog", log_prog);
-	log_str(r, "level", log_names[level]);
+	log_str(r, "level", level);
 	log_str(r, "event", event);
+}
+
+bool
+log_begin(struct log_rec *r, enum log_level level, const char *event)
+{
+	if (!log_enabled(level))
+		return (false);
+	r->level = level;
+	log_start(r, log_format_get() == LOG_F_JSON, log_names[level], event);
 	return (true);
 }
 
 void
-log_end(struct log_rec *r)
+log_begin_as(
+    struct log_rec *r, bool json, const char *level, const char *event)
 {
-	ssize_t n;
-	size_t off = 0;
+	r->level = LOG_L_ERROR;
+	log_start(r, json, level, event);
+}
 
+void
+log_finish(struct log_rec *r)
+{
 	if (r->truncated) {
 		/* Make room for the marker by dropping the tail if needed. */
 		if (r->len > sizeof(r->buf) - 40)
@@ -272,6 +284,15 @@ log_end(struct log_rec *r)
 	if (r->json)
 		r->buf[r->len++] = '}';
 	r->buf[r->len++] = '\n';
+}
+
+void
+log_end(struct log_rec *r)
+{
+	ssize_t n;
+	size_t off = 0;
+
+	log_finish(r);
 	while (off < r->len) {
 		n = write(STDERR_FILENO, r->buf + off, r->len - off);
 		if (n < 0 && errno == EINTR)

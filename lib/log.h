@@ -71,6 +71,18 @@ void log_ssl_errors(struct log_rec *r, const char *key);
 /* Terminate the line and write it. */
 void log_end(struct log_rec *r);
 
+/*
+ * Start a record that no level filters (the audit stream, proxy/audit.h):
+ * LEVEL is the name written as level=, JSON the format of this record.
+ */
+void log_begin_as(
+    struct log_rec *r, bool json, const char *level, const char *event);
+/*
+ * Terminate the line in r->buf (r->len then counts the newline) without
+ * writing it; log_end() is log_finish() and one write to standard error.
+ */
+void log_finish(struct log_rec *r);
+
 /* Free-form message helpers; use the macros below. */
 void log_message(enum log_level level, const char *func, int errnum, bool ssl,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));

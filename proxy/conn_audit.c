@@ -7,38 +7,79 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
-#include "log.h"
+#include "audit.h"
 
 static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
 
-/* Write the audit line. */
+/* Reasons that refuse a peer at the handshake (or its identity). */
+static bool
+conn_refusal(enum reason why)
+{
+	switch (why) {
+	case REASON_NO_CLIENT_CERT:
+	case REASON_TLS_VERSION:
+	case REASON_UNKNOWN_CA:
+	case REASON_CERT_EXPIRED:
+	case REASON_CERT_NOT_YET_VALID:
+	case REASON_CERT_REVOKED:
+	case REASON_BAD_CERT:
+	case REASON_IDENTITY_NOT_ALLOWED:
+	case REASON_IDENTITY_NOT_EXPECTED:
+	case REASON_ROLE_NOT_ALLOWED:
+		return (true);
+	default:
+		return (false);
+	}
+}
+
+/* The "refused" record: who was turned away, from where, why. */
+static void
+conn_audit_refused(struct conn *c, enum reason why, const char *detail)
+{
+	const struct identity *id = tls_peer_identity(&c->peer);
+	struct audit_rec a;
+
+	audit_begin(&a, "refused");
+	audit_str(&a, "route", c->r->cfg->name);
+	audit_str(&a, "mode", config_mode_name(c->r->cfg->mode));
+	audit_str(&a, "client", c->client);
+	audit_str(&a, "peer", id->name != NULL ? id->name : "-");
+	audit_str(&a, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
+	audit_str(&a, "serial", id->serial[0] != '\0' ? id->serial : "-");
+	audit_str(&a, "reason", reason_name(why));
+	if (detail != NULL && detail[0] != '\0')
+		audit_str(&a, "detail", detail);
+	audit_end(&a);
+}
+
+/* Write the connection's audit record (and a refusal's). */
 void
 conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
 	const struct identity *id = tls_peer_identity(&c->peer);
 	SSL *ssl = c->tl != NULL ? c->tl->ssl : NULL;
-	struct log_rec rec;
+	struct audit_rec a;
 
-	if (!log_begin(&rec, LOG_L_INFO, "close"))
-		return;
-	log_str(&rec, "route", c->r->cfg->name);
-	log_str(&rec, "client", c->client);
-	log_str(&rec, "peer", id->name != NULL ? id->name : "-");
-	log_str(&rec, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
-	log_str(&rec, "serial", id->serial[0] != '\0' ? id->serial : "-");
-	log_str(
-	    &rec, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
-	log_str(&rec, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
-	log_bool(&rec, "resumed", c->handshaken && SSL_session_reused(ssl));
-	log_u64(&rec, "bytes_up", c->up.bytes_out);
-	log_u64(&rec, "bytes_down", c->cl.bytes_out);
-	log_u64(&rec, "duration_ms", conn_now() - c->t_start);
-	log_str(&rec, "closed_by", conn_by_names[by]);
-	log_str(&rec, "reason", reason_name(why));
+	if (conn_refusal(why))
+		conn_audit_refused(c, why, detail);
+	audit_begin(&a, "close");
+	audit_str(&a, "route", c->r->cfg->name);
+	audit_str(&a, "client", c->client);
+	audit_str(&a, "peer", id->name != NULL ? id->name : "-");
+	audit_str(&a, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
+	audit_str(&a, "serial", id->serial[0] != '\0' ? id->serial : "-");
+	audit_str(&a, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
+	audit_str(&a, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
+	audit_bool(&a, "resumed", c->handshaken && SSL_session_reused(ssl));
+	audit_u64(&a, "bytes_up", c->up.bytes_out);
+	audit_u64(&a, "bytes_down", c->cl.bytes_out);
+	audit_u64(&a, "duration_ms", conn_now() - c->t_start);
+	audit_str(&a, "closed_by", conn_by_names[by]);
+	audit_str(&a, "reason", reason_name(why));
 	if (detail != NULL && detail[0] != '\0')
-		log_str(&rec, "detail", detail);
-	pgconn_audit(c->pg, &rec);
-	log_end(&rec);
+		audit_str(&a, "detail", detail);
+	pgconn_audit(c->pg, &a);
+	audit_end(&a);
 }
 
 void

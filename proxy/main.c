@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "probe.h"
@@ -290,6 +291,24 @@ serve(struct worker_pool *pool, struct signals *sg)
 	return (0);
 }
 
+/* The "start" audit record: each route and the certificate it presents. */
+static void
+audit_started(const struct worker_pool *pool)
+{
+	for (size_t i = 0; i < pool->nroutes; i++) {
+		const struct route *r = pool->routes[i];
+		struct audit_rec a;
+		char serial[80];
+
+		audit_ctx_serial(r->ssl_ctx, serial, sizeof(serial));
+		audit_begin(&a, "start");
+		audit_str(&a, "route", r->cfg->name);
+		audit_str(&a, "mode", config_mode_name(r->cfg->mode));
+		audit_str(&a, "cert_serial", serial);
+		audit_end(&a);
+	}
+}
+
 /*
  * What needs privileges after the pool: the admin endpoint, the file
  * watch, the ports file; then drop them and apply the sandbox. Threads
@@ -307,8 +326,10 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
 		    admin_bound(sg->ad));
 	}
-	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL)
+	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL ||
+	    audit_start(sg->base) != 0)
 		return (-1);
+	audit_started(pool);
 	sg->ev_sweep =
 	    event_new(sg->base, -1, EV_PERSIST, on_session_sweep, sg);
 	if (sg->ev_sweep == NULL ||
@@ -407,6 +428,8 @@ main(int argc, char **argv)
 		    "refusing to run as root: set \"user:\" in the config");
 		goto out;
 	}
+	if (audit_setup(&cfg->audit) != 0)
+		goto out;
 	rc = route_config_new(cfg);
 	cfg = NULL;
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
@@ -421,6 +444,7 @@ out:
 	admin_free(sg.ad);
 	sg.ad = NULL;
 	worker_pool_free(pool);
+	audit_shutdown();
 	signals_clear(&sg);
 	route_config_unref(rc);
 	config_free(cfg);

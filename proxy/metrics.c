@@ -14,6 +14,7 @@
 
 #include <openssl/x509.h>
 
+#include "audit.h"
 #include "reason.h"
 #include "route.h"
 #include "worker.h"
@@ -303,5 +304,6 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 	}
 	metrics_pg(out, p);
 	metrics_sessions(out, p);
+	audit_metrics(out);
 	return (0);
 }

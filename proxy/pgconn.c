@@ -487,20 +487,20 @@ pgconn_result(const struct pgconn *pg, const char **detail, bool *upstream)
 }
 
 void
-pgconn_audit(const struct pgconn *pg, struct log_rec *rec)
+pgconn_audit(const struct pgconn *pg, struct audit_rec *rec)
 {
 	if (pg == NULL)
 		return;
 	if (pg->local_version != NULL) {
-		log_str(rec, "local_tls", pg->local_version);
-		log_str(rec, "local_tls_start",
+		audit_str(rec, "local_tls", pg->local_version);
+		audit_str(rec, "local_tls_start",
 		    pg->direct ? "direct" : "sslrequest");
 	}
 	if (pg->cancel)
-		log_str(rec, "pg_request", "cancel");
+		audit_str(rec, "pg_request", "cancel");
 	if (pg->user[0] != '\0') {
-		log_str(rec, "pg_user", pg->user);
-		log_str(rec, "pg_database", pg->database);
+		audit_str(rec, "pg_user", pg->user);
+		audit_str(rec, "pg_database", pg->database);
 	}
 }
 

@@ -35,6 +35,7 @@
 
 #include <openssl/ssl.h>
 
+#include "audit.h"
 #include "config.h"
 #include "identity.h"
 #include "leg.h"
@@ -104,7 +105,7 @@ pgconn_result(const struct pgconn *pg, const char **detail, bool *upstream);
 
 /* Add pg_user, pg_database (and pg_request=cancel, local_tls=VERSION)
  * to an audit line. */
-void pgconn_audit(const struct pgconn *pg, struct log_rec *rec);
+void pgconn_audit(const struct pgconn *pg, struct audit_rec *rec);
 
 /*
  * Was it a CancelRequest? Then *CLIENT_TLS says whether it came over TLS

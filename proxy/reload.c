@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "audit.h"
 #include "log.h"
 #include "resolver.h"
 #include "sandbox.h"
@@ -193,6 +194,32 @@ reload_update(struct reload_set *s, size_t k, bool recheck)
 	return (u);
 }
 
+/*
+ * A "cert_change" audit record for each route of S whose certificate
+ * differs from the one the route of that name presents now (a new route
+ * has old_serial "-").
+ */
+static void
+reload_audit_certs(const struct worker_pool *p, const struct reload_set *s)
+{
+	char was[80], now[80];
+
+	for (size_t j = 0; j < s->n; j++) {
+		const struct route *o = reload_prev(p, s->routes[j]->cfg->name);
+		struct audit_rec a;
+
+		audit_ctx_serial(o != NULL ? o->ssl_ctx : NULL, was, sizeof(was));
+		audit_ctx_serial(s->routes[j]->ssl_ctx, now, sizeof(now));
+		if (strcmp(was, now) == 0)
+			continue;
+		audit_begin(&a, "cert_change");
+		audit_str(&a, "route", s->routes[j]->cfg->name);
+		audit_str(&a, "old_serial", was);
+		audit_str(&a, "new_serial", now);
+		audit_end(&a);
+	}
+}
+
 /* Step 4 and 5: nothing fails from here on but memory. */
 static enum pool_reload
 reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
@@ -209,6 +236,7 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 			return (POOL_RELOAD_CONFIG);
 		}
 	}
+	reload_audit_certs(p, s);
 	for (size_t k = 0; k < p->nw; k++) {
 		for (size_t j = 0; j < s->n; j++) {
 			u[k]->lfd[j] = s->fds[j * s->nw + k];
@@ -275,6 +303,22 @@ reload_warn_fixed(
 		log_warn("reload: sandbox changes only with a restart");
 }
 
+/* The "reload" audit record: what asked, what came of it. */
+static void
+reload_audit(const char *trigger, enum pool_reload res, size_t nroutes,
+    const char *err)
+{
+	struct audit_rec a;
+
+	audit_begin(&a, "reload");
+	audit_str(&a, "trigger", trigger);
+	audit_str(&a, "result", reload_results[res]);
+	audit_u64(&a, "routes", nroutes);
+	if (res != POOL_RELOAD_OK && err[0] != '\0')
+		audit_str(&a, "detail", err);
+	audit_end(&a);
+}
+
 enum pool_reload
 reload_run(struct reload *rl, const char *trigger)
 {
@@ -284,7 +328,7 @@ reload_run(struct reload *rl, const char *trigger)
 	struct cotai_config *cfg = NULL;
 	struct route_config *rc = NULL;
 	enum pool_reload res = POOL_RELOAD_CONFIG;
-	char err[1024];
+	char err[1024] = "";
 
 	if (rl->stopped)
 		return (POOL_RELOAD_OK);
@@ -311,6 +355,7 @@ out:
 			  "stays",
 		    reload_results[res]);
 	}
+	reload_audit(trigger, res, p->nroutes, err);
 	reload_set_clear(&set);
 	route_config_unref(rc);
 	if (rl->watch != NULL)

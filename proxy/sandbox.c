@@ -329,6 +329,11 @@ sb_ports(
 	    sb_allow_port(
 		rfd, LANDLOCK_ACCESS_NET_CONNECT_TCP, dns, sb.connect_ok) != 0)
 		return (-1);
+	/* The audit collector (its spool and file were opened before). */
+	if (conn && cfg->audit.target.text != NULL &&
+	    sb_allow_port(rfd, LANDLOCK_ACCESS_NET_CONNECT_TCP,
+		cfg->audit.target.port, sb.connect_ok) != 0)
+		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct config_route *r = &cfg->routes[i];
 
