@@ -182,8 +182,8 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	cfg_u32_default(&cfg->audit.queue, CFG_DEF_AUDIT_QUEUE);
 	if (cfg->audit.target.text != NULL &&
 	    (cfg_inherit(c, &cfg->audit.identity.ca, &cfg->identity.ca) == -1 ||
-		cfg_inherit(c, &cfg->audit.identity.cert, &cfg->identity.cert) ==
-		    -1 ||
+		cfg_inherit(
+		    c, &cfg->audit.identity.cert, &cfg->identity.cert) == -1 ||
 		cfg_inherit(c, &cfg->audit.identity.key, &cfg->identity.key) ==
 		    -1))
 		return (-1);
@@ -278,15 +278,17 @@ cfg_check_audit(struct cfg_ctx *c, const struct cotai_config *cfg)
 
 	if (a->target.text == NULL)
 		return (0);
-	what = a->identity.ca == NULL ? "ca"
+	what = a->identity.ca == NULL  ? "ca"
 	    : a->identity.cert == NULL ? "cert"
 	    : a->identity.key == NULL  ? "key"
 				       : NULL;
 	if (what == NULL)
 		return (0);
-	return (cfg_err_field(c, &a->identity, &a->target,
-	    "audit.syslog.identity", "%s missing (set it here or in the global "
-	    "identity)", what));
+	return (
+	    cfg_err_field(c, &a->identity, &a->target, "audit.syslog.identity",
+		"%s missing (set it here or in the global "
+		"identity)",
+		what));
 }
 
 static int

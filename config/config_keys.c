@@ -213,16 +213,16 @@ static const struct cfg_key syslog_keys[] = {
 	CK_REQUIRED},
     {"spool_size", CT_BYTES, offsetof(struct config_audit, spool_bytes), 0,
 	4096, 1u << 30, NULL, 0},
-    {"queue", CT_U32, offsetof(struct config_audit, queue), 0, 1, 1000000,
-	NULL, 0},
+    {"queue", CT_U32, offsetof(struct config_audit, queue), 0, 1, 1000000, NULL,
+	0},
     {"identity", CT_MAP, offsetof(struct config_audit, identity), 0, 0, 0,
 	&identity_table, 0},
 };
 static const struct cfg_table syslog_table = TABLE(syslog_keys);
 
 static const struct cfg_key audit_keys[] = {
-    {"stderr", CT_BOOL, offsetof(struct config_audit, to_stderr), 0, 0, 0,
-	NULL, 0},
+    {"stderr", CT_BOOL, offsetof(struct config_audit, to_stderr), 0, 0, 0, NULL,
+	0},
     {"file", CT_STR, offsetof(struct config_audit, file), 0, 0, 0, NULL, 0},
     {"syslog", CT_MAP, 0, 0, 0, 0, &syslog_table, 0},
 };

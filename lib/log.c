@@ -264,8 +264,7 @@ log_begin(struct log_rec *r, enum log_level level, const char *event)
 }
 
 void
-log_begin_as(
-    struct log_rec *r, bool json, const char *level, const char *event)
+log_begin_as(struct log_rec *r, bool json, const char *level, const char *event)
 {
 	r->level = LOG_L_ERROR;
 	log_start(r, json, level, event);

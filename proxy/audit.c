@@ -57,8 +57,7 @@ audit_setup(const struct config_audit *a)
 			return (-1);
 		}
 	}
-	if (a->target.text != NULL &&
-	    (au.sl = audit_syslog_new(a)) == NULL)
+	if (a->target.text != NULL && (au.sl = audit_syslog_new(a)) == NULL)
 		return (-1);
 	return (0);
 }
@@ -90,7 +89,8 @@ audit_begin(struct audit_rec *a, const char *event)
 	audit_boot_tag();
 	a->event = event;
 	a->want_text = au.to_stderr && !json_log;
-	a->want_json = (au.to_stderr && json_log) || au.fd >= 0 || au.sl != NULL;
+	a->want_json =
+	    (au.to_stderr && json_log) || au.fd >= 0 || au.sl != NULL;
 	snprintf(id, sizeof(id), "%s-%" PRIuFAST64, au.boot,
 	    atomic_fetch_add_explicit(&au.seq, 1, memory_order_relaxed) + 1);
 	if (a->want_json) {
@@ -165,12 +165,13 @@ audit_end(struct audit_rec *a)
 		if (audit_write(au.fd, a->json.buf, a->json.len) == 0)
 			atomic_fetch_add_explicit(
 			    &au.n_file, 1, memory_order_relaxed);
-		else if (atomic_fetch_add_explicit(&au.file_errors, 1,
-			     memory_order_relaxed) == 0)
+		else if (atomic_fetch_add_explicit(
+			     &au.file_errors, 1, memory_order_relaxed) == 0)
 			log_errno("audit.file: write");
 	}
 	if (au.sl != NULL) {
-		audit_syslog_push(au.sl, a->event, a->json.buf, a->json.len - 1);
+		audit_syslog_push(
+		    au.sl, a->event, a->json.buf, a->json.len - 1);
 	}
 }
 

@@ -284,9 +284,9 @@ sl_on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	snprintf(why, sizeof(why), "%s",
-	    what & BEV_EVENT_EOF       ? "closed by the collector"
-	    : what & BEV_EVENT_TIMEOUT ? "timed out"
-				       : "connection failed");
+	    what & BEV_EVENT_EOF           ? "closed by the collector"
+		: what & BEV_EVENT_TIMEOUT ? "timed out"
+					   : "connection failed");
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
 		size_t n = strlen(why);
 		if (n + 4 < sizeof(why)) {
@@ -444,8 +444,8 @@ sl_ctx_new(const struct config_audit *a)
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, a->identity.ca, NULL) != 1 ||
 	    SSL_CTX_use_certificate_chain_file(ctx, a->identity.cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, a->identity.key,
-		SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(
+		ctx, a->identity.key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_ssl("audit.syslog: TLS context (%s, %s, %s)",
 		    a->identity.ca, a->identity.cert, a->identity.key);
@@ -500,7 +500,8 @@ audit_syslog_start(struct audit_syslog *s, struct event_base *base)
 	struct timeval tick = {0, SL_TICK_MS * 1000};
 
 	s->base = base;
-	s->ev_wake = event_new(base, s->efd, EV_READ | EV_PERSIST, sl_on_wake, s);
+	s->ev_wake =
+	    event_new(base, s->efd, EV_READ | EV_PERSIST, sl_on_wake, s);
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sl_on_tick, s);
 	if (s->ev_wake == NULL || s->ev_tick == NULL ||
 	    event_add(s->ev_wake, NULL) != 0 ||

@@ -68,7 +68,8 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	audit_str(&a, "peer", id->name != NULL ? id->name : "-");
 	audit_str(&a, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
 	audit_str(&a, "serial", id->serial[0] != '\0' ? id->serial : "-");
-	audit_str(&a, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
+	audit_str(
+	    &a, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
 	audit_str(&a, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
 	audit_bool(&a, "resumed", c->handshaken && SSL_session_reused(ssl));
 	audit_u64(&a, "bytes_up", c->up.bytes_out);

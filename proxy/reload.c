@@ -208,7 +208,8 @@ reload_audit_certs(const struct worker_pool *p, const struct reload_set *s)
 		const struct route *o = reload_prev(p, s->routes[j]->cfg->name);
 		struct audit_rec a;
 
-		audit_ctx_serial(o != NULL ? o->ssl_ctx : NULL, was, sizeof(was));
+		audit_ctx_serial(
+		    o != NULL ? o->ssl_ctx : NULL, was, sizeof(was));
 		audit_ctx_serial(s->routes[j]->ssl_ctx, now, sizeof(now));
 		if (strcmp(was, now) == 0)
 			continue;
@@ -305,8 +306,8 @@ reload_warn_fixed(
 
 /* The "reload" audit record: what asked, what came of it. */
 static void
-reload_audit(const char *trigger, enum pool_reload res, size_t nroutes,
-    const char *err)
+reload_audit(
+    const char *trigger, enum pool_reload res, size_t nroutes, const char *err)
 {
 	struct audit_rec a;
 

@@ -93,7 +93,8 @@ spool_scan(const uint8_t *buf, size_t len, struct spool_scan *out)
 		n = get32(buf + off);
 		if (n == 0 || n > SPOOL_REC_MAX ||
 		    len - off - SPOOL_REC_HDR < n ||
-		    spool_sum(buf + off + SPOOL_REC_HDR, n) != get32(buf + off + 4))
+		    spool_sum(buf + off + SPOOL_REC_HDR, n) !=
+			get32(buf + off + 4))
 			break;
 		off += SPOOL_REC_HDR + n;
 		total++;

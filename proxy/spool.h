@@ -34,12 +34,12 @@ struct spool;
 
 /* What spool_scan() found in a file image. */
 struct spool_scan {
-	uint64_t head;    /* first undelivered record (SPOOL_HDR if unsure) */
-	uint64_t end;     /* end of the last valid record */
-	size_t records;   /* valid records from head to end */
-	bool bad_head;    /* head was not a record boundary: reset */
-	bool cut;         /* bytes after end were invalid */
-	bool bad_header;  /* no valid header at all (not a spool file) */
+	uint64_t head;   /* first undelivered record (SPOOL_HDR if unsure) */
+	uint64_t end;    /* end of the last valid record */
+	size_t records;  /* valid records from head to end */
+	bool bad_head;   /* head was not a record boundary: reset */
+	bool cut;        /* bytes after end were invalid */
+	bool bad_header; /* no valid header at all (not a spool file) */
 };
 
 /*
