@@ -75,8 +75,8 @@ check_scan(const uint8_t *data, size_t size, struct spool_scan *sc)
 }
 
 static void
-check_file(const uint8_t *data, size_t size, const struct spool_scan *sc,
-    bool bad)
+check_file(
+    const uint8_t *data, size_t size, const struct spool_scan *sc, bool bad)
 {
 	struct spool *sp;
 	struct stat st;
@@ -110,7 +110,8 @@ check_file(const uint8_t *data, size_t size, const struct spool_scan *sc,
 	CHECK(spool_pending(sp) == 0 && !spool_unread(sp));
 	spool_free(sp);
 	CHECK(stat(path, &st) == 0 &&
-	    (st.st_size == SPOOL_HDR || (n == 0 && st.st_size == (off_t)sc->end)));
+	    (st.st_size == SPOOL_HDR ||
+		(n == 0 && st.st_size == (off_t)sc->end)));
 	CHECK((sp = spool_open(path, 1u << 20)) != NULL);
 	CHECK(spool_pending(sp) == 0);
 	spool_free(sp);

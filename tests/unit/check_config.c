@@ -574,6 +574,69 @@ END_TEST
  * (only after failures) or at least 100ms; --check shows it for host
  * names only.
  */
+/* audit: defaults, a full block, refusals with file:line:col and key. */
+START_TEST(audit_keys)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "audit:\n  syslog: {target: 127.0.0.1:6514, spool: @D@/s}\n"
+		"routes:\n" R_O,
+		"3:11: audit.syslog.expect: missing required key"},
+	    {ID "audit:\n  syslog: {target: 127.0.0.1:0, expect: c, "
+		"spool: @D@/s}\nroutes:\n" R_O,
+		"3:20: audit.syslog.target:"},
+	    {ID "audit:\n  syslog: {target: h:1, expect: c, spool_size: 1k, "
+		"spool: @D@/s}\nroutes:\n" R_O,
+		"3:48: audit.syslog.spool_size: invalid size \"1k\""},
+	    {ID "audit:\n  sylog: {}\nroutes:\n" R_O,
+		"3:3: audit.sylog: unknown key (did you mean \"syslog\"?)"},
+	    {ID "audit: {stderr: maybe}\nroutes:\n" R_O,
+		"2:17: audit.stderr: invalid value \"maybe\""},
+	    {"audit:\n  syslog: {target: h:1, expect: c, spool: @D@/s}\n"
+	     "routes:\n" R_O "    identity: {ca: @D@/ca.pem, cert: "
+	     "@D@/cert.pem, key: @D@/key.pem}\n",
+		"2:20: audit.syslog.identity: ca missing"},
+	    {ID "audit:\n  syslog: {target: h:1, expect: c, identity: "
+		"{cert: @D@/nope.pem}, spool: @D@/s}\nroutes:\n" R_O,
+		"3:53: audit.syslog.identity.cert:"},
+	};
+	struct cotai_config *cfg = NULL;
+
+	ck_assert_msg(load(ID "routes:\n" R_O, &cfg) == 0, "%s", err);
+	ck_assert(cfg->audit.to_stderr);
+	ck_assert_ptr_null(cfg->audit.file);
+	ck_assert_ptr_null(cfg->audit.target.text);
+	config_free(cfg);
+	ck_assert_msg(load(ID "audit:\n  stderr: false\n  file: @D@/a.log\n"
+			      "  syslog:\n    target: collector:6514\n"
+			      "    expect: collector\n    spool: @D@/s\n"
+			      "routes:\n" R_O,
+			  &cfg) == 0,
+	    "%s", err);
+	ck_assert(!cfg->audit.to_stderr);
+	ck_assert_ptr_nonnull(strstr(cfg->audit.file, "/a.log"));
+	ck_assert_str_eq(cfg->audit.target.host, "collector");
+	ck_assert_str_eq(cfg->audit.target.port, "6514");
+	ck_assert_str_eq(cfg->audit.expect, "collector");
+	ck_assert_uint_eq(cfg->audit.spool_bytes, 64u << 20);
+	ck_assert_uint_eq(cfg->audit.queue, 4096);
+	/* The global identity is the collector connection's. */
+	ck_assert_ptr_nonnull(strstr(cfg->audit.identity.cert, "/cert.pem"));
+	ck_assert_ptr_nonnull(strstr(cfg->audit.identity.ca, "/ca.pem"));
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = (void *)1;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_ptr_null(cfg);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
 START_TEST(resolve_interval)
 {
 	static const struct {
@@ -668,6 +731,7 @@ config_suite(void)
 	tcase_add_test(tc, ops_keys);
 	tcase_add_test(tc, sandbox_key);
 	tcase_add_test(tc, resolve_interval);
+	tcase_add_test(tc, audit_keys);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);

@@ -183,8 +183,8 @@ START_TEST(damaged_tail_is_cut)
 	/* A flipped byte in the second record (\"rec-1\"): it and what
 	 * follows are cut. */
 	fd = open(path, O_WRONLY);
-	ck_assert_int_eq(pwrite(fd, "X", 1, SPOOL_HDR + SPOOL_REC_HDR + 5 +
-						    SPOOL_REC_HDR + 1),
+	ck_assert_int_eq(pwrite(fd, "X", 1,
+			     SPOOL_HDR + SPOOL_REC_HDR + 5 + SPOOL_REC_HDR + 1),
 	    1);
 	close(fd);
 	sp = spool_open(path, 1 << 20);
