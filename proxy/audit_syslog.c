@@ -412,6 +412,7 @@ sl_on_tick(evutil_socket_t fd, short what, void *arg)
 	if (s->bev == NULL && now >= s->next_try_ms)
 		sl_connect(s);
 	sl_pump(s);
+	sl_gauges(s);
 }
 
 /* Take what other threads pushed. */

@@ -131,30 +131,43 @@ conns 20
 wait_collected $TOTAL
 [ "$(metric term cotai_audit_collector_up)" = 1 ] || fail "collector_up not 1"
 
-echo "== collector stopped for ${STOP_S}s while traffic continues"
+echo "== traffic throughout; the collector stopped for ${STOP_S}s meanwhile"
+# One connection after another (paced, 10/s) until $T/stop exists; one
+# line per connection in $T/traffic.out.
+spawn traffic bash -c 'while [ ! -e "$1/stop" ]; do
+	if "$2/client" -p "$3" -m echo -n 1000 -c 1 2>&1 | grep -q "failures=0"
+	then echo ok; else echo FAILED; fi >>"$1/traffic.out"
+	sleep 0.1
+done' traffic "$T" "$TOOLS" "$ORIG"
+TRAFFIC_PID=$LAST_PID
+traffic_n() { grep -c . "$T/traffic.out" 2>/dev/null || echo 0; }
+traffic_at_least() { [ "$(traffic_n)" -ge "$1" ]; }
+wait_for "traffic with the collector up" 20 traffic_at_least 10
 kill -TERM "$RS_PID"
 wait_exit "$RS_PID" 10
-before=$(ids | wc -l)
+stopped_at=$(traffic_n)
 last_before=$(ids | sed 's/.*-//' | sort -n | tail -1)
-end=$(($(date +%s) + STOP_S))
-while [ "$(date +%s)" -lt "$end" ]; do
-	conns 1
-	sleep 0.2 # pace the traffic (not a readiness wait)
-done
-echo "   $((TOTAL - before)) connections while the collector was away"
-wait_for "collector_up 0" 10 metric_is term cotai_audit_collector_up 0
+before=$(ids | wc -l)
+sleep "$STOP_S" # the outage (traffic goes on)
 up=$(metric term cotai_audit_collector_up)
 spooled=$(metric term 'cotai_audit_queue_depth{where="spool"}')
 inmem=$(metric term 'cotai_audit_queue_depth{where="memory"}')
+echo "   $(($(traffic_n) - stopped_at)) connections while the collector was away"
 echo "   collector_up=$up memory=$inmem spool=$spooled"
 [ "$up" = 0 ] || fail "collector_up is $up while it is stopped"
 [ "${spooled:-0}" -gt 0 ] || fail "nothing in the spool (queue: 8)"
 [ "$(ids | wc -l)" -eq "$before" ] || fail "records arrived while the collector was down?"
 
-echo "== collector back on the same port"
+echo "== collector back on the same port; traffic goes on a little"
 rsyslog_start "$RS_PORT"
 wait_for "the sidecar back at the collector" 20 \
     metric_is term cotai_audit_collector_up 1
+resumed_at=$(traffic_n)
+wait_for "traffic after the restart" 20 traffic_at_least $((resumed_at + 10))
+touch "$T/stop"
+wait_exit "$TRAFFIC_PID" 20
+assert_no_grep FAILED "$T/traffic.out" "a connection failed"
+TOTAL=$((TOTAL + $(traffic_n)))
 wait_collected $TOTAL 30
 n=$(ids | wc -l)
 lines=$(collected | wc -l)
