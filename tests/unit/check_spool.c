@@ -87,6 +87,11 @@ START_TEST(order_ack_and_shrink)
 	ck_assert_int_eq(spool_ack(sp, next, 5), 0);
 	ck_assert_uint_eq(spool_pending(sp), 0);
 	ck_assert_int_eq(file_size(), SPOOL_HDR);
+	/* Appends after the shrink start at the header again. */
+	add(sp, 5, 7);
+	ck_assert_int_eq(file_size(), SPOOL_HDR + 2 * (SPOOL_REC_HDR + 5));
+	expect(sp, 5, &next);
+	expect(sp, 6, &next);
 	spool_free(sp);
 }
 END_TEST
