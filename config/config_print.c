@@ -126,6 +126,23 @@ print_route(FILE *fp, const struct config_route *r)
 		print_pg(fp, r);
 }
 
+/* The audit sinks. */
+static void
+print_audit(FILE *fp, const struct config_audit *a)
+{
+	fprintf(fp, "audit: stderr %s, file %s\n", a->to_stderr ? "on" : "off",
+	    a->file != NULL ? a->file : "(none)");
+	if (a->target.text == NULL) {
+		fprintf(fp, "  syslog: (none)\n");
+		return;
+	}
+	fprintf(fp,
+	    "  syslog: %s, expect %s, spool %s (%u bytes), queue %u\n"
+	    "  syslog identity: ca %s, cert %s, key %s\n",
+	    a->target.text, a->expect, a->spool, a->spool_bytes, a->queue,
+	    a->identity.ca, a->identity.cert, a->identity.key);
+}
+
 void
 config_print(const struct cotai_config *cfg, FILE *fp)
 {
@@ -154,6 +171,7 @@ config_print(const struct cotai_config *cfg, FILE *fp)
 	fprintf(fp, "drain_timeout: %s, max_connections: %u\n",
 	    duration_format(cfg->drain_timeout_ms, b, sizeof(b)),
 	    cfg->max_connections);
+	print_audit(fp, &cfg->audit);
 	for (size_t i = 0; i < cfg->nroutes; i++)
 		print_route(fp, &cfg->routes[i]);
 }

@@ -272,6 +272,24 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	return (POOL_RELOAD_OK);
 }
 
+static bool
+reload_same_str(const char *a, const char *b)
+{
+	return (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+/* The audit sinks are opened once, at start: the same ones? */
+static bool
+reload_same_audit(const struct config_audit *a, const struct config_audit *b)
+{
+	return (a->to_stderr == b->to_stderr &&
+	    reload_same_str(a->file, b->file) &&
+	    reload_same_str(a->target.text, b->target.text) &&
+	    reload_same_str(a->expect, b->expect) &&
+	    reload_same_str(a->spool, b->spool) &&
+	    a->spool_bytes == b->spool_bytes && a->queue == b->queue);
+}
+
 /* A new log level and format apply at once (workers read them atomically). */
 static void
 reload_apply_log(const struct cotai_config *cfg)
@@ -302,6 +320,8 @@ reload_warn_fixed(
 		log_warn("reload: user changes only with a restart");
 	if (old->sandbox != cfg->sandbox)
 		log_warn("reload: sandbox changes only with a restart");
+	if (!reload_same_audit(&old->audit, &cfg->audit))
+		log_warn("reload: audit changes only with a restart");
 }
 
 /* The "reload" audit record: what asked, what came of it. */
