@@ -248,7 +248,9 @@ sl_disconnect(struct audit_syslog *s, const char *why)
 	if (s->connected || s->bev != NULL)
 		log_warn("audit: collector %s: %s; %zu records to send again",
 		    s->target, why, s->inflight.n);
-	bufferevent_free(s->bev);
+	/* libevent's bufferevent_free() is not NULL-safe. */
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	s->bev = NULL;
 	s->connected = false;
 	atomic_store(&s->up, false);
@@ -600,7 +602,7 @@ sl_save(struct audit_syslog *s)
 		free(r);
 	}
 	if (saved > 0)
-		log_info("audit: %zu records saved to the spool for the next "
+		log_warn("audit: %zu records saved to the spool for the next "
 			 "start",
 		    saved);
 	if (lost > 0)
@@ -614,7 +616,8 @@ audit_syslog_free(struct audit_syslog *s)
 		return;
 	if (s->spool != NULL)
 		sl_save(s);
-	bufferevent_free(s->bev);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	if (s->ev_wake != NULL)
 		event_free(s->ev_wake);
 	if (s->ev_tick != NULL)

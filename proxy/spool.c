@@ -195,7 +195,7 @@ spool_load(struct spool *sp)
 	}
 	rc = st.st_size == 0 || sc.bad_head ? spool_write_header(sp) : 0;
 	if (rc == 0 && sp->pending > 0)
-		log_info("audit spool %s: %zu records to deliver", sp->path,
+		log_warn("audit spool %s: %zu records to deliver", sp->path,
 		    sp->pending);
 out:
 	free(img);

@@ -211,6 +211,8 @@ timeout 10 openssl s_client -connect "127.0.0.1:$(port_of "$T/term.ports" term)"
     -cert "$T/certs/mallory.crt" -key "$T/certs/mallory.key" -quiet </dev/null \
     >/dev/null 2>&1 || true
 wait_for "a refused record" 20 grep -q '"event":"refused".*"peer":"mallory".*identity_not_allowed' "$T/collected.log"
+wait_for "its close record" 20 grep -q '"event":"close".*"peer":"mallory".*identity_not_allowed' "$T/collected.log"
+TOTAL=$((TOTAL + 1)) # a connection too
 
 echo "== a renewed certificate and a reload: cert_change and reload records"
 mkdir -p "$T/stage"
@@ -225,6 +227,24 @@ wait_for "a reload record" 20 grep -q \
 wait_for "a cert_change record" 20 grep -q \
     "\"event\":\"cert_change\".*\"route\":\"term\".*\"new_serial\":\"$new\"" \
     "$T/collected.log"
+
+echo "== at exit, records not delivered go to the spool for the next start"
+kill -TERM "$RS_PID"
+wait_exit "$RS_PID" 10
+wait_for "collector_up 0" 10 metric_is term cotai_audit_collector_up 0
+conns 5
+kill -TERM "$TERM_PID"
+rc=0
+wait "$TERM_PID" || rc=$?
+[ "$rc" -eq 0 ] || fail "term exited $rc"
+assert_grep 'audit: [0-9]+ records saved to the spool' "$T/term.log"
+spawn term-again "$PROXY" -c "$T/term.yaml" --ports-file "$T/term-again.ports"
+wait_file "$T/term-again.ports" 10
+assert_grep 'records to deliver' "$T/term-again.log"
+rsyslog_start "$RS_PORT"
+wait_collected $TOTAL 30
+n=$(ids | wc -l)
+[ "$n" -eq "$TOTAL" ] || fail "$n distinct connection records for $TOTAL connections"
 
 echo "== a full spool drops records, counted and logged"
 relay_yaml "admin: { listen: 127.0.0.1:0 }" small terminate pg \
