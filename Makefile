@@ -15,6 +15,7 @@
 # tests/unit/check_<name>.c must define `Suite *<name>_suite(void)`, and each
 # tests/tools/<tool>.c is a standalone test helper program.
 
+VERSION := 0.2.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 BUILD ?= build
@@ -58,12 +59,26 @@ TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 BINS := $(BUILD)/cotai-proxy $(BUILD)/cotai-ca
 
-.PHONY: all check unit itest asan valgrind demo bench install clean deps \
+.PHONY: FORCE all check unit itest asan valgrind demo bench install clean deps \
 	lint format tools
 .DEFAULT_GOAL := all
 
 all: $(BINS) tools
 tools: $(TOOLS)
+
+# build/version.h: VERSION and the commit (COTAI_COMMIT when given, as in
+# the Docker build where there is no .git; else git's HEAD, "-dirty" with
+# uncommitted changes; else "unknown"). Rewritten only when it changes, so
+# only the two main.c files are rebuilt after a commit.
+COTAI_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null | \
+	sed "s/$$/$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)/")
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define COTAI_VERSION "%s"\n#define COTAI_COMMIT "%s"\n' \
+	  '$(VERSION)' '$(or $(COTAI_COMMIT),unknown)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(call obj,ca/main.c proxy/main.c): $(BUILD)/version.h
+FORCE:
 
 $(BUILD)/cotai-ca: $(call obj,ca/main.c) $(CA_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
