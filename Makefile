@@ -8,7 +8,10 @@
 #   make unit       Check unit tests        make itest   integration tests
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (programs, man pages)
+#   make man-lint   the man pages (mk/man.mk)
+#   make systemd-verify  the systemd unit (mk/systemd.mk)
+#   make scan       SBOM, CVE and hardening checks of the images (mk/scan.mk)
 #
 # Sources are found by wildcard: lib/*.c is linked into both programs,
 # ca/*.c into cotai-ca, config/*.c and proxy/*.c into cotai-proxy,
@@ -130,6 +133,8 @@ check:
 	$(MAKE) itest
 	$(MAKE) deploy-validate
 	$(MAKE) monitoring-check
+	$(MAKE) man-lint
+	$(MAKE) systemd-verify
 	$(MAKE) asan
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test
