@@ -299,7 +299,8 @@ def debsecan_source(opts):
     if opts.debsecan_source:
         return opts.debsecan_source, "given"
     try:
-        urllib.request.urlopen(TRACKER + opts.suite, timeout=10).close()
+        req = urllib.request.Request(TRACKER + opts.suite, method="HEAD")
+        urllib.request.urlopen(req, timeout=10).close()
         return TRACKER, "the tracker answered"
     except Exception as e:  # any failure means: not reachable
         return None, "tracker unreachable: %s" % e
