@@ -4,7 +4,8 @@
 #   make check      install missing Debian packages (as root), then run
 #                   lint, unit tests, the fuzz corpus, integration tests,
 #                   the deploy files' validation, the alert rules' promtool
-#                   tests, and all tests again under ASan/UBSan
+#                   tests, the man pages' lint, the systemd unit's check,
+#                   and all tests again under ASan/UBSan
 #   make unit       Check unit tests        make itest   integration tests
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
