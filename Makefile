@@ -4,17 +4,22 @@
 #   make check      install missing Debian packages (as root), then run
 #                   lint, unit tests, the fuzz corpus, integration tests,
 #                   the deploy files' validation, the alert rules' promtool
-#                   tests, and all tests again under ASan/UBSan
+#                   tests, the man pages' lint, the systemd unit's check,
+#                   and all tests again under ASan/UBSan
 #   make unit       Check unit tests        make itest   integration tests
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (programs, man pages)
+#   make man-lint   the man pages (mk/man.mk)
+#   make systemd-verify  the systemd unit (mk/systemd.mk)
+#   make scan       SBOM, CVE and hardening checks of the images (mk/scan.mk)
 #
 # Sources are found by wildcard: lib/*.c is linked into both programs,
 # ca/*.c into cotai-ca, config/*.c and proxy/*.c into cotai-proxy,
 # tests/unit/check_<name>.c must define `Suite *<name>_suite(void)`, and each
 # tests/tools/<tool>.c is a standalone test helper program.
 
+VERSION := 0.2.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 BUILD ?= build
@@ -58,12 +63,26 @@ TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 BINS := $(BUILD)/cotai-proxy $(BUILD)/cotai-ca
 
-.PHONY: all check unit itest asan valgrind demo bench install clean deps \
+.PHONY: FORCE all check unit itest asan valgrind demo bench install clean deps \
 	lint format tools
 .DEFAULT_GOAL := all
 
 all: $(BINS) tools
 tools: $(TOOLS)
+
+# build/version.h: VERSION and the commit (COTAI_COMMIT when given, as in
+# the Docker build where there is no .git; else git's HEAD, "-dirty" with
+# uncommitted changes; else "unknown"). Rewritten only when it changes, so
+# only the two main.c files are rebuilt after a commit.
+COTAI_COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null | \
+	sed "s/$$/$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)/")
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define COTAI_VERSION "%s"\n#define COTAI_COMMIT "%s"\n' \
+	  '$(VERSION)' '$(or $(COTAI_COMMIT),unknown)' >$@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(call obj,ca/main.c proxy/main.c): $(BUILD)/version.h
+FORCE:
 
 $(BUILD)/cotai-ca: $(call obj,ca/main.c) $(CA_OBJ) $(LIB_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -115,6 +134,8 @@ check:
 	$(MAKE) itest
 	$(MAKE) deploy-validate
 	$(MAKE) monitoring-check
+	$(MAKE) man-lint
+	$(MAKE) systemd-verify
 	$(MAKE) asan
 
 # Sanitizer reports go to files the tests look for (lib.sh fails a test

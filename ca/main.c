@@ -2,6 +2,7 @@
  * cotai-ca: the small certificate authority of cotai.
  *
  *	cotai-ca [--dir DIR] VERB [ARGS...]
+ *	cotai-ca --version | -h
  *
  * DIR comes from --dir, then $COTAI_CA_DIR, then ./pki. This file only
  * picks the verb; each verb lives in ca_cmd_*.c. Exit statuses: 0 ok, 1 an
@@ -13,17 +14,21 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
+
 #include "ca_cmd.h"
 #include "ca_util.h"
+#include "version.h"
 
 static const char main_usage[] =
     "usage: cotai-ca [--dir DIR] VERB [ARGS...]\n"
     "       cotai-ca [--dir DIR] VERB --help\n"
+    "       cotai-ca --version | -h\n"
     "\n"
     "verbs:\n"
     "  init --trust-domain TD [--passphrase-file F] [--permit-dns NAME]...\n"
     "  issue NAME [--dns H]... [--ip A]... [--ttl DUR] [--key-type T]\n"
-    "             [--out OUTDIR] [--json]\n"
+    "             [--out OUTDIR] [--combined] [--json]\n"
     "  renew NAME | --all [--if-due] [--ttl DUR] [--out OUTDIR] [--json]\n"
     "  revoke NAME | --serial HEX [--reason R]\n"
     "  crl\n"
@@ -31,7 +36,11 @@ static const char main_usage[] =
     "  verify CERT [--name NAME] [--json]\n"
     "  check [--json]\n"
     "\n"
-    "DIR defaults to $COTAI_CA_DIR, then ./pki. See ca/README.md.\n";
+    "\n"
+    "  --dir DIR      the CA directory; default $COTAI_CA_DIR, then ./pki\n"
+    "  -V, --version  print the version, commit and OpenSSL's version\n"
+    "  -h, --help     this text; VERB --help: the verb's own\n"
+    "See cotai-ca(8) and ca/README.md.\n";
 
 static const struct {
 	const char *name;
@@ -67,6 +76,12 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			fputs(main_usage, stdout);
+			return (CA_CMD_OK);
+		}
+		if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
+			printf("cotai-ca %s (commit %s)\n%s\n", COTAI_VERSION,
+			    COTAI_COMMIT, OpenSSL_version(OPENSSL_VERSION));
 			return (CA_CMD_OK);
 		}
 		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {

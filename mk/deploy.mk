@@ -15,7 +15,9 @@ certs: $(BUILD)/cotai-ca
 	COTAI_CA=$(abspath $(BUILD))/cotai-ca deploy/certs.sh
 
 image:
-	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker) -f deploy/Dockerfile -t $(IMAGE) .
+	$(ENGINE) build $(if $(filter podman,$(ENGINE)),--format docker) \
+		--build-arg COTAI_COMMIT=$(or $(COTAI_COMMIT),unknown) \
+		-f deploy/Dockerfile -t $(IMAGE) .
 
 deploy-validate: $(BINS)
 	COTAI_BUILD=$(abspath $(BUILD)) deploy/validate.sh

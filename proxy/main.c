@@ -4,6 +4,7 @@
  *	cotai-proxy -c FILE [--ports-file PATH]
  *	cotai-proxy --check -c FILE
  *	cotai-proxy health [-c FILE | --admin ADDR] [--ready]
+ *	cotai-proxy --version | -h
  *
  * Start-up order matters: load the config and all key material and bind
  * every listening socket first (these may need root), write the ports
@@ -26,6 +27,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
+#include <yaml.h>
 
 #include "admin.h"
 #include "audit.h"
@@ -35,6 +38,7 @@
 #include "reload.h"
 #include "sandbox.h"
 #include "tls.h"
+#include "version.h"
 #include "worker.h"
 
 #define HEALTH_DEFAULT_ADMIN "127.0.0.1:9901"
@@ -47,6 +51,7 @@ usage(FILE *fp)
 	    "usage: cotai-proxy -c FILE [--ports-file PATH]\n"
 	    "       cotai-proxy --check -c FILE\n"
 	    "       cotai-proxy health [-c FILE | --admin ADDR] [--ready]\n"
+	    "       cotai-proxy --version | -h\n"
 	    "\n"
 	    "  -c, --config FILE   the YAML configuration\n"
 	    "      --check         validate FILE, print the effective policy, "
@@ -60,7 +65,18 @@ usage(FILE *fp)
 	    "127.0.0.1:9901) for /healthz\n"
 	    "                      (--ready: /readyz); exit 0 healthy, "
 	    "1 not\n"
+	    "  -V, --version       print the version, commit and libraries\n"
 	    "  -h, --help          this text\n");
+}
+
+/* `--version`: ours (build/version.h) and the libraries' at run time. */
+static void
+version(void)
+{
+	printf("cotai-proxy %s (commit %s)\n", COTAI_VERSION, COTAI_COMMIT);
+	printf("%s, libevent %s, libyaml %s\n",
+	    OpenSSL_version(OPENSSL_VERSION), event_get_version(),
+	    yaml_get_version_string());
 }
 
 /*
@@ -232,6 +248,7 @@ health_main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"admin", required_argument, NULL, 'a'},
 	    {"ready", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct cotai_config *cfg = NULL;
@@ -240,15 +257,24 @@ health_main(int argc, char **argv)
 	char err[1024], why[256];
 	int ch, code = -1;
 
-	while ((ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		if (ch == 'c')
 			path = optarg;
 		else if (ch == 'a')
 			addr = optarg;
 		else if (ch == 'r')
 			what = "/readyz";
-		else
+		else if (ch == 'h') {
+			usage(stdout);
+			return (0);
+		} else {
+			usage(stderr);
 			return (2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return (2);
 	}
 	if (path != NULL) {
 		if (config_load(path, &cfg, err, sizeof(err)) != 0) {
@@ -360,12 +386,13 @@ args_parse(int argc, char **argv, struct args *a)
 	    {"check", no_argument, NULL, 'C'},
 	    {"ports-file", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
 	memset(a, 0, sizeof(*a));
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			a->path = optarg;
@@ -378,6 +405,9 @@ args_parse(int argc, char **argv, struct args *a)
 			break;
 		case 'h':
 			usage(stdout);
+			return (EXIT_SUCCESS);
+		case 'V':
+			version();
 			return (EXIT_SUCCESS);
 		default:
 			usage(stderr);
