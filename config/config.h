@@ -168,6 +168,21 @@ struct cotai_config {
 	/* admin endpoint: default enabled, 127.0.0.1:9901 */
 	bool admin_enabled;
 	struct config_addr admin_listen;
+	/*
+	 * admin.tls: serve the endpoint over mutual TLS (default false).
+	 * Its settings are kept as a terminate route named "admin" that no
+	 * worker serves (listen = admin.listen; identity = admin.identity
+	 * over the global identity; allow = admin.allow; tls_min_version;
+	 * no resumption), so the route TLS code builds and checks its
+	 * context. Only set up (name != NULL) when admin_tls.
+	 */
+	bool admin_tls;
+	struct config_route admin_route;
+	/* admin.plaintext_bind_any: a plain endpoint beyond loopback/unix: */
+	bool admin_plaintext_bind_any;
+	/* admin.health_listen: a plain loopback/unix: listener serving only
+	 * /healthz and /readyz (for `cotai-proxy health`); text NULL = none */
+	struct config_addr admin_health_listen;
 	/* /readyz fails when a certificate expires sooner; default 10 min */
 	uint32_t ready_min_validity_ms;
 	/* reload: watch the files (default true), wait for DEBOUNCE ms of

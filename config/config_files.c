@@ -225,5 +225,7 @@ cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 		if (files_route(c, &cfg->routes[i]) == -1)
 			return (-1);
 	}
+	if (cfg->admin_enabled && cfg->admin_tls)
+		return (files_route(c, &cfg->admin_route));
 	return (0);
 }

@@ -183,6 +183,19 @@ static const struct cfg_key admin_keys[] = {
 	NULL, 0},
     {"ready_min_validity", CT_DUR0,
 	offsetof(struct cfg_top, cfg.ready_min_validity_ms), 0, 0, 0, NULL, 0},
+    {"tls", CT_BOOL, offsetof(struct cfg_top, cfg.admin_tls), 0, 0, 0, NULL, 0},
+    {"identity", CT_MAP, offsetof(struct cfg_top, cfg.admin_route.identity), 0,
+	0, 0, &identity_table, 0},
+    {"allow", CT_PATTERNS, offsetof(struct cfg_top, cfg.admin_route.allow),
+	offsetof(struct cfg_top, cfg.admin_route.nallow), 0, 0, NULL, 0},
+    {"tls_min_version", CT_TLSVER,
+	offsetof(struct cfg_top, cfg.admin_route.tls_min_version), 0, 0, 0,
+	NULL, 0},
+    {"plaintext_bind_any", CT_BOOL,
+	offsetof(struct cfg_top, cfg.admin_plaintext_bind_any), 0, 0, 0, NULL,
+	0},
+    {"health_listen", CT_LISTEN,
+	offsetof(struct cfg_top, cfg.admin_health_listen), 0, 0, 0, NULL, 0},
 };
 static const struct cfg_table admin_table = TABLE(admin_keys);
 

@@ -154,6 +154,23 @@ config_print(const struct cotai_config *cfg, FILE *fp)
 	fprintf(fp, "admin: %s, ready_min_validity %s\n",
 	    cfg->admin_enabled ? cfg->admin_listen.text : "disabled",
 	    duration_format(cfg->ready_min_validity_ms, b, sizeof(b)));
+	if (cfg->admin_enabled && cfg->admin_tls) {
+		fprintf(fp, "  admin tls: allow");
+		for (size_t i = 0; i < cfg->admin_route.nallow; i++)
+			fprintf(fp, " %s", cfg->admin_route.allow[i]);
+		fprintf(fp, "; cert %s, ca %s%s%s\n",
+		    cfg->admin_route.identity.cert,
+		    cfg->admin_route.identity.ca,
+		    cfg->admin_route.identity.crl != NULL ? ", crl " : "",
+		    cfg->admin_route.identity.crl != NULL
+			? cfg->admin_route.identity.crl
+			: "");
+	} else if (cfg->admin_enabled && cfg->admin_plaintext_bind_any) {
+		fprintf(fp, "  admin: plaintext_bind_any (unauthenticated)\n");
+	}
+	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL)
+		fprintf(fp, "  admin health_listen: %s (/healthz, /readyz)\n",
+		    cfg->admin_health_listen.text);
 	fprintf(fp, "reload: watch %s, debounce %s, close_revoked %s\n",
 	    cfg->reload_watch ? "on" : "off",
 	    duration_format(cfg->reload_debounce_ms, b, sizeof(b)),

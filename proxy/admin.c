@@ -20,6 +20,16 @@
  *    event loop (then the listener pauses until the next turn), so under
  *    a connect flood a new connection's request is read before more than
  *    that many newer ones (fewer than the cap) can push it out.
+ *
+ * With admin.tls the endpoint speaks mutual TLS (a libevent OpenSSL
+ * bufferevent over the pool's admin context, built and reloaded like a
+ * terminate route's): the client's chain, CRL and identity are checked in
+ * tls_verify_cb() against admin.allow of the config current at accept
+ * (the connection holds a reference to it), so a peer that is not allowed
+ * gets an alert and nothing else. Each refusal is logged (event
+ * admin_refused, with the reason) and counted. The deadline and the
+ * eviction above cover the handshake too. A health-only endpoint
+ * (admin.health_listen) is plain and answers /healthz and /readyz only.
  */
 #include "admin.h"
 
@@ -31,9 +41,13 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include <netdb.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
 
 #include "duration.h"
 #include "httpreq.h"
@@ -41,6 +55,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
+#include "tls.h"
 #include "worker.h"
 
 #define ADMIN_MAGIC 0x61646d6e
@@ -57,11 +72,15 @@ struct admin_conn {
 	struct event *deadline; /* fixed, from accept */
 	uint64_t born_ms;       /* accepted, duration_now_ms() */
 	bool answered;
-	TAILQ_ENTRY(admin_conn) entry; /* accept order, oldest first */
+	struct route_config *rc; /* TLS: whose admin.allow applies, a ref */
+	struct tls_peer peer;    /* TLS: what the handshake learnt */
+	char client[INET6_ADDRSTRLEN + 8]; /* "host:port", for logs */
+	TAILQ_ENTRY(admin_conn) entry;     /* accept order, oldest first */
 };
 
 struct admin {
-	const struct worker_pool *pool;
+	struct worker_pool *pool;
+	struct admin_opts opts;
 	struct evconnlistener *lev;
 	bool draining;
 	char bound[128];
@@ -81,8 +100,39 @@ admin_conn_free(struct admin_conn *c)
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	bufferevent_free(c->bev);
+	if (c->rc != NULL) {
+		tls_peer_clear(&c->peer);
+		route_config_unref(c->rc);
+	}
 	c->magic = 0;
 	free(c);
+}
+
+/*
+ * A TLS client was refused (WHY, DETAIL) or failed its handshake: log it
+ * with what it showed, count it, and close the connection.
+ */
+static void
+admin_refuse(struct admin_conn *c, enum reason why, const char *detail)
+{
+	const struct identity *id = tls_peer_identity(&c->peer);
+	struct log_rec r;
+
+	if (why <= REASON_NONE || why >= REASON__N)
+		why = REASON_TLS_ERROR;
+	c->ad->pool->admin_refused[why]++;
+	if (log_begin(&r, LOG_L_WARN, "admin_refused")) {
+		log_str(&r, "client", c->client);
+		log_str(&r, "reason", reason_name(why));
+		if (detail != NULL)
+			log_str(&r, "detail", detail);
+		if (id->spiffe != NULL)
+			log_str(&r, "peer", id->spiffe);
+		if (id->serial[0] != '\0')
+			log_str(&r, "serial", id->serial);
+		log_end(&r);
+	}
+	admin_conn_free(c);
 }
 
 /* The deadline from accept passed before the answer was flushed. */
@@ -177,6 +227,10 @@ admin_not_ready(const struct admin *ad, char *buf, size_t len)
 
 	if (ad->draining)
 		return ("draining");
+	if (ad->pool->admin_ctx != NULL &&
+	    admin_cert_short(
+		ad->pool->admin_ctx, "(admin)", "", now, window, buf, len))
+		return (buf);
 	for (size_t i = 0; i < ad->pool->nroutes; i++) {
 		const struct route *r = ad->pool->routes[i];
 
@@ -251,7 +305,8 @@ admin_serve(struct admin_conn *c, const struct httpreq *req)
 		why = admin_not_ready(ad, buf, sizeof(buf));
 		code = why != NULL ? 503 : 200;
 		evbuffer_add_printf(body, "%s\n", why != NULL ? why : "ready");
-	} else if (strcmp(req->path, "/metrics") == 0) {
+	} else if (strcmp(req->path, "/metrics") == 0 &&
+	    !ad->opts.health_only) {
 		metrics_render(ad->pool, body);
 		admin_answer(
 		    c, 200, "text/plain; version=0.0.4", body, req->head);
@@ -311,15 +366,106 @@ admin_on_write(struct bufferevent *bev, void *arg)
 		admin_conn_free(c);
 }
 
-/* EOF, error or the deadline: drop the connection. */
+/*
+ * TLS: the first unsigned long of BEV's OpenSSL errors (libevent takes
+ * them off the queue), as a reason with its text in BUF.
+ */
+static enum reason
+admin_tls_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	unsigned long e, first = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0)
+			first = e;
+	ERR_clear_error();
+	return (tls_error_reason(first, buf, len));
+}
+
+/* The TLS handshake finished: is the peer still the one allowed? */
+static void
+admin_on_handshake(struct admin_conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+	if (tls_after_handshake(ssl, &c->peer) != 0) {
+		admin_refuse(c, c->peer.reason, c->peer.detail);
+		return;
+	}
+	log_debug("admin: %s allowed as %s", c->client,
+	    tls_peer_identity(&c->peer)->spiffe);
+}
+
+/* Handshake done, EOF, error: go on, refuse or drop the connection. */
 static void
 admin_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct admin_conn *c = arg;
+	char buf[160];
+	enum reason why;
 
 	if (c->magic != ADMIN_MAGIC)
 		abort();
+	if (what & BEV_EVENT_CONNECTED) {
+		admin_on_handshake(c);
+		return;
+	}
+	/* A TLS connection that failed before its handshake finished. */
+	if (c->rc != NULL &&
+	    !SSL_is_init_finished(bufferevent_openssl_get_ssl(c->bev))) {
+		why = admin_tls_error(bev, buf, sizeof(buf));
+		if (c->peer.reason != REASON_NONE)
+			why = c->peer.reason; /* found by the verify callback */
+		admin_refuse(
+		    c, why, c->peer.detail != NULL ? c->peer.detail : buf);
+		return;
+	}
 	admin_conn_free(c);
+}
+
+/* "host:port" of SA into BUF. */
+static void
+admin_client_name(const struct sockaddr *sa, int salen, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+
+	if (sa->sa_family == AF_UNIX ||
+	    getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
+		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(buf, len, "local");
+		return;
+	}
+	snprintf(buf, len, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+	    host, port);
+}
+
+/*
+ * The bufferevent of a TLS admin connection C on FD: an SSL of the pool's
+ * admin context in accept state, its peer checked against admin.allow of
+ * the current config (C takes a reference). NULL after logging; FD is
+ * still the caller's to close then (libevent 2.1 frees the SSL itself
+ * when its constructor fails with BEV_OPT_CLOSE_ON_FREE, never the fd).
+ */
+static struct bufferevent *
+admin_tls_bev(struct admin_conn *c, struct event_base *base, int fd)
+{
+	struct worker_pool *p = c->ad->pool;
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	c->rc = route_config_ref(p->rcfg);
+	tls_peer_init(&c->peer, &c->rc->cfg->admin_route, NULL);
+	if ((ssl = tls_ssl_new(p->admin_ctx, fd, &c->peer, NULL)) == NULL)
+		return (NULL);
+	bev = bufferevent_openssl_socket_new(
+	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_error("admin: out of memory");
+		return (NULL);
+	}
+	/* A client may go without close_notify once it has its answer. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return (bev);
 }
 
 static void
@@ -338,16 +484,27 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	while (ad->nconns >= ADMIN_MAX_CONNS)
 		admin_evict(ad);
-	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->bev = bufferevent_socket_new(
-		 base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_error("admin: out of memory");
 		evutil_closesocket(fd);
+		return;
+	}
+	c->ad = ad;
+	admin_client_name(sa, salen, c->client, sizeof(c->client));
+	c->bev = ad->opts.tls
+	    ? admin_tls_bev(c, base, fd)
+	    : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_error("admin: out of memory");
+		evutil_closesocket(fd);
+		if (c->rc != NULL) {
+			tls_peer_clear(&c->peer);
+			route_config_unref(c->rc);
+		}
 		free(c);
 		return;
 	}
 	c->magic = ADMIN_MAGIC;
-	c->ad = ad;
 	c->born_ms = duration_now_ms();
 	TAILQ_INSERT_TAIL(&ad->conns, c, entry);
 	ad->nconns++;
@@ -360,8 +517,10 @@ admin_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_setcb(
 	    c->bev, admin_on_read, admin_on_write, admin_on_event, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	/* A request sent with the connect is served now (may free c). */
-	if (evbuffer_read(bufferevent_get_input(c->bev), fd, HTTPREQ_MAX) > 0)
+	/* A request sent with the connect is served now (may free c); over
+	 * TLS the handshake comes first. */
+	if (!ad->opts.tls &&
+	    evbuffer_read(bufferevent_get_input(c->bev), fd, HTTPREQ_MAX) > 0)
 		admin_on_read(c->bev, c);
 }
 
@@ -377,7 +536,7 @@ admin_on_resume(evutil_socket_t fd, short what, void *arg)
 
 struct admin *
 admin_new(struct event_base *base, const struct config_addr *a,
-    const struct worker_pool *pool)
+    struct worker_pool *pool, const struct admin_opts *opts)
 {
 	struct admin *ad = NULL;
 	int fd = -1;
@@ -387,6 +546,12 @@ admin_new(struct event_base *base, const struct config_addr *a,
 		return (NULL);
 	}
 	ad->pool = pool;
+	ad->opts = *opts;
+	if (ad->opts.tls && pool->admin_ctx == NULL) {
+		log_error("admin: no TLS context");
+		free(ad);
+		return (NULL);
+	}
 	TAILQ_INIT(&ad->conns);
 	if ((fd = listener_bind(a, NULL)) < 0)
 		goto fail;

@@ -17,6 +17,7 @@
 #ifndef COTAI_ADMIN_H
 #define COTAI_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -26,14 +27,29 @@
 struct admin;
 struct worker_pool;
 
+/* How an endpoint serves. */
+struct admin_opts {
+	/*
+	 * Mutual TLS with POOL->admin_ctx (admin.tls): every connection's
+	 * client certificate must verify and match admin.allow of the
+	 * config current when it was accepted; refusals are logged (event
+	 * admin_refused) and counted in POOL->admin_refused.
+	 */
+	bool tls;
+	/* Answer /healthz and /readyz only, /metrics is 404
+	 * (admin.health_listen). */
+	bool health_only;
+};
+
 /*
- * Bind the admin endpoint at A and serve it on BASE for POOL (all three
- * borrowed; they must outlive the admin). /readyz fails when a certificate
- * expires within the current config's admin.ready_min_validity. Returns
- * NULL after logging why.
+ * Bind the admin endpoint at A and serve it on BASE for POOL as OPTS say
+ * (all borrowed; they must outlive the admin; OPTS is copied). /readyz
+ * fails when a certificate (the admin endpoint's own included) expires
+ * within the current config's admin.ready_min_validity. Returns NULL after
+ * logging why.
  */
 struct admin *admin_new(struct event_base *base, const struct config_addr *a,
-    const struct worker_pool *pool);
+    struct worker_pool *pool, const struct admin_opts *opts);
 
 /* "HOST:PORT" the endpoint is bound to, for the ports file. */
 const char *admin_bound(const struct admin *ad);

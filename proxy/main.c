@@ -64,7 +64,8 @@ usage(FILE *fp)
 	    "                      -c FILE, or ADDR, default "
 	    "127.0.0.1:9901) for /healthz\n"
 	    "                      (--ready: /readyz); exit 0 healthy, "
-	    "1 not\n"
+	    "1 not; with\n"
+	    "                      admin.tls it asks admin.health_listen\n"
 	    "  -V, --version       print the version, commit and libraries\n"
 	    "  -h, --help          this text\n");
 }
@@ -141,6 +142,7 @@ struct signals {
 	struct worker_pool *pool;
 	struct reload *rl;
 	struct admin *ad;
+	struct admin *health; /* admin.health_listen, or NULL */
 	bool draining;
 };
 
@@ -178,6 +180,7 @@ start_drain(struct signals *sg)
 
 	sg->draining = true;
 	admin_set_draining(sg->ad);
+	admin_set_draining(sg->health);
 	reload_stop(sg->rl);
 	if (sg->pool != NULL)
 		worker_pool_drain(sg->pool);
@@ -233,13 +236,15 @@ signals_clear(struct signals *sg)
 		event_free(sg->ev_sweep);
 	reload_free(sg->rl);
 	admin_free(sg->ad);
+	admin_free(sg->health);
 	if (sg->base != NULL)
 		event_base_free(sg->base);
 }
 
 /*
  * `cotai-proxy health`: GET /healthz (or /readyz) from the admin endpoint
- * named by --admin, by -c FILE's admin.listen, or the default. 0 or 1.
+ * named by --admin, by -c FILE's admin.health_listen or admin.listen (not
+ * when that is mTLS), or the default. 0 or 1.
  */
 static int
 health_main(int argc, char **argv)
@@ -289,7 +294,20 @@ health_main(int argc, char **argv)
 			config_free(cfg);
 			return (1);
 		}
-		addr = cfg->admin_listen.text;
+		/* An mTLS endpoint would want a certificate: ask the plain
+		 * loopback health listener instead. */
+		addr = cfg->admin_health_listen.text != NULL
+		    ? cfg->admin_health_listen.text
+		    : cfg->admin_listen.text;
+		if (cfg->admin_tls && cfg->admin_health_listen.text == NULL) {
+			fprintf(stderr,
+			    "cotai-proxy health: the admin endpoint of %s "
+			    "is mTLS only; set admin.health_listen (a "
+			    "loopback address) for health checks\n",
+			    path);
+			config_free(cfg);
+			return (1);
+		}
 	}
 	code = probe_http(addr, what, HEALTH_TIMEOUT_MS, why, sizeof(why));
 	if (code == 200)
@@ -344,13 +362,29 @@ audit_started(const struct worker_pool *pool)
 static int
 start(struct worker_pool *pool, struct signals *sg, const char *ports)
 {
+	const struct cotai_config *cfg = pool->cfg;
+	const struct admin_opts aopts = {.tls = cfg->admin_tls};
+	const struct admin_opts hopts = {.health_only = true};
+
 	sg->pool = pool;
-	if (pool->cfg->admin_enabled) {
+	if (cfg->admin_enabled) {
 		if ((sg->ad = admin_new(
-			 sg->base, &pool->cfg->admin_listen, pool)) == NULL)
+			 sg->base, &cfg->admin_listen, pool, &aopts)) == NULL)
 			return (-1);
 		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
 		    admin_bound(sg->ad));
+		if (!cfg->admin_tls && cfg->admin_plaintext_bind_any &&
+		    !config_addr_is_local(&cfg->admin_listen))
+			log_warn("admin: %s serves /metrics without "
+				 "authentication (admin.plaintext_bind_any)",
+			    cfg->admin_listen.text);
+	}
+	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL) {
+		if ((sg->health = admin_new(sg->base, &cfg->admin_health_listen,
+			 pool, &hopts)) == NULL)
+			return (-1);
+		snprintf(pool->health_bound, sizeof(pool->health_bound), "%s",
+		    admin_bound(sg->health));
 	}
 	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL ||
 	    audit_start(sg->base) != 0)
@@ -473,6 +507,8 @@ out:
 	sg.rl = NULL;
 	admin_free(sg.ad);
 	sg.ad = NULL;
+	admin_free(sg.health);
+	sg.health = NULL;
 	worker_pool_free(pool);
 	audit_shutdown();
 	signals_clear(&sg);

@@ -173,6 +173,27 @@ metrics_process(struct evbuffer *out, const struct worker_pool *p)
 		    (unsigned long long)p->reloads[k]);
 }
 
+/* The mTLS admin endpoint (admin.tls): the clients it refused. */
+static void
+metrics_admin(struct evbuffer *out, const struct worker_pool *p)
+{
+	if (p->admin_ctx == NULL)
+		return;
+	metrics_family(out, "cotai_admin_refused_total", "counter",
+	    "Clients the mTLS admin endpoint refused, by reason.");
+	evbuffer_add_printf(out,
+	    "cotai_admin_refused_total{reason=\"%s\"} %llu\n",
+	    reason_name(REASON_IDENTITY_NOT_ALLOWED),
+	    (unsigned long long)p->admin_refused[REASON_IDENTITY_NOT_ALLOWED]);
+	for (int k = REASON_NONE + 1; k < REASON__N; k++)
+		if (k != REASON_IDENTITY_NOT_ALLOWED && p->admin_refused[k] > 0)
+			evbuffer_add_printf(out,
+			    "cotai_admin_refused_total{reason=\"%s\"} "
+			    "%llu\n",
+			    reason_name((enum reason)k),
+			    (unsigned long long)p->admin_refused[k]);
+}
+
 /*
  * PostgreSQL routes: cancels by how they came and what became of them,
  * and the local_tls certificate's notAfter where there is one.
@@ -240,6 +261,8 @@ metrics_sessions(struct evbuffer *out, const struct worker_pool *p)
 int
 metrics_render(const struct worker_pool *p, struct evbuffer *out)
 {
+	time_t admin_next;
+
 	metrics_process(out, p);
 	PER_ROUTE(out, p, "cotai_connections_active", "gauge",
 	    "Connections open now (before and after reloads).", active);
@@ -289,6 +312,11 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    r->cfg->name,
 		    (long long)metrics_cert_not_after(r->ssl_ctx));
 	}
+	if (p->admin_ctx != NULL)
+		evbuffer_add_printf(out,
+		    "cotai_cert_expiry_timestamp_seconds{route=\"(admin)\"} "
+		    "%lld\n",
+		    (long long)metrics_cert_not_after(p->admin_ctx));
 	metrics_family(out, "cotai_crl_next_update_seconds", "gauge",
 	    "nextUpdate of the route's CRL (the earliest when the file holds "
 	    "several), as Unix time; no sample without a CRL.");
@@ -302,6 +330,13 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 			    "%lld\n",
 			    r->cfg->name, (long long)next);
 	}
+	if (p->admin_ctx != NULL &&
+	    (admin_next = metrics_crl_next_update(p->admin_ctx)) != 0)
+		evbuffer_add_printf(out,
+		    "cotai_crl_next_update_seconds{route=\"(admin)\"} "
+		    "%lld\n",
+		    (long long)admin_next);
+	metrics_admin(out, p);
 	metrics_pg(out, p);
 	metrics_sessions(out, p);
 	audit_metrics(out);

@@ -27,9 +27,10 @@ struct reload {
 struct reload_set {
 	struct route **routes; /* n references */
 	size_t n, nw;
-	int *fds;     /* n * nw sockets, -1 where none */
-	int *keep;    /* per route: old route whose sockets stay, or -1 */
-	char **bound; /* per route */
+	int *fds;           /* n * nw sockets, -1 where none */
+	int *keep;          /* per route: old route whose sockets stay, or -1 */
+	char **bound;       /* per route */
+	SSL_CTX *admin_ctx; /* admin.tls: the new context, owned */
 };
 
 static const char *const reload_results[POOL_RELOAD__N] = {
@@ -51,6 +52,7 @@ reload_set_clear(struct reload_set *s)
 	free(s->fds);
 	free(s->keep);
 	free(s->bound);
+	SSL_CTX_free(s->admin_ctx);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -60,9 +62,8 @@ reload_set_clear(struct reload_set *s)
  * chain, must not replace a working context. 0 or -1 (logged).
  */
 static int
-reload_self_check(const struct route *r)
+reload_self_check(SSL_CTX *ctx, const struct config_route *rc)
 {
-	SSL_CTX *ctx = r->ssl_ctx;
 	X509 *cert = SSL_CTX_get0_certificate(ctx);
 	STACK_OF(X509) *chain = NULL;
 	X509_STORE_CTX *xs;
@@ -70,7 +71,7 @@ reload_self_check(const struct route *r)
 
 	if (cert == NULL || SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
 	    (xs = X509_STORE_CTX_new()) == NULL) {
-		log_error("route %s: no certificate to check", r->cfg->name);
+		log_error("route %s: no certificate to check", rc->name);
 		return (-1);
 	}
 	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), cert, chain) ==
@@ -82,7 +83,7 @@ reload_self_check(const struct route *r)
 	if (!ok)
 		log_error("route %s: certificate %s does not verify against "
 			  "%s: %s",
-		    r->cfg->name, r->cfg->identity.cert, r->cfg->identity.ca,
+		    rc->name, rc->identity.cert, rc->identity.ca,
 		    X509_verify_cert_error_string(
 			X509_STORE_CTX_get_error(xs)));
 	X509_STORE_CTX_free(xs);
@@ -148,8 +149,13 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		if ((s->routes[j] = route_new(rc, j,
 			 reload_prev(p, rc->cfg->routes[j].name),
 			 p->resolver)) == NULL ||
-		    reload_self_check(s->routes[j]) != 0)
+		    reload_self_check(
+			s->routes[j]->ssl_ctx, s->routes[j]->cfg) != 0)
 			return (POOL_RELOAD_TLS);
+	if (p->admin_ctx != NULL &&
+	    ((s->admin_ctx = tls_ctx_new(&rc->cfg->admin_route)) == NULL ||
+		reload_self_check(s->admin_ctx, &rc->cfg->admin_route) != 0))
+		return (POOL_RELOAD_TLS);
 	for (size_t j = 0; j < s->n; j++) {
 		const struct config_route *nr = &rc->cfg->routes[j];
 
@@ -264,6 +270,13 @@ reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	s->routes = NULL;
 	s->bound = NULL;
 	s->n = 0;
+	/* Admin connections in progress keep the old one (SSL_new's
+	 * reference) with the old config's admin.allow (theirs). */
+	if (s->admin_ctx != NULL) {
+		SSL_CTX_free(p->admin_ctx);
+		p->admin_ctx = s->admin_ctx;
+		s->admin_ctx = NULL;
+	}
 	route_config_unref(p->rcfg);
 	p->rcfg = route_config_ref(rc);
 	p->cfg = rc->cfg;
@@ -313,8 +326,14 @@ reload_warn_fixed(
 	if (old->workers != cfg->workers)
 		log_warn("reload: workers changes only with a restart");
 	if (old->admin_enabled != cfg->admin_enabled ||
-	    strcmp(old->admin_listen.text, cfg->admin_listen.text) != 0)
-		log_warn("reload: admin changes only with a restart");
+	    strcmp(old->admin_listen.text, cfg->admin_listen.text) != 0 ||
+	    (old->admin_health_listen.text == NULL) !=
+		(cfg->admin_health_listen.text == NULL) ||
+	    (old->admin_health_listen.text != NULL &&
+		strcmp(old->admin_health_listen.text,
+		    cfg->admin_health_listen.text) != 0))
+		log_warn("reload: admin listen addresses and enabled change "
+			 "only with a restart");
 	if ((old->user == NULL) != (cfg->user == NULL) ||
 	    (old->user != NULL && strcmp(old->user, cfg->user) != 0))
 		log_warn("reload: user changes only with a restart");
@@ -361,6 +380,13 @@ reload_run(struct reload *rl, const char *trigger)
 		goto out;
 	}
 	reload_warn_fixed(p->cfg, cfg);
+	/* The running endpoint is plain or TLS: never switch it silently. */
+	if ((p->admin_ctx != NULL) != (cfg->admin_enabled && cfg->admin_tls) &&
+	    p->admin_bound[0] != '\0') {
+		log_error("reload: admin.tls changes only with a restart");
+		config_free(cfg);
+		goto out;
+	}
 	if ((rc = route_config_new(cfg)) == NULL)
 		goto out;
 	if ((res = reload_prepare(rl, rc, &set)) != POOL_RELOAD_OK)

@@ -279,6 +279,9 @@ sb_paths(int rfd, const struct cotai_config *cfg, const char *ports,
 	for (size_t i = 0; i < cfg->nroutes; i++)
 		if (sb_route_paths(rfd, &cfg->routes[i], h) != 0)
 			return (-1);
+	/* admin.tls: its files are read again on reload (no listen path). */
+	if (cfg->admin_tls && sb_route_paths(rfd, &cfg->admin_route, h) != 0)
+		return (-1);
 	for (size_t i = 0; i < sizeof(sb_system) / sizeof(sb_system[0]); i++)
 		if (sb_allow_path(rfd, sb_system[i], SB_READ, h, &rd) != 0)
 			return (-1);

@@ -344,7 +344,15 @@ tls_after_handshake(SSL *ssl, struct tls_peer *p)
 enum reason
 tls_take_error(char *detail, size_t len)
 {
-	unsigned long e = ERR_peek_error();
+	enum reason r = tls_error_reason(ERR_peek_error(), detail, len);
+
+	ERR_clear_error();
+	return (r);
+}
+
+enum reason
+tls_error_reason(unsigned long e, char *detail, size_t len)
+{
 	enum reason r = REASON_TLS_ERROR;
 
 	if (ERR_GET_LIB(e) == ERR_LIB_SSL) {
@@ -365,7 +373,6 @@ tls_take_error(char *detail, size_t len)
 		ERR_error_string_n(e, detail, len);
 	else
 		snprintf(detail, len, "connection closed");
-	ERR_clear_error();
 	return (r);
 }
 

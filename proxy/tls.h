@@ -138,6 +138,13 @@ void tls_handshake_failed(struct tls_peer *p);
 enum reason tls_take_error(char *detail, size_t len);
 
 /*
+ * The reason for OpenSSL error code E (as tls_take_error() maps it) and
+ * its text in DETAIL[0..LEN) ("connection closed" when E is 0). The queue
+ * is not touched.
+ */
+enum reason tls_error_reason(unsigned long e, char *detail, size_t len);
+
+/*
  * Server side: drop the sessions of CTX's cache that have expired, or all
  * of them when ALL (a context that a reload replaced: no new connection
  * uses its cache). Sessions live connections hold stay theirs.

@@ -215,10 +215,12 @@ watch_set(struct watch *w, const struct cotai_config *cfg)
 	bool failed;
 
 	failed = watch_add_path(w, cfg->path, wds, &nwds, names, &nnames) != 0;
-	for (size_t i = 0; i < cfg->nroutes; i++) {
-		const struct config_identity *id = &cfg->routes[i].identity;
-		const struct config_local_tls *lt =
-		    &cfg->routes[i].pg_local_tls;
+	/* The admin endpoint's files are reloaded like a route's. */
+	for (size_t i = 0; i <= cfg->nroutes; i++) {
+		const struct config_route *r =
+		    i < cfg->nroutes ? &cfg->routes[i] : &cfg->admin_route;
+		const struct config_identity *id = &r->identity;
+		const struct config_local_tls *lt = &r->pg_local_tls;
 		const char *files[] = {
 		    id->ca, id->cert, id->key, id->crl, lt->cert, lt->key};
 

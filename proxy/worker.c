@@ -131,6 +131,9 @@ worker_pool_new(struct route_config *rc)
 			goto out;
 	if ((p->resolver = resolver_new()) == NULL)
 		goto out;
+	if (cfg->admin_enabled && cfg->admin_tls &&
+	    (p->admin_ctx = tls_ctx_new(&cfg->admin_route)) == NULL)
+		goto out;
 	for (size_t i = 0; i < p->nroutes; i++) {
 		if ((p->routes[i] = route_new(rc, i, NULL, p->resolver)) ==
 			NULL ||
@@ -210,6 +213,8 @@ worker_pool_write_ports(const struct worker_pool *p, const char *path)
 		fprintf(fp, "%s %s\n", p->cfg->routes[i].name, p->bound[i]);
 	if (p->admin_bound[0] != '\0')
 		fprintf(fp, "admin %s\n", p->admin_bound);
+	if (p->health_bound[0] != '\0')
+		fprintf(fp, "admin-health %s\n", p->health_bound);
 	ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
 	if (fclose(fp) != 0)
 		ok = 0;
@@ -583,6 +588,7 @@ worker_pool_free(struct worker_pool *p)
 	/* Last: upstreams may ask it for lookups until the workers are
 	 * gone; it holds references, not the other way round. */
 	resolver_free(p->resolver);
+	SSL_CTX_free(p->admin_ctx);
 	route_config_unref(p->rcfg);
 	free(p);
 }

@@ -99,7 +99,13 @@ struct worker_pool {
 	struct resolver *resolver;
 	atomic_uint active; /* open connections, all routes */
 	uint64_t reloads[POOL_RELOAD__N];
-	char admin_bound[128]; /* "" when there is no admin endpoint */
+	char admin_bound[128];  /* "" when there is no admin endpoint */
+	char health_bound[128]; /* "" without admin.health_listen */
+	/* admin.tls: the admin endpoint's context (owned), built from
+	 * cfg->admin_route and replaced by reloads; NULL without */
+	SSL_CTX *admin_ctx;
+	/* admin.tls: clients refused, by reason (main thread only) */
+	uint64_t admin_refused[REASON__N];
 };
 
 /*
