@@ -457,6 +457,14 @@ admin_tls_bev(struct admin_conn *c, struct event_base *base, int fd)
 	tls_peer_init(&c->peer, &c->rc->cfg->admin_route, NULL);
 	if ((ssl = tls_ssl_new(p->admin_ctx, fd, &c->peer, NULL)) == NULL)
 		return (NULL);
+	/*
+	 * No read-ahead (the routes' contexts have it): the request often
+	 * comes in the same segment as the client's Finished, and bytes
+	 * OpenSSL has read ahead are in no socket event libevent waits for,
+	 * so the answer would wait for the deadline (seen in 67: curl got
+	 * nothing, one run in three).
+	 */
+	SSL_set_read_ahead(ssl, 0);
 	bev = bufferevent_openssl_socket_new(
 	    base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
