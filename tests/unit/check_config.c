@@ -570,6 +570,104 @@ START_TEST(ops_keys)
 END_TEST
 
 /*
+ * admin over mTLS: admin.tls makes admin_route a terminate route named
+ * "admin" with the global identity under admin.identity's keys and
+ * admin.allow; a plaintext admin beyond loopback, TLS keys without tls,
+ * tls without allow, and a health listener beyond loopback are refused
+ * with their line.
+ */
+START_TEST(admin_tls_keys)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "admin: {listen: \"0.0.0.0:9901\"}\nroutes:\n" R_O,
+		"2:17: admin.listen: a plaintext admin endpoint must be "
+		"loopback"},
+	    {ID "admin:\n  listen: \"10.1.2.3:9901\"\n  tls: false\n"
+		"routes:\n" R_O,
+		"3:11: admin.listen: a plaintext admin endpoint"},
+	    {ID "admin: {allow: [prometheus]}\nroutes:\n" R_O,
+		"2:16: admin.allow: only with admin.tls: true"},
+	    {ID "admin: {identity: {cert: @D@/cert2.pem}}\nroutes:\n" R_O,
+		"2:26: admin.identity.cert: only with admin.tls: true"},
+	    {ID "admin: {tls_min_version: 1.2}\nroutes:\n" R_O,
+		"2:26: admin.tls_min_version: only with admin.tls: true"},
+	    {ID "admin:\n  listen: \"0.0.0.0:9901\"\n  tls: true\n"
+		"routes:\n" R_O,
+		"4:8: admin.allow: required with admin.tls: true"},
+	    {ID "admin: {tls: true, allow: [prometheus], "
+		"plaintext_bind_any: true}\nroutes:\n" R_O,
+		"2:61: admin.plaintext_bind_any: only without admin.tls"},
+	    {ID "admin: {tls: true, allow: [\"spiffe://x/a/../b\"]}\n"
+		"routes:\n" R_O,
+		"2:28: admin.allow[0]: bad pattern"},
+	    {ID "admin: {tls: true, allow: [p], health_listen: "
+		"\"0.0.0.0:9902\"}\nroutes:\n" R_O,
+		"2:47: admin.health_listen: must be loopback"},
+	    {ID "admin: {listen: \"127.0.0.1:9901\", health_listen: "
+		"\"127.0.0.1:9901\"}\nroutes:\n" R_O,
+		"2:50: admin.health_listen: same address as admin.listen"},
+	    {ID "admin: {health_listen: \"127.0.0.1:1000\"}\nroutes:\n" R_O,
+		"6:13: routes[0].listen: same address as "
+		"admin.health_listen"},
+	    {"identity: {ca: @D@/ca.pem}\n"
+	     "admin: {tls: true, allow: [p]}\nroutes:\n" R_O
+	     "    identity: {cert: @D@/cert.pem, key: @D@/key.pem}\n",
+		"2:14: admin.tls: needs identity.cert"},
+	    {ID "admin: {tls: true, allow: [p], identity: {key: "
+		"@D@/key2.pem}}\nroutes:\n" R_O,
+		"2:48: admin.identity.key: /"},
+	};
+	struct cotai_config *cfg = NULL;
+	const struct config_route *a;
+
+	/* Defaults: plain loopback; a wide plain one with the opt-in. */
+	ck_assert_msg(load(ID "routes:\n" R_O, &cfg) == 0, "%s", err);
+	ck_assert(!cfg->admin_tls && cfg->admin_route.name == NULL);
+	ck_assert_ptr_null(cfg->admin_health_listen.text);
+	config_free(cfg);
+	ck_assert_msg(load(ID "admin: {listen: \"0.0.0.0:9901\", "
+			      "plaintext_bind_any: true}\nroutes:\n" R_O,
+			  &cfg) == 0,
+	    "%s", err);
+	ck_assert(cfg->admin_plaintext_bind_any);
+	config_free(cfg);
+	ck_assert_msg(
+	    load(ID "admin:\n  listen: \"0.0.0.0:9901\"\n  tls: true\n"
+		    "  identity: {cert: @D@/cert2.pem, key: @D@/key2.pem, "
+		    "crl: @D@/crl.pem}\n"
+		    "  allow: [prometheus, \"spiffe://cotai.test/ops/*\"]\n"
+		    "  health_listen: \"127.0.0.1:9902\"\n"
+		    "routes:\n" R_O,
+		&cfg) == 0,
+	    "%s", err);
+	a = &cfg->admin_route;
+	ck_assert(cfg->admin_tls);
+	ck_assert_str_eq(a->name, "admin");
+	ck_assert_int_eq(a->mode, CONFIG_MODE_TERMINATE);
+	ck_assert(!a->tls_resumption);
+	ck_assert_int_eq(a->tls_min_version, TLS1_3_VERSION);
+	ck_assert_uint_eq(a->nallow, 2);
+	ck_assert_str_eq(a->allow[0], "prometheus");
+	assert_file(a->identity.ca, "ca.pem"); /* inherited */
+	assert_file(a->identity.cert, "cert2.pem");
+	assert_file(a->identity.key, "key2.pem");
+	assert_file(a->identity.crl, "crl.pem");
+	ck_assert_str_eq(cfg->admin_health_listen.text, "127.0.0.1:9902");
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
+/*
  * resolve_interval: 10s unless defaults: or the route says otherwise; 0
  * (only after failures) or at least 100ms; --check shows it for host
  * names only.
@@ -729,6 +827,7 @@ config_suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, pg_keys);
 	tcase_add_test(tc, ops_keys);
+	tcase_add_test(tc, admin_tls_keys);
 	tcase_add_test(tc, sandbox_key);
 	tcase_add_test(tc, resolve_interval);
 	tcase_add_test(tc, audit_keys);
