@@ -96,7 +96,7 @@ cfg_u32_default(uint32_t *v, uint32_t def)
 }
 
 /* Inherit a global identity file; the copy keeps the global's position. */
-static int
+int
 cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src)
 {
 	const struct cfg_where *w;
@@ -140,39 +140,6 @@ cfg_route_defaults(
 	/* The app's leg does not follow the mTLS leg's floor. */
 	if (r->pg_local_tls.min_version == CFG_UNSET_INT)
 		r->pg_local_tls.min_version = TLS1_3_VERSION;
-	return (0);
-}
-
-/*
- * admin.tls: make admin_route the terminate route the TLS code expects
- * (see config.h), its identity inherited key by key from the global one.
- */
-static int
-cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg)
-{
-	struct config_route *r = &cfg->admin_route;
-	const struct config_identity *g = &cfg->identity;
-	const struct cfg_where *w = cfg_where_find(c, &cfg->admin_tls);
-	struct cfg_where at;
-
-	if ((r->name = strdup("admin")) == NULL)
-		return (-1);
-	r->mode = CONFIG_MODE_TERMINATE;
-	r->protocol = CONFIG_PROTO_TCP;
-	r->tls_resumption = false; /* one request per connection */
-	if (r->tls_min_version == 0)
-		r->tls_min_version = TLS1_3_VERSION;
-	if (w != NULL) {
-		at = *w; /* a copy: adding may move the array */
-		r->line = (int)at.mark.line + 1;
-		if (cfg_where_add(c, &r->line, at.mark, at.key) == -1)
-			return (-1);
-	}
-	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
-	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
-	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
-	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1)
-		return (-1);
 	return (0);
 }
 
@@ -239,7 +206,7 @@ cfg_host_any(const char *h)
  * Would A and B compete for the same socket? Same path, or the same
  * (non-zero) port on the same host or with either on the wildcard address.
  */
-static bool
+bool
 cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 {
 	if (a->kind != b->kind)
@@ -303,90 +270,6 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 	return (0);
 }
 
-/* The identity key of the admin endpoint that is set, or NULL. */
-static char *const *
-cfg_admin_identity_set(const struct config_identity *id)
-{
-	char *const *f[] = {&id->ca, &id->cert, &id->key, &id->crl};
-
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		if (*f[i] != NULL)
-			return (f[i]);
-	return (NULL);
-}
-
-/* admin without tls: no TLS keys, and loopback unless opted out. */
-static int
-cfg_check_admin_plain(struct cfg_ctx *c, const struct cotai_config *cfg)
-{
-	const struct config_route *r = &cfg->admin_route;
-	char *const *f = cfg_admin_identity_set(&r->identity);
-
-	if (r->nallow > 0)
-		return (cfg_err_field(c, &r->allow, &cfg->admin_listen,
-		    "admin.allow", "only with admin.tls: true"));
-	if (f != NULL)
-		return (cfg_err_field(c, f, &cfg->admin_listen,
-		    "admin.identity", "only with admin.tls: true"));
-	if (r->tls_min_version != 0)
-		return (
-		    cfg_err_field(c, &r->tls_min_version, &cfg->admin_listen,
-			"admin.tls_min_version", "only with admin.tls: true"));
-	if (!cfg->admin_plaintext_bind_any &&
-	    !config_addr_is_local(&cfg->admin_listen))
-		return (cfg_err_field(c, &cfg->admin_listen, &cfg->admin_listen,
-		    "admin.listen",
-		    "a plaintext admin endpoint must be loopback or unix: "
-		    "(set admin.tls: true with admin.allow to serve it over "
-		    "mTLS, or admin.plaintext_bind_any: true to expose "
-		    "/metrics unauthenticated)"));
-	return (0);
-}
-
-/* The admin endpoint's keys taken together. */
-static int
-cfg_check_admin(struct cfg_ctx *c, const struct cotai_config *cfg)
-{
-	const struct config_route *r = &cfg->admin_route;
-	const struct config_addr *h = &cfg->admin_health_listen;
-
-	if (!cfg->admin_enabled)
-		return (0);
-	if (!cfg->admin_tls && cfg_check_admin_plain(c, cfg) == -1)
-		return (-1);
-	if (cfg->admin_tls && cfg->admin_plaintext_bind_any)
-		return (cfg_err_field(c, &cfg->admin_plaintext_bind_any,
-		    &cfg->admin_tls, "admin.plaintext_bind_any",
-		    "only without admin.tls (the mTLS endpoint may listen "
-		    "anywhere)"));
-	if (cfg->admin_tls && r->nallow == 0)
-		return (
-		    cfg_err_field(c, &r->allow, &cfg->admin_tls, "admin.allow",
-			"required with admin.tls: true (who may read /metrics, "
-			"e.g. [prometheus])"));
-	if (cfg->admin_tls &&
-	    (r->identity.ca == NULL || r->identity.cert == NULL ||
-		r->identity.key == NULL))
-		return (cfg_err_field(c, &cfg->admin_tls, &cfg->admin_tls,
-		    "admin.tls",
-		    "needs identity.%s (in admin.identity or the global "
-		    "identity)",
-		    r->identity.ca == NULL         ? "ca"
-			: r->identity.cert == NULL ? "cert"
-						   : "key"));
-	if (h->text == NULL)
-		return (0);
-	if (!config_addr_is_local(h))
-		return (cfg_err_field(c, h, h, "admin.health_listen",
-		    "must be loopback or unix: (it answers without "
-		    "authentication)"));
-	if (cfg_addr_same(h, &cfg->admin_listen))
-		return (cfg_err_field(c, h, h, "admin.health_listen",
-		    "same address as admin.listen"));
-	return (0);
-}
-
-/* Per-route checks, unique names and listen addresses. */
 /* audit.syslog needs a CA, a certificate and a key, its own or global. */
 static int
 cfg_check_audit(struct cfg_ctx *c, const struct cotai_config *cfg)
@@ -409,6 +292,7 @@ cfg_check_audit(struct cfg_ctx *c, const struct cotai_config *cfg)
 		what));
 }
 
+/* Per-route checks, unique names and listen addresses. */
 static int
 cfg_check_routes(struct cfg_ctx *c, const struct cotai_config *cfg)
 {

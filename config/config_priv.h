@@ -184,6 +184,28 @@ int cfg_check_shape(struct cfg_ctx *c, const unsigned char *buf, size_t len);
  */
 int cfg_check_crl(struct cfg_ctx *c, const struct config_route *r);
 
+/* Inherit a global identity file (*SRC) into *DST unless set; the copy
+ * keeps the global's position. 0, or -1 (out of memory). */
+int cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src);
+
+/* Would listen addresses A and B compete for the same socket? */
+bool cfg_addr_same(const struct config_addr *a, const struct config_addr *b);
+
+/*
+ * admin.tls: fill CFG->admin_route (name "admin", terminate, no
+ * resumption, TLS 1.3 floor unless set, identity inherited key by key from
+ * the global one) (config_admin.c). 0, or -1 (out of memory).
+ */
+int cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg);
+
+/*
+ * The admin keys taken together (config_admin.c): TLS keys only with
+ * admin.tls, admin.allow and a certificate with it, a plaintext listener
+ * beyond loopback only with admin.plaintext_bind_any, health_listen on
+ * loopback and apart from admin.listen. 0, or -1 after the error.
+ */
+int cfg_check_admin(struct cfg_ctx *c, const struct cotai_config *cfg);
+
 /* Check every certificate, key, CA and CRL file (config_files.c). */
 int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);
 
