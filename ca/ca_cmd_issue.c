@@ -1,14 +1,12 @@
 /*
  * ca_cmd_issue: "cotai-ca issue" and "cotai-ca renew".
  */
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/x509v3.h>
 
 #include "ca_cmd.h"
 #include "ca_ctx.h"
@@ -39,17 +37,6 @@ static const char ca_cmd_renew_usage[] =
     "periodic \"renew --all --if-due\" keeps everything current.\n"
     "A combined NAME.pem in that directory is rewritten too.\n";
 
-/* The names of a certificate being issued or renewed. */
-struct ca_cmd_names {
-	const char *dns[CA_CTX_MAX_SANS];
-	size_t ndns;
-	const char *ips[CA_CTX_MAX_SANS];
-	size_t nips;
-	/* Storage for names copied out of a certificate by renew. */
-	char dbuf[CA_CTX_MAX_SANS][CA_NAME_MAX + 1];
-	char ibuf[CA_CTX_MAX_SANS][INET6_ADDRSTRLEN];
-};
-
 struct ca_cmd_issue_opts {
 	const char *name;
 	const char *out;
@@ -59,7 +46,7 @@ struct ca_cmd_issue_opts {
 	int if_due;
 	int json;
 	int combined;
-	struct ca_cmd_names names;
+	struct ca_ctx_names names;
 };
 
 /* Parse a --ttl value into seconds. */
@@ -77,7 +64,7 @@ ca_cmd_ttl(const char *s, int64_t *ttl)
 static int
 ca_cmd_issue_opt(int ch, const char *usage, struct ca_cmd_issue_opts *o)
 {
-	struct ca_cmd_names *n = &o->names;
+	struct ca_ctx_names *n = &o->names;
 
 	switch (ch) {
 	case 'd':
@@ -263,52 +250,11 @@ out:
 	return (rc);
 }
 
-/* Copy the DNS (except NAME) and IP SANs of X into N. */
-static int
-ca_cmd_renew_names(X509 *x, const char *name, struct ca_cmd_names *n)
-{
-	GENERAL_NAMES *gens = NULL;
-	int rc = -1;
-
-	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const ASN1_STRING *s;
-
-		if (g->type == GEN_DNS && n->ndns < CA_CTX_MAX_SANS) {
-			s = g->d.dNSName;
-			if (s->length > CA_NAME_MAX)
-				goto out;
-			memcpy(n->dbuf[n->ndns], s->data, (size_t)s->length);
-			n->dbuf[n->ndns][s->length] = '\0';
-			if (strcmp(n->dbuf[n->ndns], name) != 0) {
-				n->dns[n->ndns] = n->dbuf[n->ndns];
-				n->ndns++;
-			}
-		} else if (g->type == GEN_IPADD && n->nips < CA_CTX_MAX_SANS) {
-			s = g->d.iPAddress;
-			if ((s->length != 4 && s->length != 16) ||
-			    inet_ntop(s->length == 4 ? AF_INET : AF_INET6,
-				s->data, n->ibuf[n->nips],
-				sizeof(n->ibuf[0])) == NULL)
-				goto out;
-			n->ips[n->nips] = n->ibuf[n->nips];
-			n->nips++;
-		}
-	}
-	rc = 0;
-out:
-	if (rc != 0)
-		ca_util_err("certificate of %s has unusable names", name);
-	GENERAL_NAMES_free(gens);
-	return (rc);
-}
-
 /* Renew the entry at index position I with --out/--ttl/--json of O. */
 static int
 ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 {
-	static struct ca_cmd_names names;
+	static struct ca_ctx_names names;
 	struct ca_index_entry old = *ca_index_at(c->idx, i), e;
 	struct ca_ctx_req req;
 	char path[PATH_MAX], file[CA_CERT_SERIAL_HEX + 16], out[PATH_MAX];
@@ -320,11 +266,13 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 	snprintf(file, sizeof(file), "certs/%s.pem", old.serial);
 	if (ca_store_path(c->store, file, path, sizeof(path)) != 0 ||
 	    (x = ca_ctx_load_cert(path)) == NULL ||
-	    ca_cmd_renew_names(x, old.name, &names) != 0 ||
-	    ca_key_type_parse(old.key_type, &req.key_type) != 0 ||
+	    ca_ctx_names_of(x, old.name, &names) != 0 ||
 	    ca_ctx_out_dir(c, o->out != NULL ? o->out : old.out_dir, old.name,
 		out, sizeof(out)) != 0)
 		goto out;
+	/* A key from a CSR (serve) may have no --key-type: use the default. */
+	if (ca_key_type_parse(old.key_type, &req.key_type) != 0)
+		req.key_type = CA_KEY_EC_P256;
 	req.name = old.name;
 	req.dns = names.dns;
 	req.ndns = names.ndns;

@@ -3,6 +3,7 @@
  */
 #include "ca_ctx.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "ca_cert.h"
 #include "ca_crl.h"
@@ -65,6 +67,14 @@ ca_ctx_load_index(struct ca_ctx *c)
 	c->idx = ca_index_parse(data, len > 0 ? (size_t)len : 0);
 	BIO_free(b);
 	return (c->idx != NULL ? 0 : -1);
+}
+
+int
+ca_ctx_reload_index(struct ca_ctx *c)
+{
+	ca_index_free(c->idx);
+	c->idx = NULL;
+	return (ca_ctx_load_index(c));
 }
 
 int
@@ -324,6 +334,96 @@ ca_ctx_issue(
 out:
 	X509_free(leaf);
 	EVP_PKEY_free(key);
+	return (rc);
+}
+
+int
+ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req,
+    EVP_PKEY *pub, const char *key_type, X509 **leafp,
+    struct ca_index_entry *e)
+{
+	struct ca_cert_leaf_req lr;
+	char certs[PATH_MAX], file[CA_CERT_SERIAL_HEX + 8];
+	X509 *leaf = NULL;
+	int rc = -1;
+
+	memset(e, 0, sizeof(*e));
+	memset(&lr, 0, sizeof(lr));
+	lr.name = req->name;
+	lr.trust_domain = c->td;
+	lr.dns = req->dns;
+	lr.ndns = req->ndns;
+	lr.ips = req->ips;
+	lr.nips = req->nips;
+	lr.now = c->now;
+	lr.ttl = req->ttl;
+	lr.key = pub;
+	if ((leaf = ca_cert_leaf(&lr, c->inter, c->inter_key)) == NULL)
+		goto out;
+	e->status = CA_INDEX_VALID;
+	e->revoked_at = -1;
+	e->reason = -1;
+	snprintf(e->key_type, sizeof(e->key_type), "%s", key_type);
+	snprintf(e->name, sizeof(e->name), "%s", req->name);
+	snprintf(e->out_dir, sizeof(e->out_dir), "%s", req->out_dir);
+	if (ca_cert_serial_hex(leaf, e->serial, sizeof(e->serial)) != 0 ||
+	    ca_cert_times(leaf, &e->not_before, &e->not_after) != 0)
+		goto out;
+	if (ca_index_find_serial(c->idx, e->serial) != NULL) {
+		ca_util_err("serial %s already used; try again", e->serial);
+		goto out;
+	}
+	snprintf(file, sizeof(file), "%s.pem", e->serial);
+	if (ca_store_path(c->store, "certs", certs, sizeof(certs)) != 0 ||
+	    ca_store_mkdirs(certs) != 0 ||
+	    ca_ctx_write_pem(certs, file, leaf, NULL, NULL, 0600) != 0 ||
+	    ca_index_add(c->idx, e) != 0)
+		goto out;
+	*leafp = leaf;
+	leaf = NULL;
+	rc = 0;
+out:
+	X509_free(leaf);
+	return (rc);
+}
+
+int
+ca_ctx_names_of(X509 *x, const char *name, struct ca_ctx_names *n)
+{
+	GENERAL_NAMES *gens = NULL;
+	int rc = -1;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const ASN1_STRING *s;
+
+		if (g->type == GEN_DNS && n->ndns < CA_CTX_MAX_SANS) {
+			s = g->d.dNSName;
+			if (s->length > CA_NAME_MAX)
+				goto out;
+			memcpy(n->dbuf[n->ndns], s->data, (size_t)s->length);
+			n->dbuf[n->ndns][s->length] = '\0';
+			if (strcmp(n->dbuf[n->ndns], name) != 0) {
+				n->dns[n->ndns] = n->dbuf[n->ndns];
+				n->ndns++;
+			}
+		} else if (g->type == GEN_IPADD && n->nips < CA_CTX_MAX_SANS) {
+			s = g->d.iPAddress;
+			if ((s->length != 4 && s->length != 16) ||
+			    inet_ntop(s->length == 4 ? AF_INET : AF_INET6,
+				s->data, n->ibuf[n->nips],
+				sizeof(n->ibuf[0])) == NULL)
+				goto out;
+			n->ips[n->nips] = n->ibuf[n->nips];
+			n->nips++;
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		ca_util_err("certificate of %s has unusable names", name);
+	GENERAL_NAMES_free(gens);
 	return (rc);
 }
 

@@ -51,6 +51,16 @@ struct ca_ctx_req {
 	int combined; /* also write NAME.pem: chain then key, 0600 */
 };
 
+/* The DNS and IP SANs of a certificate (besides NAME), copied out of it. */
+struct ca_ctx_names {
+	const char *dns[CA_CTX_MAX_SANS];
+	size_t ndns;
+	const char *ips[CA_CTX_MAX_SANS];
+	size_t nips;
+	char dbuf[CA_CTX_MAX_SANS][CA_NAME_MAX + 1];
+	char ibuf[CA_CTX_MAX_SANS][46]; /* INET6_ADDRSTRLEN */
+};
+
 /*
  * Open the CA in DIR: check it, load certificates, trust domain, index and
  * (CA_CTX_KEY) the issuing key. Returns 0, or -1 after printing the error;
@@ -72,6 +82,25 @@ int ca_ctx_save_index(struct ca_ctx *c);
  */
 int ca_ctx_issue(struct ca_ctx *c, const struct ca_ctx_req *req,
     struct ca_index_entry *entry);
+
+/*
+ * Issue a leaf for REQ carrying the public key PUB (from a CSR; REQ->key_type
+ * is ignored, KEY_TYPE is recorded), write only certs/SERIAL.pem and append
+ * a V entry to the index in memory (the caller saves it). On success *LEAF
+ * is the new certificate (the caller frees it). Returns 0 or -1.
+ */
+int ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req,
+    EVP_PKEY *pub, const char *key_type, X509 **leaf,
+    struct ca_index_entry *entry);
+
+/* Read the index again from disk (call it with the lock held); 0 or -1. */
+int ca_ctx_reload_index(struct ca_ctx *c);
+
+/*
+ * Copy the DNS SANs (except NAME) and IP SANs of X into N; 0, or -1 after
+ * printing an error.
+ */
+int ca_ctx_names_of(X509 *x, const char *name, struct ca_ctx_names *n);
 
 /*
  * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL followed by

@@ -88,7 +88,6 @@ ca_index_at(struct ca_index *idx, size_t i)
 static const char *
 ca_index_check(const struct ca_index_entry *e)
 {
-	enum ca_key_type kt;
 	size_t n = strlen(e->serial);
 
 	if (e->status != CA_INDEX_VALID && e->status != CA_INDEX_SUPERSEDED &&
@@ -104,7 +103,7 @@ ca_index_check(const struct ca_index_entry *e)
 		return ("bad revocation fields");
 	if (e->reason >= 0 && strcmp(ca_index_reason_name(e->reason), "-") == 0)
 		return ("bad revocation reason");
-	if (ca_key_type_parse(e->key_type, &kt) != 0)
+	if (ca_key_type_known(e->key_type) != 0)
 		return ("bad key type");
 	if (ca_name_workload(e->name) != 0)
 		return ("bad name");

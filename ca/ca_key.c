@@ -39,6 +39,23 @@ ca_key_type_parse(const char *s, enum ca_key_type *out)
 	return (-1);
 }
 
+int
+ca_key_type_known(const char *s)
+{
+	size_t n;
+
+	for (size_t i = 0; i < CA_KEY_NTYPES; i++)
+		if (strcmp(s, ca_key_types[i].name) == 0)
+			return (0);
+	if (strncmp(s, "rsa-", 4) != 0)
+		return (-1);
+	n = strlen(s + 4);
+	return (n >= 4 && n <= 5 && s[4] != '0' &&
+		       strspn(s + 4, "0123456789") == n
+		   ? 0
+		   : -1);
+}
+
 const char *
 ca_key_type_name(enum ca_key_type type)
 {

@@ -21,6 +21,12 @@ enum ca_key_type {
 /* Parse a --key-type value ("ec-p256", "ed25519", "rsa-3072"); 0 or -1. */
 int ca_key_type_parse(const char *s, enum ca_key_type *out);
 
+/*
+ * Is S a key type the index may record: a --key-type value, "ec-p384" or
+ * "rsa-BITS" (keys from CSRs sent to cotai-ca serve)? 0 or -1.
+ */
+int ca_key_type_known(const char *s);
+
 /* The --key-type spelling of TYPE ("ec-p384" for the root). */
 const char *ca_key_type_name(enum ca_key_type type);
 

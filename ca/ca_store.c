@@ -67,7 +67,6 @@ struct ca_store *
 ca_store_open(const char *dir, int flags)
 {
 	struct ca_store *s = NULL;
-	char lock[PATH_MAX];
 
 	if ((flags & CA_STORE_CREATE) && !ca_store_exists(dir) &&
 	    mkdir(dir, 0700) == -1) {
@@ -82,25 +81,44 @@ ca_store_open(const char *dir, int flags)
 		goto err;
 	}
 	s->lock_fd = -1;
-	if (!(flags & CA_STORE_LOCK))
-		return (s);
-	if (ca_store_path(s, "lock", lock, sizeof(lock)) != 0)
+	if ((flags & CA_STORE_LOCK) && ca_store_lock(s) != 0)
 		goto err;
-	if ((s->lock_fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		 0600)) == -1) {
-		ca_util_err("open %s: %s", lock, strerror(errno));
-		goto err;
-	}
-	while (flock(s->lock_fd, LOCK_EX) == -1) {
-		if (errno != EINTR) {
-			ca_util_err("lock %s: %s", lock, strerror(errno));
-			goto err;
-		}
-	}
 	return (s);
 err:
 	ca_store_free(s);
 	return (NULL);
+}
+
+int
+ca_store_lock(struct ca_store *s)
+{
+	char lock[PATH_MAX];
+
+	if (s->lock_fd != -1)
+		return (0);
+	if (ca_store_path(s, "lock", lock, sizeof(lock)) != 0)
+		return (-1);
+	if ((s->lock_fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		 0600)) == -1) {
+		ca_util_err("open %s: %s", lock, strerror(errno));
+		return (-1);
+	}
+	while (flock(s->lock_fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			ca_util_err("lock %s: %s", lock, strerror(errno));
+			ca_store_unlock(s);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+void
+ca_store_unlock(struct ca_store *s)
+{
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
+	s->lock_fd = -1;
 }
 
 void

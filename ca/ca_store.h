@@ -44,6 +44,16 @@ struct ca_store *ca_store_open(const char *dir, int flags);
 /* Release the lock and free S; NULL is a no-op. */
 void ca_store_free(struct ca_store *s);
 
+/*
+ * Take S's exclusive lock (blocking) unless S holds it already; 0, or -1
+ * after printing the error. A long-running process (cotai-ca serve) takes
+ * it around each write, as the verbs do for their whole run.
+ */
+int ca_store_lock(struct ca_store *s);
+
+/* Drop S's lock if held. */
+void ca_store_unlock(struct ca_store *s);
+
 /* The directory as given. */
 const char *ca_store_dir(const struct ca_store *s);
 
