@@ -22,6 +22,8 @@ int ca_cmd_crl(const char *dir, int argc, char **argv);
 int ca_cmd_list(const char *dir, int argc, char **argv);
 int ca_cmd_verify(const char *dir, int argc, char **argv);
 int ca_cmd_check(const char *dir, int argc, char **argv);
+int ca_cmd_token(const char *dir, int argc, char **argv);
+int ca_cmd_serve(const char *dir, int argc, char **argv);
 
 /*
  * Print "cotai-ca: VERB: MSG" and USAGE on standard error; returns

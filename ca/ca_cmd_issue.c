@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "ca_cmd.h"
 #include "ca_ctx.h"
 #include "ca_util.h"

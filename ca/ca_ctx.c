@@ -338,9 +338,8 @@ out:
 }
 
 int
-ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req,
-    EVP_PKEY *pub, const char *key_type, X509 **leafp,
-    struct ca_index_entry *e)
+ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *pub,
+    const char *key_type, X509 **leafp, struct ca_index_entry *e)
 {
 	struct ca_cert_leaf_req lr;
 	char certs[PATH_MAX], file[CA_CERT_SERIAL_HEX + 8];

@@ -89,9 +89,9 @@ int ca_ctx_issue(struct ca_ctx *c, const struct ca_ctx_req *req,
  * a V entry to the index in memory (the caller saves it). On success *LEAF
  * is the new certificate (the caller frees it). Returns 0 or -1.
  */
-int ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req,
-    EVP_PKEY *pub, const char *key_type, X509 **leaf,
-    struct ca_index_entry *entry);
+int
+ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *pub,
+    const char *key_type, X509 **leaf, struct ca_index_entry *entry);
 
 /* Read the index again from disk (call it with the lock held); 0 or -1. */
 int ca_ctx_reload_index(struct ca_ctx *c);

@@ -50,10 +50,10 @@ ca_key_type_known(const char *s)
 	if (strncmp(s, "rsa-", 4) != 0)
 		return (-1);
 	n = strlen(s + 4);
-	return (n >= 4 && n <= 5 && s[4] != '0' &&
-		       strspn(s + 4, "0123456789") == n
-		   ? 0
-		   : -1);
+	return (
+	    n >= 4 && n <= 5 && s[4] != '0' && strspn(s + 4, "0123456789") == n
+		? 0
+		: -1);
 }
 
 const char *

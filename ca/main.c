@@ -35,6 +35,9 @@ static const char main_usage[] =
     "  list [--json]\n"
     "  verify CERT [--name NAME] [--json]\n"
     "  check [--json]\n"
+    "  token NAME [--ttl DUR]\n"
+    "  serve [-c FILE] [--check] [--listen ADDR:PORT] [--tls-cert F]\n"
+    "        [--tls-key F] [--ttl DUR] [--audit F] [--port-file F]\n"
     "\n"
     "\n"
     "  --dir DIR      the CA directory; default $COTAI_CA_DIR, then ./pki\n"
@@ -54,6 +57,8 @@ static const struct {
     {"list", ca_cmd_list},
     {"verify", ca_cmd_verify},
     {"check", ca_cmd_check},
+    {"token", ca_cmd_token},
+    {"serve", ca_cmd_serve},
 };
 
 static int
