@@ -70,8 +70,8 @@ ca_cmd_token(const char *dir, int argc, char **argv)
 		return (ca_cmd_usage_error(ca_cmd_token_usage,
 		    "unexpected argument: %s", argv[optind]));
 	if (name == NULL)
-		return (ca_cmd_usage_error(
-		    ca_cmd_token_usage, "NAME is required"));
+		return (
+		    ca_cmd_usage_error(ca_cmd_token_usage, "NAME is required"));
 	if (ca_name_workload(name) != 0)
 		return (ca_cmd_usage_error(ca_cmd_token_usage,
 		    "malformed name \"%s\": use DNS labels of [a-z0-9-] "

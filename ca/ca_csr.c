@@ -109,8 +109,8 @@ ca_csr_key_ok(EVP_PKEY *key, char *type, const char **why)
 		return (0);
 	}
 	if (!EVP_PKEY_is_a(key, "EC") ||
-	    !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-		group, sizeof(group), NULL)) {
+	    !EVP_PKEY_get_utf8_string_param(
+		key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), NULL)) {
 		*why = "key type not accepted (EC P-256, P-384 or RSA >= 2048)";
 		return (-1);
 	}
@@ -168,8 +168,8 @@ ca_csr_san_ok(const GENERAL_NAME *g, const struct ca_csr_identity *id)
 
 	switch (g->type) {
 	case GEN_URI:
-		return (ca_csr_str_is(g->d.uniformResourceIdentifier,
-			    id->spiffe)
+		return (
+		    ca_csr_str_is(g->d.uniformResourceIdentifier, id->spiffe)
 			? 0
 			: -1);
 	case GEN_DNS:

@@ -23,8 +23,8 @@ void ca_keyset_free(struct ca_keyset *s);
 int ca_keyset_add(struct ca_keyset *s, const unsigned char id[CA_CSR_KEY_ID]);
 
 /* True when ID is in S. */
-int ca_keyset_has(
-    const struct ca_keyset *s, const unsigned char id[CA_CSR_KEY_ID]);
+int
+ca_keyset_has(const struct ca_keyset *s, const unsigned char id[CA_CSR_KEY_ID]);
 
 size_t ca_keyset_len(const struct ca_keyset *s);
 

@@ -39,8 +39,8 @@
 int ca_serve_exidx = -1;
 
 void
-ca_serve_conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-    long argl, void *argp)
+ca_serve_conn_gone(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
 	struct ca_serve *s = ptr;
 
@@ -72,7 +72,8 @@ ca_serve_bevcb(struct event_base *base, void *arg)
 	SSL_free(ssl);
 	if (bev == NULL) {
 		ca_util_err_ssl("new TLS connection");
-		return (bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+		return (
+		    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
 	}
 	if (s->nconn >= s->conf->max_connections && !s->paused) {
 		evconnlistener_disable(s->lis);
@@ -296,9 +297,10 @@ ca_serve_etag_match(const char *inm, const char *etag)
 		p += strspn(p, " \t,");
 		if (strncmp(p, "W/", 2) == 0)
 			p += 2;
-		if (*p == '*' || (strncmp(p, etag, n) == 0 &&
-				     (p[n] == '\0' || p[n] == ',' ||
-					 p[n] == ' ' || p[n] == '\t')))
+		if (*p == '*' ||
+		    (strncmp(p, etag, n) == 0 &&
+			(p[n] == '\0' || p[n] == ',' || p[n] == ' ' ||
+			    p[n] == '\t')))
 			return (1);
 		p += strcspn(p, ",");
 	}
@@ -320,7 +322,8 @@ ca_serve_crl(struct ca_serve *s, struct evhttp_request *req)
 		    "the CRL cannot be read; see the server's log");
 		return;
 	}
-	snprintf(cc, sizeof(cc), "max-age=%lld", (long long)s->conf->crl_max_age);
+	snprintf(
+	    cc, sizeof(cc), "max-age=%lld", (long long)s->conf->crl_max_age);
 	evhttp_add_header(h, "ETag", s->crl_etag);
 	evhttp_add_header(h, "Last-Modified", s->crl_modified);
 	evhttp_add_header(h, "Cache-Control", cc);
@@ -359,14 +362,15 @@ ca_serve_dispatch(struct evhttp_request *req, void *arg)
 		ca_serve_reply_text(req, 403, "Forbidden", "TLS required");
 		return;
 	}
-	for (size_t i = 0; path != NULL && i < sizeof(routes) / sizeof(routes[0]);
-	     i++) {
+	for (size_t i = 0;
+	     path != NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(path, routes[i].path) != 0)
 			continue;
 		if (evhttp_request_get_command(req) != routes[i].method) {
-			evhttp_add_header(evhttp_request_get_output_headers(req),
-			    "Allow",
-			    routes[i].method == EVHTTP_REQ_GET ? "GET" : "POST");
+			evhttp_add_header(
+			    evhttp_request_get_output_headers(req), "Allow",
+			    routes[i].method == EVHTTP_REQ_GET ? "GET"
+							       : "POST");
 			ca_serve_reply_text(req, 405, "Method Not Allowed",
 			    "method not allowed");
 			return;

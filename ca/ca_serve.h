@@ -66,8 +66,8 @@ struct ca_serve {
 };
 
 /* Send STATUS with a text/plain BODY line (an error or a refusal). */
-void ca_serve_reply_text(
-    struct evhttp_request *req, int status, const char *reason, const char *msg);
+void ca_serve_reply_text(struct evhttp_request *req, int status,
+    const char *reason, const char *msg);
 
 /*
  * Send a PKCS#7 certs-only answer (application/pkcs7-mime, base64) holding

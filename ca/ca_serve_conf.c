@@ -29,14 +29,13 @@ static const struct ca_serve_conf_key {
     {"tls_cert", CONF_T_PATH, offsetof(struct ca_serve_conf, tls_cert), 0, 0},
     {"tls_key", CONF_T_PATH, offsetof(struct ca_serve_conf, tls_key), 0, 0},
     {"audit", CONF_T_PATH, offsetof(struct ca_serve_conf, audit), 0, 0},
-    {"port_file", CONF_T_PATH, offsetof(struct ca_serve_conf, port_file), 0,
-	0},
+    {"port_file", CONF_T_PATH, offsetof(struct ca_serve_conf, port_file), 0, 0},
     {"ttl", CONF_T_DUR, offsetof(struct ca_serve_conf, ttl), 1000,
 	365ULL * 86400 * 1000},
     {"timeout", CONF_T_DUR, offsetof(struct ca_serve_conf, timeout), 1000,
 	3600 * 1000},
-    {"crl_max_age", CONF_T_DUR, offsetof(struct ca_serve_conf, crl_max_age),
-	0, 86400 * 1000},
+    {"crl_max_age", CONF_T_DUR, offsetof(struct ca_serve_conf, crl_max_age), 0,
+	86400 * 1000},
     {"max_body", CONF_T_UINT, offsetof(struct ca_serve_conf, max_body), 1024,
 	1048576},
     {"max_connections", CONF_T_UINT,
@@ -64,7 +63,8 @@ ca_serve_conf_key(const char *name)
 
 /* Is K still unset in C? */
 static int
-ca_serve_conf_unset(const struct ca_serve_conf *c, const struct ca_serve_conf_key *k)
+ca_serve_conf_unset(
+    const struct ca_serve_conf *c, const struct ca_serve_conf_key *k)
 {
 	const char *p = (const char *)c + k->off;
 

@@ -27,7 +27,7 @@
 struct est_req {
 	struct ca_serve *s;
 	struct evhttp_request *req;
-	const char *op;         /* "simpleenroll" or "simplereenroll" */
+	const char *op;             /* "simpleenroll" or "simplereenroll" */
 	char name[CA_NAME_MAX + 1]; /* the identity, once known */
 	char old_serial[CA_CERT_SERIAL_HEX];
 	int locked;
@@ -57,10 +57,11 @@ est_audit(struct est_req *r, const struct ca_index_entry *e, const char *reason)
 	FILE *f = r->s->audit;
 
 	ca_serve_peer(r->req, peer, sizeof(peer));
-	fprintf(f, "{\"ts\": \"%s\", \"event\": \"%s\", \"op\": \"%s\", "
-		   "\"peer\": ",
-	    ca_util_fmt_time(ca_util_now(), ts), e != NULL ? "issued" : "refused",
-	    r->op);
+	fprintf(f,
+	    "{\"ts\": \"%s\", \"event\": \"%s\", \"op\": \"%s\", "
+	    "\"peer\": ",
+	    ca_util_fmt_time(ca_util_now(), ts),
+	    e != NULL ? "issued" : "refused", r->op);
 	est_json_str(f, peer);
 	fprintf(f, ", \"name\": ");
 	est_json_str(f, r->name[0] != '\0' ? r->name : "-");
@@ -128,7 +129,8 @@ est_lock(struct est_req *r)
 	}
 	r->locked = 1;
 	s->ca.now = ca_util_now();
-	if (ca_ctx_reload_index(&s->ca) != 0 || ca_serve_est_keys_sync(s) != 0) {
+	if (ca_ctx_reload_index(&s->ca) != 0 ||
+	    ca_serve_est_keys_sync(s) != 0) {
 		est_refuse(r, 500, "cannot read the CA's index");
 		return (-1);
 	}
@@ -255,8 +257,9 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 		goto out;
 	}
 	if (ca_keyset_has(s->keys, id)) {
-		est_refuse(r, 400, "key reused: a certificate was already "
-				   "issued for this key; generate a new key");
+		est_refuse(r, 400,
+		    "key reused: a certificate was already "
+		    "issued for this key; generate a new key");
 		goto out;
 	}
 	if ((size_t)snprintf(out, sizeof(out), "%s/issued/%s", s->state_dir,
@@ -274,11 +277,11 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	creq.out_dir = out;
 	if (cur != NULL)
 		cur->status = CA_INDEX_SUPERSEDED;
-	if (ca_ctx_issue_pub(&s->ca, &creq, X509_REQ_get0_pubkey(csr),
-		key_type, &leaf, &e) != 0 ||
-	    (tokens != NULL && (ca_tokens_remove(tokens, token) != 0 ||
-				   ca_tokens_save(s->ca.store, tokens,
-				       s->ca.now) != 0)) ||
+	if (ca_ctx_issue_pub(&s->ca, &creq, X509_REQ_get0_pubkey(csr), key_type,
+		&leaf, &e) != 0 ||
+	    (tokens != NULL &&
+		(ca_tokens_remove(tokens, token) != 0 ||
+		    ca_tokens_save(s->ca.store, tokens, s->ca.now) != 0)) ||
 	    ca_ctx_save_index(&s->ca) != 0) {
 		est_refuse(r, 500, "issuance failed; see the server's log");
 		goto out;
@@ -339,8 +342,9 @@ ca_serve_est_reenroll(struct ca_serve *s, struct evhttp_request *req)
 		return;
 	}
 	if (cur->status == CA_INDEX_SUPERSEDED) {
-		est_refuse(&r, 403, "client certificate superseded: renew "
-				    "with the current one");
+		est_refuse(&r, 403,
+		    "client certificate superseded: renew "
+		    "with the current one");
 		return;
 	}
 	if (cur->not_after <= s->ca.now) {
@@ -350,12 +354,14 @@ ca_serve_est_reenroll(struct ca_serve *s, struct evhttp_request *req)
 	snprintf(file, sizeof(file), "certs/%s.pem", cur->serial);
 	if (ca_store_path(s->ca.store, file, path, sizeof(path)) != 0 ||
 	    (stored = ca_ctx_load_cert(path)) == NULL) {
-		est_refuse(&r, 500, "the CA's copy of the certificate is missing");
+		est_refuse(
+		    &r, 500, "the CA's copy of the certificate is missing");
 		return;
 	}
 	if (X509_cmp(stored, peer) != 0)
-		est_refuse(&r, 403, "client certificate differs from the CA's "
-				    "record");
+		est_refuse(&r, 403,
+		    "client certificate differs from the CA's "
+		    "record");
 	else if (est_rate(s, r.name, s->ca.now) != 0)
 		est_refuse(&r, 429, "rate limit for this identity");
 	else if (ca_ctx_names_of(stored, r.name, &names) != 0)
@@ -410,7 +416,8 @@ ca_serve_est_enroll(struct ca_serve *s, struct evhttp_request *req)
 		est_refuse(&r, 429, "rate limit for this identity");
 		goto out;
 	}
-	est_issue(&r, &none, ca_index_current(s->ca.idx, r.name), tokens, token);
+	est_issue(
+	    &r, &none, ca_index_current(s->ca.idx, r.name), tokens, token);
 out:
 	OPENSSL_cleanse(token, sizeof(token));
 	ca_tokens_free(tokens);

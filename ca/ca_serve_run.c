@@ -192,8 +192,8 @@ ca_serve_args(int argc, char **argv, struct ca_serve_conf *c,
 			for (char *p = key; *p != '\0'; p++)
 				if (*p == '-')
 					*p = '_';
-			if (ca_serve_conf_set(c, key, optarg, err,
-				sizeof(err)) != 0)
+			if (ca_serve_conf_set(
+				c, key, optarg, err, sizeof(err)) != 0)
 				return (ca_cmd_usage_error(ca_serve_usage,
 				    "--%s: %s", longopts[li].name, err));
 			break;
@@ -257,8 +257,7 @@ ca_serve_start(struct ca_serve *s)
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)c->max_body);
 	evhttp_set_max_headers_size(s->http, 16384);
 	evhttp_set_timeout(s->http, (int)c->timeout);
-	evhttp_set_allowed_methods(s->http,
-	    EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_bevcb(s->http, ca_serve_bevcb, s);
 	evhttp_set_gencb(s->http, ca_serve_dispatch, s);
 	return (ca_serve_bind(s));

@@ -132,7 +132,7 @@ ca_tokens_parse(const char *buf, size_t len)
 		if (ca_tokens_append(t, &e) != 0)
 			goto err;
 		continue;
-bad:
+	bad:
 		ca_util_err("tokens line %zu: %s", lineno, why);
 		goto err;
 	}

@@ -73,8 +73,8 @@ int ca_tokens_mint(
  * the name it is bound to; the token stays in T until ca_tokens_remove().
  * An expired token is removed from T.
  */
-enum ca_token_result ca_tokens_find(
-    struct ca_tokens *t, const char *token, int64_t now, char *name);
+enum ca_token_result
+ca_tokens_find(struct ca_tokens *t, const char *token, int64_t now, char *name);
 
 /* Remove TOKEN from T (after a successful enrollment); 0, or -1 if absent. */
 int ca_tokens_remove(struct ca_tokens *t, const char *token);
