@@ -380,21 +380,15 @@ ca_serve_est_enroll(struct ca_serve *s, struct evhttp_request *req)
 	    evhttp_request_get_input_headers(req), "Authorization");
 	struct ca_tokens *tokens = NULL;
 	char token[CA_TOKEN_HEX + 1];
-	size_t n;
 
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
 		est_refuse(&r, 401, "no bearer token");
 		return;
 	}
-	auth += 7;
-	auth += strspn(auth, " ");
-	n = strcspn(auth, " \t");
-	if (n != CA_TOKEN_HEX || auth[n + strspn(auth + n, " \t")] != '\0') {
+	if (ca_token_from_auth(auth, token) != 0) {
 		est_refuse(&r, 403, "malformed token");
 		return;
 	}
-	memcpy(token, auth, n);
-	token[n] = '\0';
 	if (est_lock(&r) != 0)
 		return;
 	if ((tokens = ca_tokens_load(s->ca.store)) == NULL) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -240,6 +241,23 @@ ca_tokens_remove(struct ca_tokens *t, const char *token)
 	if (i < 0)
 		return (-1);
 	ca_tokens_drop(t, (size_t)i);
+	return (0);
+}
+
+int
+ca_token_from_auth(const char *hdr, char *out)
+{
+	size_t n;
+
+	if (strncasecmp(hdr, "Bearer ", 7) != 0)
+		return (-1);
+	hdr += 7;
+	hdr += strspn(hdr, " ");
+	n = strspn(hdr, "0123456789abcdef");
+	if (n != CA_TOKEN_HEX || hdr[n + strspn(hdr + n, " \t")] != '\0')
+		return (-1);
+	memcpy(out, hdr, n);
+	out[n] = '\0';
 	return (0);
 }
 

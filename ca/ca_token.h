@@ -82,6 +82,13 @@ int ca_tokens_remove(struct ca_tokens *t, const char *token);
 /* The SHA-256 of TOKEN in lower-case hex into OUT (CA_TOKEN_HEX + 1). */
 int ca_token_hash(const char *token, char *out);
 
+/*
+ * Take the token out of an HTTP Authorization header value HDR: "Bearer"
+ * (any case), spaces, 64 hex digits, optional trailing blanks. Writes it
+ * into OUT (CA_TOKEN_HEX + 1); 0, or -1 when HDR is not that.
+ */
+int ca_token_from_auth(const char *hdr, char *out);
+
 /* Load DIR/tokens (missing: empty); NULL after printing the error. */
 struct ca_tokens *ca_tokens_load(struct ca_store *s);
 

@@ -24,7 +24,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 $(filter-out -Werror,$(WARN)) -fno-strict-aliasing \
 	-pthread -g -O1 $(FUZZ_SAN) $(PKG_CFLAGS)
-FUZZ_ALL := config pgwire policy identity httpreq ca_name spool
+FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est
 # Not T=: make check passes T= on to the integration tests.
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
@@ -36,6 +36,8 @@ FUZZ_SRC_identity := lib/identity.c proxy/policy.c
 FUZZ_SRC_httpreq := proxy/httpreq.c
 FUZZ_SRC_ca_name := ca/ca_name.c lib/duration.c lib/identity.c
 FUZZ_SRC_spool := proxy/spool.c lib/log.c
+FUZZ_SRC_est := ca/ca_csr.c ca/ca_token.c ca/ca_key.c ca/ca_name.c \
+	ca/ca_store.c ca/ca_util.c
 
 # Per-target libFuzzer options (the largest input worth trying).
 FUZZ_OPT_config := -max_len=8192 -dict=tests/fuzz/config.dict
@@ -45,6 +47,7 @@ FUZZ_OPT_identity := -max_len=4096
 FUZZ_OPT_httpreq := -max_len=5000 -dict=tests/fuzz/httpreq.dict
 FUZZ_OPT_ca_name := -max_len=1024
 FUZZ_OPT_spool := -max_len=8192
+FUZZ_OPT_est := -max_len=8192
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))

@@ -44,8 +44,8 @@ make_csr(EVP_PKEY *key, const char *cn, const char *san)
 	ck_assert(X509_REQ_set_pubkey(r, key));
 	if (san != NULL) {
 		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(
-		    NULL, NULL, NID_subject_alt_name, san);
+		X509_EXTENSION *e =
+		    X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
 
 		ck_assert_ptr_nonnull(e);
 		sk_X509_EXTENSION_push(exts, e);
@@ -164,16 +164,16 @@ START_TEST(csr_other_identity)
 	    strstr(check_key(k, "API", NULL, kt), "another identity"));
 	ck_assert_ptr_nonnull(strstr(
 	    check_key(k, "api", "DNS:postgres", kt), "another identity"));
-	ck_assert_ptr_nonnull(strstr(
-	    check_key(k, "api", "URI:spiffe://cotai.test/postgres", kt),
-	    "another identity"));
-	ck_assert_ptr_nonnull(strstr(
-	    check_key(k, "api", "URI:spiffe://evil.test/api", kt),
-	    "another identity"));
-	ck_assert_ptr_nonnull(strstr(
-	    check_key(k, "api", "IP:10.0.0.8", kt), "another identity"));
-	ck_assert_ptr_nonnull(strstr(
-	    check_key(k, "api", "email:a@b.c", kt), "another identity"));
+	ck_assert_ptr_nonnull(
+	    strstr(check_key(k, "api", "URI:spiffe://cotai.test/postgres", kt),
+		"another identity"));
+	ck_assert_ptr_nonnull(
+	    strstr(check_key(k, "api", "URI:spiffe://evil.test/api", kt),
+		"another identity"));
+	ck_assert_ptr_nonnull(
+	    strstr(check_key(k, "api", "IP:10.0.0.8", kt), "another identity"));
+	ck_assert_ptr_nonnull(
+	    strstr(check_key(k, "api", "email:a@b.c", kt), "another identity"));
 	EVP_PKEY_free(k);
 }
 END_TEST
@@ -285,7 +285,8 @@ START_TEST(token_once_for_its_name)
 	ck_assert_int_eq(ca_tokens_find(t2, tok, 500, name), CA_TOKEN_UNKNOWN);
 	ck_assert_int_eq(ca_tokens_remove(t2, tok), -1);
 	/* expired: refused and dropped */
-	ck_assert_int_eq(ca_tokens_find(t2, tok2, 2000, name), CA_TOKEN_EXPIRED);
+	ck_assert_int_eq(
+	    ca_tokens_find(t2, tok2, 2000, name), CA_TOKEN_EXPIRED);
 	ck_assert_int_eq(ca_tokens_find(t2, tok2, 1, name), CA_TOKEN_UNKNOWN);
 	/* malformed and never minted */
 	ck_assert_int_eq(ca_tokens_find(t, "abc", 1, name), CA_TOKEN_MALFORMED);
