@@ -72,7 +72,7 @@ est_audit(struct est_req *r, const struct ca_index_entry *e, const char *reason)
 		    e->serial, ca_util_fmt_time(e->not_after, ts));
 	else {
 		fprintf(f, ", \"reason\": ");
-		est_json_str(f, reason);
+		est_json_str(f, reason != NULL ? reason : "-");
 	}
 	fprintf(f, "}\n");
 	fflush(f);

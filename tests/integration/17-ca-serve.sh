@@ -259,6 +259,38 @@ if openssl s_client -connect "localhost:${URL##*:}" -tls1_2 \
 	fail "TLS 1.2 accepted"
 fi
 
+# --- 20 reenrollments at once, with CLI issues running alongside: every
+# one answered, no duplicate serial, an index the CLI still reads.
+for i in $(seq 20); do
+	"$CA" issue "par$i" --out "$T/par$i" >/dev/null
+	csr "par$i-new" "/CN=par$i"
+done
+jobs=()
+for i in $(seq 20); do
+	post simplereenroll "$T/par$i-new.csr" "par$i.p7" --cert "$T/par$i/par$i.crt" \
+	    --key "$T/par$i/par$i.key" >"$T/par$i.code" &
+	jobs+=($!)
+done
+for i in 1 2 3; do
+	"$CA" issue "cli$i" --out "$T/cli$i" >/dev/null &
+	jobs+=($!)
+done
+# (not a bare `wait`: it would wait for the server too)
+wait "${jobs[@]}"
+for i in $(seq 20); do
+	[ "$(cat "$T/par$i.code")" = 200 ] || fail "parallel reenroll par$i: $(cat "$T/par$i.code")"
+	certs_of "par$i.p7" "par$i-new.crt"
+	openssl x509 -in "$T/par$i-new.crt" -noout -subject | grep -q "CN *= *par$i$" ||
+	    fail "par$i got another identity"
+done
+dups=$(awk '/^[VSR] / {print $2}' "$COTAI_CA_DIR/index" | sort | uniq -d)
+[ -z "$dups" ] || fail "duplicate serials: $dups"
+"$CA" list >"$T/list"
+[ "$(grep -Ec '^par[0-9]+ .* valid$' "$T/list")" = 20 ] || fail "index after parallel reenrolls"
+[ "$(grep -Ec '^cli[0-9] .* valid$' "$T/list")" = 3 ] || fail "CLI issues lost"
+audits=$((audits + 19))
+audited 'issued.*simplereenroll'
+
 # --- per-identity rate and the connection bound, on a second server.
 serve lim --rate 2 --max-connections 1 --audit "$T/lim-audit.log"
 for i in 1 2 3; do
