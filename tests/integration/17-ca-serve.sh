@@ -95,7 +95,8 @@ openssl verify -CAfile "$T/ca.crt" -untrusted "$T/web1.crt" "$T/web1.crt" \
     >/dev/null || fail "enrolled cert does not verify"
 openssl x509 -in "$T/web1.crt" -noout -ext subjectAltName >"$T/san"
 assert_grep 'URI:spiffe://cotai.test/web, DNS:web' "$T/san"
-code=$(post simpleenroll "$T/web1.csr" body -H "Authorization: Bearer $tok")
+csr web1b /CN=web
+code=$(post simpleenroll "$T/web1b.csr" body -H "Authorization: Bearer $tok")
 expect_http 403 "$code" "token reuse"
 audited 'refused.*already used token'
 # An expired token (minted an hour ago with a 1-minute life).
