@@ -30,7 +30,8 @@ static const char ca_serve_usage[] =
     "\"cotai-ca token\"), POST /.well-known/est/simplereenroll (the client\n"
     "certificate being replaced) and GET /crl. Flags win over FILE (YAML,\n"
     "the same keys with '_'). --check validates, prints the effective\n"
-    "configuration and exits. See ca/README.md.\n";
+    "configuration and exits. SIGHUP reloads tls_cert and tls_key.\n"
+    "See ca/README.md.\n";
 
 /*
  * Accept any client certificate during the handshake: the decision is
@@ -144,9 +145,25 @@ static void
 ca_serve_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct ca_serve *s = arg;
+	SSL_CTX *ctx;
 
-	fprintf(stderr, "cotai-ca: serve: signal %d, exiting\n", (int)sig);
-	event_base_loopexit(s->base, NULL);
+	if (sig != SIGHUP) {
+		fprintf(
+		    stderr, "cotai-ca: serve: signal %d, exiting\n", (int)sig);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	/* Live connections keep the old context through their SSL. */
+	if ((ctx = ca_serve_tls(s)) == NULL) {
+		fprintf(stderr,
+		    "cotai-ca: serve: SIGHUP: reload failed, "
+		    "keeping the current certificate\n");
+		return;
+	}
+	SSL_CTX_free(s->ssl);
+	s->ssl = ctx;
+	fprintf(stderr, "cotai-ca: serve: SIGHUP: reloaded %s\n",
+	    s->conf->tls_cert);
 }
 
 /* Parse the flags into C (CONFIG gets -c); 1 to exit 0 (help). */
@@ -287,7 +304,7 @@ ca_cmd_serve(const char *dir, int argc, char **argv)
 {
 	static struct ca_serve_conf conf;
 	struct ca_serve s;
-	struct event *sig_term = NULL, *sig_int = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *sig_hup = NULL;
 	const char *config = NULL;
 	char err[PATH_MAX + 512];
 	int check = 0, rc;
@@ -319,7 +336,10 @@ ca_cmd_serve(const char *dir, int argc, char **argv)
 		 s.base, SIGTERM, ca_serve_on_signal, &s)) == NULL ||
 	    (sig_int = evsignal_new(s.base, SIGINT, ca_serve_on_signal, &s)) ==
 		NULL ||
-	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0) {
+	    (sig_hup = evsignal_new(s.base, SIGHUP, ca_serve_on_signal, &s)) ==
+		NULL ||
+	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
+	    event_add(sig_hup, NULL) != 0) {
 		ca_util_err("signal setup failed");
 		goto out;
 	}
@@ -330,6 +350,8 @@ out:
 		event_free(sig_term);
 	if (sig_int != NULL)
 		event_free(sig_int);
+	if (sig_hup != NULL)
+		event_free(sig_hup);
 	ca_serve_free(&s);
 	return (rc);
 }

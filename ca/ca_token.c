@@ -225,11 +225,11 @@ ca_tokens_find(struct ca_tokens *t, const char *token, int64_t now, char *name)
 		return (CA_TOKEN_MALFORMED);
 	if ((i = ca_tokens_index(t, token)) < 0)
 		return (CA_TOKEN_UNKNOWN);
+	memcpy(name, t->v[i].name, strlen(t->v[i].name) + 1);
 	if (t->v[i].expires <= now) {
 		ca_tokens_drop(t, (size_t)i);
 		return (CA_TOKEN_EXPIRED);
 	}
-	memcpy(name, t->v[i].name, strlen(t->v[i].name) + 1);
 	return (CA_TOKEN_OK);
 }
 

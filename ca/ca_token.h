@@ -69,9 +69,9 @@ int ca_tokens_mint(
     struct ca_tokens *t, const char *name, int64_t expires, char *out);
 
 /*
- * Look TOKEN up at NOW. On CA_TOKEN_OK, NAME (CA_NAME_MAX + 1 bytes) gets
- * the name it is bound to; the token stays in T until ca_tokens_remove().
- * An expired token is removed from T.
+ * Look TOKEN up at NOW. On CA_TOKEN_OK and CA_TOKEN_EXPIRED, NAME
+ * (CA_NAME_MAX + 1 bytes) gets the name it is bound to; a valid token stays
+ * in T until ca_tokens_remove(), an expired one is removed from T.
  */
 enum ca_token_result
 ca_tokens_find(struct ca_tokens *t, const char *token, int64_t now, char *name);

@@ -56,6 +56,7 @@ expect_http() {
 }
 
 serve est --audit "$A" --ttl 2h
+est_pid=$LAST_PID
 audits=0
 # audited PATTERN: one more audit line, and it matches PATTERN.
 audited() {
@@ -104,7 +105,7 @@ old=$(COTAI_CA_NOW=$(($(date +%s) - 3600)) "$CA" token late --ttl 1m 2>/dev/null
 csr late /CN=late
 code=$(post simpleenroll "$T/late.csr" body -H "Authorization: Bearer $old")
 expect_http 403 "$code" "expired token"
-audited 'refused.*token expired'
+audited 'refused.*"name": "late".*token expired'
 "$CA" list >"$T/list"
 assert_grep "^web +[0-9A-F]+ .* valid$" "$T/list"
 
@@ -243,6 +244,25 @@ code=$(curl -sS --cacert "$T/ca.crt" -H "If-None-Match: $etag" -o "$T/crl2.der" 
     -D "$T/h" -w '%{http_code}' "$URL/crl")
 expect_http 200 "$code" "CRL after a revocation"
 assert_no_grep "$etag" "$T/h"
+
+# --- SIGHUP reloads the server's own certificate; a bad one is refused.
+served_serial() {
+	openssl s_client -connect "localhost:${URL##*:}" </dev/null 2>/dev/null |
+	    openssl x509 -noout -serial | cut -d= -f2
+}
+before=$(served_serial)
+"$CA" renew est-server >/dev/null
+after=$(openssl x509 -in "$T/srv/est-server.crt" -noout -serial | cut -d= -f2)
+[ "$before" != "$after" ] || fail "renew did not change the serial"
+kill -HUP "$est_pid"
+wait_for "reloaded certificate" 10 sh -c "grep -q 'SIGHUP: reloaded' '$T/est.log'"
+[ "$(served_serial)" = "$after" ] || fail "SIGHUP did not load the renewed certificate"
+cp "$T/srv/est-server.key" "$T/good.key"
+echo garbage >"$T/srv/est-server.key"
+kill -HUP "$est_pid"
+wait_for "refused reload" 10 sh -c "grep -q 'reload failed' '$T/est.log'"
+[ "$(served_serial)" = "$after" ] || fail "a failed reload changed the certificate"
+cp "$T/good.key" "$T/srv/est-server.key"
 
 # --- bounds: body size, unknown path and method.
 head -c 20000 /dev/zero | base64 >"$T/big.csr"
