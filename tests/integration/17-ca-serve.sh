@@ -313,7 +313,8 @@ audits=$((audits + 19))
 audited 'issued.*simplereenroll'
 
 # --- per-identity rate and the connection bound, on a second server.
-serve lim --rate 2 --max-connections 1 --audit "$T/lim-audit.log"
+serve lim --rate 2 --max-connections 1 --timeout 2s \
+    --audit "$T/lim-audit.log"
 for i in 1 2 3; do
 	"$CA" issue "r$i" --out "$T/r$i" >/dev/null
 done
@@ -343,6 +344,11 @@ wait_exit "$holder"
 code=$(curl -sS --cacert "$T/ca.crt" --max-time 5 -o /dev/null \
     -w '%{http_code}' "$URL/crl")
 expect_http 200 "$code" "after the held connection closed"
+# A connection that never says anything (not even a ClientHello) is closed
+# after the timeout, so idle sockets cannot hold the slots forever.
+exec 8<>"/dev/tcp/127.0.0.1/${URL##*:}"
+timeout 8 cat <&8 >/dev/null || fail "idle connection not closed after the timeout"
+exec 8<&-
 
 # --- config file: FILE:LINE:COL errors, --check, flags win.
 cat >"$T/serve.yaml" <<YAML
