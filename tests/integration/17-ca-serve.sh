@@ -332,7 +332,7 @@ expect_http 200 "$code" "rate is per identity"
 mkfifo "$T/hold"
 exec 7<>"$T/hold"
 # (a background job's stdin is /dev/null unless redirected inside it)
-spawn holder sh -c 'exec openssl s_client -connect "$1" <"$2"' sh \
+spawn holder sh -c 'exec openssl s_client -connect "$1" <"$2" 7>&-' sh \
     "localhost:${URL##*:}" "$T/hold"
 holder=$LAST_PID
 wait_for "holder connected" 10 grep -q CONNECTED "$T/holder.log"
