@@ -313,8 +313,7 @@ audits=$((audits + 19))
 audited 'issued.*simplereenroll'
 
 # --- per-identity rate and the connection bound, on a second server.
-serve lim --rate 2 --max-connections 1 --timeout 2s \
-    --audit "$T/lim-audit.log"
+serve lim --rate 2 --max-connections 1 --audit "$T/lim-audit.log"
 for i in 1 2 3; do
 	"$CA" issue "r$i" --out "$T/r$i" >/dev/null
 done
@@ -335,7 +334,9 @@ exec 7<>"$T/hold"
 spawn holder sh -c 'exec openssl s_client -connect "$1" <"$2" 7>&-' sh \
     "localhost:${URL##*:}" "$T/hold"
 holder=$LAST_PID
-wait_for "holder connected" 10 grep -q CONNECTED "$T/holder.log"
+# (after the TLS handshake, so the server has accepted it: CONNECTED is
+# printed when the kernel completes the TCP handshake, before accept)
+wait_for "holder's handshake" 10 grep -q 'Verify return code' "$T/holder.log"
 code=$(curl -sS --cacert "$T/ca.crt" --max-time 2 -o /dev/null \
     -w '%{http_code}' "$URL/crl" 2>/dev/null || true)
 [ "$code" = 000 ] || fail "second connection served past max_connections ($code)"
@@ -346,6 +347,7 @@ code=$(curl -sS --cacert "$T/ca.crt" --max-time 5 -o /dev/null \
 expect_http 200 "$code" "after the held connection closed"
 # A connection that never says anything (not even a ClientHello) is closed
 # after the timeout, so idle sockets cannot hold the slots forever.
+serve idle --timeout 2s --audit "$T/idle-audit.log"
 exec 8<>"/dev/tcp/127.0.0.1/${URL##*:}"
 timeout 8 cat <&8 >/dev/null || fail "idle connection not closed after the timeout"
 exec 8<&-
