@@ -228,7 +228,7 @@ out:
  * Load DIR/crl.pem's first CRL as DER, with its ETag (SHA-256 prefix) and
  * Last-Modified (its lastUpdate), when the file changed since last time.
  */
-static int
+int
 ca_serve_crl_load(struct ca_serve *s)
 {
 	char path[PATH_MAX];
@@ -257,7 +257,10 @@ ca_serve_crl_load(struct ca_serve *s)
 	if ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) == NULL ||
 	    (len = i2d_X509_CRL(crl, &der)) <= 0 ||
 	    !EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) ||
-	    ca_util_asn1_time(X509_CRL_get0_lastUpdate(crl), &t) != 0) {
+	    ca_util_asn1_time(X509_CRL_get0_lastUpdate(crl), &t) != 0 ||
+	    X509_CRL_get0_nextUpdate(crl) == NULL ||
+	    ca_util_asn1_time(
+		X509_CRL_get0_nextUpdate(crl), &s->crl_next_update) != 0) {
 		ca_util_err_ssl("read CRL %s", path);
 		goto out;
 	}

@@ -57,6 +57,8 @@ struct ca_serve {
 	size_t crl_len;
 	char crl_etag[48];
 	char crl_modified[64];
+	int64_t crl_next_update; /* of the loaded CRL, unix seconds */
+	struct event *crl_timer;
 	struct {
 		dev_t dev;
 		ino_t ino;
@@ -96,6 +98,11 @@ struct bufferevent *ca_serve_bevcb(struct event_base *base, void *arg);
 
 /* evhttp's request callback: route by method and path. */
 void ca_serve_dispatch(struct evhttp_request *req, void *arg);
+
+/*
+ * Load DIR/crl.pem's first CRL into S (when the file changed); 0 or -1.
+ */
+int ca_serve_crl_load(struct ca_serve *s);
 
 /* Build S->cacerts: root and intermediate, base64 PKCS#7; 0 or -1. */
 int ca_serve_build_cacerts(struct ca_serve *s);

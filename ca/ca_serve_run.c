@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 
 #include "ca_cmd.h"
+#include "ca_crl.h"
 #include "ca_serve.h"
 #include "ca_util.h"
 
@@ -166,6 +167,38 @@ ca_serve_on_signal(evutil_socket_t sig, short what, void *arg)
 	    s->conf->tls_cert);
 }
 
+/*
+ * Keep the CRL fresh without cron: when less than half of its validity is
+ * left at the CA's clock, sign a new one (under the lock, like "cotai-ca
+ * crl": DIR/crl.pem and every output directory). Runs at start and every
+ * CA_SERVE_CRL_CHECK seconds; a failure is logged and retried next time.
+ */
+#define CA_SERVE_CRL_CHECK 600
+
+static void
+ca_serve_crl_refresh(struct ca_serve *s)
+{
+	int64_t now = ca_util_now();
+
+	if (ca_serve_crl_load(s) == 0 &&
+	    s->crl_next_update - now > CA_CRL_VALIDITY / 2)
+		return;
+	if (ca_store_lock(s->ca.store) != 0)
+		return;
+	s->ca.now = now;
+	if (ca_ctx_reload_index(&s->ca) == 0 &&
+	    ca_ctx_publish_crl(&s->ca, NULL, 1) == 0)
+		fprintf(stderr, "cotai-ca: serve: signed a new CRL\n");
+	ca_store_unlock(s->ca.store);
+	ca_serve_crl_load(s);
+}
+
+static void
+ca_serve_on_crl_timer(evutil_socket_t fd, short what, void *arg)
+{
+	ca_serve_crl_refresh(arg);
+}
+
 /* Parse the flags into C (CONFIG gets -c); 1 to exit 0 (help). */
 static int
 ca_serve_args(int argc, char **argv, struct ca_serve_conf *c,
@@ -284,6 +317,8 @@ static void
 ca_serve_free(struct ca_serve *s)
 {
 	/* Connections (and their SSL objects) go before what they count. */
+	if (s->crl_timer != NULL)
+		event_free(s->crl_timer);
 	if (s->http != NULL)
 		evhttp_free(s->http);
 	s->lis = NULL;
@@ -341,6 +376,14 @@ ca_cmd_serve(const char *dir, int argc, char **argv)
 	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
 	    event_add(sig_hup, NULL) != 0) {
 		ca_util_err("signal setup failed");
+		goto out;
+	}
+	ca_serve_crl_refresh(&s);
+	if ((s.crl_timer = event_new(
+		 s.base, -1, EV_PERSIST, ca_serve_on_crl_timer, &s)) == NULL ||
+	    event_add(s.crl_timer, &(struct timeval){CA_SERVE_CRL_CHECK, 0}) !=
+		0) {
+		ca_util_err("timer setup failed");
 		goto out;
 	}
 	if (event_base_dispatch(s.base) == 0)

@@ -352,6 +352,18 @@ exec 8<>"/dev/tcp/127.0.0.1/${URL##*:}"
 timeout 8 cat <&8 >/dev/null || fail "idle connection not closed after the timeout"
 exec 8<&-
 
+# --- the server keeps the CRL fresh: with less than half of its 4 days
+# left (the CA's clock 3 days ahead), it signs a new one at start.
+last=$(openssl crl -in "$COTAI_CA_DIR/crl.pem" -noout -lastupdate)
+COTAI_CA_NOW=$(($(date +%s) + 3 * 86400)) serve fresh --audit "$T/fresh-audit.log"
+wait_for "CRL refreshed" 10 grep -q 'signed a new CRL' "$T/fresh.log"
+curl -sS --cacert "$T/ca.crt" -o "$T/crl3.der" "$URL/crl"
+now3=$(openssl crl -inform DER -in "$T/crl3.der" -noout -lastupdate)
+[ "$now3" != "$last" ] || fail "CRL not refreshed"
+[ $(($(date -d "${now3#*=}" +%s) - $(date +%s))) -gt $((2 * 86400)) ] ||
+    fail "new CRL not signed at the CA's clock: $now3"
+cmp -s "$COTAI_CA_DIR/crl.pem" "$T/srv/crl.pem" || fail "crl.pem not copied to the output directories"
+
 # --- config file: FILE:LINE:COL errors, --check, flags win.
 cat >"$T/serve.yaml" <<YAML
 listen: 127.0.0.1:0
