@@ -22,7 +22,8 @@ static const char ca_cmd_init_usage[] =
     "[--passphrase-file FILE]\n"
     "                [--permit-dns NAME]...\n"
     "Create a CA in DIR: an ECDSA P-384 root (10 years, key encrypted with\n"
-    "AES-256) and an ECDSA P-256 issuing intermediate (1 year) whose name\n"
+    "scrypt and AES-256) and an ECDSA P-256 issuing intermediate (1 year) "
+    "whose name\n"
     "constraints permit URI spiffe://TD/... and, when --permit-dns is given,\n"
     "only DNS names equal to or under each NAME. Without\n"
     "--passphrase-file a random passphrase is written to DIR/ca.pass.\n";
@@ -238,8 +239,8 @@ ca_cmd_init(const char *dir, int argc, char **argv)
 		goto out;
 	printf("initialized CA for trust domain %s in %s\n", o.td, dir);
 	printf("root:         %s/ca.crt (the trust bundle)\n", dir);
-	printf(
-	    "root key:     %s/ca.key (PKCS#8, AES-256; only init needs it)\n",
+	printf("root key:     %s/ca.key (PKCS#8, scrypt + AES-256; only init "
+	       "needs it)\n",
 	    dir);
 	if (o.pass_file == NULL)
 		printf(

@@ -9,6 +9,7 @@
 
 #include "ca_cmd.h"
 #include "ca_ctx.h"
+#include "ca_readback.h"
 #include "ca_util.h"
 #include "duration.h"
 
@@ -23,7 +24,8 @@ static const char ca_cmd_issue_usage[] =
     "then intermediate), OUTDIR/NAME.key (0600), OUTDIR/ca.crt and\n"
     "OUTDIR/crl.pem; with --combined also OUTDIR/NAME.pem (leaf,\n"
     "intermediate and key in one 0600 file, for MongoDB). Refuses a NAME\n"
-    "that already has a valid certificate.\n";
+    "that already has a valid certificate, and the names ca and crl (they\n"
+    "would replace OUTDIR/ca.crt or OUTDIR/crl.pem).\n";
 
 static const char ca_cmd_renew_usage[] =
     "usage: cotai-ca [--dir DIR] renew NAME | --all [--if-due]\n"
@@ -170,6 +172,11 @@ ca_cmd_issue_parse(
 		    "malformed name \"%s\": use DNS labels of [a-z0-9-] "
 		    "separated by '.'",
 		    o->name));
+	if (o->name != NULL && ca_name_reserved(o->name) != NULL)
+		return (ca_cmd_usage_error(usage,
+		    "name \"%s\" is reserved: OUTDIR/%s is the output "
+		    "directory's own file",
+		    o->name, ca_name_reserved(o->name)));
 	return (CA_CMD_OK);
 }
 
@@ -240,7 +247,8 @@ ca_cmd_issue(const char *dir, int argc, char **argv)
 	req.out_dir = out;
 	req.combined = o.combined;
 	if (ca_ctx_issue(&c, &req, &e) != 0 || ca_ctx_save_index(&c) != 0 ||
-	    ca_ctx_publish_crl(&c, out, 0) != 0)
+	    ca_ctx_publish_crl(&c, out, 0) != 0 ||
+	    ca_readback_check(out, &e, req.combined) != 0)
 		goto out;
 	ca_cmd_issue_report("issued", &e, o.json);
 	rc = CA_CMD_OK;
@@ -290,6 +298,8 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 		ca_index_at(c->idx, i)->status = CA_INDEX_VALID;
 		goto out;
 	}
+	if (ca_readback_check(out, &e, req.combined) != 0)
+		goto out;
 	ca_cmd_issue_report("renewed", &e, o->json);
 	rc = 0;
 out:

@@ -301,6 +301,13 @@ ca_ctx_issue(
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
+	/* Also for renew of a name issued before names were reserved. */
+	if (ca_name_reserved(req->name) != NULL) {
+		ca_util_err("name \"%s\" is reserved: %s/%s is the output "
+			    "directory's own file",
+		    req->name, req->out_dir, ca_name_reserved(req->name));
+		return (-1);
+	}
 	memset(&lr, 0, sizeof(lr));
 	lr.name = req->name;
 	lr.trust_domain = c->td;

@@ -4,10 +4,13 @@
 #include "ca_key.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 
 #include "ca_store.h"
@@ -89,6 +92,31 @@ ca_key_generate(enum ca_key_type type)
 	return (key);
 }
 
+/* Write KEY into B as an scrypt-encrypted PKCS#8 PEM; 1 or 0. */
+static int
+ca_key_write_scrypt(BIO *b, EVP_PKEY *key, const char *pass, size_t passlen)
+{
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *p8 = NULL;
+	int ok = 0;
+
+	if (passlen > INT_MAX || (p8inf = EVP_PKEY2PKCS8(key)) == NULL ||
+	    (pbe = PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL,
+		 CA_KEY_SCRYPT_N, CA_KEY_SCRYPT_R, CA_KEY_SCRYPT_P)) == NULL)
+		goto out;
+	/* On success P8 owns PBE. */
+	if ((p8 = PKCS8_set0_pbe(pass, (int)passlen, p8inf, pbe)) == NULL)
+		goto out;
+	pbe = NULL;
+	ok = PEM_write_bio_PKCS8(b, p8);
+out:
+	X509_SIG_free(p8);
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	return (ok);
+}
+
 BIO *
 ca_key_to_pem(EVP_PKEY *key, const char *pass, size_t passlen)
 {
@@ -100,8 +128,7 @@ ca_key_to_pem(EVP_PKEY *key, const char *pass, size_t passlen)
 		return (NULL);
 	}
 	if (pass != NULL)
-		ok = PEM_write_bio_PKCS8PrivateKey(
-		    b, key, EVP_aes_256_cbc(), pass, (int)passlen, NULL, NULL);
+		ok = ca_key_write_scrypt(b, key, pass, passlen);
 	else
 		ok = PEM_write_bio_PKCS8PrivateKey(
 		    b, key, NULL, NULL, 0, NULL, NULL);

@@ -34,14 +34,26 @@ const char *ca_key_type_name(enum ca_key_type type);
 EVP_PKEY *ca_key_generate(enum ca_key_type type);
 
 /*
- * Encode KEY as PKCS#8 PEM into a new memory BIO: encrypted with AES-256
- * (PBES2) when PASS is not NULL, else in the clear. NULL on error.
+ * The scrypt cost of an encrypted key (RFC 7914): N = 2^14, r = 8, p = 5,
+ * one of OWASP's equivalent choices; 16 MiB per derivation, within the
+ * 32 MiB OpenSSL allows by default when it decrypts, so `openssl pkey`
+ * still reads the key.
+ */
+#define CA_KEY_SCRYPT_N 16384
+#define CA_KEY_SCRYPT_R 8
+#define CA_KEY_SCRYPT_P 5
+
+/*
+ * Encode KEY as PKCS#8 PEM into a new memory BIO: encrypted (PBES2 with
+ * the scrypt KDF above and AES-256-CBC) when PASS is not NULL, else in the
+ * clear. NULL on error.
  */
 BIO *ca_key_to_pem(EVP_PKEY *key, const char *pass, size_t passlen);
 
 /*
  * Load a PKCS#8 PEM key from PATH, which must be private to us (see
- * ca_store_check_private); PASS may be NULL for an unencrypted key.
+ * ca_store_check_private); PASS may be NULL for an unencrypted key. Keys
+ * written before scrypt (PBES2 with PBKDF2) load as before.
  */
 EVP_PKEY *ca_key_load(const char *path, const char *pass);
 

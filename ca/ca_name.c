@@ -62,6 +62,18 @@ ca_name_trust_domain(const char *td)
 	return (ca_name_labels(td, CA_NAME_TD_MAX, "_"));
 }
 
+const char *
+ca_name_reserved(const char *name)
+{
+	if (name == NULL)
+		return (NULL);
+	if (strcmp(name, "ca") == 0)
+		return ("ca.crt");
+	if (strcmp(name, "crl") == 0)
+		return ("crl.pem");
+	return (NULL);
+}
+
 int
 ca_name_ip(const char *ip)
 {

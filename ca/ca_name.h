@@ -33,6 +33,13 @@ int ca_name_dns(const char *name);
  */
 int ca_name_trust_domain(const char *td);
 
+/*
+ * The fixed file of an output directory that workload NAME would collide
+ * with (NAME.crt is "ca.crt" for "ca", NAME.pem is "crl.pem" for "crl"),
+ * or NULL when NAME is free. Such names are refused for issue and renew.
+ */
+const char *ca_name_reserved(const char *name);
+
 /* An IPv4 or IPv6 address literal (inet_pton). */
 int ca_name_ip(const char *ip);
 
