@@ -107,6 +107,13 @@ $(BUILD)/unit_suites.h: $(UNIT_SRC) Makefile
 	  done; echo; } > $@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tests/unit/runner.o: $(BUILD)/unit_suites.h
 
+# The layers: lib/ sees only lib/, ca/ and config/ see lib/ and themselves
+# (never proxy/), so a header from a higher layer is a compile error.
+$(LIB_OBJ): CPPFLAGS := $(filter-out -Iconfig -Iproxy -Ica,$(CPPFLAGS))
+$(CA_OBJ) $(call obj,ca/main.c): CPPFLAGS := \
+	$(filter-out -Iconfig -Iproxy,$(CPPFLAGS))
+$(CONFIG_OBJ): CPPFLAGS := $(filter-out -Iproxy -Ica,$(CPPFLAGS))
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "spiffe.h"
+
 static int
 ca_name_is_alnum(char c)
 {
@@ -59,6 +61,9 @@ ca_name_dns(const char *name)
 int
 ca_name_trust_domain(const char *td)
 {
+	/* The SPIFFE grammar, then DNS-style labels on top. */
+	if (td == NULL || spiffe_td_check(td, strlen(td), NULL) != 0)
+		return (-1);
 	return (ca_name_labels(td, CA_NAME_TD_MAX, "_"));
 }
 
@@ -94,56 +99,9 @@ ca_name_spiffe_id(const char *td, const char *name, char *buf, size_t len)
 
 	if (ca_name_trust_domain(td) != 0 || ca_name_workload(name) != 0)
 		return (-1);
-	n = snprintf(buf, len, "spiffe://%s/%s", td, name);
+	n = snprintf(buf, len, SPIFFE_PREFIX "%s/%s", td, name);
 	if (n < 0 || (size_t)n >= len)
 		return (-1);
-	return (0);
-}
-
-/* One SPIFFE path segment of LEN bytes at S. */
-static int
-ca_name_spiffe_segment(const char *s, size_t len)
-{
-	if (len == 0 || (len == 1 && s[0] == '.') ||
-	    (len == 2 && s[0] == '.' && s[1] == '.'))
-		return (-1);
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!ca_name_is_alnum(c) && !(c >= 'A' && c <= 'Z') &&
-		    c != '.' && c != '-' && c != '_')
-			return (-1);
-	}
-	return (0);
-}
-
-int
-ca_name_spiffe_parse(const char *id, char *td, size_t tdlen, const char **path)
-{
-	static const char scheme[] = "spiffe://";
-	const char *p, *slash;
-	size_t n;
-
-	if (id == NULL || strncmp(id, scheme, sizeof(scheme) - 1) != 0)
-		return (-1);
-	p = id + sizeof(scheme) - 1;
-	if ((slash = strchr(p, '/')) == NULL)
-		return (-1);
-	n = (size_t)(slash - p);
-	if (n == 0 || n >= tdlen)
-		return (-1);
-	memcpy(td, p, n);
-	td[n] = '\0';
-	if (ca_name_trust_domain(td) != 0)
-		return (-1);
-	p = slash + 1;
-	*path = p;
-	do {
-		slash = strchr(p, '/');
-		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-		if (ca_name_spiffe_segment(p, n) != 0)
-			return (-1);
-		p += n + 1;
-	} while (slash != NULL);
-	return (0);
+	/* A name the CA accepts is always a valid SPIFFE ID. */
+	return (spiffe_parse(buf, SPIFFE_NEED_PATH, NULL, NULL));
 }

@@ -28,8 +28,10 @@ int ca_name_workload(const char *name);
 int ca_name_dns(const char *name);
 
 /*
- * A SPIFFE trust domain: 1-255 characters of [a-z0-9._-], not starting or
- * ending with '.', no empty labels.
+ * A trust domain for init: valid in the SPIFFE grammar (spiffe.h: 1-255
+ * characters of [a-z0-9._-]) and, on top, DNS-style labels: not starting
+ * or ending with '.', no empty labels, labels of 1-63 characters that
+ * start and end with a letter or digit.
  */
 int ca_name_trust_domain(const char *td);
 
@@ -45,17 +47,9 @@ int ca_name_ip(const char *ip);
 
 /*
  * Write "spiffe://TD/NAME" into BUF of LEN bytes; returns 0, or -1 when
- * either part is invalid or it does not fit.
+ * either part is invalid, it does not fit, or the result is not a valid
+ * SPIFFE ID (spiffe_parse()).
  */
 int ca_name_spiffe_id(const char *td, const char *name, char *buf, size_t len);
-
-/*
- * Split a SPIFFE ID into trust domain and path (without the leading '/');
- * returns 0, or -1 unless ID is "spiffe://TD/PATH" with a valid TD and a
- * non-empty path of valid segments ([A-Za-z0-9._-], no "." or ".."). The
- * outputs point into TD (TDLEN bytes) and the returned *PATH points into ID.
- */
-int
-ca_name_spiffe_parse(const char *id, char *td, size_t tdlen, const char **path);
 
 #endif

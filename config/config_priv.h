@@ -111,7 +111,7 @@ int cfg_bool(const char *s, bool *out);
 bool cfg_name_ok(const char *s);
 /* "KEY[I]" into BUF, cut to fit. */
 void cfg_key_index(char *buf, size_t len, const char *key, size_t i);
-/* A scalar or a non-empty sequence of policy patterns (policy.h). */
+/* A scalar or a non-empty sequence of policy patterns (spiffe.h). */
 /*
  * A list value: a scalar or a non-empty sequence, each element parsed by
  * ELEM into a new string; NOT_MAPPING is the error for a mapping.

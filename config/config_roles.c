@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "spiffe.h"
 
 /* PostgreSQL's NAMEDATALEN - 1: longer names never reach a role check. */
 #define CFG_PGNAME_MAX 63
@@ -127,7 +127,7 @@ cfg_roles(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		if ((pat = cfg_scalar(c, kn, key)) == NULL)
 			return (-1);
 		cfg_subkey(k, sizeof(k), key, pat);
-		if (policy_pattern_check(pat, &why) == -1)
+		if (spiffe_pattern_check(pat, &why) == -1)
 			return (cfg_err(c, kn->start_mark, k,
 			    "bad pattern \"%s\": %s", pat,
 			    why != NULL ? why : "invalid"));

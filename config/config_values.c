@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "duration.h"
-#include "policy.h"
+#include "spiffe.h"
 
 #define NKEYS(a) (sizeof(a) / sizeof(a[0]))
 #define CFG_DUR_MAX (7ULL * 86400000) /* 7 days */
@@ -142,7 +142,7 @@ cfg_key_index(char *buf, size_t len, const char *key, size_t i)
 		buf[0] = '\0';
 }
 
-/* Store one pattern after policy_pattern_check; 0 or -1. */
+/* Store one pattern after spiffe_pattern_check; 0 or -1. */
 static int
 cfg_pattern(struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot)
 {
@@ -150,7 +150,7 @@ cfg_pattern(struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot)
 
 	if ((s = cfg_scalar(c, n, key)) == NULL)
 		return (-1);
-	if (policy_pattern_check(s, &why) == -1)
+	if (spiffe_pattern_check(s, &why) == -1)
 		return (cfg_err(c, n->start_mark, key, "bad pattern \"%s\": %s",
 		    s, why != NULL ? why : "invalid"));
 	if ((*slot = strdup(s)) == NULL)

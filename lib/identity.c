@@ -11,52 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
-#define SPIFFE_PREFIX "spiffe://"
-#define SPIFFE_PREFIX_LEN 9
-#define SPIFFE_MAX 2048
-#define SPIFFE_TD_MAX 255
-
-static bool
-identity_tdchar(char ch)
-{
-	return ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-	    ch == '.' || ch == '-' || ch == '_');
-}
-
-static bool
-identity_pathchar(char ch)
-{
-	return (identity_tdchar(ch) || (ch >= 'A' && ch <= 'Z'));
-}
-
-bool
-identity_spiffe_valid(const char *uri)
-{
-	const char *p, *seg;
-
-	if (uri == NULL || strlen(uri) > SPIFFE_MAX ||
-	    strncmp(uri, SPIFFE_PREFIX, SPIFFE_PREFIX_LEN) != 0)
-		return (false);
-	for (p = uri + SPIFFE_PREFIX_LEN; *p != '\0' && *p != '/'; p++) {
-		if (!identity_tdchar(*p))
-			return (false);
-	}
-	if (p == uri + SPIFFE_PREFIX_LEN ||
-	    (size_t)(p - uri - SPIFFE_PREFIX_LEN) > SPIFFE_TD_MAX)
-		return (false);
-	while (*p == '/') {
-		seg = ++p;
-		while (*p != '\0' && *p != '/') {
-			if (!identity_pathchar(*p))
-				return (false);
-			p++;
-		}
-		if (p == seg || (p - seg == 1 && seg[0] == '.') ||
-		    (p - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-			return (false);
-	}
-	return (*p == '\0');
-}
+#include "spiffe.h"
 
 /* Copy an IA5String URI; NULL if it holds a NUL or a non-ASCII byte. */
 static char *
@@ -72,13 +27,17 @@ identity_uri(const ASN1_IA5STRING *s)
 	return (strndup((const char *)d, (size_t)len));
 }
 
-/* The spiffe URI SANs: 0 with *out set (or NULL if none), -1 if bad. */
+/*
+ * The spiffe URI SAN: 0 with *out set (or NULL if none), -1 if bad. A
+ * SPIFFE ID must be the certificate's only URI SAN (X.509-SVID): another
+ * URI beside it, spiffe or not, makes the identity malformed.
+ */
 static int
 identity_san(X509 *cert, char **out)
 {
 	GENERAL_NAMES *gens = NULL;
 	char *uri = NULL;
-	int rc = -1, crit = 0;
+	int rc = -1, crit = 0, nuri = 0;
 
 	*out = NULL;
 	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
@@ -91,6 +50,7 @@ identity_san(X509 *cert, char **out)
 
 		if (g->type != GEN_URI)
 			continue;
+		nuri++;
 		if ((uri = identity_uri(g->d.uniformResourceIdentifier)) ==
 		    NULL)
 			goto out;
@@ -99,11 +59,13 @@ identity_san(X509 *cert, char **out)
 			uri = NULL;
 			continue;
 		}
-		if (*out != NULL || !identity_spiffe_valid(uri))
+		if (*out != NULL || !spiffe_valid(uri))
 			goto out;
 		*out = uri;
 		uri = NULL;
 	}
+	if (*out != NULL && nuri != 1)
+		goto out;
 	rc = 0;
 out:
 	free(uri);
@@ -166,17 +128,14 @@ out:
 static int
 identity_split(struct identity *id)
 {
-	const char *td = id->spiffe + SPIFFE_PREFIX_LEN;
-	const char *slash = strchr(td, '/');
+	struct spiffe_id p;
 
-	if (slash == NULL)
-		id->trust_domain = strdup(td);
-	else {
-		id->trust_domain = strndup(td, (size_t)(slash - td));
-		if ((id->name = strdup(slash + 1)) == NULL)
-			return (-1);
-	}
-	return (id->trust_domain == NULL ? -1 : 0);
+	if (spiffe_parse(id->spiffe, 0, &p, NULL) != 0 ||
+	    (id->trust_domain = strndup(p.td, p.tdlen)) == NULL)
+		return (-1);
+	if (p.path[0] != '\0' && (id->name = strdup(p.path)) == NULL)
+		return (-1);
+	return (0);
 }
 
 int

@@ -15,8 +15,8 @@
 #include <openssl/x509.h>
 
 struct identity {
-	char *spiffe; /* the URI SAN if exactly one spiffe:// URI SAN, else NULL
-		       */
+	char *spiffe; /* the spiffe:// URI SAN (then the only URI SAN), else
+		       * NULL */
 	char *name;   /* workload name: the SPIFFE path without the leading '/'
 			 (e.g. "backend", "jobs/nightly"), else NULL */
 	char *trust_domain; /* host part of the SPIFFE ID */
@@ -29,8 +29,9 @@ struct identity {
  * Fill *OUT from CERT (borrowed; not freed). On success the caller frees
  * the members with identity_clear(); on failure *OUT is left zeroed (an
  * extra identity_clear() is harmless).
- * Returns 0, or -1 when the certificate is malformed: several spiffe URI
- * SANs, a spiffe URI SAN that is not a valid SPIFFE ID, a URI SAN or CN
+ * Returns 0, or -1 when the certificate is malformed: a spiffe URI SAN
+ * beside any other URI SAN (a SPIFFE ID must be the only one), a spiffe
+ * URI SAN that is not a valid SPIFFE ID (spiffe.h), a URI SAN or CN
  * that is not valid text (embedded NUL, not UTF-8), several CNs, or an
  * unreadable serial or notAfter. A certificate without any spiffe URI SAN
  * is not malformed: it gets spiffe = name = trust_domain = NULL (and
@@ -40,13 +41,5 @@ int identity_from_x509(X509 *cert, struct identity *out);
 
 /* Free the members and zero *ID; safe on a zeroed struct and on NULL. */
 void identity_clear(struct identity *id);
-
-/*
- * True when URI is a valid SPIFFE ID: "spiffe://" (lower case), a trust
- * domain of [a-z0-9._-] (no port, no user info), then zero or more path
- * segments "/seg", each non-empty, not "." or "..", of [A-Za-z0-9._-]; no
- * query, fragment or percent-encoding; at most 2048 bytes.
- */
-bool identity_spiffe_valid(const char *uri);
 
 #endif

@@ -24,20 +24,21 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 $(filter-out -Werror,$(WARN)) -fno-strict-aliasing \
 	-pthread -g -O1 $(FUZZ_SAN) $(PKG_CFLAGS)
-FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est
+FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est spiffe
 # Not T=: make check passes T= on to the integration tests.
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
 # What each target links besides its harness.
-FUZZ_SRC_config := $(CONFIG_SRC) proxy/policy.c lib/duration.c lib/log.c
+FUZZ_SRC_config := $(CONFIG_SRC) lib/spiffe.c lib/duration.c lib/log.c
 FUZZ_SRC_pgwire := proxy/pgwire.c
-FUZZ_SRC_policy := proxy/policy.c lib/identity.c
-FUZZ_SRC_identity := lib/identity.c proxy/policy.c
+FUZZ_SRC_policy := proxy/policy.c lib/identity.c lib/spiffe.c
+FUZZ_SRC_identity := lib/identity.c proxy/policy.c lib/spiffe.c
 FUZZ_SRC_httpreq := proxy/httpreq.c
-FUZZ_SRC_ca_name := ca/ca_name.c lib/duration.c lib/identity.c
+FUZZ_SRC_ca_name := ca/ca_name.c lib/duration.c lib/spiffe.c
 FUZZ_SRC_spool := proxy/spool.c lib/log.c
 FUZZ_SRC_est := ca/ca_csr.c ca/ca_token.c ca/ca_key.c ca/ca_name.c \
-	ca/ca_store.c ca/ca_util.c
+	ca/ca_store.c ca/ca_util.c lib/spiffe.c
+FUZZ_SRC_spiffe := lib/spiffe.c ca/ca_name.c
 
 # Per-target libFuzzer options (the largest input worth trying).
 FUZZ_OPT_config := -max_len=8192 -dict=tests/fuzz/config.dict
@@ -48,6 +49,7 @@ FUZZ_OPT_httpreq := -max_len=5000 -dict=tests/fuzz/httpreq.dict
 FUZZ_OPT_ca_name := -max_len=1024
 FUZZ_OPT_spool := -max_len=8192
 FUZZ_OPT_est := -max_len=8192
+FUZZ_OPT_spiffe := -max_len=4200 -dict=tests/fuzz/spiffe.dict
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))

@@ -3,8 +3,10 @@
  * (allow: on terminate routes, expect: on originate routes); a pattern is
  * either a bare workload name ("backend", "jobs/nightly-*"), matched against
  * the path of the peer's SPIFFE ID, or a full SPIFFE ID ("spiffe://td/backend",
- * globs allowed in the path), matched against the whole ID. Nothing here
- * allocates state, logs or looks at a connection.
+ * globs allowed in the path), matched against the whole ID. The pattern
+ * grammar is checked by spiffe_pattern_check() (lib/spiffe.h) when the
+ * configuration is loaded. Nothing here allocates state, logs or looks at
+ * a connection.
  */
 #ifndef COTAI_POLICY_H
 #define COTAI_POLICY_H
@@ -13,13 +15,6 @@
 #include <stddef.h>
 
 #include "identity.h"
-
-/*
- * Check a pattern for allow/expect: a bare name ("backend", "jobs/nightly-*")
- * or a spiffe:// ID (globs allowed in the path, not in the trust domain). 0 ok;
- * -1 with a static reason in *why (why may be NULL).
- */
-int policy_pattern_check(const char *pattern, const char **why);
 
 /*
  * Glob: '*' matches any run of characters except '/', '**' any run

@@ -31,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "fuzz.h"
+#include "spiffe.h"
 #include "config.h"
 #include "policy.h"
 
@@ -210,7 +211,7 @@ check_patterns(char *const *list, size_t n)
 	CHECK(list != NULL);
 	for (size_t i = 0; i < n; i++)
 		CHECK(list[i] != NULL &&
-		    policy_pattern_check(list[i], NULL) == 0);
+		    spiffe_pattern_check(list[i], NULL) == 0);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "fuzz.h"
+#include "spiffe.h"
 #include "identity.h"
 #include "policy.h"
 
@@ -45,7 +46,7 @@ check_identity(const struct identity *id)
 		CHECK(policy_match(pats, 4, id) == -1);
 		return;
 	}
-	CHECK(identity_spiffe_valid(id->spiffe));
+	CHECK(spiffe_valid(id->spiffe));
 	CHECK(id->trust_domain != NULL && id->trust_domain[0] != '\0');
 	n = strlen(id->trust_domain);
 	CHECK(strncmp(id->spiffe + 9, id->trust_domain, n) == 0);

@@ -1,12 +1,12 @@
 /*
  * fuzz_policy: glob matching and pattern checks (proxy/policy.c) and the
- * SPIFFE ID syntax (identity_spiffe_valid in lib/identity.c).
+ * SPIFFE ID syntax (spiffe_valid in lib/identity.c).
  *
  * The input is split at NUL bytes: a pattern, a subject, then more patterns
  * for policy_match(). policy_glob() is compared with a plain dynamic-
  * programming matcher written from policy.h ('*' any run without '/', a run
  * of two or more '*' any run, '?' one character other than '/'), and
- * identity_spiffe_valid() with a checker written from identity.h. A valid
+ * spiffe_valid() (lib/spiffe.c) with a checker written from spiffe.h. A valid
  * SPIFFE ID must also be a valid pattern that matches itself, both as a
  * spiffe:// pattern and by its bare name.
  */
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "spiffe.h"
 #include "identity.h"
 #include "policy.h"
 
@@ -70,7 +71,7 @@ td_char(char c)
 	    c == '-' || c == '_');
 }
 
-/* Reference SPIFFE ID check, written from identity.h. */
+/* Reference SPIFFE ID check, written from spiffe.h. */
 static bool
 ref_spiffe(const char *u)
 {
@@ -107,7 +108,7 @@ static void
 check_pattern(const char *p)
 {
 	const char *why = "unset";
-	int rc = policy_pattern_check(p, &why);
+	int rc = spiffe_pattern_check(p, &why);
 
 	CHECK(rc == 0 || rc == -1);
 	if (rc == 0) {
@@ -115,7 +116,7 @@ check_pattern(const char *p)
 		CHECK(strlen(p) > 0 && strlen(p) <= 2048);
 	} else
 		CHECK(why != NULL && why[0] != '\0');
-	CHECK(policy_pattern_check(p, NULL) == rc);
+	CHECK(spiffe_pattern_check(p, NULL) == rc);
 }
 
 /* A valid SPIFFE ID: a valid pattern, and it matches itself. */
@@ -126,7 +127,7 @@ check_valid_id(const char *u)
 	const char *slash = strchr(u + 9, '/');
 	char *const self[] = {(char *)u};
 
-	CHECK(policy_pattern_check(u, NULL) == 0);
+	CHECK(spiffe_pattern_check(u, NULL) == 0);
 	CHECK(policy_glob(u, u));
 	id.spiffe = (char *)u;
 	CHECK(policy_match(self, 1, &id) == 0);
@@ -134,7 +135,7 @@ check_valid_id(const char *u)
 		char *const bare[] = {(char *)slash + 1};
 
 		id.name = (char *)slash + 1;
-		CHECK(policy_pattern_check(id.name, NULL) == 0);
+		CHECK(spiffe_pattern_check(id.name, NULL) == 0);
 		CHECK(policy_match(bare, 1, &id) == 0);
 	}
 }
@@ -147,7 +148,7 @@ check_match(char *const *pats, size_t n, const char *subject)
 	const char *slash;
 	int want = -1;
 
-	if (identity_spiffe_valid(subject)) {
+	if (spiffe_valid(subject)) {
 		id.spiffe = (char *)subject;
 		if ((slash = strchr(subject + 9, '/')) != NULL)
 			id.name = (char *)slash + 1;
@@ -183,8 +184,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(!policy_glob(NULL, subject) && !policy_glob(pattern, NULL));
 	check_pattern(pattern);
 	check_pattern(subject);
-	CHECK(identity_spiffe_valid(subject) == ref_spiffe(subject));
-	CHECK(identity_spiffe_valid(pattern) == ref_spiffe(pattern));
+	CHECK(spiffe_valid(subject) == ref_spiffe(subject));
+	CHECK(spiffe_valid(pattern) == ref_spiffe(pattern));
 	if (ref_spiffe(subject))
 		check_valid_id(subject);
 	pats[n++] = (char *)pattern;

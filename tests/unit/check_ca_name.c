@@ -88,32 +88,6 @@ START_TEST(spiffe_id_build)
 }
 END_TEST
 
-START_TEST(spiffe_id_parse)
-{
-	char td[CA_NAME_TD_MAX + 1];
-	const char *path = NULL;
-
-	ck_assert_int_eq(ca_name_spiffe_parse("spiffe://cotai.test/postgres",
-			     td, sizeof(td), &path),
-	    0);
-	ck_assert_str_eq(td, "cotai.test");
-	ck_assert_str_eq(path, "postgres");
-	ck_assert_int_eq(
-	    ca_name_spiffe_parse("spiffe://td/ns/App_1", td, sizeof(td), &path),
-	    0);
-	ck_assert_str_eq(path, "ns/App_1");
-	static const char *bad[] = {"spiffe://cotai.test",
-	    "spiffe://cotai.test/", "spiffe:///x", "https://cotai.test/x",
-	    "spiffe://cotai.test/a//b", "spiffe://cotai.test/a/../b",
-	    "spiffe://cotai.test/./b", "spiffe://Cotai.test/x",
-	    "spiffe://cotai.test/a b", "spiffe://cotai.test/a/"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(
-		    ca_name_spiffe_parse(bad[i], td, sizeof(td), &path) == -1,
-		    "accepted %s", bad[i]);
-}
-END_TEST
-
 Suite *
 ca_name_suite(void)
 {
@@ -126,7 +100,6 @@ ca_name_suite(void)
 	tcase_add_test(tc, trust_domain);
 	tcase_add_test(tc, ip_literals);
 	tcase_add_test(tc, spiffe_id_build);
-	tcase_add_test(tc, spiffe_id_parse);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -14,46 +14,6 @@
 
 Suite *policy_suite(void);
 
-START_TEST(pattern_check)
-{
-	static const char *const good[] = {"backend", "jobs/*", "jobs/**", "*",
-	    "**", "svc?", "a-b_c.d/E9", "spiffe://cotai.internal",
-	    "spiffe://cotai.internal/backend", "spiffe://cotai.internal/jobs/*",
-	    "spiffe://td/**", "spiffe://td/*/x?"};
-	static const char *const bad[] = {"", "/backend", "backend/", "a//b",
-	    "a/./b", "..", "a/../b", "SPIFFE://td/x", "spiffe:td", "spiffe://",
-	    "spiffe:///x", "spiffe://*/x", "spiffe://t?/x", "spiffe://TD/x",
-	    "spiffe://td/x/", "spiffe://td:80/x", "spiffe://u@td/x", "http://x",
-	    "a b", "a%20b", "a#b", "spiffe://td/a?b=c", "b\xc3\xa4"};
-	const char *why;
-	char *longp;
-
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		why = "unset";
-		ck_assert_msg(policy_pattern_check(good[i], &why) == 0,
-		    "refused %s: %s", good[i], why);
-		ck_assert_ptr_null(why);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		why = NULL;
-		ck_assert_msg(policy_pattern_check(bad[i], &why) == -1,
-		    "accepted %s", bad[i]);
-		ck_assert_ptr_nonnull(why);
-	}
-	ck_assert_int_eq(policy_pattern_check(NULL, &why), -1);
-	ck_assert_str_eq(why, "empty pattern");
-	ck_assert_int_eq(policy_pattern_check("spiffe://*/x", &why), -1);
-	ck_assert_str_eq(why, "globs are not allowed in the trust domain");
-	ck_assert_int_eq(policy_pattern_check("a/../b", NULL), -1);
-	ck_assert_int_eq(policy_pattern_check("ok", NULL), 0);
-	ck_assert_ptr_nonnull(longp = malloc(3000));
-	memset(longp, 'a', 2999);
-	longp[2999] = '\0';
-	ck_assert_int_eq(policy_pattern_check(longp, &why), -1);
-	free(longp);
-}
-END_TEST
-
 struct glob_case {
 	const char *pattern;
 	const char *s;
@@ -231,7 +191,6 @@ policy_suite(void)
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("policy");
 
-	tcase_add_test(tc, pattern_check);
 	tcase_add_loop_test(
 	    tc, glob, 0, (int)(sizeof(glob_cases) / sizeof(glob_cases[0])));
 	tcase_add_test(tc, glob_pathological);
