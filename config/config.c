@@ -123,7 +123,8 @@ cfg_route_defaults(
 	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
 	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
 	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
-	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1)
+	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1 ||
+	    cfg_inherit(c, &r->identity.trust_domain, &g->trust_domain) == -1)
 		return (-1);
 	cfg_u32_default(&r->timeouts.connect_ms, d->timeouts.connect_ms);
 	cfg_u32_default(&r->timeouts.handshake_ms, d->timeouts.handshake_ms);
@@ -455,7 +456,8 @@ config_load_with(const char *path, const struct config_load_opts *opts,
 		goto out;
 	}
 	if (cfg_check_routes(&c, &top.cfg) == -1 ||
-	    cfg_check_files(&c, &top.cfg) == -1)
+	    cfg_check_files(&c, &top.cfg) == -1 ||
+	    cfg_check_scope(&c, &top.cfg) == -1)
 		goto out;
 	if ((top.cfg.path = strdup(path)) == NULL ||
 	    (*out = malloc(sizeof(**out))) == NULL) {
@@ -481,6 +483,7 @@ cfg_identity_clear(struct config_identity *id)
 	free(id->cert);
 	free(id->key);
 	free(id->crl);
+	free(id->trust_domain);
 }
 
 static void
@@ -500,6 +503,7 @@ cfg_route_clear(struct config_route *r)
 	/* Entries [0, n) are set, also after a failed parse. */
 	cfg_list_free(r->expect, r->nexpect);
 	cfg_list_free(r->allow, r->nallow);
+	cfg_list_free(r->trust_domains, r->ntrust_domains);
 	cfg_identity_clear(&r->identity);
 	cfg_roles_free(r->roles, r->nroles);
 	free(r->pg_local_tls.cert);

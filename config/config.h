@@ -86,6 +86,9 @@ struct config_identity {
 	char *cert;
 	char *key;
 	char *crl;
+	/* the home trust domain (key `trust_domain`); NULL: the one of the
+	 * SPIFFE ID in cert */
+	char *trust_domain;
 };
 
 /* Timeouts in milliseconds; 0 means "no timeout" only for idle. */
@@ -130,6 +133,17 @@ struct config_route {
 	/* terminate: client identities allowed (names, SPIFFE IDs, globs). */
 	char **allow;
 	size_t nallow;
+	/*
+	 * The trust domains in which bare patterns (allow, expect, roles)
+	 * match: the route's `trust_domains` key, else the home trust domain
+	 * alone (identity.trust_domain, else the one of the SPIFFE ID in
+	 * identity.cert); "*" alone: any domain of the bundle. Empty only
+	 * when the route has no bare pattern. spiffe:// patterns name their
+	 * trust domain themselves.
+	 */
+	char **trust_domains;
+	size_t ntrust_domains;
+	bool trust_domains_set; /* from the route's own key */
 	/* Effective identity: the route's own keys over the global ones. */
 	struct config_identity identity;
 	struct config_timeouts timeouts;

@@ -39,7 +39,8 @@ cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg)
 	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
 	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
 	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
-	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1)
+	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1 ||
+	    cfg_inherit(c, &r->identity.trust_domain, &g->trust_domain) == -1)
 		return (-1);
 	return (0);
 }

@@ -40,7 +40,9 @@ enum cfg_type {
 	CT_PGUP,     /* enum config_pg_upstream */
 	CT_SSLNEG,   /* enum config_pg_sslneg */
 	CT_ROLES,    /* struct config_pg_role * + size_t count at off2 */
-	CT_SANDBOX   /* enum config_sandbox */
+	CT_SANDBOX,  /* enum config_sandbox */
+	CT_TD,       /* char *, a SPIFFE trust domain */
+	CT_TDS       /* char ** + size_t count at off2: trust domains or "*" */
 };
 
 #define CK_REQUIRED 0x1
@@ -63,7 +65,7 @@ struct cfg_table {
 	size_t nkeys;
 };
 
-#define CFG_MAXKEYS 24
+#define CFG_MAXKEYS 32
 #define NKEYS(a) (sizeof(a) / sizeof(a[0]))
 #define TABLE(a)                                                               \
 	{                                                                      \
@@ -75,6 +77,8 @@ static const struct cfg_key identity_keys[] = {
     {"cert", CT_STR, offsetof(struct config_identity, cert), 0, 0, 0, NULL, 0},
     {"key", CT_STR, offsetof(struct config_identity, key), 0, 0, 0, NULL, 0},
     {"crl", CT_STR, offsetof(struct config_identity, crl), 0, 0, 0, NULL, 0},
+    {"trust_domain", CT_TD, offsetof(struct config_identity, trust_domain), 0,
+	0, 0, NULL, 0},
 };
 static const struct cfg_table identity_table = TABLE(identity_keys);
 
@@ -123,6 +127,8 @@ static const struct cfg_key route_keys[] = {
 	offsetof(struct config_route, nexpect), 0, 0, NULL, 0},
     {"allow", CT_PATTERNS, offsetof(struct config_route, allow),
 	offsetof(struct config_route, nallow), 0, 0, NULL, 0},
+    {"trust_domains", CT_TDS, offsetof(struct config_route, trust_domains),
+	offsetof(struct config_route, ntrust_domains), 0, 0, NULL, 0},
     {"identity", CT_MAP, offsetof(struct config_route, identity), 0, 0, 0,
 	&identity_table, 0},
     {"timeouts", CT_MAP, offsetof(struct config_route, timeouts), 0, 0, 0,
@@ -157,6 +163,7 @@ static const struct cfg_key route_keys[] = {
 	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
+_Static_assert(NKEYS(route_keys) <= CFG_MAXKEYS, "raise CFG_MAXKEYS");
 
 static const struct cfg_key defaults_keys[] = {
     {"timeouts", CT_MAP, offsetof(struct cfg_defaults, timeouts), 0, 0, 0,
@@ -471,6 +478,11 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
 	case CT_ROLES:
 		return (cfg_roles(
+		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
+	case CT_TD:
+		return (cfg_trust_domain(c, n, key, p));
+	case CT_TDS:
+		return (cfg_trust_domains(
 		    c, n, key, p, (size_t *)(void *)((char *)obj + k->off2)));
 	case CT_LISTEN:
 	case CT_TARGET:

@@ -91,6 +91,15 @@ print_route(FILE *fp, const struct config_route *r)
 	else
 		print_list(
 		    fp, "allow (client identities)", r->allow, r->nallow);
+	if (r->ntrust_domains > 0)
+		print_list(fp,
+		    r->trust_domains_set
+			? "trust_domains (bare patterns; route key)"
+			: "trust_domains (bare patterns; home)",
+		    r->trust_domains, r->ntrust_domains);
+	else
+		fprintf(
+		    fp, "  trust_domains: none (spiffe:// patterns only)\n");
 	fprintf(fp, "  ca: %s\n  cert: %s\n  key: %s\n  crl: %s\n", id->ca,
 	    id->cert, id->key, id->crl != NULL ? id->crl : "(none)");
 	fprintf(fp,

@@ -206,6 +206,18 @@ int cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg);
  */
 int cfg_check_admin(struct cfg_ctx *c, const struct cotai_config *cfg);
 
+/* identity.trust_domain: one trust domain (config_scope.c). */
+int cfg_trust_domain(
+    struct cfg_ctx *c, yaml_node_t *n, const char *key, char **slot);
+/* A route's trust_domains: a scalar or sequence of them, or "*" alone. */
+int cfg_trust_domains(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+    char ***list, size_t *count);
+/*
+ * After cfg_check_files(): give every route its effective trust_domains
+ * (config_scope.c); a route with a bare pattern and no home trust domain
+ * is an error.
+ */
+int cfg_check_scope(struct cfg_ctx *c, struct cotai_config *cfg);
 /* Check every certificate, key, CA and CRL file (config_files.c). */
 int cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg);
 

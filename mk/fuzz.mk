@@ -29,7 +29,7 @@ FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est spiffe
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
 # What each target links besides its harness.
-FUZZ_SRC_config := $(CONFIG_SRC) lib/spiffe.c lib/duration.c lib/log.c
+FUZZ_SRC_config := $(CONFIG_SRC) lib/spiffe.c lib/identity.c lib/duration.c lib/log.c
 FUZZ_SRC_pgwire := proxy/pgwire.c
 FUZZ_SRC_policy := proxy/policy.c lib/identity.c lib/spiffe.c
 FUZZ_SRC_identity := lib/identity.c proxy/policy.c lib/spiffe.c

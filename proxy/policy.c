@@ -96,11 +96,28 @@ out:
 	return (match);
 }
 
-int
-policy_match(char *const *patterns, size_t n, const struct identity *id)
+/* Is TD one of DOMAINS (N), or is "*" among them? */
+static bool
+policy_domain(char *const *domains, size_t n, const char *td)
 {
+	for (size_t i = 0; td != NULL && i < n; i++) {
+		if (domains[i] != NULL &&
+		    (strcmp(domains[i], "*") == 0 ||
+			strcmp(domains[i], td) == 0))
+			return (true);
+	}
+	return (false);
+}
+
+int
+policy_match(char *const *patterns, size_t n, const struct identity *id,
+    char *const *domains, size_t ndomains)
+{
+	bool home;
+
 	if (patterns == NULL || id == NULL || id->spiffe == NULL)
 		return (-1);
+	home = policy_domain(domains, ndomains, id->trust_domain);
 	for (size_t i = 0; i < n; i++) {
 		const char *p = patterns[i];
 
@@ -109,7 +126,7 @@ policy_match(char *const *patterns, size_t n, const struct identity *id)
 		if (strncmp(p, SPIFFE_PREFIX, SPIFFE_PREFIX_LEN) == 0) {
 			if (policy_glob(p, id->spiffe))
 				return ((int)i);
-		} else if (id->name != NULL && policy_glob(p, id->name))
+		} else if (home && id->name != NULL && policy_glob(p, id->name))
 			return ((int)i);
 	}
 	return (-1);

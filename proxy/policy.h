@@ -26,9 +26,13 @@ bool policy_glob(const char *pattern, const char *s);
 
 /*
  * First pattern that matches the identity, or -1. A spiffe:// pattern
- * matches id->spiffe; a bare pattern matches id->name. An identity without
- * a SPIFFE ID matches nothing.
+ * matches id->spiffe (its trust domain is part of it); a bare pattern
+ * matches id->name, and only when id->trust_domain is one of DOMAINS
+ * (NDOMAINS; "*" = any; none = no bare pattern matches: the route's
+ * effective trust_domains, config.h). An identity without a SPIFFE ID
+ * matches nothing.
  */
-int policy_match(char *const *patterns, size_t n, const struct identity *id);
+int policy_match(char *const *patterns, size_t n, const struct identity *id,
+    char *const *domains, size_t ndomains);
 
 #endif

@@ -37,7 +37,8 @@ recheck_identity(X509 *leaf, const struct config_route *rc, bool fresh,
 		    fresh ? REASON_BAD_CERT : REASON_NOT_ALLOWED_AFTER_RELOAD);
 	}
 	if (policy_match(server ? rc->allow : rc->expect,
-		server ? rc->nallow : rc->nexpect, &id) < 0) {
+		server ? rc->nallow : rc->nexpect, &id, rc->trust_domains,
+		rc->ntrust_domains) < 0) {
 		snprintf(detail, len, "%s no longer in %s",
 		    id.spiffe != NULL ? id.spiffe : "peer",
 		    server ? "allow" : "expect");

@@ -29,7 +29,8 @@ rolemap_allows(const struct config_route *rc, const struct identity *id,
 	for (size_t i = 0; i < rc->nroles; i++) {
 		const struct config_pg_role *r = &rc->roles[i];
 
-		if (policy_match(&r->identity, 1, id) < 0 ||
+		if (policy_match(&r->identity, 1, id, rc->trust_domains,
+			rc->ntrust_domains) < 0 ||
 		    !rolemap_listed(r->users, r->nusers, user))
 			continue;
 		if (r->ndatabases == 0 ||

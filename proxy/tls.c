@@ -164,7 +164,8 @@ tls_check_identity(struct tls_peer *p, X509 *cert, bool attach)
 		return (-1);
 	}
 	id = &p->ident->id;
-	if (policy_match(p->patterns, p->npatterns, id) < 0) {
+	if (policy_match(
+		p->patterns, p->npatterns, id, p->domains, p->ndomains) < 0) {
 		tls_fail(p,
 		    p->server ? REASON_IDENTITY_NOT_ALLOWED
 			      : REASON_IDENTITY_NOT_EXPECTED,
@@ -212,6 +213,8 @@ tls_peer_init(
 	p->server = rc->mode == CONFIG_MODE_TERMINATE;
 	p->patterns = p->server ? rc->allow : rc->expect;
 	p->npatterns = p->server ? rc->nallow : rc->nexpect;
+	p->domains = rc->trust_domains;
+	p->ndomains = rc->ntrust_domains;
 	p->cache = p->server || !rc->tls_resumption ? NULL : cache;
 }
 

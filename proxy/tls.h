@@ -52,6 +52,8 @@ struct tls_ident;
 struct tls_peer {
 	char *const *patterns; /* borrowed: the route's allow or expect */
 	size_t npatterns;
+	char *const *domains; /* borrowed: the route's trust_domains */
+	size_t ndomains;
 	bool server;             /* we are the TLS server (terminate) */
 	struct tls_cache *cache; /* client, resumption on: the worker's */
 	const SSL_SESSION *seen; /* client: the session offered, then the

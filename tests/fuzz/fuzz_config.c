@@ -250,6 +250,19 @@ check_route(const struct cotai_config *cfg, size_t i)
 	}
 	CHECK(r->protocol >= CONFIG_PROTO_TCP &&
 	    r->protocol <= CONFIG_PROTO_MONGO);
+	/* Trust domains: valid, or "*" alone; a route keeps its own. */
+	for (size_t j = 0; j < r->ntrust_domains; j++) {
+		const char *td = r->trust_domains[j];
+
+		CHECK(td != NULL);
+		CHECK(strcmp(td, "*") == 0
+			? r->ntrust_domains == 1
+			: spiffe_td_check(td, strlen(td), NULL) == 0);
+	}
+	CHECK(r->trust_domains_set ? r->ntrust_domains > 0 : 1);
+	if (r->identity.trust_domain != NULL && !r->trust_domains_set)
+		CHECK(r->ntrust_domains == 1 &&
+		    strcmp(r->trust_domains[0], r->identity.trust_domain) == 0);
 	check_addr(&r->listen);
 	check_addr(&r->target);
 	CHECK(r->identity.ca != NULL && r->identity.cert != NULL &&

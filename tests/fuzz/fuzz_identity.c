@@ -35,6 +35,7 @@ check_identity(const struct identity *id)
 {
 	size_t n = strnlen(id->serial, sizeof(id->serial)), i = 0;
 	char *const pats[] = {"**", "spiffe://**", "*", "backend"};
+	char *const any[] = {"*"};
 
 	CHECK(n > 0 && n < sizeof(id->serial));
 	if (id->serial[0] == '-')
@@ -43,7 +44,7 @@ check_identity(const struct identity *id)
 		CHECK(strchr("0123456789ABCDEF", id->serial[i]) != NULL);
 	if (id->spiffe == NULL) {
 		CHECK(id->name == NULL && id->trust_domain == NULL);
-		CHECK(policy_match(pats, 4, id) == -1);
+		CHECK(policy_match(pats, 4, id, any, 1) == -1);
 		return;
 	}
 	CHECK(spiffe_valid(id->spiffe));
@@ -53,10 +54,13 @@ check_identity(const struct identity *id)
 	if (id->name != NULL) {
 		CHECK(id->spiffe[9 + n] == '/');
 		CHECK(strcmp(id->spiffe + 9 + n + 1, id->name) == 0);
-		CHECK(policy_match(pats, 4, id) == 0);
+		CHECK(policy_match(pats, 4, id, any, 1) == 0);
+		CHECK(policy_match(pats, 4, id, &id->trust_domain, 1) == 0);
+		/* No home trust domain: only the spiffe:// pattern. */
+		CHECK(policy_match(pats, 4, id, NULL, 0) == 1);
 	} else {
 		CHECK(id->spiffe[9 + n] == '\0');
-		CHECK(policy_match(pats, 4, id) == 1);
+		CHECK(policy_match(pats, 4, id, any, 1) == 1);
 	}
 }
 

@@ -23,6 +23,8 @@
 
 #define MAX_PATTERNS 8
 
+static char *const any[] = {"*"};
+
 /*
  * Reference glob: M[i][j] says whether P[i..] matches S[j..], filled from
  * the ends. A run of stars is one token; positions inside a run are never
@@ -126,40 +128,62 @@ check_valid_id(const char *u)
 	struct identity id = {0};
 	const char *slash = strchr(u + 9, '/');
 	char *const self[] = {(char *)u};
+	char td[256];
 
 	CHECK(spiffe_pattern_check(u, NULL) == 0);
 	CHECK(policy_glob(u, u));
+	snprintf(td, sizeof(td), "%.*s",
+	    (int)(slash != NULL ? (size_t)(slash - u - 9) : strlen(u + 9)),
+	    u + 9);
 	id.spiffe = (char *)u;
-	CHECK(policy_match(self, 1, &id) == 0);
+	id.trust_domain = td;
+	CHECK(policy_match(self, 1, &id, NULL, 0) == 0);
 	if (slash != NULL) {
 		char *const bare[] = {(char *)slash + 1};
 
 		id.name = (char *)slash + 1;
 		CHECK(spiffe_pattern_check(id.name, NULL) == 0);
-		CHECK(policy_match(bare, 1, &id) == 0);
+		CHECK(policy_match(bare, 1, &id, NULL, 0) == -1);
+		CHECK(policy_match(bare, 1, &id, any, 1) == 0);
 	}
 }
 
-/* policy_match() is the first pattern that ref_glob() matches. */
+/*
+ * policy_match() is the first pattern that ref_glob() matches, a bare one
+ * only when the subject's trust domain is in scope (HOME: its own, or
+ * another, or "*").
+ */
 static void
-check_match(char *const *pats, size_t n, const char *subject)
+check_match(char *const *pats, size_t n, const char *subject, bool home)
 {
 	struct identity id = {0};
 	const char *slash;
+	char td[256] = "", *const dom[] = {td};
 	int want = -1;
 
 	if (spiffe_valid(subject)) {
 		id.spiffe = (char *)subject;
-		if ((slash = strchr(subject + 9, '/')) != NULL)
+		slash = strchr(subject + 9, '/');
+		if (slash != NULL)
 			id.name = (char *)slash + 1;
+		snprintf(td, sizeof(td), "%.*s",
+		    (int)(slash != NULL ? (size_t)(slash - subject - 9)
+					: strlen(subject + 9)),
+		    subject + 9);
+		id.trust_domain = td;
 		for (size_t i = 0; i < n && want < 0; i++) {
 			if (strncmp(pats[i], "spiffe://", 9) == 0
 				? ref_glob(pats[i], id.spiffe)
-				: id.name != NULL && ref_glob(pats[i], id.name))
+				: home && id.name != NULL &&
+				    ref_glob(pats[i], id.name))
 				want = (int)i;
 		}
 	}
-	CHECK(policy_match(pats, n, &id) == want);
+	CHECK(policy_match(pats, n, &id, home ? any : NULL, home ? 1 : 0) ==
+	    want);
+	/* Its own domain as the one home: the same answer. */
+	if (home && id.spiffe != NULL)
+		CHECK(policy_match(pats, n, &id, dom, 1) == want);
 }
 
 int
@@ -189,7 +213,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ref_spiffe(subject))
 		check_valid_id(subject);
 	pats[n++] = (char *)pattern;
-	check_match(pats, n, subject);
+	check_match(pats, n, subject, true);
+	check_match(pats, n, subject, false);
 	free(buf);
 	return (0);
 }

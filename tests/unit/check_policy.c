@@ -100,6 +100,9 @@ START_TEST(glob_pathological)
 }
 END_TEST
 
+/* Bare patterns in any trust domain; match_trust_domains narrows it. */
+static char *const any[] = {"*"};
+
 /* The identity of a fresh self-signed certificate with SANS. */
 static int
 ident(const char *sans, struct identity *id)
@@ -122,37 +125,37 @@ START_TEST(match_identities)
 	struct identity id;
 
 	ck_assert_int_eq(ident("URI:spiffe://cotai.internal/backend", &id), 0);
-	ck_assert_int_eq(policy_match(list, 4, &id), 2);
-	ck_assert_int_eq(policy_match(strict, 2, &id), 0);
-	ck_assert_int_eq(policy_match(list, 2, &id), -1);
-	ck_assert_int_eq(policy_match(list, 0, &id), -1);
-	ck_assert_int_eq(policy_match(NULL, 3, &id), -1);
-	ck_assert_int_eq(policy_match(empty, 1, &id), -1);
+	ck_assert_int_eq(policy_match(list, 4, &id, any, 1), 2);
+	ck_assert_int_eq(policy_match(strict, 2, &id, any, 1), 0);
+	ck_assert_int_eq(policy_match(list, 2, &id, any, 1), -1);
+	ck_assert_int_eq(policy_match(list, 0, &id, any, 1), -1);
+	ck_assert_int_eq(policy_match(NULL, 3, &id, any, 1), -1);
+	ck_assert_int_eq(policy_match(empty, 1, &id, any, 1), -1);
 	identity_clear(&id);
 
 	ck_assert_int_eq(
 	    ident("URI:spiffe://cotai.internal/jobs/nightly", &id), 0);
-	ck_assert_int_eq(policy_match(list, 4, &id), 1);
+	ck_assert_int_eq(policy_match(list, 4, &id, any, 1), 1);
 	/* The trust domain is part of a spiffe:// pattern, not of a name. */
-	ck_assert_int_eq(policy_match(strict, 2, &id), -1);
+	ck_assert_int_eq(policy_match(strict, 2, &id, any, 1), -1);
 	identity_clear(&id);
 
 	ck_assert_int_eq(ident("URI:spiffe://other.td/jobs/x", &id), 0);
-	ck_assert_int_eq(policy_match(strict, 2, &id), 1);
+	ck_assert_int_eq(policy_match(strict, 2, &id, any, 1), 1);
 	identity_clear(&id);
 
 	/* Case matters. */
 	ck_assert_int_eq(ident("URI:spiffe://cotai.internal/Backend", &id), 0);
-	ck_assert_int_eq(policy_match(strict, 1, &id), -1);
+	ck_assert_int_eq(policy_match(strict, 1, &id, any, 1), -1);
 	identity_clear(&id);
 
 	/* A trust-domain-only ID has no name: only spiffe:// patterns. */
 	ck_assert_int_eq(ident("URI:spiffe://cotai.internal", &id), 0);
-	ck_assert_int_eq(policy_match(list, 4, &id), -1);
+	ck_assert_int_eq(policy_match(list, 4, &id, any, 1), -1);
 	{
 		char *const td[] = {"*", "spiffe://cotai.internal"};
 
-		ck_assert_int_eq(policy_match(td, 2, &id), 1);
+		ck_assert_int_eq(policy_match(td, 2, &id, any, 1), 1);
 	}
 	identity_clear(&id);
 }
@@ -167,10 +170,10 @@ START_TEST(match_refuses_without_spiffe)
 	/* No SPIFFE ID: not malformed, but nothing matches, not even "**". */
 	ck_assert_int_eq(ident("DNS:backend", &id), 0);
 	ck_assert_ptr_null(id.spiffe);
-	ck_assert_int_eq(policy_match(all, 4, &id), -1);
+	ck_assert_int_eq(policy_match(all, 4, &id, any, 1), -1);
 	identity_clear(&id);
 	ck_assert_int_eq(ident(NULL, &id), 0);
-	ck_assert_int_eq(policy_match(all, 4, &id), -1);
+	ck_assert_int_eq(policy_match(all, 4, &id, any, 1), -1);
 	identity_clear(&id);
 
 	/* Several SPIFFE IDs: malformed, and a cleared identity matches none.
@@ -179,9 +182,47 @@ START_TEST(match_refuses_without_spiffe)
 			       "URI:spiffe://cotai.internal/b",
 			     &id),
 	    -1);
-	ck_assert_int_eq(policy_match(all, 4, &id), -1);
+	ck_assert_int_eq(policy_match(all, 4, &id, any, 1), -1);
 	identity_clear(&id);
-	ck_assert_int_eq(policy_match(all, 4, NULL), -1);
+	ck_assert_int_eq(policy_match(all, 4, NULL, any, 1), -1);
+}
+END_TEST
+
+START_TEST(match_trust_domains)
+{
+	char *const bare[] = {"backend"};
+	char *const full[] = {"spiffe://b.example/backend"};
+	char *const a[] = {"a.example"}, *const b[] = {"b.example"};
+	char *const ab[] = {"b.example", "a.example"};
+	struct identity id;
+
+	ck_assert_int_eq(ident("URI:spiffe://a.example/backend", &id), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, a, 1), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, b, 1), -1);
+	ck_assert_int_eq(policy_match(bare, 1, &id, ab, 2), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, any, 1), 0);
+	/* No home trust domain: no bare pattern matches (fail closed). */
+	ck_assert_int_eq(policy_match(bare, 1, &id, NULL, 0), -1);
+	ck_assert_int_eq(policy_match(bare, 1, &id, ab, 0), -1);
+	ck_assert_int_eq(policy_match(full, 1, &id, a, 1), -1);
+	identity_clear(&id);
+
+	/* The same name in a neighbour's domain. */
+	ck_assert_int_eq(ident("URI:spiffe://b.example/backend", &id), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, a, 1), -1);
+	ck_assert_int_eq(policy_match(bare, 1, &id, ab, 2), 0);
+	/* A spiffe:// pattern names its domain: no scope needed. */
+	ck_assert_int_eq(policy_match(full, 1, &id, a, 1), 0);
+	ck_assert_int_eq(policy_match(full, 1, &id, NULL, 0), 0);
+	identity_clear(&id);
+
+	/* Whole-label comparison: a.example is not a.example.evil. */
+	ck_assert_int_eq(ident("URI:spiffe://a.example.evil/backend", &id), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, a, 1), -1);
+	identity_clear(&id);
+	ck_assert_int_eq(ident("URI:spiffe://a.exampl/backend", &id), 0);
+	ck_assert_int_eq(policy_match(bare, 1, &id, a, 1), -1);
+	identity_clear(&id);
 }
 END_TEST
 
@@ -196,6 +237,7 @@ policy_suite(void)
 	tcase_add_test(tc, glob_pathological);
 	tcase_add_test(tc, match_identities);
 	tcase_add_test(tc, match_refuses_without_spiffe);
+	tcase_add_test(tc, match_trust_domains);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -15,6 +15,8 @@ static char *jobs_users[] = {"batch"};
 static char *jobs_dbs[] = {"jobs", "reports"};
 static char *any[] = {"*"};
 static char *admin_dbs[] = {"*"};
+/* The route's effective trust_domains (config_scope.c): home only. */
+static char *home[] = {"cotai.internal"};
 
 static struct config_pg_role roles[] = {
     {"backend", backend_users, 2, NULL, 0},
@@ -46,7 +48,9 @@ struct role_case {
 
 static const struct role_case cases[] = {
     {"cotai.internal", "backend", "app", "app", true},
-    {"other.td", "backend", "app_ro", "anything", true},
+    /* A bare role pattern matches only in the home trust domain. */
+    {"other.td", "backend", "app_ro", "anything", false},
+    {"cotai.internal", "backend", "app_ro", "anything", true},
     {"cotai.internal", "backend", "batch", "jobs", false},
     {"cotai.internal", "backend", "App", "app", false},
     {"cotai.internal", "backend", "app ", "app", false},
@@ -70,6 +74,8 @@ START_TEST(allows)
 	memset(&rc, 0, sizeof(rc));
 	rc.roles = roles;
 	rc.nroles = sizeof(roles) / sizeof(roles[0]);
+	rc.trust_domains = home;
+	rc.ntrust_domains = 1;
 	ck_assert_msg(rolemap_allows(&rc, &id, c->user, c->db) == c->want,
 	    "case %d: %s as %s/%s", _i, c->name ? c->name : "(none)", c->user,
 	    c->db);
