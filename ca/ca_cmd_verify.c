@@ -16,6 +16,7 @@
 #include "ca_cmd.h"
 #include "ca_ctx.h"
 #include "ca_util.h"
+#include "spiffe.h"
 
 static const char ca_cmd_verify_usage[] =
     "usage: cotai-ca [--dir DIR] verify CERT [--name NAME] [--json]\n"
@@ -78,6 +79,8 @@ ca_cmd_verify_sans(X509 *x, const char *td, const char *cn, char *id,
 	GENERAL_NAMES_free(gens);
 	if (uris != 1)
 		ca_cmd_why_add(w, "not exactly one URI SAN");
+	else if (!spiffe_valid(id))
+		ca_cmd_why_add(w, "URI SAN is not a valid SPIFFE ID");
 	else if (strcmp(id, want) != 0)
 		ca_cmd_why_add(w, "URI SAN is not the SPIFFE ID of its CN");
 	if (!dns_cn)
