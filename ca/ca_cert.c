@@ -214,9 +214,11 @@ ca_cert_add_san(X509 *x, const struct ca_cert_leaf_req *req)
 	char id[CA_NAME_SPIFFE_MAX];
 	int rc = -1;
 
-	if (snprintf(id, sizeof(id), "spiffe://%s/%s", req->trust_domain,
-		req->name) >= (int)sizeof(id)) {
-		ca_util_err("SPIFFE ID too long");
+	/* Only a valid SPIFFE ID (lib/spiffe.h) goes into a certificate. */
+	if (ca_name_spiffe_id(req->trust_domain, req->name, id, sizeof(id)) !=
+	    0) {
+		ca_util_err("not a valid SPIFFE ID: spiffe://%s/%s",
+		    req->trust_domain, req->name);
 		return (-1);
 	}
 	if ((gens = sk_GENERAL_NAME_new_null()) == NULL) {
