@@ -77,6 +77,12 @@ ca_cmd_token(const char *dir, int argc, char **argv)
 		    "malformed name \"%s\": use DNS labels of [a-z0-9-] "
 		    "separated by '.'",
 		    name));
+	/* As issue: a certificate named so could never be renewed. */
+	if (ca_name_reserved(name) != NULL)
+		return (ca_cmd_usage_error(ca_cmd_token_usage,
+		    "name \"%s\" is reserved: OUTDIR/%s is an output "
+		    "directory's own file",
+		    name, ca_name_reserved(name)));
 	now = ca_util_now();
 	if ((s = ca_store_open(dir, CA_STORE_LOCK)) == NULL ||
 	    (t = ca_tokens_load(s)) == NULL ||

@@ -20,6 +20,11 @@ for name in ca crl; do
 	    "$CA" issue "$name"
 	[ ! -e "$COTAI_CA_DIR/issued/$name" ] || fail "issue $name made a dir"
 done
+# Nor can an EST enrolment token be minted for them.
+for name in ca crl; do
+	expect_status 2 "^cotai-ca: token: name \"$name\" is reserved" \
+	    "$CA" token "$name"
+done
 [ "$(grep -c '^V ' "$COTAI_CA_DIR/index")" = 1 ] || fail "index changed"
 # The shared directory still holds the trust bundle and a CRL.
 cmp -s "$T/certs/ca.crt" "$COTAI_CA_DIR/ca.crt" || fail "ca.crt replaced"
