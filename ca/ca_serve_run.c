@@ -21,8 +21,8 @@
 #include "ca_util.h"
 
 static const char ca_serve_usage[] =
-    "usage: cotai-ca [--dir DIR] serve [-c FILE] [--check] [--listen A:P]\n"
-    "                [--tls-cert F] [--tls-key F] [--ttl DUR]\n"
+    "usage: cotai-ca [--dir DIR] serve [-c|--config FILE] [--check]\n"
+    "                [--listen A:P] [--tls-cert F] [--tls-key F] [--ttl DUR]\n"
     "                [--timeout DUR] [--max-body N] [--max-connections N]\n"
     "                [--rate N] [--crl-max-age DUR] [--audit F]\n"
     "                [--port-file F]\n"
