@@ -1,50 +1,62 @@
 #!/usr/bin/env bash
 # deploy/compose-test.sh (make compose-test): deploy/compose.yaml with real
-# containers under rootful podman, on images built here from Debian packages
-# (no registry is reachable), then proofs, then a full teardown.
+# containers on Docker Engine (ENGINE=podman: rootful podman), on images
+# built here from Debian packages (no registry is reachable), then proofs,
+# then a full teardown.
 #
-#  1. host: podman, runc, podman-compose, debootstrap, docker-compose;
+#  1. host: docker: docker.io (deploy/test/dockerd.sh starts dockerd when
+#     none answers, and this test stops it at the end only if it started
+#     it), docker-compose, debootstrap; podman: podman, runc,
+#     podman-compose, debootstrap, docker-compose, and
 #     /etc/containers/containers.conf gets runtime runc and explicit
 #     ulimits when it lacks them (see ../shared/notes/podman.md)
-#  2. images: two Debian 12 minbase root filesystems made with debootstrap
-#     and cached in $COTAI_CACHE (default /var/cache/cotai): one with the
-#     build packages (BUILD_BASE of deploy/Dockerfile), one with
-#     PostgreSQL 15, Redis 7, Python and the client libraries (the
-#     databases, the backend stand-in's base, the probes). The cotai image
-#     is built by deploy/Dockerfile from the sources of the last commit
-#     (COMPOSE_TEST_SOURCE=worktree: from the working tree).
+#  2. images: deploy/test/images.sh ENGINE (two Debian 12 minbase bases
+#     made with debootstrap, updated from bookworm-security and cached in
+#     $COTAI_CACHE; the cotai image from the sources of the last commit,
+#     COMPOSE_TEST_SOURCE=worktree: from the working tree; the backend)
 #  3. certificates: deploy/certs.sh, with cotai-ca run from the new image
 #  4. the stack: compose.yaml + compose.local.yaml merged by docker-compose,
 #     minus mongo and mongo-sidecar (MongoDB is not packaged by Debian 12:
-#     NOT covered here), brought up with podman-compose
-#  5. every healthcheck, run by hand (podman has no systemd here to run
-#     them), until all pass
-#  6. proofs: the backend's queries work through the sidecars; the backend
+#     NOT covered here), plus a probe container on the mesh that depends on
+#     every service being healthy. docker: `docker compose` (v2) when
+#     installed, else `docker-compose` (v1.29); `up -d` itself waits for
+#     each `depends_on: condition: service_healthy`, so when it returns
+#     every healthcheck has passed (Docker runs them). podman-compose
+#     ignores those conditions and podman has no systemd to run
+#     healthchecks here: they are run by hand until all pass.
+#  5. proofs: the backend's queries work through its sidecar; the backend
 #     has no network path to any database or sidecar port; from the mesh,
 #     the database ports are unreachable, a stranger without a certificate,
 #     one with a certificate for a name not allowed and a plaintext client
 #     all get nothing, while the backend's certificate (control) gets an
-#     answer; rotation: certs.sh --renew, SIGHUP, the sidecars serve the
-#     new certificates, the queries still work, no container restarted
-#  7. teardown of every container, network and volume of the project, on
+#     answer; nothing of the stack answers on any of its networks' gateway
+#     address (the host, which `internal: true` does not cut off) and no
+#     port is published; rotation: certs.sh --renew, SIGHUP, the sidecars
+#     serve the new certificates, the queries still work, no container
+#     restarted; a database sidecar moved to a new address is followed
+#  6. teardown of every container, network and volume of the project, on
 #     any exit
 #
-# Environment: COMPOSE_TEST_LIMIT (seconds for the whole run, default 1200),
-# COMPOSE_TEST_ROTATION=0 (skip the rotation step: reported NOT covered),
-# COMPOSE_TEST_HEALTH_FALLBACK=1 (see healthy() below), KEEP=1 (keep the
-# stack and the work directory for inspection; tear down later with
-# `podman-compose -p cotai-test -f DIR/stack.yaml down -v`).
+# Environment: ENGINE (docker, the default, or podman), COMPOSE_TEST_LIMIT
+# (seconds for the whole run, default 1200), COMPOSE_TEST_ROTATION=0 (skip
+# the rotation step: reported NOT covered), COMPOSE_TEST_HEALTH_FALLBACK=1
+# (podman only, see healthy() below), KEEP=1 (keep the stack and the work
+# directory for inspection; tear down later with
+# `docker-compose -p cotai-test -f DIR/stack.yaml down -v`, or
+# podman-compose likewise).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
 T0=$(date +%s)
 LIMIT=${COMPOSE_TEST_LIMIT:-1200}
 P=cotai-test
 TAG=compose-test
-TEST_PKGS="libssl3 libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7
-libyaml-0-2 postgresql-15 postgresql-client-15 redis-server redis-tools
-python3 python3-psycopg2 python3-redis python3-pymongo openssl"
-BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libevent-dev libyaml-dev"
+E=${ENGINE:-docker}
+case "$E" in
+docker | podman) ;;
+*) echo "compose-test: ENGINE must be docker or podman, not '$E'" >&2; exit 2 ;;
+esac
+# Where dockerd.sh keeps the state of a dockerd it started for this test.
+DOCKERD_STATE=/run/cotai-compose-test-dockerd
 
 say() { printf '\n== [%4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
 fail() {
@@ -52,29 +64,70 @@ fail() {
 	exit 1
 }
 left() { echo $((LIMIT - ($(date +%s) - T0))); }
-# podman without the "no systemd for healthcheck timers" noise.
-pm() { podman "$@" 2> >(grep -v 'systemd' >&2); }
+# The engine's CLI (podman without the "no systemd for healthcheck timers"
+# noise).
+pm() {
+	if [ "$E" = podman ]; then
+		podman "$@" 2> >(grep -v 'systemd' >&2)
+	else
+		docker "$@"
+	fi
+}
+# The compose tool on the test's stack file (within the time left, and at
+# least two minutes).
+dc() {
+	local c t
+	if [ "$E" = podman ]; then
+		c=(podman-compose)
+	elif docker compose version >/dev/null 2>&1; then
+		c=(docker compose)
+	else
+		c=(docker-compose)
+	fi
+	t=$(left)
+	[ "$t" -gt 120 ] || t=120
+	(cd "$W" && timeout "$t" "${c[@]}" -p "$P" -f stack.yaml "$@")
+}
+# cid SERVICE: the container of SERVICE (there is one of each).
+cid() {
+	local id
+	if [ "$E" = podman ]; then
+		echo "${P}_$1_1"
+	else
+		id=$(docker ps -aq --filter "label=com.docker.compose.project=$P" \
+		    --filter "label=com.docker.compose.service=$1" | head -n1)
+		[ -n "$id" ] || fail "no container for service $1"
+		echo "$id"
+	fi
+}
+if [ "$E" = podman ]; then
+	LABEL=io.podman.compose.project=$P
+else
+	LABEL=com.docker.compose.project=$P
+fi
 
-[ "$(id -u)" -eq 0 ] || fail "run as root (rootful podman)"
+[ "$(id -u)" -eq 0 ] || fail "run as root (rootful $E)"
 
 W=$(mktemp -d /tmp/cotai-compose.XXXXXX)
 chmod 0711 "$W"
 
 project_down() {
-	local ids
+	local ids n v l orphans
 	if [ -s "$W/stack.yaml" ]; then
-		(cd "$W" && timeout 120 podman-compose -p "$P" -f stack.yaml \
-		    down -v) >>"$W/down.log" 2>&1 || true
+		orphans=()
+		[ "$E" = podman ] || orphans=(--remove-orphans)
+		# No drain wanted here: 5 s, not the sidecars' 35 s grace period.
+		dc down -v -t 5 "${orphans[@]}" >>"$W/down.log" 2>&1 || true
 	fi
-	ids=$(podman ps -aq --filter "label=io.podman.compose.project=$P")
-	[ -z "$ids" ] || podman rm -f -t 5 $ids >/dev/null 2>&1 || true
-	ids=$(podman ps -aq --filter "label=cotai.compose-test=$P")
-	[ -z "$ids" ] || podman rm -f -t 1 $ids >/dev/null 2>&1 || true
-	for n in $(podman network ls -q --filter "label=io.podman.compose.project=$P"); do
-		podman network rm -f "$n" >/dev/null 2>&1 || true
+	for l in "$LABEL" "cotai.compose-test=$P"; do
+		ids=$(pm ps -aq --filter "label=$l")
+		[ -z "$ids" ] || pm rm -f $ids >/dev/null 2>&1 || true
 	done
-	for v in $(podman volume ls -q --filter "label=io.podman.compose.project=$P"); do
-		podman volume rm -f "$v" >/dev/null 2>&1 || true
+	for n in $(pm network ls -q --filter "label=$LABEL"); do
+		pm network rm "$n" >/dev/null 2>&1 || true
+	done
+	for v in $(pm volume ls -q --filter "label=$LABEL"); do
+		pm volume rm -f "$v" >/dev/null 2>&1 || true
 	done
 }
 
@@ -83,10 +136,9 @@ cleanup() {
 	set +e
 	trap - EXIT INT TERM
 	if [ $rc -ne 0 ]; then
-		for c in $(podman ps -a --format '{{.Names}}' \
-		    --filter "label=io.podman.compose.project=$P"); do
+		for c in $(pm ps -a --format '{{.Names}}' --filter "label=$LABEL"); do
 			echo "--- logs of $c (last 15 lines)" >&2
-			podman logs --tail 15 "$c" 2>&1 | grep -v systemd >&2
+			pm logs --tail 15 "$c" 2>&1 | grep -v systemd >&2
 		done
 	fi
 	if [ "${KEEP:-0}" = 1 ]; then
@@ -95,8 +147,10 @@ cleanup() {
 		say "teardown"
 		project_down
 		rm -rf "$W"
+		# Only a dockerd this test started (dockerd.sh knows).
+		[ "$E" != docker ] || "$here/test/dockerd.sh" stop "$DOCKERD_STATE"
 	fi
-	say "compose-test: $([ $rc -eq 0 ] && echo PASSED || echo FAILED)" \
+	say "compose-test ($E): $([ $rc -eq 0 ] && echo PASSED || echo FAILED)" \
 	    "in $(($(date +%s) - T0)) s"
 	exit $rc
 }
@@ -104,117 +158,87 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------
-say "1. host packages and podman settings"
+say "1. host packages and $E"
+if [ "$E" = podman ]; then
+	need="podman runc podman-compose debootstrap docker-compose openssl python3-yaml"
+else
+	need="debootstrap docker-compose openssl python3-yaml"
+fi
 missing=""
-for p in podman runc podman-compose debootstrap docker-compose openssl python3-yaml; do
+for p in $need; do
 	[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
 	    missing="$missing $p"
 done
 if [ -n "$missing" ]; then
 	echo "installing:$missing"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $missing >"$W/apt.log" 2>&1 || {
-		apt-get update -qq >>"$W/apt.log" 2>&1
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+	    $missing >"$W/apt.log" 2>&1 || {
+		apt-get -o DPkg::Lock::Timeout=600 update -qq >>"$W/apt.log" 2>&1
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
 		    --no-install-recommends $missing >>"$W/apt.log" 2>&1 ||
 		    { tail "$W/apt.log"; fail "apt-get install$missing"; }
 	}
 fi
-conf=/etc/containers/containers.conf
-# conf_set SECTION KEY LINE: add LINE under [SECTION] unless KEY is set.
-conf_set() {
-	if grep -Eq "^[[:space:]]*$2[[:space:]]*=" "$conf" 2>/dev/null; then
-		return 0
-	fi
-	echo "$conf: adding $3 under [$1]"
-	if grep -q "^\[$1\]" "$conf" 2>/dev/null; then
-		sed -i "/^\[$1\]/a $3" "$conf"
-	else
-		printf '\n[%s]\n%s\n' "$1" "$3" >>"$conf"
-	fi
-}
-mkdir -p /etc/containers
-conf_set containers default_ulimits \
-    'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
-conf_set engine runtime 'runtime = "runc"'
-grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$conf" ||
-    echo "warning: $conf sets another runtime than runc" >&2
+if [ "$E" = docker ]; then
+	"$here/test/dockerd.sh" start "$DOCKERD_STATE" || fail "no Docker Engine"
+	echo "Docker Engine $(docker version -f '{{.Server.Version}}'), compose:" \
+	    "$(if docker compose version >/dev/null 2>&1; then
+		docker compose version --short
+	    else docker-compose version --short; fi)"
+else
+	conf=/etc/containers/containers.conf
+	# conf_set SECTION KEY LINE: add LINE under [SECTION] unless KEY is set.
+	conf_set() {
+		if grep -Eq "^[[:space:]]*$2[[:space:]]*=" "$conf" 2>/dev/null; then
+			return 0
+		fi
+		echo "$conf: adding $3 under [$1]"
+		if grep -q "^\[$1\]" "$conf" 2>/dev/null; then
+			sed -i "/^\[$1\]/a $3" "$conf"
+		else
+			printf '\n[%s]\n%s\n' "$1" "$3" >>"$conf"
+		fi
+	}
+	mkdir -p /etc/containers
+	conf_set containers default_ulimits \
+	    'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
+	conf_set engine runtime 'runtime = "runc"'
+	grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$conf" ||
+	    echo "warning: $conf sets another runtime than runc" >&2
+fi
 project_down # leftovers of an interrupted earlier run of this test
 
 # ---------------------------------------------------------------------------
-say "2. images (debootstrap bases cached in ${COTAI_CACHE:-/var/cache/cotai})"
-t=$(date +%s)
-# Both in parallel (each takes about two minutes the first time).
-# shellcheck disable=SC2086
-"$here/test/rootfs.sh" cotai-build-base $BUILD_PKGS >"$W/base-build" &
-b1=$!
-# shellcheck disable=SC2086
-"$here/test/rootfs.sh" cotai-test-base $TEST_PKGS >"$W/base-test" &
-b2=$!
-wait $b1 || fail "debootstrap of the build base"
-wait $b2 || fail "debootstrap of the test base"
-build_base=$(cat "$W/base-build")
-test_base=$(cat "$W/base-test")
-echo "bases: $build_base $test_base ($(($(date +%s) - t)) s)"
-t=$(date +%s)
-# The image is built from the last commit (a tree others are editing may
-# not compile at this moment); COMPOSE_TEST_SOURCE=worktree builds the
-# working tree as it is.
-ctx=$repo
-if [ "${COMPOSE_TEST_SOURCE:-head}" = head ] &&
-    git -C "$repo" rev-parse --verify -q HEAD >/dev/null 2>&1; then
-	ctx=$W/src
-	mkdir -p "$ctx"
-	git -C "$repo" archive --format=tar HEAD Makefile mk lib config proxy ca |
-	    tar -x -C "$ctx"
-	echo "sources: commit $(git -C "$repo" rev-parse --short HEAD)" \
-	    "(COMPOSE_TEST_SOURCE=worktree for the working tree)"
-else
-	echo "sources: the working tree"
-fi
-timeout "$(left)" podman build -q --format docker \
-    --ignorefile "$here/Dockerfile.dockerignore" \
-    --build-arg BUILD_BASE="$build_base" -f "$here/Dockerfile" \
-    -t "localhost/cotai:$TAG" "$ctx" >"$W/build-cotai.log" 2>&1 ||
-    { tail -n 30 "$W/build-cotai.log"; fail "building deploy/Dockerfile"; }
-echo "localhost/cotai:$TAG: $(podman image inspect -f '{{.Size}}' \
-    "localhost/cotai:$TAG" | awk '{ printf "%.1f MB", $1 / 1e6 }')" \
-    "($(($(date +%s) - t)) s)"
-t=$(date +%s)
-timeout "$(left)" podman build -q --format docker \
-    --build-arg BASE="$test_base" -t "localhost/cotai-backend:$TAG" \
-    "$here/backend" >"$W/build-backend.log" 2>&1 ||
-    { tail -n 30 "$W/build-backend.log"; fail "building deploy/backend"; }
-echo "localhost/cotai-backend:$TAG ($(($(date +%s) - t)) s)"
-# The runtime image has no shell at all.
-if pm run --rm --no-healthcheck --entrypoint /bin/sh "localhost/cotai:$TAG" \
-    -c true >/dev/null 2>&1; then
-	fail "the cotai image has a shell"
-fi
-[ "$(podman image inspect -f '{{.Config.User}}' "localhost/cotai:$TAG")" = \
-    "10001:10001" ] || fail "the cotai image does not run as 10001"
+say "2. images (deploy/test/images.sh $E; bases cached in ${COTAI_CACHE:-/var/cache/cotai})"
+timeout "$(left)" "$here/test/images.sh" "$E" "$TAG" >"$W/images.env" ||
+    fail "building the images"
+# shellcheck disable=SC1091
+. "$W/images.env"
+test_base=$COTAI_TEST_BASE
 
 # ---------------------------------------------------------------------------
 say "3. certificates (deploy/certs.sh, cotai-ca from the image)"
-export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=localhost/cotai:$TAG \
-    COTAI_ENGINE=podman COTAI_TRUST_DOMAIN=compose.test \
+export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
+    COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test \
     COTAI_WORKLOADS="backend postgres redis mongo intruder"
 "$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
 grep -E '^(NAME|backend|postgres|redis|intruder) ' "$W/certs.log"
 stat -c '%u:%g %a %n' "$W/secrets/redis/redis.key" "$W/secrets/db-password"
 
 # ---------------------------------------------------------------------------
-say "4. the stack (compose.yaml + compose.local.yaml, without mongo)"
-export COTAI_IMAGE=localhost/cotai:$TAG \
-    COTAI_BACKEND_IMAGE=localhost/cotai-backend:$TAG COTAI_TEST_BASE=$test_base
+say "4. the stack (compose.yaml + compose.local.yaml, without mongo, plus a probe)"
+export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE
 docker-compose -p "$P" --project-directory "$here" -f "$here/compose.yaml" \
     -f "$here/compose.local.yaml" config >"$W/full.yaml"
 # Drop mongo (and what points at it) and the build sections (the images
-# exist); record each service's healthcheck and the tmpfs volumes that
-# podman-compose 1.0.3 would create without their driver_opts.
-python3 - "$W" <<'PY'
-import json, sys, yaml
-w = sys.argv[1]
+# exist); add the probe: a container on the mesh with the test's
+# certificates, started only when every other service is healthy. Record
+# each service's healthcheck (podman runs them by hand) and the tmpfs
+# volumes that podman-compose 1.0.3 would create without their driver_opts.
+python3 - "$W" "$E" "$here/test/probe.py" "$test_base" <<'PY'
+import sys, yaml
+w, engine, probe, base = sys.argv[1:5]
 c = yaml.safe_load(open(w + "/full.yaml"))
 drop = {"mongo", "mongo-sidecar"}
 for name in drop:
@@ -228,11 +252,8 @@ for name, s in c["services"].items():
     elif isinstance(dep, list):
         s["depends_on"] = [d for d in dep if d not in drop]
     # podman-compose 1.0.3 only understands a plain list of networks.
-    if isinstance(s.get("networks"), dict):
+    if engine == "podman" and isinstance(s.get("networks"), dict):
         s["networks"] = sorted(s["networks"])
-used = {n for s in c["services"].values() for n in s.get("networks", [])}
-c["networks"] = {k: v for k, v in c.get("networks", {}).items() if k in used}
-yaml.safe_dump(c, open(w + "/stack.yaml", "w"), default_flow_style=False)
 with open(w + "/health.tsv", "w") as f:
     for name, s in sorted(c["services"].items()):
         t = (s.get("healthcheck") or {}).get("test")
@@ -241,88 +262,124 @@ with open(w + "/health.tsv", "w") as f:
         if isinstance(t, str):
             t = ["CMD-SHELL", t]
         f.write("\t".join([name] + t) + "\n")
+c["services"]["probe"] = {
+    "image": base,
+    "entrypoint": ["sleep", "infinity"],
+    "user": "10001:10001",
+    "read_only": True,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "networks": ["mesh"],
+    "volumes": [probe + ":/probe.py:ro",
+                w + "/secrets/backend:/certs/backend:ro",
+                w + "/secrets/intruder:/certs/intruder:ro"],
+    "depends_on": {s: {"condition": "service_healthy"}
+                   for s in sorted(c["services"])},
+}
+used = set()
+for s in c["services"].values():
+    used |= set(s.get("networks", []))
+c["networks"] = {k: v for k, v in c.get("networks", {}).items() if k in used}
+yaml.safe_dump(c, open(w + "/stack.yaml", "w"), default_flow_style=False)
 with open(w + "/volumes.tsv", "w") as f:
     for name, v in (c.get("volumes") or {}).items():
         o = (v or {}).get("driver_opts")
-        if o:
+        if o and engine == "podman":
             f.write("%s\t%s\t%s\t%s\n" % (name, o["type"], o["device"], o["o"]))
 PY
 while IFS=$'\t' read -r v type dev opts; do
-	podman volume create --label "io.podman.compose.project=$P" \
+	podman volume create --label "$LABEL" \
 	    --opt "type=$type" --opt "device=$dev" --opt "o=$opts" \
 	    "${P}_$v" >/dev/null
 done <"$W/volumes.tsv"
 t=$(date +%s)
-(cd "$W" && timeout "$(left)" podman-compose -p "$P" -f stack.yaml up -d) \
-    >"$W/up.log" 2>&1 || { tail -n 30 "$W/up.log"; fail "podman-compose up"; }
-podman ps --filter "label=io.podman.compose.project=$P" \
-    --format '{{.Names}}  {{.Image}}  {{.Status}}'
+[ "$E" = podman ] ||
+    echo "up -d: compose starts each service once what it depends on is healthy"
+dc up -d >"$W/up.log" 2>&1 ||
+    { tail -n 30 "$W/up.log"; fail "compose up"; }
+echo "up -d returned after $(($(date +%s) - t)) s"
+pm ps -a --filter "label=$LABEL" --format '{{.Names}}  {{.Image}}  {{.Status}}'
 
 # ---------------------------------------------------------------------------
-say "5. healthchecks (run by hand: no systemd timers here)"
 # healthy SERVICE: run SERVICE's healthcheck test in its container.
-# COMPOSE_TEST_HEALTH_FALLBACK=1 (only for a cotai-proxy without the
+# COMPOSE_TEST_HEALTH_FALLBACK=1 (podman, only for a cotai-proxy without the
 # `health` subcommand yet): a sidecar counts as healthy while its container
 # runs; reported, and the sidecar healthcheck is then NOT covered.
 healthy() {
 	local line f
 	line=$(awk -F'\t' -v s="$1" '$1 == s' "$W/health.tsv")
 	IFS=$'\t' read -r -a f <<<"$line"
-	if [ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" = 1 ] &&
+	if [ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" = 1 ] && [ "$E" = podman ] &&
 	    [ "${f[2]:-}" = cotai-proxy ]; then
-		[ "$(podman inspect -f '{{.State.Running}}' "${P}_$1_1")" = true ]
+		[ "$(podman inspect -f '{{.State.Running}}' "$(cid "$1")")" = true ]
 		return
 	fi
 	case "${f[1]}" in
-	CMD) podman exec "${P}_$1_1" "${f[@]:2}" ;;
-	CMD-SHELL) podman exec "${P}_$1_1" /bin/sh -c "${f[2]}" ;;
+	CMD) pm exec "$(cid "$1")" "${f[@]:2}" ;;
+	CMD-SHELL) pm exec "$(cid "$1")" /bin/sh -c "${f[2]}" ;;
 	*) return 1 ;;
 	esac
 }
-pending=$(cut -f1 "$W/health.tsv")
-limit=$(($(date +%s) + 180))
-while [ -n "$pending" ]; do
-	still=""
-	for s in $pending; do
-		if healthy "$s" >"$W/hc-$s.out" 2>&1; then
-			echo "healthy: $s ($(($(date +%s) - t)) s)"
-		else
-			still="$still $s"
-		fi
-	done
-	pending=$still
-	[ -z "$pending" ] && break
-	if [ "$(date +%s)" -ge $limit ] || [ "$(left)" -le 0 ]; then
+if [ "$E" = docker ]; then
+	say "5. healthchecks: Docker ran them; compose ordered the start on them"
+	# No polling: the probe starts only once every service is healthy, and
+	# `up -d` returned only after that. Shown here, once.
+	bad=""
+	while read -r s; do
+		h=$(docker inspect -f '{{.State.Health.Status}}' "$(cid "$s")")
+		echo "$s: $h"
+		[ "$h" = healthy ] || bad="$bad $s"
+	done < <(cut -f1 "$W/health.tsv")
+	[ -z "$bad" ] || fail "not healthy after up -d:$bad"
+	[ "$(docker inspect -f '{{.State.Running}}' "$(cid probe)")" = true ] ||
+	    fail "the probe (depends on every service healthy) is not running"
+else
+	say "5. healthchecks (run by hand: no systemd timers here)"
+	pending=$(cut -f1 "$W/health.tsv")
+	limit=$(($(date +%s) + 180))
+	while [ -n "$pending" ]; do
+		still=""
 		for s in $pending; do
-			echo "--- $s healthcheck output:" >&2
-			cat "$W/hc-$s.out" >&2
+			if healthy "$s" >"$W/hc-$s.out" 2>&1; then
+				echo "healthy: $s ($(($(date +%s) - t)) s)"
+			else
+				still="$still $s"
+			fi
 		done
-		fail "not healthy after 180 s:$pending"
-	fi
-	sleep 2
-done
+		pending=$still
+		[ -z "$pending" ] && break
+		if [ "$(date +%s)" -ge $limit ] || [ "$(left)" -le 0 ]; then
+			for s in $pending; do
+				echo "--- $s healthcheck output:" >&2
+				cat "$W/hc-$s.out" >&2
+			done
+			fail "not healthy after 180 s:$pending"
+		fi
+		sleep 2
+	done
+	[ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" != 1 ] ||
+	    echo "WARNING: COMPOSE_TEST_HEALTH_FALLBACK=1: sidecar healthchecks" \
+	        "(cotai-proxy health) were NOT run, only 'container running'"
+fi
 echo "all healthy $(($(date +%s) - t)) s after up"
-[ "${COMPOSE_TEST_HEALTH_FALLBACK:-0}" != 1 ] ||
-    echo "WARNING: COMPOSE_TEST_HEALTH_FALLBACK=1: sidecar healthchecks" \
-        "(cotai-proxy health) were NOT run, only 'container running'"
 
 # ---------------------------------------------------------------------------
 say "6a. the backend's queries, through its sidecar"
-pm exec "${P}_backend_1" cotai-backend check | tee "$W/check1.out"
+pm exec "$(cid backend)" cotai-backend check | tee "$W/check1.out"
 grep -q 'check=postgres result=ok' "$W/check1.out" || fail "postgres query"
 grep -q 'check=redis result=ok' "$W/check1.out" || fail "redis query"
 
 ip_on() { # CONTAINER NETWORK: the container's address on that network
-	podman inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" \
+	pm inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" \
 	    "$1" 2>/dev/null
 }
-pg_ip=$(ip_on "${P}_postgres_1" "${P}_postgres-net")
-redis_ip=$(ip_on "${P}_redis_1" "${P}_redis-net")
-pgsc_ip=$(ip_on "${P}_postgres-sidecar_1" "${P}_mesh")
+pg_ip=$(ip_on "$(cid postgres)" "${P}_postgres-net")
+redis_ip=$(ip_on "$(cid redis)" "${P}_redis-net")
+pgsc_ip=$(ip_on "$(cid postgres-sidecar)" "${P}_mesh")
 echo "postgres $pg_ip, redis $redis_ip, postgres-sidecar (mesh) $pgsc_ip"
 
 say "6b. the backend has no network path of its own to any of them"
-pm exec -i "${P}_backend_1" python3 - "$pg_ip" "$redis_ip" "$pgsc_ip" <<'PY' || fail "the backend reached something directly"
+pm exec -i "$(cid backend)" python3 - "$pg_ip" "$redis_ip" "$pgsc_ip" <<'PY' || fail "the backend reached something directly"
 import socket, sys
 pg, rd, sc = sys.argv[1:4]
 bad = 0
@@ -338,13 +395,8 @@ sys.exit(bad)
 PY
 
 say "6c. from the mesh: database ports unreachable, strangers get nothing"
-pm run -d --name "${P}-probe" --label "cotai.compose-test=$P" \
-    --network "${P}_mesh" --user 10001:10001 --read-only --cap-drop ALL \
-    -v "$here/test/probe.py:/probe.py:ro" \
-    -v "$W/secrets/backend:/certs/backend:ro" \
-    -v "$W/secrets/intruder:/certs/intruder:ro" \
-    --entrypoint sleep "$test_base" 600 >/dev/null
-probe() { podman exec "${P}-probe" python3 /probe.py "$@"; }
+# The probe is the stack's "probe" service (see step 4).
+probe() { pm exec "$(cid probe)" python3 /probe.py "$@"; }
 # must_fail DESC PROBE-ARGS...: the probe must get nothing back.
 must_fail() {
 	local desc=$1 out
@@ -389,7 +441,49 @@ must_fail "postgres-sidecar, TLS without a certificate" \
 must_fail "postgres-sidecar, certificate for 'intruder' (not allowed)" \
     "${IN[@]}" --send "$PGSTART" --expect R postgres-sidecar 6432
 echo "redis-sidecar's audit lines (the last four connections):"
-podman logs "${P}_redis-sidecar_1" 2>&1 | grep '"event":"close"' | tail -n 4 || true
+pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
+
+# ---------------------------------------------------------------------------
+say "6d. the gateways: nothing of the stack answers on the host's side"
+# `internal: true` cuts the route out, not the host: every container still
+# reaches the host at its network's gateway address. So nothing of the
+# stack may be published there (no published port at all), and the
+# stack's ports must not answer there, from a container on each network.
+pub=$(pm ps -a --filter "label=$LABEL" --format '{{.Names}} {{.Ports}}' |
+    awk 'NF > 1')
+[ -z "$pub" ] || fail "published ports: $pub"
+echo "no container publishes a port"
+# from SERVICE NETWORK: connect from SERVICE to NETWORK's gateway on each of
+# the stack's ports (databases, sidecars, admin); all must fail.
+gw_check() {
+	local c gw
+	c=$(cid "$1")
+	gw=$(pm network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' \
+	    "${P}_$2" | awk '{ print $1 }')
+	[ -n "$gw" ] || fail "no gateway address for ${P}_$2"
+	pm exec -i "$c" python3 - "$gw" "$1" "$2" <<'PY' || fail "reached the $2 gateway"
+import socket, sys
+gw, svc, net = sys.argv[1:4]
+bad = 0
+for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901):
+    try:
+        socket.create_connection((gw, port), timeout=2).close()
+        print("REACHED %s:%d from %s" % (gw, port, svc)); bad = 1
+    except OSError as e:
+        pass
+print("%s -> %s gateway %s: none of the stack's ports answers" % (svc, net, gw))
+sys.exit(bad)
+PY
+}
+gw_check probe mesh
+gw_check backend backend-net
+gw_check postgres postgres-net
+gw_check redis redis-net
+if command -v ss >/dev/null 2>&1; then
+	echo "what the host itself listens on for every address (reachable from" \
+	    "each container at its gateway, see deploy/README.md):"
+	ss -Hltn | awk '$4 ~ /^(0\.0\.0\.0|\*|\[::\]):/ { print "  " $4 }' | sort -u
+fi
 
 # ---------------------------------------------------------------------------
 if [ "${COMPOSE_TEST_ROTATION:-1}" = 0 ]; then
@@ -397,8 +491,9 @@ if [ "${COMPOSE_TEST_ROTATION:-1}" = 0 ]; then
 else
 	say "7. rotation while running: certs.sh --renew, SIGHUP, nothing restarts"
 	started() {
-		podman ps --filter "label=io.podman.compose.project=$P" \
-		    --format '{{.Names}} {{.ID}} {{.StartedAt}}' | sort
+		# shellcheck disable=SC2046
+		pm inspect -f '{{.Name}} {{.State.StartedAt}} {{.RestartCount}}' \
+		    $(pm ps -q --filter "label=$LABEL") | sort
 	}
 	started >"$W/started.before"
 	file_serial() { # NAME: serial of the certificate on disk, as Python prints it
@@ -414,7 +509,7 @@ else
 	[ "$old_redis" != "$new_redis" ] || fail "renew did not change redis's certificate"
 	echo "redis: $old_redis -> $new_redis; postgres: $old_pg -> $new_pg"
 	for s in backend-sidecar postgres-sidecar redis-sidecar; do
-		pm kill --signal HUP "${P}_${s}_1" >/dev/null
+		pm kill --signal HUP "$(cid "$s")" >/dev/null
 	done
 	# The sidecars must now present the renewed certificates.
 	ok=0
@@ -435,13 +530,13 @@ else
 	# sidecars log its new serial in their audit lines.
 	ok=0
 	for _ in $(seq 30); do
-		pm exec "${P}_backend_1" cotai-backend check >"$W/check2.out"
+		pm exec "$(cid backend)" cotai-backend check >"$W/check2.out"
 		grep -q 'check=postgres result=ok' "$W/check2.out" ||
 		    { cat "$W/check2.out"; fail "postgres after rotation"; }
 		grep -q 'check=redis result=ok' "$W/check2.out" ||
 		    { cat "$W/check2.out"; fail "redis after rotation"; }
-		if podman logs "${P}_redis-sidecar_1" 2>&1 | grep -qi "$new_backend" &&
-		    podman logs "${P}_postgres-sidecar_1" 2>&1 | grep -qi "$new_backend"; then
+		if pm logs "$(cid redis-sidecar)" 2>&1 | grep -qi "$new_backend" &&
+		    pm logs "$(cid postgres-sidecar)" 2>&1 | grep -qi "$new_backend"; then
 			ok=1
 			break
 		fi
@@ -464,10 +559,14 @@ say "8. postgres-sidecar comes back at a new address: followed without SIGHUP"
 # Stop it, let a placeholder take its address so that it must get another,
 # start it again: the backend's sidecar still has the old address until its
 # next lookup (resolve_interval, or at once when a connect fails).
-sc="${P}_postgres-sidecar_1"
+sc=$(cid postgres-sidecar)
 pm stop -t 5 "$sc" >/dev/null
+# Docker gives --ip only on networks with a subnet set by hand; its
+# allocator hands out the next free address after the last one anyway.
+ipopt=(--ip "$pgsc_ip")
+[ "$E" = podman ] || ipopt=()
 pm run -d --name "${P}-squatter" --label "cotai.compose-test=$P" \
-    --network "${P}_mesh" --ip "$pgsc_ip" --read-only --cap-drop ALL \
+    --network "${P}_mesh" "${ipopt[@]}" --read-only --cap-drop ALL \
     --entrypoint sleep "$test_base" 600 >/dev/null ||
     fail "cannot start a placeholder on $pgsc_ip"
 pm start "$sc" >/dev/null
@@ -478,7 +577,7 @@ echo "postgres-sidecar: $pgsc_ip -> $new_ip"
 ok=0
 for _ in $(seq 30); do
 	if healthy postgres-sidecar >/dev/null 2>&1 &&
-	    pm exec "${P}_backend_1" cotai-backend check >"$W/check3.out" 2>&1 &&
+	    pm exec "$(cid backend)" cotai-backend check >"$W/check3.out" 2>&1 &&
 	    grep -q 'check=postgres result=ok' "$W/check3.out"; then
 		ok=1
 		break
@@ -487,9 +586,9 @@ for _ in $(seq 30); do
 done
 cat "$W/check3.out"
 [ $ok = 1 ] || fail "the backend lost PostgreSQL after postgres-sidecar moved"
-podman logs "${P}_backend-sidecar_1" 2>&1 | grep 'now resolves to' |
+pm logs "$(cid backend-sidecar)" 2>&1 | grep 'now resolves to' |
     grep -F "$new_ip" || fail "the backend's sidecar did not log the move"
-[ "$(podman inspect -f '{{.RestartCount}}' "${P}_backend-sidecar_1")" = 0 ] ||
+[ "$(pm inspect -f '{{.RestartCount}}' "$(cid backend-sidecar)")" = 0 ] ||
     fail "the backend's sidecar restarted"
 
 say "all proofs passed"

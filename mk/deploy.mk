@@ -3,7 +3,8 @@
 #   make certs            CA, certificates and DB password for deploy/compose.yaml (root)
 #   make image            the cotai image from deploy/Dockerfile (docker, else podman)
 #   make deploy-validate  compose files, manifests and sidecar configs, no engine
-#   make compose-test     the compose stack under rootful podman, with proofs (root)
+#   make compose-test     the compose stack on Docker Engine (ENGINE=podman: rootful
+#                         podman), with proofs (root)
 
 # docker when a Docker engine answers, else podman (a docker CLI alone is not enough).
 ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
@@ -22,5 +23,9 @@ image:
 deploy-validate: $(BINS)
 	COTAI_BUILD=$(abspath $(BUILD)) deploy/validate.sh
 
+# compose-test runs on Docker Engine unless ENGINE is given (the ENGINE
+# default above would pick podman on a machine where dockerd is not yet
+# running; the test starts it).
 compose-test:
-	deploy/compose-test.sh
+	ENGINE=$(if $(filter command line environment,$(origin ENGINE)),$(ENGINE),docker) \
+	    deploy/compose-test.sh
