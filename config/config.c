@@ -167,6 +167,7 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	if (cfg->log_format == CFG_UNSET_INT)
 		cfg->log_format = LOG_F_TEXT;
 	cfg_u32_default(&cfg->drain_timeout_ms, CFG_DEF_DRAIN_MS);
+	cfg_u32_default(&cfg->drain_delay_ms, 0);
 	cfg_u32_default(&cfg->max_connections, CFG_DEF_MAXCONN);
 	cfg_u32_default(&cfg->ready_min_validity_ms, CFG_DEF_READY_MS);
 	cfg_u32_default(&cfg->reload_debounce_ms, CFG_DEF_DEBOUNCE_MS);
@@ -418,6 +419,7 @@ cfg_top_init(struct cfg_top *top)
 	top->cfg.max_handshakes = CFG_UNSET;
 	top->cfg.log_level = top->cfg.log_format = CFG_UNSET_INT;
 	top->cfg.workers = top->cfg.drain_timeout_ms = CFG_UNSET;
+	top->cfg.drain_delay_ms = CFG_UNSET;
 	top->cfg.max_connections = CFG_UNSET;
 	top->cfg.audit.to_stderr = true;
 	top->cfg.audit.spool_bytes = top->cfg.audit.queue = CFG_UNSET;

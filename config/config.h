@@ -218,6 +218,8 @@ struct cotai_config {
 	enum config_sandbox sandbox;
 	/* SIGTERM drain deadline, default 30000 */
 	uint32_t drain_timeout_ms;
+	/* after SIGTERM, accept this long before draining, default 0 */
+	uint32_t drain_delay_ms;
 	/* process-wide, default 10000 */
 	uint32_t max_connections;
 	struct config_route *routes;

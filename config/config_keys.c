@@ -263,6 +263,8 @@ static const struct cfg_key top_keys[] = {
 	NULL, 0},
     {"drain_timeout", CT_DUR0, offsetof(struct cfg_top, cfg.drain_timeout_ms),
 	0, 0, 0, NULL, 0},
+    {"drain_delay", CT_DUR0, offsetof(struct cfg_top, cfg.drain_delay_ms), 0, 0,
+	CFG_MAX_DRAIN_DELAY_MS, NULL, 0},
     {"max_connections", CT_U32, offsetof(struct cfg_top, cfg.max_connections),
 	0, 1, 10000000, NULL, 0},
     {"defaults", CT_MAP, offsetof(struct cfg_top, defs), 0, 0, 0,
@@ -452,6 +454,9 @@ cfg_dur_min(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 {
 	char b[32];
 
+	if (k->max != 0 && ms > k->max)
+		return (cfg_err(c, n->start_mark, key, "must be at most %s",
+		    duration_format(k->max, b, sizeof(b))));
 	if (k->min == 0 || ms == 0 || ms >= k->min)
 		return (0);
 	return (cfg_err(c, n->start_mark, key, "must be %sat least %s",

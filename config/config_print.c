@@ -197,6 +197,8 @@ config_print(const struct cotai_config *cfg, FILE *fp)
 	fprintf(fp, "drain_timeout: %s, max_connections: %u\n",
 	    duration_format(cfg->drain_timeout_ms, b, sizeof(b)),
 	    cfg->max_connections);
+	fprintf(fp, "drain_delay: %s\n",
+	    duration_format(cfg->drain_delay_ms, b, sizeof(b)));
 	print_audit(fp, &cfg->audit);
 	for (size_t i = 0; i < cfg->nroutes; i++)
 		print_route(fp, &cfg->routes[i]);

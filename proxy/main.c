@@ -13,7 +13,11 @@
  * started next inherit it, then start the worker threads. The main
  * thread afterwards runs the admin endpoint (admin.h) and handles signals:
  * SIGTERM/SIGINT drain (the admin endpoint answers 503 meanwhile) and exit
- * 0, SIGHUP reloads (reload.h), as do changes to the watched files.
+ * 0, SIGHUP reloads (reload.h), as do changes to the watched files. With
+ * drain_delay, the listeners keep accepting for that long after the first
+ * SIGTERM/SIGINT before the drain starts (a second one starts it at once):
+ * time for clients to stop using this address (an orchestrator has taken
+ * it out of DNS), so none of them is refused meanwhile.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +37,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "config.h"
+#include "duration.h"
 #include "log.h"
 #include "probe.h"
 #include "reload.h"
@@ -138,12 +143,14 @@ struct signals {
 	struct event_base *base;
 	struct event *ev[3];
 	struct event *ev_poll;  /* draining: have the workers finished? */
+	struct event *ev_delay; /* drain_delay: when the drain starts */
 	struct event *ev_sweep; /* expired TLS sessions out of the caches */
 	struct worker_pool *pool;
 	struct reload *rl;
 	struct admin *ad;
 	struct admin *health; /* admin.health_listen, or NULL */
 	bool draining;
+	bool delaying; /* within drain_delay */
 };
 
 static void
@@ -171,14 +178,15 @@ on_session_sweep(evutil_socket_t fd, short what, void *arg)
 		tls_sessions_flush(sg->pool->routes[i]->ssl_ctx, false);
 }
 
-/* SIGTERM/SIGINT: stop accepting, keep answering the admin endpoint
- * (503) until the workers are done. */
+/* SIGTERM/SIGINT (after drain_delay): stop accepting, keep answering the
+ * admin endpoint (503) until the workers are done. */
 static void
 start_drain(struct signals *sg)
 {
 	struct timeval tv = {0, 50 * 1000};
 
 	sg->draining = true;
+	sg->delaying = false;
 	admin_set_draining(sg->ad);
 	admin_set_draining(sg->health);
 	reload_stop(sg->rl);
@@ -190,18 +198,65 @@ start_drain(struct signals *sg)
 }
 
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
+on_drain_delay(evutil_socket_t fd, short what, void *arg)
 {
 	struct signals *sg = arg;
 
+	log_info("drain_delay over: draining");
+	start_drain(sg);
+}
+
+/*
+ * The first SIGTERM/SIGINT with a drain_delay: go on accepting (and
+ * relaying) for that long, but answer 503 on the admin endpoint and stop
+ * reloading. 0, or -1 when the timer cannot be set (drain at once).
+ */
+static int
+start_delay(struct signals *sg, uint32_t ms)
+{
+	struct timeval tv = {
+	    (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	sg->ev_delay = evtimer_new(sg->base, on_drain_delay, sg);
+	if (sg->ev_delay == NULL || evtimer_add(sg->ev_delay, &tv) != 0) {
+		log_error("cannot set the drain_delay timer: draining now");
+		return (-1);
+	}
+	sg->delaying = true;
+	admin_set_draining(sg->ad);
+	reload_stop(sg->rl);
+	return (0);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *sg = arg;
+	uint32_t delay;
+	char b[32];
+
 	if (sig == SIGHUP) {
-		if (sg->rl != NULL && !sg->draining)
+		if (sg->rl != NULL && !sg->draining && !sg->delaying)
 			(void)reload_run(sg->rl, "SIGHUP");
 		return;
 	}
 	if (sg->draining)
 		return;
-	log_info("signal %d: draining", (int)sig);
+	if (sg->delaying) {
+		log_info("signal %d again: draining now", (int)sig);
+		(void)event_del(sg->ev_delay);
+		start_drain(sg);
+		return;
+	}
+	delay = sg->pool != NULL ? sg->pool->cfg->drain_delay_ms : 0;
+	if (delay > 0) {
+		log_info("signal %d: still accepting for drain_delay %s, "
+			 "then draining",
+		    (int)sig, duration_format(delay, b, sizeof(b)));
+		if (start_delay(sg, delay) == 0)
+			return;
+	} else
+		log_info("signal %d: draining", (int)sig);
 	start_drain(sg);
 }
 
@@ -232,6 +287,8 @@ signals_clear(struct signals *sg)
 			event_free(sg->ev[i]);
 	if (sg->ev_poll != NULL)
 		event_free(sg->ev_poll);
+	if (sg->ev_delay != NULL)
+		event_free(sg->ev_delay);
 	if (sg->ev_sweep != NULL)
 		event_free(sg->ev_sweep);
 	reload_free(sg->rl);

@@ -287,6 +287,7 @@ check_config(const struct cotai_config *cfg)
 	CHECK(cfg->workers >= 1 && cfg->workers <= 64);
 	CHECK(cfg->max_connections >= 1 && cfg->max_connections <= 10000000);
 	CHECK(cfg->drain_timeout_ms <= 7U * 86400000U);
+	CHECK(cfg->drain_delay_ms <= 600000U);
 	CHECK(cfg->log_level >= 0 && cfg->log_level <= 3);
 	CHECK(cfg->log_format == 0 || cfg->log_format == 1);
 	CHECK(cfg->user == NULL || name_ok(cfg->user));

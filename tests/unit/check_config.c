@@ -198,6 +198,7 @@ START_TEST(builtin_defaults)
 	ck_assert_ptr_null(cfg->user);
 	ck_assert_int_eq(cfg->sandbox, CONFIG_SANDBOX_AUTO);
 	ck_assert_uint_eq(cfg->drain_timeout_ms, 30000);
+	ck_assert_uint_eq(cfg->drain_delay_ms, 0);
 	ck_assert_uint_eq(cfg->max_connections, 10000);
 	ck_assert_ptr_null(cfg->identity.crl);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
@@ -812,6 +813,52 @@ START_TEST(resolve_interval)
 }
 END_TEST
 
+/* drain_delay: 0 by default, 0 to 10m, printed by --check. */
+START_TEST(drain_delay)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "drain_delay: 11m\nroutes:\n" R_O,
+		"2:14: drain_delay: must be at most 10m"},
+	    {ID "drain_delay: -1s\nroutes:\n" R_O,
+		"2:14: drain_delay: invalid duration \"-1s\""},
+	    {ID "drain_delay: soon\nroutes:\n" R_O,
+		"2:14: drain_delay: invalid duration \"soon\""},
+	};
+	struct cotai_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	ck_assert_msg(load(ID "routes:\n" R_O, &cfg) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->drain_delay_ms, 0);
+	config_free(cfg);
+	ck_assert_msg(
+	    load(ID "drain_delay: 10m\nroutes:\n" R_O, &cfg) == 0, "%s", err);
+	ck_assert_uint_eq(cfg->drain_delay_ms, 600000);
+	config_free(cfg);
+	ck_assert_msg(load(ID "drain_delay: 2500ms\nroutes:\n" R_O, &cfg) == 0,
+	    "%s", err);
+	ck_assert_uint_eq(cfg->drain_delay_ms, 2500);
+	ck_assert_ptr_nonnull(fp = open_memstream(&buf, &len));
+	config_print(cfg, fp);
+	fclose(fp);
+	ck_assert_msg(strstr(buf, "drain_delay: 2s500ms\n") != NULL, "%s", buf);
+	free(buf);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_ptr_null(cfg);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -831,6 +878,7 @@ config_suite(void)
 	tcase_add_test(tc, sandbox_key);
 	tcase_add_test(tc, resolve_interval);
 	tcase_add_test(tc, audit_keys);
+	tcase_add_test(tc, drain_delay);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);
