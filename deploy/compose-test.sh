@@ -7,9 +7,10 @@
 #  1. host: docker: docker.io (deploy/test/dockerd.sh starts dockerd when
 #     none answers, and this test stops it at the end only if it started
 #     it), docker-compose, debootstrap; podman: podman, runc,
-#     podman-compose, debootstrap, docker-compose, and
-#     /etc/containers/containers.conf gets runtime runc and explicit
-#     ulimits when it lacks them (see ../shared/notes/podman.md)
+#     podman-compose, netavark, aardvark-dns, debootstrap, docker-compose,
+#     and the test's own containers.conf (CONTAINERS_CONF; the host's file
+#     is left alone): runtime runc, explicit ulimits, network backend
+#     netavark (with CNI, podman has no DNS on internal networks)
 #  2. images: deploy/test/images.sh ENGINE (two Debian 12 minbase bases
 #     made with debootstrap, updated from bookworm-security and cached in
 #     $COTAI_CACHE; the cotai image from the sources of the last commit,
@@ -160,7 +161,8 @@ trap 'exit 130' INT TERM
 # ---------------------------------------------------------------------------
 say "1. host packages and $E"
 if [ "$E" = podman ]; then
-	need="podman runc podman-compose debootstrap docker-compose openssl python3-yaml"
+	need="podman runc podman-compose netavark aardvark-dns debootstrap docker-compose
+openssl python3-yaml"
 else
 	need="debootstrap docker-compose openssl python3-yaml"
 fi
@@ -187,25 +189,23 @@ if [ "$E" = docker ]; then
 		docker compose version --short
 	    else docker-compose version --short; fi)"
 else
-	conf=/etc/containers/containers.conf
-	# conf_set SECTION KEY LINE: add LINE under [SECTION] unless KEY is set.
-	conf_set() {
-		if grep -Eq "^[[:space:]]*$2[[:space:]]*=" "$conf" 2>/dev/null; then
-			return 0
-		fi
-		echo "$conf: adding $3 under [$1]"
-		if grep -q "^\[$1\]" "$conf" 2>/dev/null; then
-			sed -i "/^\[$1\]/a $3" "$conf"
-		else
-			printf '\n[%s]\n%s\n' "$1" "$3" >>"$conf"
-		fi
-	}
-	mkdir -p /etc/containers
-	conf_set containers default_ulimits \
-	    'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
-	conf_set engine runtime 'runtime = "runc"'
-	grep -Eq '^[[:space:]]*runtime[[:space:]]*=[[:space:]]*"runc"' "$conf" ||
-	    echo "warning: $conf sets another runtime than runc" >&2
+	# The test's own containers.conf (CONTAINERS_CONF: read instead of the
+	# host's, which stays as it is): runc, explicit ulimits (see
+	# ../shared/notes/podman.md), and netavark with aardvark-dns, because
+	# with the CNI backend podman turns DNS off on `internal: true`
+	# networks, and every network of the stack is internal: the sidecars
+	# could not resolve each other ("no address").
+	cat >"$W/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+[network]
+network_backend = "netavark"
+CONF
+	export CONTAINERS_CONF=$W/containers.conf
+	[ "$(podman info --format '{{.Host.NetworkBackend}}')" = netavark ] ||
+	    fail "podman does not use netavark with $CONTAINERS_CONF"
 fi
 project_down # leftovers of an interrupted earlier run of this test
 
@@ -456,10 +456,14 @@ echo "no container publishes a port"
 # from SERVICE NETWORK: connect from SERVICE to NETWORK's gateway on each of
 # the stack's ports (databases, sidecars, admin); all must fail.
 gw_check() {
-	local c gw
+	local c gw fmt
 	c=$(cid "$1")
-	gw=$(pm network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' \
-	    "${P}_$2" | awk '{ print $1 }')
+	if [ "$E" = podman ]; then
+		fmt='{{range .Subnets}}{{.Gateway}} {{end}}'
+	else
+		fmt='{{range .IPAM.Config}}{{.Gateway}} {{end}}'
+	fi
+	gw=$(pm network inspect -f "$fmt" "${P}_$2" | awk '{ print $1 }')
 	[ -n "$gw" ] || fail "no gateway address for ${P}_$2"
 	pm exec -i "$c" python3 - "$gw" "$1" "$2" <<'PY' || fail "reached the $2 gateway"
 import socket, sys

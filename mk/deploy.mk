@@ -5,12 +5,14 @@
 #   make deploy-validate  compose files, manifests and sidecar configs, no engine
 #   make compose-test     the compose stack on Docker Engine (ENGINE=podman: rootful
 #                         podman), with proofs (root)
+#   make swarm-test       deploy/swarm/stack.yaml on a single-node Docker Swarm,
+#                         with a zero-failure rolling update (root)
 
 # docker when a Docker engine answers, else podman (a docker CLI alone is not enough).
 ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
 IMAGE ?= cotai:dev
 
-.PHONY: certs image deploy-validate compose-test
+.PHONY: certs image deploy-validate compose-test swarm-test
 
 certs: $(BUILD)/cotai-ca
 	COTAI_CA=$(abspath $(BUILD))/cotai-ca deploy/certs.sh
@@ -29,3 +31,6 @@ deploy-validate: $(BINS)
 compose-test:
 	ENGINE=$(if $(filter command line environment,$(origin ENGINE)),$(ENGINE),docker) \
 	    deploy/compose-test.sh
+
+swarm-test:
+	deploy/swarm-test.sh
