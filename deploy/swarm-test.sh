@@ -251,7 +251,9 @@ done
 # ---------------------------------------------------------------------------
 # The backend queries every second in the background: one line per check.
 queries() {
+	set +e
 	while :; do
+		# A failed check is a line without result=ok (counted below).
 		docker exec "$backend" cotai-backend check 2>&1 |
 		    sed "s/^/$(date +%s) /" >>"$W/queries.log"
 		sleep 1
@@ -273,7 +275,7 @@ update() {
 	    { tail "$W/update-$1.log"; fail "docker service update $svc"; }
 	echo "$svc updated in $(($(date +%s) - t)) s; watching 15 s more"
 	sleep 15
-	kill "$qpid"
+	kill "$qpid" 2>/dev/null || fail "the query loop died"
 	wait "$qpid" 2>/dev/null || true
 	qpid=""
 	new=$(docker service ps -q --filter desired-state=running "$svc")
