@@ -475,7 +475,8 @@ for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901):
         print("REACHED %s:%d from %s" % (gw, port, svc)); bad = 1
     except OSError as e:
         pass
-print("%s -> %s gateway %s: none of the stack's ports answers" % (svc, net, gw))
+if not bad:
+    print("%s -> %s gateway %s: none of the stack's ports answers" % (svc, net, gw))
 sys.exit(bad)
 PY
 }
