@@ -41,6 +41,9 @@
 #define CFG_DEF_SESSION_CACHE 1024
 #define CFG_DEF_SPOOL_BYTES (64u << 20)
 #define CFG_DEF_AUDIT_QUEUE 4096
+#define CFG_DEF_MUX_STREAMS 100
+#define CFG_DEF_MUX_TUNNELS 2
+#define CFG_DEF_MUX_WINDOW (256 * 1024)
 
 /* Where a field's value came from. */
 struct cfg_where {

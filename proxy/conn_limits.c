@@ -353,7 +353,9 @@ conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 		conn_connect_start(c);
 		return;
 	}
-	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
+	/* A stream (c->tl NULL): its tunnel is checked (mux_reload_all). */
+	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED ||
+	    c->tl == NULL)
 		return;
 	for (size_t j = 0; j < n; j++) {
 		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
