@@ -76,6 +76,9 @@ mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail)
 	mux_tunnel_audit(t, why, detail);
 	TAILQ_REMOVE(&t->w->tunnels, t, link);
 	atomic_fetch_sub_explicit(&mux_stats.tunnels, 1, memory_order_relaxed);
+	/* A clean end says so (close_notify), once, without waiting. */
+	if ((why == REASON_EOF || why == REASON_DRAIN) && t->tl.ssl != NULL)
+		(void)leg_shutdown(&t->tl);
 	nghttp2_session_del(t->h2);
 	event_free(t->ev_kick);
 	event_free(t->ev_ping);
