@@ -138,6 +138,8 @@ cfg_route_defaults(
 	cfg_u32_default(&r->mux_window, CFG_DEF_MUX_WINDOW);
 	if (r->protocol != CONFIG_PROTO_TCP)
 		r->mux = CONFIG_MUX_OFF;
+	else if (cfg_where_find(c, &r->mux) == NULL)
+		r->mux = d->mux;
 	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	cfg_u32_default(&r->resolve_interval_ms, d->resolve_interval_ms);

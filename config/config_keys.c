@@ -187,6 +187,7 @@ static const struct cfg_key defaults_keys[] = {
     {"resolve_interval", CT_DUR0,
 	offsetof(struct cfg_defaults, resolve_interval_ms), 0,
 	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
+    {"mux", CT_MUX, offsetof(struct cfg_defaults, mux), 0, 0, 0, NULL, 0},
 };
 static const struct cfg_table defaults_table = TABLE(defaults_keys);
 
