@@ -152,6 +152,9 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	if (!c->adopted) /* a tunnel now: it writes its own line */
 		atomic_fetch_add_explicit(
 		    &st->closed[why], 1, memory_order_relaxed);
+	else /* and counts as a tunnel; each stream counts as accepted */
+		atomic_fetch_sub_explicit(
+		    &st->accepted, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
 	    &st->bytes_up, c->up.bytes_out, memory_order_relaxed);
