@@ -230,20 +230,21 @@ cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 /*
  * mux and its bounds: only on protocol tcp routes (a native TLS upstream
  * speaks its own protocol, and postgres routes are not multiplexed yet);
- * elsewhere an unset mux means off (cfg_fill_route). mux_tunnels only on originate routes.
+ * elsewhere an unset mux means off (cfg_fill_route). mux_tunnels only on
+ * originate routes.
  */
 static int
 cfg_check_mux(struct cfg_ctx *c, const struct config_route *r, size_t i)
 {
-	const void *const keys[] = {&r->mux, &r->mux_streams, &r->mux_tunnels,
-	    &r->mux_window};
+	const void *const keys[] = {
+	    &r->mux, &r->mux_streams, &r->mux_tunnels, &r->mux_window};
 	char key[CFG_KEYLEN];
 
 	snprintf(key, sizeof(key), "routes[%zu].mux", i);
 	if (r->mode == CONFIG_MODE_TERMINATE &&
 	    cfg_where_find(c, &r->mux_tunnels) != NULL)
 		return (cfg_err_field(c, &r->mux_tunnels, &r->line, key,
-		    "mux_tunnels only on an originate route"));
+		    "only on an originate route"));
 	if (r->protocol == CONFIG_PROTO_TCP)
 		return (0);
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)

@@ -356,7 +356,8 @@ on_connect_done(struct conn *c)
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
-		if (c->cl.ms != NULL) /* a tunnel's stream: answer the CONNECT */
+		if (c->cl.ms !=
+		    NULL) /* a tunnel's stream: answer the CONNECT */
 			mux_stream_respond(c->cl.ms);
 		conn_relay_start(c);
 	} else {

@@ -58,11 +58,11 @@ void
 conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
 	const struct identity *id = tls_peer_identity(&c->peer);
-	SSL *ssl = c->tl != NULL	   ? c->tl->ssl
-		 : c->cl.ms != NULL ? mux_stream_ssl(&c->cl)
-				    : mux_stream_ssl(&c->up);
-	int32_t sid = c->cl.ms != NULL ? mux_stream_id(&c->cl)
-					: mux_stream_id(&c->up);
+	SSL *ssl = c->tl != NULL ? c->tl->ssl
+	    : c->cl.ms != NULL   ? mux_stream_ssl(&c->cl)
+				 : mux_stream_ssl(&c->up);
+	int32_t sid =
+	    c->cl.ms != NULL ? mux_stream_id(&c->cl) : mux_stream_id(&c->up);
 	bool tls = c->handshaken && ssl != NULL;
 	struct audit_rec a;
 

@@ -5,6 +5,7 @@
  * reload.
  */
 #include "conn_priv.h"
+#include "mux.h"
 
 #include <errno.h>
 #include <string.h>
@@ -202,10 +203,15 @@ conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 {
 	uint32_t max = c->w->cfg->max_connections;
 	uint32_t rmax = c->r->cfg->max_connections;
-	bool route_over = rmax != 0 && route_active > rmax;
+	/* A tunnel holds a place too (so a peer cannot open them unbounded). */
+	uint64_t rt = atomic_load_explicit(
+		     &c->r->stats->tunnels, memory_order_relaxed),
+		 at = atomic_load_explicit(
+		     &mux_stats.tunnels, memory_order_relaxed);
+	bool route_over = rmax != 0 && route_active + rt > rmax;
 	struct conn *o;
 
-	if (!route_over && (max == 0 || all <= max))
+	if (!route_over && (max == 0 || all + at <= max))
 		return (true);
 	/* The list is in accept order: the first match is the oldest. */
 	for (o = TAILQ_FIRST(&c->w->conns); o != NULL;

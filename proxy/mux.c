@@ -24,7 +24,7 @@
 #include "recheck.h"
 #include "worker.h"
 
-#define MUX_READS 16       /* TLS reads per run: fairness */
+#define MUX_READS 16        /* TLS reads per run: fairness */
 #define MUX_OBUF_MARK 65536 /* frame this much before writing it */
 
 struct mux_stats mux_stats;
@@ -86,9 +86,8 @@ mux_tunnel_kick(struct mux_tunnel *t)
 
 /* Terminate: a header of a request on a stream begun by the peer. */
 static int
-mux_on_header(nghttp2_session *h2, const nghttp2_frame *f,
-    const uint8_t *name, size_t nlen, const uint8_t *value, size_t vlen,
-    uint8_t flags, void *arg)
+mux_on_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
+    size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
 {
 	struct mux_tunnel *t = arg;
 	struct mux_stream *s =
@@ -98,8 +97,8 @@ mux_on_header(nghttp2_session *h2, const nghttp2_frame *f,
 		return (0);
 	if (t->server) {
 		if (nlen == 7 && memcmp(name, ":method", 7) == 0)
-			s->is_connect = vlen == 7 &&
-			    memcmp(value, "CONNECT", 7) == 0;
+			s->is_connect =
+			    vlen == 7 && memcmp(value, "CONNECT", 7) == 0;
 		else if (nlen == 10 && memcmp(name, ":authority", 10) == 0 &&
 		    vlen < sizeof(s->authority)) {
 			memcpy(s->authority, value, vlen);
@@ -145,10 +144,9 @@ static int
 mux_on_frame_recv(nghttp2_session *h2, const nghttp2_frame *f, void *arg)
 {
 	struct mux_tunnel *t = arg;
-	struct mux_stream *s =
-	    f->hd.stream_id != 0
-		? nghttp2_session_get_stream_user_data(h2, f->hd.stream_id)
-		: NULL;
+	struct mux_stream *s = f->hd.stream_id != 0
+	    ? nghttp2_session_get_stream_user_data(h2, f->hd.stream_id)
+	    : NULL;
 
 	if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
 		t->ping_out = false;
@@ -225,8 +223,8 @@ mux_session_new(struct mux_tunnel *t)
 	if ((t->server ? nghttp2_session_server_new2(&t->h2, cb, t, opt)
 		       : nghttp2_session_client_new2(&t->h2, cb, t, opt)) != 0)
 		goto out;
-	if (nghttp2_submit_settings(t->h2, NGHTTP2_FLAG_NONE, iv,
-		t->server ? 3 : 4) != 0 ||
+	if (nghttp2_submit_settings(
+		t->h2, NGHTTP2_FLAG_NONE, iv, t->server ? 3 : 4) != 0 ||
 	    nghttp2_session_set_local_window_size(t->h2, NGHTTP2_FLAG_NONE, 0,
 		(int32_t)(rc->mux_window * MUX_TUNNEL_WINDOWS)) != 0)
 		goto out;
@@ -235,7 +233,8 @@ out:
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (ret != 0)
-		log_error("route %s: cannot set up an HTTP/2 session", rc->name);
+		log_error(
+		    "route %s: cannot set up an HTTP/2 session", rc->name);
 	return (ret);
 }
 
@@ -294,8 +293,8 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
 	}
 	/* The socket and its SSL move over; so does the identity. */
 	event_del(l->ev);
-	leg_open(&t->tl, (struct event *)t->evmem, w->base, l->fd,
-	    mux_tunnel_cb, t);
+	leg_open(
+	    &t->tl, (struct event *)t->evmem, w->base, l->fd, mux_tunnel_cb, t);
 	t->tl.ssl = l->ssl;
 	l->fd = -1;
 	l->ssl = NULL;
@@ -306,6 +305,7 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
 	t->t_start = conn_now();
 	TAILQ_INSERT_TAIL(&w->tunnels, t, link);
 	atomic_fetch_add_explicit(&mux_stats.tunnels, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->stats->tunnels, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
 	    &mux_stats.tunnels_total, 1, memory_order_relaxed);
 	evtimer_add(t->ev_ping, &tv);
@@ -331,7 +331,7 @@ mux_tunnel_find(struct worker *w, const struct route *r)
 	struct mux_tunnel *t;
 	uint32_t max;
 
-	TAILQ_FOREACH(t, &w->tunnels, link) {
+	for (t = TAILQ_FIRST(&w->tunnels); t != NULL; t = TAILQ_NEXT(t, link)) {
 		if (t->r != r || t->draining || t->server || t->dead ||
 		    !nghttp2_session_want_read(t->h2))
 			continue;
@@ -362,8 +362,8 @@ mux_stream_open(struct mux_tunnel *t, const char *authority, struct leg *l,
 	if (s == NULL)
 		return (-1);
 	if ((id = nghttp2_submit_request(t->h2, NULL, nv, 2, &prd, s)) < 0) {
-		log_warn("route %s: cannot open a stream: %s",
-		    t->r->cfg->name, nghttp2_strerror(id));
+		log_warn("route %s: cannot open a stream: %s", t->r->cfg->name,
+		    nghttp2_strerror(id));
 		mux_stream_free(s);
 		return (-1);
 	}
@@ -494,9 +494,9 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 		mux_tunnel_close(t, REASON_EOF, "drained");
 		return;
 	}
-	if (t->tl.eof || (!nghttp2_session_want_read(t->h2) &&
-			     !nghttp2_session_want_write(t->h2) &&
-			     t->olen == 0)) {
+	if (t->tl.eof ||
+	    (!nghttp2_session_want_read(t->h2) &&
+		!nghttp2_session_want_write(t->h2) && t->olen == 0)) {
 		mux_tunnel_close(t, REASON_EOF, NULL);
 		return;
 	}

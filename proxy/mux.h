@@ -51,9 +51,9 @@ struct mux_stream;
 
 /* Process-wide counters for /metrics. */
 struct mux_stats {
-	atomic_uint_fast64_t tunnels;      /* open now */
-	atomic_uint_fast64_t streams;      /* opened, ever */
-	atomic_uint_fast64_t flow_stalls;  /* a stream's window ran full */
+	atomic_uint_fast64_t tunnels;       /* open now */
+	atomic_uint_fast64_t streams;       /* opened, ever */
+	atomic_uint_fast64_t flow_stalls;   /* a stream's window ran full */
 	atomic_uint_fast64_t tunnels_total; /* opened, ever */
 };
 extern struct mux_stats mux_stats;
@@ -131,8 +131,8 @@ int32_t mux_stream_id(const struct leg *l);
 
 /* The leg operations of a stream leg (leg.c calls them). */
 enum leg_res mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n);
-enum leg_res mux_stream_write(
-    struct leg *l, const void *buf, size_t len, size_t *n);
+enum leg_res
+mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n);
 enum leg_res mux_stream_shutdown(struct leg *l);
 void mux_stream_watch(struct leg *l, short want);
 

@@ -65,8 +65,8 @@ mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail)
 		}
 		if (!s->closed) /* a finished one keeps its last bytes */
 			mux_stream_fail(s,
-		    why == REASON_EOF ? REASON_RESET : why,
-		    detail != NULL ? detail : "tunnel closed");
+			    why == REASON_EOF ? REASON_RESET : why,
+			    detail != NULL ? detail : "tunnel closed");
 		s->t = NULL;
 	}
 	while ((s = TAILQ_FIRST(&t->pending)) != NULL) {
@@ -76,6 +76,8 @@ mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail)
 	mux_tunnel_audit(t, why, detail);
 	TAILQ_REMOVE(&t->w->tunnels, t, link);
 	atomic_fetch_sub_explicit(&mux_stats.tunnels, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(
+	    &t->r->stats->tunnels, 1, memory_order_relaxed);
 	/* A clean end says so (close_notify), once, without waiting. */
 	if ((why == REASON_EOF || why == REASON_DRAIN) && t->tl.ssl != NULL)
 		(void)leg_shutdown(&t->tl);
@@ -104,9 +106,17 @@ mux_tunnel_idle_check(struct mux_tunnel *t)
 	}
 	if (t->server)
 		return;
-	TAILQ_FOREACH(o, &t->w->tunnels, link)
-	if (o->r == t->r && o->nstreams == 0 && !o->draining && !o->dead)
-		idle++;
+	/* Adopted under a route a reload replaced meanwhile: none will use it.
+	 */
+	if (t->r->index >= t->w->nroutes || t->w->routes[t->r->index] != t->r) {
+		mux_tunnel_goaway(t);
+		return;
+	}
+	for (o = TAILQ_FIRST(&t->w->tunnels); o != NULL;
+	     o = TAILQ_NEXT(o, link))
+		if (o->r == t->r && o->nstreams == 0 && !o->draining &&
+		    !o->dead)
+			idle++;
 	if (idle > t->r->cfg->mux_tunnels)
 		mux_tunnel_goaway(t);
 }

@@ -29,17 +29,17 @@ struct mux_stream {
 	size_t roff, rlen, rcap;
 	char *wbuf; /* written by the leg, not yet framed: [woff, +wlen) */
 	size_t woff, wlen;
-	bool rx_eof;    /* END_STREAM received */
-	bool tx_shut;   /* the leg finished: END_STREAM once wbuf is empty */
-	bool tx_eof;    /* END_STREAM handed to nghttp2 */
-	bool deferred;  /* the data source said DEFERRED: resume on write */
-	bool responded; /* terminate: answered; originate: 2xx received */
-	bool stalled;   /* the window ran full (counted once per episode) */
-	bool closed;    /* nghttp2 closed the stream */
-	bool orphan;    /* its conn ended cleanly; the tunnel sends the rest */
+	bool rx_eof;     /* END_STREAM received */
+	bool tx_shut;    /* the leg finished: END_STREAM once wbuf is empty */
+	bool tx_eof;     /* END_STREAM handed to nghttp2 */
+	bool deferred;   /* the data source said DEFERRED: resume on write */
+	bool responded;  /* terminate: answered; originate: 2xx received */
+	bool stalled;    /* the window ran full (counted once per episode) */
+	bool closed;     /* nghttp2 closed the stream */
+	bool orphan;     /* its conn ended cleanly; the tunnel sends the rest */
 	bool is_connect; /* terminate: the request was a valid CONNECT */
 	bool headers_done; /* terminate: the request's headers are all in */
-	enum reason err; /* REASON_NONE, or why the stream failed */
+	enum reason err;   /* REASON_NONE, or why the stream failed */
 	char detail[96];
 	char authority[MUX_AUTH_MAX];
 };
@@ -51,7 +51,7 @@ struct mux_tunnel {
 	struct worker *w;
 	struct route *r; /* a reference */
 	bool server;
-	struct leg tl;   /* the TLS connection */
+	struct leg tl; /* the TLS connection */
 	struct event *ev_kick, *ev_ping;
 	nghttp2_session *h2;
 	struct tls_peer peer;
@@ -80,7 +80,8 @@ void mux_tunnel_goaway(struct mux_tunnel *t);
 void mux_tunnel_kick(struct mux_tunnel *t);
 
 /* Close T: fail its streams with WHY, write its audit line, free it. */
-void mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail);
+void
+mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail);
 
 /* An originate tunnel lost a stream: close it if idle beyond the pool. */
 void mux_tunnel_idle_check(struct mux_tunnel *t);
@@ -101,9 +102,9 @@ void mux_stream_free(struct mux_stream *s);
 /* nghttp2 callbacks about streams (mux_stream.c). */
 int mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *arg);
-int mux_on_stream_close(
-    nghttp2_session *h2, int32_t id, uint32_t code, void *arg);
-ssize_t mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf,
-    size_t len, uint32_t *flags, nghttp2_data_source *src, void *arg);
+int
+mux_on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg);
+ssize_t mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg);
 
 #endif

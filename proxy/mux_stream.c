@@ -137,8 +137,7 @@ mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
 	struct mux_stream *s = l->ms;
 	size_t room;
 
-	if (s->err != REASON_NONE || s->t == NULL || s->closed ||
-	    s->tx_shut) {
+	if (s->err != REASON_NONE || s->t == NULL || s->closed || s->tx_shut) {
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
@@ -333,6 +332,8 @@ mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		(void)nghttp2_session_consume(h2, id, len);
 		return (0);
 	}
+	if (len == 0)
+		return (0);
 	if (s->roff > 0 && s->roff + s->rlen + len > s->rcap) {
 		memmove(s->rbuf, s->rbuf + s->roff, s->rlen);
 		s->roff = 0;
@@ -347,8 +348,8 @@ mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 		if (want > cap)
 			want = cap;
 		if ((nb = realloc(s->rbuf, want)) == NULL)
-			return (nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE,
-			    id, NGHTTP2_INTERNAL_ERROR));
+			return (nghttp2_submit_rst_stream(
+			    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR));
 		s->rbuf = nb;
 		s->rcap = want;
 	}
@@ -394,7 +395,8 @@ mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	if (s == NULL || s->err != REASON_NONE)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
 	n = len < s->wlen ? len : s->wlen;
-	memcpy(buf, s->wbuf + s->woff, n);
+	if (n > 0) /* wbuf is NULL until the first write */
+		memcpy(buf, s->wbuf + s->woff, n);
 	s->woff += n;
 	s->wlen -= n;
 	if (s->wlen == 0)
