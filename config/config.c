@@ -136,6 +136,7 @@ cfg_route_defaults(
 	cfg_u32_default(&r->mux_streams, CFG_DEF_MUX_STREAMS);
 	cfg_u32_default(&r->mux_tunnels, CFG_DEF_MUX_TUNNELS);
 	cfg_u32_default(&r->mux_window, CFG_DEF_MUX_WINDOW);
+	cfg_u32_default(&r->mux_ping_ms, CFG_DEF_MUX_PING_MS);
 	if (r->protocol != CONFIG_PROTO_TCP)
 		r->mux = CONFIG_MUX_OFF;
 	else if (cfg_where_find(c, &r->mux) == NULL)
@@ -236,8 +237,8 @@ cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 static int
 cfg_check_mux(struct cfg_ctx *c, const struct config_route *r, size_t i)
 {
-	const void *const keys[] = {
-	    &r->mux, &r->mux_streams, &r->mux_tunnels, &r->mux_window};
+	const void *const keys[] = {&r->mux, &r->mux_streams, &r->mux_tunnels,
+	    &r->mux_window, &r->mux_ping_ms};
 	char key[CFG_KEYLEN];
 
 	snprintf(key, sizeof(key), "routes[%zu].mux", i);

@@ -185,6 +185,7 @@ struct config_route {
 	uint32_t mux_streams; /* concurrent streams per tunnel, default 100 */
 	uint32_t mux_tunnels; /* originate: idle tunnels kept per worker, 2 */
 	uint32_t mux_window;  /* per-stream window, default 256 KiB */
+	uint32_t mux_ping_ms; /* tunnel keepalive PING interval, 10 s */
 };
 
 struct cotai_config {

@@ -169,6 +169,8 @@ static const struct cfg_key route_keys[] = {
 	64, NULL, 0},
     {"mux_window", CT_BYTES, offsetof(struct config_route, mux_window), 0,
 	16384, 16 << 20, NULL, 0},
+    {"mux_ping", CT_DUR, offsetof(struct config_route, mux_ping_ms), 0, 100, 0,
+	NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 _Static_assert(NKEYS(route_keys) <= CFG_MAXKEYS, "raise CFG_MAXKEYS");
@@ -334,6 +336,7 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
 		r->tls_session_cache = CFG_UNSET;
 		r->mux_streams = r->mux_tunnels = r->mux_window = CFG_UNSET;
+		r->mux_ping_ms = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->resolve_interval_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;

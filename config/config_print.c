@@ -135,9 +135,11 @@ print_route(FILE *fp, const struct config_route *r)
 		fprintf(fp, "  mux: off\n");
 	else
 		fprintf(fp,
-		    "  mux: %s, %u streams per tunnel, window %u bytes\n",
+		    "  mux: %s, %u streams per tunnel, window %u bytes, "
+		    "ping %s\n",
 		    r->mux == CONFIG_MUX_ON ? "on" : "auto", r->mux_streams,
-		    r->mux_window);
+		    r->mux_window,
+		    duration_format(r->mux_ping_ms, b1, sizeof(b1)));
 	if (r->mux != CONFIG_MUX_OFF && r->mode == CONFIG_MODE_ORIGINATE)
 		fprintf(fp, "  mux_tunnels: %u idle kept per worker\n",
 		    r->mux_tunnels);

@@ -44,6 +44,7 @@
 #define CFG_DEF_MUX_STREAMS 100
 #define CFG_DEF_MUX_TUNNELS 2
 #define CFG_DEF_MUX_WINDOW (256 * 1024)
+#define CFG_DEF_MUX_PING_MS 10000
 
 /* Where a field's value came from. */
 struct cfg_where {

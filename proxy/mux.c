@@ -263,7 +263,9 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
     struct tls_peer *peer, const char *client, bool server)
 {
 	size_t evsz = event_get_struct_event_size();
-	struct timeval tv = {MUX_PING_MS / 1000, 0};
+	uint32_t ping = r->cfg->mux_ping_ms;
+	struct timeval tv = {
+	    (time_t)(ping / 1000), (suseconds_t)(ping % 1000) * 1000};
 	struct mux_tunnel *t = calloc(1, sizeof(*t) + evsz);
 
 	if (t == NULL) {

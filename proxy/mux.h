@@ -19,7 +19,7 @@
  * reads them: a slow reader stalls its stream, never the tunnel), the
  * tunnel's window = MUX_TUNNEL_WINDOWS x mux_window, header lists of at
  * most MUX_MAX_HEADERS bytes, at most MUX_WBUF bytes queued per stream.
- * A tunnel PINGs every MUX_PING_MS and closes when the previous PING is
+ * A tunnel PINGs every mux_ping and closes when the previous PING is
  * unanswered; it sends GOAWAY on drain and when a reload replaces its
  * route.
  *
@@ -43,7 +43,6 @@
 #define MUX_TUNNEL_WINDOWS 8
 #define MUX_MAX_HEADERS 4096
 #define MUX_WBUF (64 * 1024)
-#define MUX_PING_MS 10000
 
 struct worker;
 struct mux_tunnel;

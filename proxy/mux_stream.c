@@ -118,8 +118,10 @@ mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
 	memcpy(buf, s->rbuf + s->roff, *n);
 	s->roff += *n;
 	s->rlen -= *n;
-	if (s->rlen == 0) {
-		s->roff = 0;
+	if (s->rlen == 0) { /* an idle stream holds no buffer */
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->roff = s->rcap = 0;
 		s->stalled = false;
 	}
 	l->bytes_in += *n;
@@ -399,8 +401,11 @@ mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 		memcpy(buf, s->wbuf + s->woff, n);
 	s->woff += n;
 	s->wlen -= n;
-	if (s->wlen == 0)
+	if (s->wlen == 0) { /* an idle stream holds no buffer */
+		free(s->wbuf);
+		s->wbuf = NULL;
 		s->woff = 0;
+	}
 	if (s->wlen == 0 && s->tx_shut) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		s->tx_eof = true;

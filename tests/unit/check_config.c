@@ -830,6 +830,8 @@ START_TEST(mux_keys)
 		"an integer 1..10000)"},
 	    {ID "routes:\n" R_O "    mux_window: 1k\n",
 		"8:17: routes[0].mux_window: invalid size \"1k\""},
+	    {ID "routes:\n" R_O "    mux_ping: 10ms\n",
+		"8:15: routes[0].mux_ping: must be at least 100ms"},
 	    {ID "defaults: {mux: sometimes}\nroutes:\n" R_O,
 		"2:17: defaults.mux: invalid value \"sometimes\""},
 	};
@@ -842,6 +844,7 @@ START_TEST(mux_keys)
 	ck_assert_uint_eq(cfg->routes[0].mux_streams, 100);
 	ck_assert_uint_eq(cfg->routes[0].mux_tunnels, 2);
 	ck_assert_uint_eq(cfg->routes[0].mux_window, 256 * 1024);
+	ck_assert_uint_eq(cfg->routes[0].mux_ping_ms, 10000);
 	config_free(cfg);
 	ck_assert_msg(load(ID "defaults: {mux: \"off\"}\nroutes:\n" R_O
 			      "    mux: on\n    mux_streams: 7\n"
