@@ -12,6 +12,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "policy.h"
 #include "recheck.h"
 
 /* Arm the timer for the current state (see the top comment). */
@@ -348,6 +349,29 @@ conn_shed(struct worker *w)
 	}
 }
 
+/* Terminate stream C: does the reloaded route of its name still admit
+ * the tunnel's peer? */
+static void
+conn_reload_stream(struct conn *c, struct route *const *routes, size_t n)
+{
+	const struct identity *id = tls_peer_identity(&c->peer);
+
+	if (c->r->cfg->mode != CONFIG_MODE_TERMINATE)
+		return;
+	for (size_t j = 0; j < n; j++) {
+		const struct config_route *rc = routes[j]->cfg;
+
+		if (strcmp(rc->name, c->r->cfg->name) != 0)
+			continue;
+		if (policy_match(rc->allow, rc->nallow, id, rc->trust_domains,
+			rc->ntrust_domains) < 0)
+			conn_close(c, REASON_NOT_ALLOWED_AFTER_RELOAD,
+			    CONN_BY_PROXY,
+			    "no longer in the allow of the route it reached");
+		return;
+	}
+}
+
 static void
 conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 {
@@ -359,10 +383,17 @@ conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 		conn_connect_start(c);
 		return;
 	}
-	/* A stream (c->tl NULL): its tunnel is checked (mux_reload_all). */
-	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED ||
-	    c->tl == NULL)
+	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
 		return;
+	/*
+	 * A stream (c->tl NULL): its tunnel's certificate is checked by
+	 * mux_reload_all(); here the allow of the route the stream reached,
+	 * which may be another than the tunnel's (its CONNECT named it).
+	 */
+	if (c->tl == NULL) {
+		conn_reload_stream(c, routes, n);
+		return;
+	}
 	for (size_t j = 0; j < n; j++) {
 		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
 			continue;
