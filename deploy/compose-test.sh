@@ -41,10 +41,10 @@ T0=$(date +%s)
 LIMIT=${COMPOSE_TEST_LIMIT:-1200}
 P=cotai-test
 TAG=compose-test
-TEST_PKGS="libssl3 libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7
+TEST_PKGS="libssl3 libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libnghttp2-14
 libyaml-0-2 postgresql-15 postgresql-client-15 redis-server redis-tools
 python3 python3-psycopg2 python3-redis python3-pymongo openssl"
-BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libevent-dev libyaml-dev"
+BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libevent-dev libyaml-dev libnghttp2-dev"
 
 say() { printf '\n== [%4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
 fail() {
