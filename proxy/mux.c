@@ -249,6 +249,14 @@ mux_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mux_tunnel *t = arg;
 
+	if (t->tl.shut && t->ping_out) { /* no close_notify came back */
+		mux_tunnel_close(t, REASON_EOF, "drained");
+		return;
+	}
+	if (t->tl.shut) {
+		t->ping_out = true;
+		return;
+	}
 	if (t->ping_out) {
 		mux_tunnel_close(t, REASON_IDLE_TIMEOUT, "PING unanswered");
 		return;
@@ -447,6 +455,24 @@ mux_tunnel_accept(struct mux_tunnel *t)
 	}
 }
 
+/*
+ * T has nothing more to carry: GOAWAY sent and its last stream gone, or
+ * nghttp2 is done both ways (GOAWAY received), and all is written. It then
+ * sends close_notify and waits for the peer's (mux_ping_cb's next two
+ * ticks at most): closing at once while the peer's last frames are still
+ * unread would reset the connection, and with it what we wrote last.
+ */
+static bool
+mux_tunnel_done(struct mux_tunnel *t)
+{
+	if (t->olen > 0)
+		return (false);
+	if (t->draining && t->nstreams == 0 && TAILQ_EMPTY(&t->pending))
+		return (true);
+	return (!nghttp2_session_want_read(t->h2) &&
+	    !nghttp2_session_want_write(t->h2));
+}
+
 static void
 mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -479,6 +505,10 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 			t->tl.eof = true;
 			break;
 		default:
+			if (t->tl.shut) { /* it went after our close_notify */
+				t->tl.eof = true;
+				break;
+			}
 			mux_tunnel_close(t,
 			    t->tl.tls_err != 0 ? REASON_TLS_ERROR
 					       : REASON_RESET,
@@ -487,26 +517,24 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	mux_tunnel_accept(t);
-	if (mux_tunnel_flush(t) != 0) {
+	if (!t->tl.shut && mux_tunnel_flush(t) != 0) {
 		mux_tunnel_close(t, REASON_RESET, "tunnel write failed");
 		return;
 	}
-	if (t->draining && t->nstreams == 0 && TAILQ_EMPTY(&t->pending) &&
-	    t->olen == 0) {
-		mux_tunnel_close(t, REASON_EOF, "drained");
+	if (t->tl.eof) {
+		mux_tunnel_close(t, REASON_EOF,
+		    t->draining && t->tl.shut ? "drained" : NULL);
 		return;
 	}
-	if (t->tl.eof ||
-	    (!nghttp2_session_want_read(t->h2) &&
-		!nghttp2_session_want_write(t->h2) && t->olen == 0)) {
-		mux_tunnel_close(t, REASON_EOF, NULL);
+	if (mux_tunnel_done(t) && leg_shutdown(&t->tl) == LEG_ERR) {
+		mux_tunnel_close(t, REASON_RESET, "tunnel write failed");
 		return;
 	}
 	if (t->tl.rd_block == 0)
 		mux_tunnel_kick(t); /* more to read: after the others */
 	else
 		want |= t->tl.rd_block;
-	if (t->olen > 0)
+	if (t->olen > 0 || (mux_tunnel_done(t) && !t->tl.shut))
 		want |= t->tl.wr_block;
 	leg_watch(&t->tl, want);
 	tls_peer_poll(t->tl.ssl, &t->peer);
