@@ -22,6 +22,15 @@
  *                accept ──▶ PG ──▶ CONNECT ──▶ PG ──▶ closed
  *                                  (send it, wait for the server's EOF)
  *
+ *   protocol tcp with mux (conn_mux.c, mux.h):
+ *
+ *     originate: accept ──▶ RELAY, on a stream of a tunnel of the worker
+ *                (none with room: CONNECT ──▶ HANDSHAKE as above; ALPN h2
+ *                 makes the TLS leg a tunnel and c->up its first stream)
+ *     terminate: HANDSHAKE (h2) ──▶ closed without an audit line (the
+ *                tunnel writes its own); each CONNECT on the tunnel is a
+ *                new connection: CONNECT ──▶ 200 ──▶ RELAY
+ *
  *   Any state ──(error, timeout, limit, drain)──▶ closed.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
