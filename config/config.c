@@ -133,6 +133,14 @@ cfg_route_defaults(
 	cfg_u32_default(&r->max_connections, d->max_connections);
 	cfg_u32_default(&r->buffer_bytes, d->buffer_bytes);
 	cfg_u32_default(&r->tls_session_cache, CFG_DEF_SESSION_CACHE);
+	cfg_u32_default(&r->mux_streams, CFG_DEF_MUX_STREAMS);
+	cfg_u32_default(&r->mux_tunnels, CFG_DEF_MUX_TUNNELS);
+	cfg_u32_default(&r->mux_window, CFG_DEF_MUX_WINDOW);
+	cfg_u32_default(&r->mux_ping_ms, CFG_DEF_MUX_PING_MS);
+	if (r->protocol != CONFIG_PROTO_TCP)
+		r->mux = CONFIG_MUX_OFF;
+	else if (cfg_where_find(c, &r->mux) == NULL)
+		r->mux = d->mux;
 	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	cfg_u32_default(&r->resolve_interval_ms, d->resolve_interval_ms);
@@ -221,6 +229,34 @@ cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 	    cfg_host_any(b->host));
 }
 
+/*
+ * mux and its bounds: only on protocol tcp routes (a native TLS upstream
+ * speaks its own protocol, and postgres routes are not multiplexed yet);
+ * elsewhere an unset mux means off (cfg_fill_route). mux_tunnels only on
+ * originate routes.
+ */
+static int
+cfg_check_mux(struct cfg_ctx *c, const struct config_route *r, size_t i)
+{
+	const void *const keys[] = {&r->mux, &r->mux_streams, &r->mux_tunnels,
+	    &r->mux_window, &r->mux_ping_ms};
+	char key[CFG_KEYLEN];
+
+	snprintf(key, sizeof(key), "routes[%zu].mux", i);
+	if (r->mode == CONFIG_MODE_TERMINATE &&
+	    cfg_where_find(c, &r->mux_tunnels) != NULL)
+		return (cfg_err_field(c, &r->mux_tunnels, &r->line, key,
+		    "only on an originate route"));
+	if (r->protocol == CONFIG_PROTO_TCP)
+		return (0);
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (cfg_where_find(c, keys[k]) != NULL)
+			return (cfg_err_field(c, keys[k], &r->line, key,
+			    "only for protocol: tcp (between two cotai "
+			    "sidecars)"));
+	return (0);
+}
+
 /* Checks on one route that involve several keys. */
 static int
 cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
@@ -237,6 +273,8 @@ cfg_check_route(struct cfg_ctx *c, const struct cotai_config *cfg, size_t i)
 		return (cfg_err_field(c, &r->tls_session_cache, &r->line, key,
 		    "only on a terminate route (an originate route keeps "
 		    "one session per worker)"));
+	if (cfg_check_mux(c, r, i) == -1)
+		return (-1);
 	if (orig && r->nallow > 0)
 		return (cfg_err_field(c, &r->allow, &r->line, key,
 		    "not allowed on an originate route (use expect)"));

@@ -71,6 +71,13 @@ enum config_sandbox {
 	CONFIG_SANDBOX_OFF
 };
 
+/* Key `mux`: HTTP/2 CONNECT tunnels between sidecars (proxy/mux.h). */
+enum config_mux {
+	CONFIG_MUX_AUTO, /* offer/accept ALPN h2, else one TLS per connection */
+	CONFIG_MUX_ON,   /* refuse a peer that does not negotiate h2 */
+	CONFIG_MUX_OFF   /* today's one TLS connection per connection */
+};
+
 /* A listen or target address: "host:port", "[v6]:port" or "unix:/path". */
 struct config_addr {
 	enum config_addr_kind kind;
@@ -172,6 +179,13 @@ struct config_route {
 	/* look a target host name up again this often (default 10000); 0 =
 	 * only after every address failed */
 	uint32_t resolve_interval_ms;
+	/* protocol tcp: streams over HTTP/2 tunnels (default auto; other
+	 * protocols: off) */
+	enum config_mux mux;
+	uint32_t mux_streams; /* concurrent streams per tunnel, default 100 */
+	uint32_t mux_tunnels; /* originate: idle tunnels kept per worker, 2 */
+	uint32_t mux_window;  /* per-stream window, default 256 KiB */
+	uint32_t mux_ping_ms; /* tunnel keepalive PING interval, 10 s */
 };
 
 struct cotai_config {

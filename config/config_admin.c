@@ -28,6 +28,7 @@ cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg)
 	r->mode = CONFIG_MODE_TERMINATE;
 	r->protocol = CONFIG_PROTO_TCP;
 	r->tls_resumption = false; /* one request per connection */
+	r->mux = CONFIG_MUX_OFF;   /* HTTP/1.0: no ALPN h2 (mux.h) */
 	if (r->tls_min_version == 0)
 		r->tls_min_version = TLS1_3_VERSION;
 	if (w != NULL) {

@@ -42,7 +42,8 @@ enum cfg_type {
 	CT_ROLES,    /* struct config_pg_role * + size_t count at off2 */
 	CT_SANDBOX,  /* enum config_sandbox */
 	CT_TD,       /* char *, a SPIFFE trust domain */
-	CT_TDS       /* char ** + size_t count at off2: trust domains or "*" */
+	CT_TDS,      /* char ** + size_t count at off2: trust domains or "*" */
+	CT_MUX       /* enum config_mux */
 };
 
 #define CK_REQUIRED 0x1
@@ -161,6 +162,15 @@ static const struct cfg_key route_keys[] = {
     {"resolve_interval", CT_DUR0,
 	offsetof(struct config_route, resolve_interval_ms), 0,
 	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
+    {"mux", CT_MUX, offsetof(struct config_route, mux), 0, 0, 0, NULL, 0},
+    {"mux_streams", CT_U32, offsetof(struct config_route, mux_streams), 0, 1,
+	10000, NULL, 0},
+    {"mux_tunnels", CT_U32, offsetof(struct config_route, mux_tunnels), 0, 1,
+	64, NULL, 0},
+    {"mux_window", CT_BYTES, offsetof(struct config_route, mux_window), 0,
+	16384, 16 << 20, NULL, 0},
+    {"mux_ping", CT_DUR, offsetof(struct config_route, mux_ping_ms), 0, 100, 0,
+	NULL, 0},
 };
 static const struct cfg_table route_table = TABLE(route_keys);
 _Static_assert(NKEYS(route_keys) <= CFG_MAXKEYS, "raise CFG_MAXKEYS");
@@ -179,6 +189,7 @@ static const struct cfg_key defaults_keys[] = {
     {"resolve_interval", CT_DUR0,
 	offsetof(struct cfg_defaults, resolve_interval_ms), 0,
 	CFG_MIN_RESOLVE_MS, 0, NULL, 0},
+    {"mux", CT_MUX, offsetof(struct cfg_defaults, mux), 0, 0, 0, NULL, 0},
 };
 static const struct cfg_table defaults_table = TABLE(defaults_keys);
 
@@ -326,6 +337,8 @@ cfg_routes(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 		r->timeouts.idle_ms = r->timeouts.halfclose_ms = CFG_UNSET;
 		r->max_connections = r->buffer_bytes = CFG_UNSET;
 		r->tls_session_cache = CFG_UNSET;
+		r->mux_streams = r->mux_tunnels = r->mux_window = CFG_UNSET;
+		r->mux_ping_ms = CFG_UNSET;
 		r->retry.attempts = r->retry.backoff_ms = CFG_UNSET;
 		r->resolve_interval_ms = CFG_UNSET;
 		r->tls_min_version = CFG_UNSET_INT;
@@ -349,6 +362,8 @@ static const char *const cfg_pgups[] = {"postgres", "sidecar"};
 static const char *const cfg_sslnegs[] = {"postgres", "direct"};
 /* In the order of enum config_sandbox. */
 static const char *const cfg_sandboxes[] = {"auto", "landlock", "off"};
+/* In the order of enum config_mux. */
+static const char *const cfg_muxes[] = {"auto", "on", "off"};
 
 /* A value of an enumerated type: mode, protocol, log level and format. */
 static int
@@ -391,6 +406,11 @@ cfg_value_enum(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 			 c, n, key, cfg_sandboxes, NKEYS(cfg_sandboxes))) < 0)
 			return (-1);
 		*(enum config_sandbox *)p = (enum config_sandbox)i;
+		return (0);
+	case CT_MUX:
+		if ((i = cfg_enum(c, n, key, cfg_muxes, NKEYS(cfg_muxes))) < 0)
+			return (-1);
+		*(enum config_mux *)p = (enum config_mux)i;
 		return (0);
 	default:
 		i = k->type == CT_LEVEL
@@ -507,6 +527,7 @@ cfg_value(struct cfg_ctx *c, const struct cfg_key *k, yaml_node_t *n,
 	case CT_PGUP:
 	case CT_SSLNEG:
 	case CT_SANDBOX:
+	case CT_MUX:
 		return (cfg_value_enum(c, k, n, key, p));
 	default:
 		return (cfg_value_scalar(c, k, n, key, p));

@@ -131,6 +131,18 @@ print_route(FILE *fp, const struct config_route *r)
 	else if (r->mode == CONFIG_MODE_TERMINATE)
 		fprintf(fp, "  tls_session_cache: %u sessions\n",
 		    r->tls_session_cache);
+	if (r->mux == CONFIG_MUX_OFF)
+		fprintf(fp, "  mux: off\n");
+	else
+		fprintf(fp,
+		    "  mux: %s, %u streams per tunnel, window %u bytes, "
+		    "ping %s\n",
+		    r->mux == CONFIG_MUX_ON ? "on" : "auto", r->mux_streams,
+		    r->mux_window,
+		    duration_format(r->mux_ping_ms, b1, sizeof(b1)));
+	if (r->mux != CONFIG_MUX_OFF && r->mode == CONFIG_MODE_ORIGINATE)
+		fprintf(fp, "  mux_tunnels: %u idle kept per worker\n",
+		    r->mux_tunnels);
 	if (r->protocol == CONFIG_PROTO_POSTGRES)
 		print_pg(fp, r);
 }

@@ -42,6 +42,10 @@
 #define CFG_DEF_SESSION_CACHE 1024
 #define CFG_DEF_SPOOL_BYTES (64u << 20)
 #define CFG_DEF_AUDIT_QUEUE 4096
+#define CFG_DEF_MUX_STREAMS 100
+#define CFG_DEF_MUX_TUNNELS 2
+#define CFG_DEF_MUX_WINDOW (256 * 1024)
+#define CFG_DEF_MUX_PING_MS 10000
 
 /* Where a field's value came from. */
 struct cfg_where {
@@ -58,6 +62,7 @@ struct cfg_defaults {
 	uint32_t buffer_bytes;
 	struct config_retry retry;
 	uint32_t resolve_interval_ms;
+	enum config_mux mux; /* for tcp routes without their own */
 };
 
 /* Everything the top-level key table writes into. */

@@ -22,6 +22,15 @@
  *                accept ──▶ PG ──▶ CONNECT ──▶ PG ──▶ closed
  *                                  (send it, wait for the server's EOF)
  *
+ *   protocol tcp with mux (conn_mux.c, mux.h):
+ *
+ *     originate: accept ──▶ RELAY, on a stream of a tunnel of the worker
+ *                (none with room: CONNECT ──▶ HANDSHAKE as above; ALPN h2
+ *                 makes the TLS leg a tunnel and c->up its first stream)
+ *     terminate: HANDSHAKE (h2) ──▶ closed without an audit line (the
+ *                tunnel writes its own); each CONNECT on the tunnel is a
+ *                new connection: CONNECT ──▶ 200 ──▶ RELAY
+ *
  *   Any state ──(error, timeout, limit, drain)──▶ closed.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
@@ -75,12 +84,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mux.h"
 #include "upstream.h"
 
-static void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_up_cb(evutil_socket_t fd, short what, void *arg);
 static void on_handshake_start(struct conn *c, struct leg *l);
-static void on_relay_start(struct conn *c);
 static void on_pg_io(struct conn *c);
 
 /*
@@ -112,7 +119,7 @@ conn_event_size(void)
 	return ((event_get_struct_event_size() + a - 1) / a * a);
 }
 
-static struct event *
+struct event *
 conn_event(struct conn *c, int i)
 {
 	return ((struct event *)(c->evmem + (size_t)i * conn_event_size()));
@@ -151,7 +158,12 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 		return;
 	c->state = CONN_S_CLOSED;
 	conn_count(c);
-	atomic_fetch_add_explicit(&st->closed[why], 1, memory_order_relaxed);
+	if (!c->adopted) /* a tunnel now: it writes its own line */
+		atomic_fetch_add_explicit(
+		    &st->closed[why], 1, memory_order_relaxed);
+	else /* and counts as a tunnel; each stream counts as accepted */
+		atomic_fetch_sub_explicit(
+		    &st->accepted, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
 	    &st->bytes_up, c->up.bytes_out, memory_order_relaxed);
@@ -159,13 +171,17 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
 	conn_count_cancel(c, why);
-	conn_audit(c, why, by, detail);
+	if (!c->adopted)
+		conn_audit(c, why, by, detail);
 	conn_resume_close(c);
 
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
 	if (c->more_due)
 		conn_more_unlink(c);
+	/* A stream leg ends with the reason: a refusal or RST_STREAM. */
+	mux_stream_close(&c->cl, why);
+	mux_stream_close(&c->up, why);
 	/* A plaintext leg is reset on failure, so the app sees an error. */
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
@@ -196,20 +212,15 @@ conn_set_state(struct conn *c, enum conn_state s)
 	conn_arm_timer(c);
 }
 
-void
-conn_accept(struct worker *w, struct route *r, int fd,
-    const struct sockaddr *sa, socklen_t salen)
+struct conn *
+conn_new(struct worker *w, struct route *r)
 {
 	struct conn *c;
-	uint64_t ra;
-	unsigned all;
-	int one = 1;
 
 	if ((c = calloc(1, sizeof(*c) + CONN_NEV * conn_event_size())) ==
 	    NULL) {
 		log_errno("calloc");
-		close(fd);
-		return;
+		return (NULL);
 	}
 	c->magic = CONN_MAGIC;
 	c->w = w;
@@ -219,22 +230,33 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	tls_peer_init(&c->peer, r->cfg, &w->sessions[r->index]);
 	c->t_start = c->t_state = c->t_io = conn_now();
 	c->state = CONN_S_CONNECT;
-	conn_format_client(c, sa);
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
 	w->nconns++;
 	atomic_fetch_add_explicit(&r->stats->accepted, 1, memory_order_relaxed);
-	ra = atomic_fetch_add_explicit(
-		 &r->stats->active, 1, memory_order_relaxed) +
-	    1;
-	all = atomic_fetch_add_explicit(
-		  &w->pool->active, 1, memory_order_relaxed) +
-	    1;
+	atomic_fetch_add_explicit(&r->stats->active, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&w->pool->active, 1, memory_order_relaxed);
+	return (c);
+}
+
+void
+conn_accept(struct worker *w, struct route *r, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn *c;
+	int one = 1;
+
+	if ((c = conn_new(w, r)) == NULL) {
+		close(fd);
+		return;
+	}
+	conn_format_client(c, sa);
 	leg_open(&c->cl, conn_event(c, CONN_EV_CL), w->base, fd, conn_cl_cb, c);
 	if ((c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL) {
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
-	if (!conn_make_room(c, ra, all)) {
+	if (!conn_make_room(c, atomic_load(&r->stats->active),
+		atomic_load(&w->pool->active))) {
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
 	}
@@ -285,6 +307,9 @@ conn_connect_start(struct conn *c)
 {
 	int fd;
 
+	/* The first attempt: a stream on a tunnel instead (conn_mux.c)? */
+	if (c->ai_next == 0 && c->retries == 0 && conn_mux_attach(c))
+		return;
 	/* The first attempt: wait for a session another connection fetches? */
 	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE && c->ai_next == 0 &&
 	    c->retries == 0 && c->state != CONN_S_TLS_WAIT &&
@@ -340,7 +365,10 @@ on_connect_done(struct conn *c)
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
-		on_relay_start(c);
+		if (c->cl.ms !=
+		    NULL) /* a tunnel's stream: answer the CONNECT */
+			mux_stream_respond(c->cl.ms);
+		conn_relay_start(c);
 	} else {
 		on_handshake_start(c, &c->up);
 	}
@@ -387,8 +415,10 @@ on_handshake_io(struct conn *c)
 		atomic_fetch_add_explicit(
 		    &c->r->stats->resumed, 1, memory_order_relaxed);
 	leg_watch(l, 0);
+	if (conn_mux_handshaken(c)) /* ALPN h2: a tunnel now */
+		return;
 	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
-		on_relay_start(c);
+		conn_relay_start(c);
 	} else if (c->pg != NULL) {
 		pgconn_tls_done(c->pg);
 		conn_set_state(c, CONN_S_PG);
@@ -470,6 +500,10 @@ conn_relay_io(struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		switch (pump_run(p[i], &bad)) {
 		case PUMP_ERR:
+			if (bad->ms != NULL) {
+				conn_mux_failed(c, bad);
+				return;
+			}
 			conn_close(c,
 			    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
 			    conn_side(c, bad),
@@ -512,8 +546,8 @@ conn_relay_io(struct conn *c)
 }
 
 /* Both legs are up: set up the pumps (buffers come when bytes do). */
-static void
-on_relay_start(struct conn *c)
+void
+conn_relay_start(struct conn *c)
 {
 	size_t cap =
 	    c->r->cfg->buffer_bytes != 0 ? c->r->cfg->buffer_bytes : 256 * 1024;
@@ -554,6 +588,8 @@ conn_leg_event(struct conn *c, struct leg *l, short what)
 		return;
 	}
 	leg_ready(l, what);
+	if (l->ms != NULL && conn_mux_failed(c, l))
+		return;
 	switch (c->state) {
 	case CONN_S_CONNECT:
 		if (l == &c->up)
@@ -574,7 +610,7 @@ conn_leg_event(struct conn *c, struct leg *l, short what)
 	}
 }
 
-static void
+void
 conn_cl_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -582,7 +618,7 @@ conn_cl_cb(evutil_socket_t fd, short what, void *arg)
 	conn_leg_event(c, &c->cl, what);
 }
 
-static void
+void
 conn_up_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;

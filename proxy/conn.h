@@ -5,6 +5,8 @@
 #ifndef COTAI_CONN_H
 #define COTAI_CONN_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "reason.h"
@@ -18,6 +20,22 @@
  */
 void conn_accept(struct worker *w, struct route *r, int fd,
     const struct sockaddr *sa, socklen_t salen);
+
+/* Monotonic milliseconds (coarse clock). */
+uint64_t conn_now(void);
+
+struct mux_stream;
+struct tls_peer;
+
+/*
+ * Terminate: the tunnel of worker W on route R (borrowed) accepted stream
+ * S, whose peer is TPEER (shared: the conn takes its own reference) at
+ * CLIENT. Run it as a connection: ok, to the target of the route its
+ * CONNECT names, else closed at once with reason protocol (VALID false)
+ * or identity_not_allowed (the route's allow does not admit the peer).
+ */
+void conn_mux_accept(struct worker *w, struct route *r, struct mux_stream *s,
+    struct tls_peer *tpeer, const char *client, bool valid);
 
 /*
  * Every CONN_SWEEP_MS, in W's thread: close W's relaying connections past

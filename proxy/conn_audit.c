@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "mux.h"
 
 static const char *const conn_by_names[] = {"proxy", "client", "upstream"};
 
@@ -57,7 +58,12 @@ void
 conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
 	const struct identity *id = tls_peer_identity(&c->peer);
-	SSL *ssl = c->tl != NULL ? c->tl->ssl : NULL;
+	SSL *ssl = c->tl != NULL ? c->tl->ssl
+	    : c->cl.ms != NULL   ? mux_stream_ssl(&c->cl)
+				 : mux_stream_ssl(&c->up);
+	int32_t sid =
+	    c->cl.ms != NULL ? mux_stream_id(&c->cl) : mux_stream_id(&c->up);
+	bool tls = c->handshaken && ssl != NULL;
 	struct audit_rec a;
 
 	if (conn_refusal(why))
@@ -68,10 +74,11 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	audit_str(&a, "peer", id->name != NULL ? id->name : "-");
 	audit_str(&a, "spiffe", id->spiffe != NULL ? id->spiffe : "-");
 	audit_str(&a, "serial", id->serial[0] != '\0' ? id->serial : "-");
-	audit_str(
-	    &a, "tls_version", c->handshaken ? SSL_get_version(ssl) : "-");
-	audit_str(&a, "cipher", c->handshaken ? SSL_get_cipher_name(ssl) : "-");
-	audit_bool(&a, "resumed", c->handshaken && SSL_session_reused(ssl));
+	audit_str(&a, "tls_version", tls ? SSL_get_version(ssl) : "-");
+	audit_str(&a, "cipher", tls ? SSL_get_cipher_name(ssl) : "-");
+	audit_bool(&a, "resumed", tls && SSL_session_reused(ssl));
+	if (sid > 0) /* carried as a stream of a tunnel (mux.h) */
+		audit_u64(&a, "stream", (uint64_t)sid);
 	audit_u64(&a, "bytes_up", c->up.bytes_out);
 	audit_u64(&a, "bytes_down", c->cl.bytes_out);
 	audit_u64(&a, "duration_ms", conn_now() - c->t_start);

@@ -5,12 +5,14 @@
  * reload.
  */
 #include "conn_priv.h"
+#include "mux.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include "conn.h"
 #include "log.h"
+#include "policy.h"
 #include "recheck.h"
 
 /* Arm the timer for the current state (see the top comment). */
@@ -202,10 +204,15 @@ conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 {
 	uint32_t max = c->w->cfg->max_connections;
 	uint32_t rmax = c->r->cfg->max_connections;
-	bool route_over = rmax != 0 && route_active > rmax;
+	/* A tunnel holds a place too (so a peer cannot open them unbounded). */
+	uint64_t rt = atomic_load_explicit(
+		     &c->r->stats->tunnels, memory_order_relaxed),
+		 at = atomic_load_explicit(
+		     &mux_stats.tunnels, memory_order_relaxed);
+	bool route_over = rmax != 0 && route_active + rt > rmax;
 	struct conn *o;
 
-	if (!route_over && (max == 0 || all <= max))
+	if (!route_over && (max == 0 || all + at <= max))
 		return (true);
 	/* The list is in accept order: the first match is the oldest. */
 	for (o = TAILQ_FIRST(&c->w->conns); o != NULL;
@@ -342,6 +349,29 @@ conn_shed(struct worker *w)
 	}
 }
 
+/* Terminate stream C: does the reloaded route of its name still admit
+ * the tunnel's peer? */
+static void
+conn_reload_stream(struct conn *c, struct route *const *routes, size_t n)
+{
+	const struct identity *id = tls_peer_identity(&c->peer);
+
+	if (c->r->cfg->mode != CONFIG_MODE_TERMINATE)
+		return;
+	for (size_t j = 0; j < n; j++) {
+		const struct config_route *rc = routes[j]->cfg;
+
+		if (strcmp(rc->name, c->r->cfg->name) != 0)
+			continue;
+		if (policy_match(rc->allow, rc->nallow, id, rc->trust_domains,
+			rc->ntrust_domains) < 0)
+			conn_close(c, REASON_NOT_ALLOWED_AFTER_RELOAD,
+			    CONN_BY_PROXY,
+			    "no longer in the allow of the route it reached");
+		return;
+	}
+}
+
 static void
 conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 {
@@ -355,6 +385,15 @@ conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
 	}
 	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
 		return;
+	/*
+	 * A stream (c->tl NULL): its tunnel's certificate is checked by
+	 * mux_reload_all(); here the allow of the route the stream reached,
+	 * which may be another than the tunnel's (its CONNECT named it).
+	 */
+	if (c->tl == NULL) {
+		conn_reload_stream(c, routes, n);
+		return;
+	}
 	for (size_t j = 0; j < n; j++) {
 		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
 			continue;

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "conn.h"
 #include "leg.h"
 #include "pgconn.h"
 #include "pump.h"
@@ -67,6 +68,7 @@ struct conn {
 	bool more_due;      /* in w->more: run the pumps again soon */
 	bool ticket_leader; /* out for its worker's first session
 			       (conn_resume.c) */
+	bool adopted;       /* its TLS leg became a tunnel (conn_mux.c) */
 	char client[INET6_ADDRSTRLEN + 8];
 	/* The legs' two events, in the connection's own allocation. */
 	alignas(max_align_t) unsigned char evmem[];
@@ -76,8 +78,36 @@ struct conn {
 #define CONN_EV_UP 1
 #define CONN_NEV 2
 
-/* Monotonic milliseconds (coarse clock). */
-uint64_t conn_now(void);
+/*
+ * A new connection of worker W on route R (a reference is taken), in
+ * state CONNECT, counted (accepted, active) and on W's list; no legs and
+ * no timer yet. NULL when out of memory (logged, nothing counted).
+ */
+struct conn *conn_new(struct worker *w, struct route *r);
+
+/* Leg event I of C's allocation (CONN_EV_CL, CONN_EV_UP). */
+struct event *conn_event(struct conn *c, int i);
+
+/* The legs' libevent callbacks (ARG is the conn). */
+void conn_cl_cb(evutil_socket_t fd, short what, void *arg);
+void conn_up_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Both legs are up: start relaying. */
+void conn_relay_start(struct conn *c);
+
+/*
+ * conn_mux.c. conn_mux_attach(): originate, first connect attempt: open a
+ * stream on one of the worker's tunnels instead; true when done (C is
+ * relaying, or closed). conn_mux_handshaken(): C's handshake has just
+ * finished: with ALPN h2 its TLS leg becomes a tunnel (an originate C
+ * goes on as its first stream, a terminate C ends without an audit line:
+ * the tunnel writes its own), or C is refused under mux: on; true when C
+ * is done with (do not touch it). conn_mux_failed(): if stream leg L
+ * failed, close C with the stream's reason; true when closed.
+ */
+bool conn_mux_attach(struct conn *c);
+bool conn_mux_handshaken(struct conn *c);
+bool conn_mux_failed(struct conn *c, struct leg *l);
 
 /* Enter state S now: its timestamps, counters and timer. */
 void conn_set_state(struct conn *c, enum conn_state s);

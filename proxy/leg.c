@@ -20,6 +20,8 @@
 
 #include <openssl/err.h>
 
+#include "mux.h"
+
 void
 leg_init(struct leg *l)
 {
@@ -42,6 +44,8 @@ leg_clear(struct leg *l, bool abort)
 {
 	struct linger lin = {1, 0};
 
+	if (l->ms != NULL) /* conn_close() ends it with its reason first */
+		mux_stream_close(l, REASON_RESET);
 	if (l->ev != NULL)
 		event_del(l->ev);
 	l->ev = NULL;
@@ -127,6 +131,8 @@ leg_read(struct leg *l, void *buf, size_t len, size_t *n)
 	ssize_t r;
 	int ret;
 
+	if (l->ms != NULL)
+		return (mux_stream_read(l, buf, len, n));
 	if (l->ssl != NULL) {
 		ret = SSL_read_ex(l->ssl, buf, len, n);
 		if (ret == 1) {
@@ -168,6 +174,8 @@ leg_write(struct leg *l, const void *buf, size_t len, size_t *n)
 {
 	ssize_t r;
 
+	if (l->ms != NULL)
+		return (mux_stream_write(l, buf, len, n));
 	if (l->ssl != NULL) {
 		if (SSL_write_ex(l->ssl, buf, len, n) == 1) {
 			l->bytes_out += *n;
@@ -195,6 +203,8 @@ leg_shutdown(struct leg *l)
 
 	if (l->shut)
 		return (LEG_OK);
+	if (l->ms != NULL)
+		return (mux_stream_shutdown(l));
 	if (l->ssl != NULL) {
 		ERR_clear_error();
 		ret = SSL_shutdown(l->ssl);
@@ -255,6 +265,10 @@ leg_watch(struct leg *l, short want)
 	event_callback_fn cb;
 	void *arg;
 
+	if (l->ms != NULL && l->ev != NULL) {
+		mux_stream_watch(l, want);
+		return;
+	}
 	if (l->ev == NULL || want == l->armed)
 		return;
 	base = event_get_base(l->ev);

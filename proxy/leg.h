@@ -26,6 +26,8 @@
 
 enum leg_res { LEG_OK, LEG_AGAIN, LEG_EOF, LEG_ERR };
 
+struct mux_stream;
+
 struct leg {
 	int fd;           /* -1 when not open */
 	SSL *ssl;         /* NULL for a plaintext leg */
@@ -39,6 +41,7 @@ struct leg {
 	unsigned long tls_err; /* OpenSSL's code for a TLS LEG_ERR, or 0 */
 	uint64_t bytes_in;     /* application bytes read */
 	uint64_t bytes_out;    /* application bytes written */
+	struct mux_stream *ms; /* a stream leg (mux.h): no fd, no SSL */
 };
 
 /* A closed leg (fd -1, no event). */

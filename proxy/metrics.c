@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "audit.h"
+#include "mux.h"
 #include "reason.h"
 #include "route.h"
 #include "worker.h"
@@ -171,6 +172,23 @@ metrics_process(struct evbuffer *out, const struct worker_pool *p)
 		evbuffer_add_printf(out,
 		    "cotai_reloads_total{result=\"%s\"} %llu\n", results[k],
 		    (unsigned long long)p->reloads[k]);
+	metrics_family(out, "cotai_mux_tunnels", "gauge",
+	    "HTTP/2 tunnels to or from peer sidecars open now (mux).");
+	evbuffer_add_printf(out, "cotai_mux_tunnels %llu\n",
+	    (unsigned long long)LOAD(mux_stats.tunnels));
+	metrics_family(out, "cotai_mux_tunnels_total", "counter",
+	    "HTTP/2 tunnels opened (each one TLS handshake).");
+	evbuffer_add_printf(out, "cotai_mux_tunnels_total %llu\n",
+	    (unsigned long long)LOAD(mux_stats.tunnels_total));
+	metrics_family(out, "cotai_mux_streams_total", "counter",
+	    "Streams opened on tunnels (one per multiplexed connection).");
+	evbuffer_add_printf(out, "cotai_mux_streams_total %llu\n",
+	    (unsigned long long)LOAD(mux_stats.streams));
+	metrics_family(out, "cotai_mux_flow_stalls_total", "counter",
+	    "Times a stream's receive window filled up because its reader "
+	    "was slower than its sender (that stream waits; others go on).");
+	evbuffer_add_printf(out, "cotai_mux_flow_stalls_total %llu\n",
+	    (unsigned long long)LOAD(mux_stats.flow_stalls));
 }
 
 /* The mTLS admin endpoint (admin.tls): the clients it refused. */

@@ -38,12 +38,13 @@ enum route_cancel {
  */
 struct route_stats {
 	atomic_uint refs;
-	atomic_uint_fast64_t accepted;          /* connections accepted */
-	atomic_uint_fast64_t active;            /* open right now */
-	atomic_uint_fast64_t handshakes;        /* successful TLS handshakes */
-	atomic_uint_fast64_t resumed;           /* ... of which resumed */
-	atomic_uint_fast64_t bytes_up;          /* client -> upstream */
-	atomic_uint_fast64_t bytes_down;        /* upstream -> client */
+	atomic_uint_fast64_t accepted;   /* connections accepted */
+	atomic_uint_fast64_t active;     /* open right now */
+	atomic_uint_fast64_t tunnels;    /* mux tunnels open now (mux.h) */
+	atomic_uint_fast64_t handshakes; /* successful TLS handshakes */
+	atomic_uint_fast64_t resumed;    /* ... of which resumed */
+	atomic_uint_fast64_t bytes_up;   /* client -> upstream */
+	atomic_uint_fast64_t bytes_down; /* upstream -> client */
 	atomic_uint_fast64_t closed[REASON__N]; /* by reason */
 	atomic_uint_fast64_t retries;           /* upstream connect retries */
 	atomic_uint_fast64_t resolve_failures;  /* target lookups that failed */

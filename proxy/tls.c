@@ -219,6 +219,20 @@ tls_peer_init(
 }
 
 void
+tls_peer_share(struct tls_peer *dst, struct tls_peer *src, SSL *ssl)
+{
+	*dst = *src;
+	dst->detail = NULL;
+	dst->reason = REASON_NONE;
+	if (dst->ident != NULL)
+		atomic_fetch_add_explicit(
+		    &dst->ident->refs, 1, memory_order_relaxed);
+	dst->cache = NULL;
+	if (ssl != NULL)
+		(void)SSL_set_ex_data(ssl, tls_peer_idx, dst);
+}
+
+void
 tls_peer_clear(struct tls_peer *p)
 {
 	tls_ident_unref(p->ident);

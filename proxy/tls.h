@@ -89,6 +89,14 @@ SSL_CTX *tls_local_ctx_new(const struct config_route *rc);
 void tls_peer_init(
     struct tls_peer *p, const struct config_route *rc, struct tls_cache *cache);
 
+/*
+ * Make *DST (uninitialised) a copy of SRC for another holder of SSL, the
+ * connection SRC's handshake ran on (or NULL): the same patterns and
+ * identity (a reference of its own), no session cache, no failure; SSL's
+ * verify data points to DST from now on.
+ */
+void tls_peer_share(struct tls_peer *dst, struct tls_peer *src, SSL *ssl);
+
 /* Free what *P holds; idempotent. */
 void tls_peer_clear(struct tls_peer *p);
 

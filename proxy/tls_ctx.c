@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "mux.h"
 #include "pgconn.h"
 
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
@@ -217,7 +218,7 @@ tls_ctx_new(const struct config_route *rc)
 	if (ctx == NULL)
 		goto out;
 	if (tls_load_identity(ctx, &rc->identity) != 0 ||
-	    pgconn_ctx_setup(ctx, rc) != 0)
+	    pgconn_ctx_setup(ctx, rc) != 0 || mux_ctx_setup(ctx, rc) != 0)
 		goto out;
 	SSL_CTX_set_verify(ctx,
 	    SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "mux.h"
 #include "resolver.h"
 #include "tls.h"
 
@@ -77,6 +78,7 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 	w->cfg = p->cfg;
 	w->nroutes = p->nroutes;
 	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->tunnels);
 	pthread_mutex_init(&w->mu, NULL);
 	w->lfd = malloc(p->nroutes * sizeof(*w->lfd));
 	w->lst = calloc(p->nroutes, sizeof(*w->lst));
@@ -246,6 +248,7 @@ worker_drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		    w->id, w->nconns);
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_drop(c, REASON_DRAIN);
+	mux_drain_all(w, true);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -260,6 +263,7 @@ worker_drain(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
+	mux_drain_all(w, false);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		listener_free(w->lst[i]);
 		w->lst[i] = NULL;
@@ -349,6 +353,7 @@ worker_apply(struct worker *w, struct worker_update *u)
 		return;
 	}
 	conn_reload_all(w, u->routes, u->nroutes, u->recheck);
+	mux_reload_all(w, u->routes, u->nroutes, u->recheck);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		listener_free(w->lst[i]);
 		tls_cache_clear(&w->sessions[i]);
@@ -528,6 +533,7 @@ worker_clear(struct worker_pool *p, struct worker *w)
 
 	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
 		conn_drop(c, REASON_DRAIN);
+	mux_drain_all(w, true);
 	while ((u = w->updates) != NULL) {
 		w->updates = u->next;
 		worker_update_free(u);

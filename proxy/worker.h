@@ -27,6 +27,7 @@
 #include "tls.h"
 
 struct conn;
+struct mux_tunnel;
 struct listener;
 struct resolver;
 struct worker_pool;
@@ -61,6 +62,7 @@ struct worker {
 	struct listener **lst;         /* per route: accepting, or NULL */
 	struct tls_cache *sessions;    /* per route: client sessions */
 	TAILQ_HEAD(conn_list, conn) conns;
+	TAILQ_HEAD(mux_list, mux_tunnel) tunnels; /* mux.h */
 	size_t nconns;
 	bool draining;
 	int cmd[2];             /* pipe: main thread -> worker */

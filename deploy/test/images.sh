@@ -29,10 +29,10 @@ docker | podman) ;;
 esac
 export ENGINE=$engine
 T0=$(date +%s)
-TEST_PKGS="libssl3 libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7
+TEST_PKGS="libssl3 libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libnghttp2-14
 libyaml-0-2 postgresql-15 postgresql-client-15 redis-server redis-tools
 python3 python3-psycopg2 python3-redis python3-pymongo openssl"
-BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libevent-dev libyaml-dev"
+BUILD_PKGS="gcc make pkg-config libc6-dev libssl-dev libevent-dev libyaml-dev libnghttp2-dev"
 say() { echo "images.sh: $*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 W=$(mktemp -d /tmp/cotai-images.XXXXXX)

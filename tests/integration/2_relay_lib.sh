@@ -10,7 +10,9 @@
 #   audit NAME                    the close lines of proxy NAME's log
 
 # Under valgrind everything is ~20x slower: longer timeouts (TMO), less
-# data (SCALE divides the big transfers).
+# data (SCALE divides the big transfers). COTAI_MUX=auto|on|off sets the
+# transport of every tcp route without its own mux key (defaults.mux), to
+# run the relay tests in either mode.
 TMO=1
 SCALE=1
 CONC=200
@@ -19,7 +21,13 @@ if [ "${COTAI_VALGRIND:-0}" = 1 ]; then
 	TMO=10
 	SCALE=16
 	CONC=40
-	VG_YAML="defaults: { timeouts: { handshake: 300s, connect: 60s } }"
+	VG_YAML="timeouts: { handshake: 300s, connect: 60s }"
+fi
+if [ -n "${COTAI_MUX:-}" ]; then
+	VG_YAML="${VG_YAML:+$VG_YAML, }mux: $COTAI_MUX"
+fi
+if [ -n "$VG_YAML" ]; then
+	VG_YAML="defaults: { $VG_YAML }"
 fi
 
 # As root, the proxy must be told whom to become.

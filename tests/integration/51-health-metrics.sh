@@ -6,6 +6,9 @@
 # listens; a certificate expiring within admin.ready_min_validity makes
 # /readyz (and health --ready) fail; while draining /healthz answers 503.
 . "$(dirname "$0")/lib.sh"
+# One TLS connection per connection, so that the handshake series below
+# count connections (with mux they count tunnels: 64-mux).
+COTAI_MUX=off
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
 
@@ -49,7 +52,8 @@ for fam in cotai_open_connections cotai_reloads_total \
     cotai_upstream_retries_total cotai_handshake_duration_seconds \
     cotai_handshake_failures_total cotai_connections_closed_total \
     cotai_bytes_total cotai_cert_expiry_timestamp_seconds \
-    cotai_tls_sessions_cached; do
+    cotai_tls_sessions_cached cotai_mux_tunnels cotai_mux_tunnels_total \
+    cotai_mux_streams_total cotai_mux_flow_stalls_total; do
 	assert_grep "^# TYPE $fam " "$T/m.out" "metrics: no $fam"
 done
 assert_grep '^cotai_connections_accepted_total\{route="term"\} 3$' "$T/m.out"

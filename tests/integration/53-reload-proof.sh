@@ -78,6 +78,16 @@ one_left() {
 }
 wait_for "term: the held connection only" $((10 * TMO)) one_left term
 wait_for "orig: the held connection only" $((10 * TMO)) one_left orig
+# With mux (the default), the churn's idle tunnels stay open until a
+# reload sends them GOAWAY: one more reload first, after which only the
+# held connection's tunnel is left (none without mux).
+kill -HUP "$term_pid" "$orig_pid"
+wait_reloads term $((ROUNDS + 1))
+wait_reloads orig $((ROUNDS + 1))
+ROUNDS=$((ROUNDS + 1))
+tunnels_settled() { [ "$(metric "$1" cotai_mux_tunnels)" -le 1 ]; }
+wait_for "orig: the held connection's tunnel only" $((10 * TMO)) tunnels_settled orig
+wait_for "term: the held connection's tunnel only" $((10 * TMO)) tunnels_settled term
 say 3 before-many
 r0_t=$(rss "$term_pid"); r0_o=$(rss "$orig_pid")
 f0_t=$(nfd "$term_pid"); f0_o=$(nfd "$orig_pid")

@@ -57,8 +57,13 @@ for i in $(seq 8); do
 	auth+=("$fd")
 done
 fill "$tp"
+# With mux (the default) the held connections are streams of one tunnel,
+# which holds a place of its own.
 route_full() {
-	[ "$(metric term 'cotai_connections_active{route="term"}')" = "$N" ]
+	local a t
+	a=$(metric term 'cotai_connections_active{route="term"}')
+	t=$(metric term cotai_mux_tunnels)
+	[ $((a + t)) = "$N" ]
 }
 wait_for "the route to be full" $((10 * TMO)) route_full
 legit "$op" route

@@ -859,6 +859,67 @@ START_TEST(drain_delay)
 }
 END_TEST
 
+START_TEST(mux_keys)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+	    {ID "routes:\n" R_O "    mux: maybe\n",
+		"8:10: routes[0].mux: invalid value \"maybe\""},
+	    {ID "routes:\n" R_O "    protocol: redis\n    mux: on\n",
+		"9:10: routes[0].mux: only for protocol: tcp"},
+	    {ID "routes:\n" R_O "    protocol: redis\n    mux_window: 64k\n",
+		"9:17: routes[0].mux_window: only for protocol: tcp"},
+	    {ID "routes:\n" R_T "    mux_tunnels: 3\n",
+		"8:18: routes[0].mux_tunnels: only on an originate route"},
+	    {ID "routes:\n" R_O "    mux_streams: 0\n",
+		"8:18: routes[0].mux_streams: invalid value \"0\" (expected "
+		"an integer 1..10000)"},
+	    {ID "routes:\n" R_O "    mux_window: 1k\n",
+		"8:17: routes[0].mux_window: invalid size \"1k\""},
+	    {ID "routes:\n" R_O "    mux_ping: 10ms\n",
+		"8:15: routes[0].mux_ping: must be at least 100ms"},
+	    {ID "defaults: {mux: sometimes}\nroutes:\n" R_O,
+		"2:17: defaults.mux: invalid value \"sometimes\""},
+	};
+	struct cotai_config *cfg = NULL;
+
+	/* Default auto on tcp, off elsewhere; defaults.mux for the rest. */
+	ck_assert_msg(load(ID "routes:\n" R_O R_T, &cfg) == 0, "%s", err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_AUTO);
+	ck_assert_int_eq(cfg->routes[1].mux, CONFIG_MUX_AUTO);
+	ck_assert_uint_eq(cfg->routes[0].mux_streams, 100);
+	ck_assert_uint_eq(cfg->routes[0].mux_tunnels, 2);
+	ck_assert_uint_eq(cfg->routes[0].mux_window, 256 * 1024);
+	ck_assert_uint_eq(cfg->routes[0].mux_ping_ms, 10000);
+	config_free(cfg);
+	ck_assert_msg(load(ID "defaults: {mux: \"off\"}\nroutes:\n" R_O
+			      "    mux: on\n    mux_streams: 7\n"
+			      "    mux_window: 64k\n" R_T,
+			  &cfg) == 0,
+	    "%s", err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_ON);
+	ck_assert_uint_eq(cfg->routes[0].mux_streams, 7);
+	ck_assert_uint_eq(cfg->routes[0].mux_window, 64 * 1024);
+	ck_assert_int_eq(cfg->routes[1].mux, CONFIG_MUX_OFF);
+	config_free(cfg);
+	ck_assert_msg(
+	    load(ID "routes:\n" R_O "    protocol: redis\n", &cfg) == 0, "%s",
+	    err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_OFF);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load(bad[i].yaml, &cfg), -1);
+		ck_assert_ptr_null(cfg);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got \"%s\", want \"%s\"", i, err_rest(),
+		    bad[i].want);
+	}
+}
+END_TEST
+
 Suite *
 config_suite(void)
 {
@@ -879,6 +940,7 @@ config_suite(void)
 	tcase_add_test(tc, resolve_interval);
 	tcase_add_test(tc, audit_keys);
 	tcase_add_test(tc, drain_delay);
+	tcase_add_test(tc, mux_keys);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);

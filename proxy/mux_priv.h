@@ -1,0 +1,110 @@
+/*
+ * mux_priv: what mux.c (tunnels: the TLS socket, the nghttp2 session, the
+ * pool) and mux_stream.c (streams: their buffers and the leg operations)
+ * share. Nothing outside proxy/mux*.c includes it.
+ */
+#ifndef COTAI_MUX_PRIV_H
+#define COTAI_MUX_PRIV_H
+
+#include <stdalign.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <sys/queue.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "mux.h"
+
+#define MUX_T_MAGIC 0x4d555854U /* "MUXT" */
+#define MUX_S_MAGIC 0x4d555853U /* "MUXS" */
+#define MUX_AUTH_MAX 256
+
+struct mux_stream {
+	uint32_t magic;
+	struct mux_tunnel *t; /* NULL once the tunnel is gone */
+	struct leg *leg;      /* the leg it is, NULL before mux_stream_bind */
+	int32_t id;
+	TAILQ_ENTRY(mux_stream) link; /* in t->streams or t->pending */
+	char *rbuf; /* received, not yet read: [roff, roff+rlen) of rcap */
+	size_t roff, rlen, rcap;
+	char *wbuf; /* written by the leg, not yet framed: [woff, +wlen) */
+	size_t woff, wlen;
+	bool rx_eof;     /* END_STREAM received */
+	bool tx_shut;    /* the leg finished: END_STREAM once wbuf is empty */
+	bool tx_eof;     /* END_STREAM handed to nghttp2 */
+	bool deferred;   /* the data source said DEFERRED: resume on write */
+	bool responded;  /* terminate: answered; originate: 2xx received */
+	bool stalled;    /* the window ran full (counted once per episode) */
+	bool closed;     /* nghttp2 closed the stream */
+	bool orphan;     /* its conn ended cleanly; the tunnel sends the rest */
+	bool is_connect; /* terminate: the request was a valid CONNECT */
+	bool headers_done; /* terminate: the request's headers are all in */
+	enum reason err;   /* REASON_NONE, or why the stream failed */
+	char detail[96];
+	char authority[MUX_AUTH_MAX];
+};
+
+TAILQ_HEAD(mux_stream_list, mux_stream);
+
+struct mux_tunnel {
+	uint32_t magic;
+	struct worker *w;
+	struct route *r; /* a reference */
+	bool server;
+	struct leg tl; /* the TLS connection */
+	struct event *ev_kick, *ev_ping;
+	nghttp2_session *h2;
+	struct tls_peer peer;
+	struct mux_stream_list streams; /* bound to legs (or closing) */
+	struct mux_stream_list pending; /* terminate: CONNECTs to accept */
+	size_t nstreams;                /* in streams */
+	TAILQ_ENTRY(mux_tunnel) link;   /* in w->tunnels */
+	char *obuf; /* framed, not yet written: [ooff, ooff+olen) of ocap */
+	size_t ooff, olen, ocap;
+	bool draining; /* GOAWAY sent: no new streams */
+	bool ping_out; /* a PING waits for its ACK */
+	bool dead;     /* mux_tunnel_close ran */
+	uint64_t t_start, nstreams_total;
+	char client[INET6_ADDRSTRLEN + 8];
+	/* the tunnel's own event, in its allocation */
+	alignas(max_align_t) unsigned char evmem[];
+};
+
+/* Frame what nghttp2 has and write it while the socket takes it. 0/-1. */
+int mux_tunnel_flush(struct mux_tunnel *t);
+
+/* Send GOAWAY: T takes no new stream and closes after its last one. */
+void mux_tunnel_goaway(struct mux_tunnel *t);
+
+/* Run T's I/O soon (from outside nghttp2's callbacks). */
+void mux_tunnel_kick(struct mux_tunnel *t);
+
+/* Close T: fail its streams with WHY, write its audit line, free it. */
+void
+mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail);
+
+/* An originate tunnel lost a stream: close it if idle beyond the pool. */
+void mux_tunnel_idle_check(struct mux_tunnel *t);
+
+/* Tell the leg of S that EV (EV_READ|EV_WRITE) may proceed; ALWAYS:
+ * also when it does not watch it (a failure it must see). */
+void mux_stream_notify(struct mux_stream *s, short ev, bool always);
+
+/* Fail S with WHY and DETAIL (the first failure stays). */
+void mux_stream_fail(struct mux_stream *s, enum reason why, const char *detail);
+
+/* New stream state for T (not yet linked); NULL when out of memory. */
+struct mux_stream *mux_stream_new(struct mux_tunnel *t);
+
+/* Free S (unlinked by the caller). */
+void mux_stream_free(struct mux_stream *s);
+
+/* nghttp2 callbacks about streams (mux_stream.c). */
+int mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg);
+int
+mux_on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg);
+ssize_t mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * mux_stream: one app connection as one HTTP/2 stream (see mux.h). A
+ * stream is the leg of its conn that has no socket: leg_read() takes what
+ * the peer sent on the stream (and only then grants the window back, so a
+ * slow reader stalls its own stream), leg_write() queues up to MUX_WBUF
+ * bytes that nghttp2 frames as DATA when the windows allow, and
+ * leg_shutdown() ends the stream in our direction (END_STREAM). Readiness
+ * comes from the tunnel: when bytes, END_STREAM, room or a failure arrive
+ * for a leg that watches for them, its event is made active, and the conn
+ * runs as it would for a socket.
+ */
+#include "mux_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "worker.h"
+
+struct mux_stream *
+mux_stream_new(struct mux_tunnel *t)
+{
+	struct mux_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return (NULL);
+	s->magic = MUX_S_MAGIC;
+	s->t = t;
+	s->id = -1;
+	atomic_fetch_add_explicit(&mux_stats.streams, 1, memory_order_relaxed);
+	return (s);
+}
+
+void
+mux_stream_free(struct mux_stream *s)
+{
+	if (s == NULL)
+		return;
+	free(s->rbuf);
+	free(s->wbuf);
+	s->magic = 0;
+	free(s);
+}
+
+/* What the leg of S could do now without blocking. */
+static short
+mux_stream_ready(const struct mux_stream *s)
+{
+	short ev = 0;
+
+	if (s->err != REASON_NONE || (s->t == NULL && !s->closed))
+		return (EV_READ | EV_WRITE);
+	if (s->rlen > 0 || s->rx_eof)
+		ev |= EV_READ;
+	if (s->wlen < MUX_WBUF)
+		ev |= EV_WRITE;
+	return (ev);
+}
+
+void
+mux_stream_notify(struct mux_stream *s, short ev, bool always)
+{
+	struct leg *l = s->leg;
+
+	if (l == NULL || l->ev == NULL)
+		return;
+	if (!always)
+		ev &= l->armed;
+	if (ev != 0)
+		event_active(l->ev, ev, 1);
+}
+
+void
+mux_stream_fail(struct mux_stream *s, enum reason why, const char *detail)
+{
+	if (s->err != REASON_NONE)
+		return;
+	s->err = why;
+	snprintf(s->detail, sizeof(s->detail), "%s", detail);
+	mux_stream_notify(s, EV_READ | EV_WRITE, true);
+}
+
+void
+mux_stream_bind(struct mux_stream *s, struct leg *l, struct event *ev,
+    event_callback_fn cb, void *arg)
+{
+	struct event_base *base = s->t->w->base;
+
+	leg_init(l);
+	l->ms = s;
+	l->ev = ev;
+	(void)event_assign(ev, base, -1, EV_PERSIST, cb, arg);
+	s->leg = l;
+}
+
+enum leg_res
+mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	struct mux_stream *s = l->ms;
+
+	if (s->err != REASON_NONE) {
+		l->err = ECONNRESET;
+		return (LEG_ERR);
+	}
+	if (s->rlen == 0) {
+		if (s->rx_eof)
+			return (LEG_EOF);
+		if (s->t == NULL) {
+			l->err = ECONNRESET;
+			return (LEG_ERR);
+		}
+		l->rd_block = EV_READ;
+		return (LEG_AGAIN);
+	}
+	*n = len < s->rlen ? len : s->rlen;
+	memcpy(buf, s->rbuf + s->roff, *n);
+	s->roff += *n;
+	s->rlen -= *n;
+	if (s->rlen == 0) { /* an idle stream holds no buffer */
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->roff = s->rcap = 0;
+		s->stalled = false;
+	}
+	l->bytes_in += *n;
+	/* The peer may send as much again (WINDOW_UPDATE when due). */
+	if (s->t != NULL && s->id > 0) {
+		(void)nghttp2_session_consume(s->t->h2, s->id, *n);
+		mux_tunnel_kick(s->t);
+	}
+	return (LEG_OK);
+}
+
+enum leg_res
+mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
+{
+	struct mux_stream *s = l->ms;
+	size_t room;
+
+	if (s->err != REASON_NONE || s->t == NULL || s->closed || s->tx_shut) {
+		l->err = ECONNRESET;
+		return (LEG_ERR);
+	}
+	if (s->wbuf == NULL && (s->wbuf = malloc(MUX_WBUF)) == NULL) {
+		l->err = ENOMEM;
+		return (LEG_ERR);
+	}
+	if (s->woff > 0 && s->woff + s->wlen + len > MUX_WBUF) {
+		memmove(s->wbuf, s->wbuf + s->woff, s->wlen);
+		s->woff = 0;
+	}
+	room = MUX_WBUF - s->woff - s->wlen;
+	if (room == 0) {
+		l->wr_block = EV_WRITE;
+		return (LEG_AGAIN);
+	}
+	*n = len < room ? len : room;
+	memcpy(s->wbuf + s->woff + s->wlen, buf, *n);
+	s->wlen += *n;
+	l->bytes_out += *n;
+	if (s->deferred && s->id > 0) {
+		s->deferred = false;
+		(void)nghttp2_session_resume_data(s->t->h2, s->id);
+	}
+	mux_tunnel_kick(s->t);
+	return (LEG_OK);
+}
+
+enum leg_res
+mux_stream_shutdown(struct leg *l)
+{
+	struct mux_stream *s = l->ms;
+
+	if (s->err != REASON_NONE || s->t == NULL) {
+		l->err = ECONNRESET;
+		return (LEG_ERR);
+	}
+	s->tx_shut = true;
+	l->shut = true;
+	if (s->deferred && s->id > 0) {
+		s->deferred = false;
+		(void)nghttp2_session_resume_data(s->t->h2, s->id);
+	}
+	mux_tunnel_kick(s->t);
+	return (LEG_OK);
+}
+
+void
+mux_stream_watch(struct leg *l, short want)
+{
+	short ready;
+
+	l->armed = want;
+	if (want != 0 && (ready = mux_stream_ready(l->ms) & want) != 0)
+		event_active(l->ev, ready, 1);
+}
+
+enum reason
+mux_stream_error(const struct leg *l, const char **detail)
+{
+	const struct mux_stream *s = l->ms;
+
+	if (s == NULL)
+		return (REASON_NONE);
+	if (s->err == REASON_NONE && s->t == NULL && !s->closed) {
+		*detail = "tunnel closed";
+		return (REASON_RESET);
+	}
+	*detail = s->detail;
+	return (s->err);
+}
+
+SSL *
+mux_stream_ssl(const struct leg *l)
+{
+	return (l->ms != NULL && l->ms->t != NULL ? l->ms->t->tl.ssl : NULL);
+}
+
+int32_t
+mux_stream_id(const struct leg *l)
+{
+	return (l->ms != NULL ? l->ms->id : -1);
+}
+
+/* Terminate: answer S's CONNECT with STATUS (and WHY unless NONE). */
+static void
+mux_stream_answer(struct mux_stream *s, const char *status, enum reason why)
+{
+	const char *rn = reason_name(why);
+	nghttp2_nv nv[2] = {
+	    {(uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+		NGHTTP2_NV_FLAG_NONE},
+	    {(uint8_t *)"cotai-reason", (uint8_t *)rn, 12, strlen(rn),
+		NGHTTP2_NV_FLAG_NONE},
+	};
+	nghttp2_data_provider prd = {.read_callback = mux_data_read};
+
+	s->responded = true;
+	if (why == REASON_NONE)
+		(void)nghttp2_submit_response(s->t->h2, s->id, nv, 1, &prd);
+	else
+		(void)nghttp2_submit_response(s->t->h2, s->id, nv, 2, NULL);
+	mux_tunnel_kick(s->t);
+}
+
+const char *
+mux_stream_authority(const struct mux_stream *s)
+{
+	return (s->authority);
+}
+
+void
+mux_stream_reject(struct mux_stream *s)
+{
+	struct mux_tunnel *t = s->t;
+
+	(void)nghttp2_submit_rst_stream(
+	    t->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_REFUSED_STREAM);
+	(void)nghttp2_session_set_stream_user_data(t->h2, s->id, NULL);
+	TAILQ_REMOVE(&t->streams, s, link);
+	t->nstreams--;
+	mux_tunnel_kick(t);
+	mux_stream_free(s);
+}
+
+void
+mux_stream_respond(struct mux_stream *s)
+{
+	if (s->t != NULL && !s->responded && s->err == REASON_NONE)
+		mux_stream_answer(s, "200", REASON_NONE);
+}
+
+void
+mux_stream_close(struct leg *l, enum reason why)
+{
+	struct mux_stream *s = l->ms;
+	struct mux_tunnel *t;
+
+	if (s == NULL)
+		return;
+	l->ms = NULL;
+	s->leg = NULL;
+	t = s->t;
+	if (t != NULL && why == REASON_EOF && !s->closed &&
+	    s->err == REASON_NONE && !s->tx_eof) {
+		/*
+		 * The conn is done, the stream not yet: the last bytes and
+		 * END_STREAM are still queued. The tunnel keeps the stream
+		 * until nghttp2 closes it (mux_on_close).
+		 */
+		s->orphan = true;
+		mux_tunnel_kick(t);
+		return;
+	}
+	if (t != NULL) {
+		if (t->server && !s->responded && !s->closed)
+			mux_stream_answer(s,
+			    why == REASON_IDENTITY_NOT_ALLOWED ? "403" : "502",
+			    why == REASON_NONE || why == REASON_EOF
+				? REASON_RESET
+				: why);
+		else if (!s->closed && !(s->tx_eof && s->rx_eof))
+			(void)nghttp2_submit_rst_stream(t->h2,
+			    NGHTTP2_FLAG_NONE, s->id,
+			    why == REASON_INTERNAL ? NGHTTP2_INTERNAL_ERROR
+						   : NGHTTP2_CANCEL);
+		/* Unread bytes are the tunnel's again. */
+		if (s->rlen > 0 && s->id > 0)
+			(void)nghttp2_session_consume_connection(
+			    t->h2, s->rlen);
+		if (s->id > 0)
+			(void)nghttp2_session_set_stream_user_data(
+			    t->h2, s->id, NULL);
+		TAILQ_REMOVE(&t->streams, s, link);
+		t->nstreams--;
+		mux_tunnel_kick(t);
+		mux_tunnel_idle_check(t);
+	}
+	mux_stream_free(s);
+}
+
+int
+mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct mux_stream *s = nghttp2_session_get_stream_user_data(h2, id);
+	struct mux_tunnel *t = arg;
+	size_t cap = t->r->cfg->mux_window, want;
+	char *nb;
+
+	if (s == NULL || s->err != REASON_NONE) { /* nobody reads it */
+		(void)nghttp2_session_consume(h2, id, len);
+		return (0);
+	}
+	if (len == 0)
+		return (0);
+	if (s->roff > 0 && s->roff + s->rlen + len > s->rcap) {
+		memmove(s->rbuf, s->rbuf + s->roff, s->rlen);
+		s->roff = 0;
+	}
+	if (s->rlen + len > cap) /* beyond the window nghttp2 enforces */
+		return (nghttp2_submit_rst_stream(
+		    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR));
+	if (s->roff + s->rlen + len > s->rcap) {
+		want = s->rcap == 0 ? 16384 : s->rcap;
+		while (want < s->rlen + len)
+			want *= 2;
+		if (want > cap)
+			want = cap;
+		if ((nb = realloc(s->rbuf, want)) == NULL)
+			return (nghttp2_submit_rst_stream(
+			    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR));
+		s->rbuf = nb;
+		s->rcap = want;
+	}
+	memcpy(s->rbuf + s->roff + s->rlen, data, len);
+	s->rlen += len;
+	if (s->rlen == cap && !s->stalled) {
+		s->stalled = true;
+		atomic_fetch_add_explicit(
+		    &mux_stats.flow_stalls, 1, memory_order_relaxed);
+	}
+	mux_stream_notify(s, EV_READ, false);
+	return (0);
+}
+
+int
+mux_on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg)
+{
+	struct mux_stream *s = nghttp2_session_get_stream_user_data(h2, id);
+	char buf[64];
+
+	if (s == NULL)
+		return (0);
+	s->closed = true;
+	if (code != NGHTTP2_NO_ERROR) {
+		snprintf(buf, sizeof(buf), "RST_STREAM %s",
+		    nghttp2_http2_strerror(code));
+		mux_stream_fail(s, REASON_RESET, buf);
+	} else if (!s->rx_eof) {
+		mux_stream_fail(s, REASON_RESET, "stream closed");
+	} else {
+		mux_stream_notify(s, EV_READ | EV_WRITE, true);
+	}
+	return (0);
+}
+
+ssize_t
+mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct mux_stream *s = nghttp2_session_get_stream_user_data(h2, id);
+	size_t n;
+
+	if (s == NULL || s->err != REASON_NONE)
+		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
+	n = len < s->wlen ? len : s->wlen;
+	if (n > 0) /* wbuf is NULL until the first write */
+		memcpy(buf, s->wbuf + s->woff, n);
+	s->woff += n;
+	s->wlen -= n;
+	if (s->wlen == 0) { /* an idle stream holds no buffer */
+		free(s->wbuf);
+		s->wbuf = NULL;
+		s->woff = 0;
+	}
+	if (s->wlen == 0 && s->tx_shut) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		s->tx_eof = true;
+	} else if (n == 0) {
+		s->deferred = true;
+		return (NGHTTP2_ERR_DEFERRED);
+	}
+	if (n > 0)
+		mux_stream_notify(s, EV_WRITE, false);
+	return ((ssize_t)n);
+}
