@@ -159,6 +159,8 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	struct cfg_defaults *d = &top->defs;
 	long n;
 
+	if (cfg_renew_defaults(c, cfg) == -1)
+		return (-1);
 	cfg_u32_default(&d->timeouts.connect_ms, CFG_DEF_CONNECT_MS);
 	cfg_u32_default(&d->timeouts.handshake_ms, CFG_DEF_HANDSHAKE_MS);
 	cfg_u32_default(&d->timeouts.idle_ms, CFG_DEF_IDLE_MS);
@@ -491,6 +493,8 @@ config_load_with(const char *path, const struct config_load_opts *opts,
 	if (cfg_parse_root(&c, yaml_document_get_root_node(&doc), &top) == -1)
 		goto out;
 	if (cfg_defaults(&c, &top) == -1) {
+		if (err != NULL && errlen > 0 && err[0] != '\0')
+			goto out;
 		cfg_err(&c, yaml_document_get_root_node(&doc)->start_mark,
 		    "(root)", "out of memory");
 		goto out;
@@ -524,6 +528,7 @@ cfg_identity_clear(struct config_identity *id)
 	free(id->key);
 	free(id->crl);
 	free(id->trust_domain);
+	cfg_renew_clear(&id->renew);
 }
 
 static void

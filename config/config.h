@@ -88,6 +88,24 @@ struct config_addr {
 };
 
 /* Certificate material (file paths). crl may be NULL. */
+/*
+ * Key `identity.renew` (global identity only): the sidecar enrolls with and
+ * renews from a `cotai-ca serve` (EST) server; proxy/renew.h. When set, the
+ * global identity's ca, cert, key and crl are the state directory's
+ * bundle.pem, cert.pem, key.pem and crl.pem (they may not be set too).
+ */
+struct config_renew {
+	char *url;        /* https://HOST[:PORT]; NULL = no renewal */
+	char *host;       /* from url */
+	char *port;       /* from url, default "443" */
+	char *ca;         /* trust anchor(s) for the CA server's certificate */
+	char *state_dir;  /* cert.pem, key.pem, bundle.pem, crl.pem */
+	char *token_file; /* bootstrap token; NULL = none */
+	char *at;         /* as written; at_frac parsed from it */
+	double at_frac;   /* fraction of the lifetime, default 0.667 */
+	uint32_t crl_interval_ms; /* default 60000 */
+};
+
 struct config_identity {
 	char *ca;
 	char *cert;
@@ -96,6 +114,7 @@ struct config_identity {
 	/* the home trust domain (key `trust_domain`); NULL: the one of the
 	 * SPIFFE ID in cert */
 	char *trust_domain;
+	struct config_renew renew; /* global identity only */
 };
 
 /* Timeouts in milliseconds; 0 means "no timeout" only for idle. */
@@ -269,6 +288,13 @@ struct config_load_opts {
 /* config_load() with OPTS (borrowed; NULL = none). */
 int config_load_with(const char *path, const struct config_load_opts *opts,
     struct cotai_config **out, char *err, size_t errlen);
+
+/*
+ * identity.renew is set and its state directory lacks a certificate, key,
+ * bundle or CRL: the first enrollment has not happened (or the state was
+ * lost). config_load() then does not open the global identity's files.
+ */
+bool config_renew_pending(const struct config_renew *r);
 
 /* Free a config; NULL is a no-op. */
 void config_free(struct cotai_config *cfg);

@@ -83,6 +83,34 @@ static const struct cfg_key identity_keys[] = {
 };
 static const struct cfg_table identity_table = TABLE(identity_keys);
 
+static const struct cfg_key renew_keys[] = {
+    {"url", CT_STR, offsetof(struct config_renew, url), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"ca", CT_STR, offsetof(struct config_renew, ca), 0, 0, 0, NULL,
+	CK_REQUIRED},
+    {"state_dir", CT_STR, offsetof(struct config_renew, state_dir), 0, 0, 0,
+	NULL, CK_REQUIRED},
+    {"token_file", CT_STR, offsetof(struct config_renew, token_file), 0, 0, 0,
+	NULL, 0},
+    {"at", CT_STR, offsetof(struct config_renew, at), 0, 0, 0, NULL, 0},
+    {"crl_interval", CT_DUR,
+	offsetof(struct config_renew, crl_interval_ms), 0, 0, 0, NULL, 0},
+};
+static const struct cfg_table renew_table = TABLE(renew_keys);
+
+/* The global identity: the route keys and the renewal block. */
+static const struct cfg_key top_identity_keys[] = {
+    {"ca", CT_STR, offsetof(struct config_identity, ca), 0, 0, 0, NULL, 0},
+    {"cert", CT_STR, offsetof(struct config_identity, cert), 0, 0, 0, NULL, 0},
+    {"key", CT_STR, offsetof(struct config_identity, key), 0, 0, 0, NULL, 0},
+    {"crl", CT_STR, offsetof(struct config_identity, crl), 0, 0, 0, NULL, 0},
+    {"trust_domain", CT_TD, offsetof(struct config_identity, trust_domain), 0,
+	0, 0, NULL, 0},
+    {"renew", CT_MAP, offsetof(struct config_identity, renew), 0, 0, 0,
+	&renew_table, 0},
+};
+static const struct cfg_table top_identity_table = TABLE(top_identity_keys);
+
 static const struct cfg_key timeouts_keys[] = {
     {"connect", CT_DUR, offsetof(struct config_timeouts, connect_ms), 0, 0, 0,
 	NULL, 0},
@@ -261,7 +289,7 @@ static const struct cfg_table audit_table = TABLE(audit_keys);
 
 static const struct cfg_key top_keys[] = {
     {"identity", CT_MAP, offsetof(struct cfg_top, cfg.identity), 0, 0, 0,
-	&identity_table, 0},
+	&top_identity_table, 0},
     {"admin", CT_MAP, 0, 0, 0, 0, &admin_table, 0},
     {"log", CT_MAP, 0, 0, 0, 0, &log_table, 0},
     {"reload", CT_MAP, 0, 0, 0, 0, &reload_table, 0},

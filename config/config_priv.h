@@ -99,6 +99,12 @@ int cfg_err_field(struct cfg_ctx *c, const void *field, const void *fallback,
 int cfg_where_add(
     struct cfg_ctx *c, const void *field, yaml_mark_t mark, const char *key);
 
+/* identity.renew (config_renew.c): check it, derive the global identity's
+ * paths from state_dir. 0 or -1 (error written). */
+int cfg_renew_defaults(struct cfg_ctx *c, struct cotai_config *cfg);
+/* Free R's strings. */
+void cfg_renew_clear(struct config_renew *r);
+
 /* The record for FIELD, or NULL; valid until the next cfg_where_add(). */
 const struct cfg_where *
 cfg_where_find(const struct cfg_ctx *c, const void *field);

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "probe.h"
 #include "reload.h"
+#include "renew.h"
 #include "sandbox.h"
 #include "tls.h"
 #include "version.h"
@@ -462,6 +463,30 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 	return (sandbox_apply(pool->cfg, ports));
 }
 
+/*
+ * identity.renew: make the state directory complete (enrolling with the
+ * token when needed), then load the configuration at PATH again, now that
+ * its files exist, into *CFG. The renewal client, or NULL (logged).
+ */
+static struct renew *
+renew_bootstrap_config(const char *path, struct cotai_config **cfg)
+{
+	struct renew *rn = renew_new(&(*cfg)->identity.renew);
+	char err[1024];
+
+	if (rn == NULL || renew_bootstrap(rn) != 0) {
+		renew_free(rn);
+		return (NULL);
+	}
+	config_free(*cfg);
+	if (config_load(path, cfg, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		renew_free(rn);
+		return (NULL);
+	}
+	return (rn);
+}
+
 struct args {
 	const char *path;  /* -c */
 	const char *ports; /* --ports-file */
@@ -518,6 +543,7 @@ main(int argc, char **argv)
 	struct cotai_config *cfg = NULL;
 	struct route_config *rc = NULL;
 	struct worker_pool *pool = NULL;
+	struct renew *rn = NULL;
 	struct signals sg;
 	struct args a;
 	char err[1024];
@@ -551,12 +577,18 @@ main(int argc, char **argv)
 	}
 	if (audit_setup(&cfg->audit) != 0)
 		goto out;
+	if (cfg->identity.renew.url != NULL &&
+	    (rn = renew_bootstrap_config(a.path, &cfg)) == NULL)
+		goto out;
 	rc = route_config_new(cfg);
 	cfg = NULL;
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
 	    (pool = worker_pool_new(rc)) == NULL)
 		goto out;
-	if (start(pool, &sg, a.ports) == 0 && serve(pool, &sg) == 0)
+	pool->renew = rn;
+	if (start(pool, &sg, a.ports) == 0 &&
+	    (rn == NULL || renew_start(rn, sg.base, sg.rl) == 0) &&
+	    serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;
 out:
 	/* The admin endpoint and reloads read the pool: free them first. */
@@ -567,6 +599,7 @@ out:
 	admin_free(sg.health);
 	sg.health = NULL;
 	worker_pool_free(pool);
+	renew_free(rn);
 	audit_shutdown();
 	signals_clear(&sg);
 	route_config_unref(rc);

@@ -5,6 +5,7 @@
  * at some recent instant, which is all Prometheus asks for.
  */
 #include "metrics.h"
+#include "renew.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -282,6 +283,7 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 	time_t admin_next;
 
 	metrics_process(out, p);
+	renew_metrics(p->renew, out);
 	PER_ROUTE(out, p, "cotai_connections_active", "gauge",
 	    "Connections open now (before and after reloads).", active);
 	PER_ROUTE(out, p, "cotai_connections_accepted_total", "counter",

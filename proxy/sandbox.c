@@ -279,6 +279,14 @@ sb_paths(int rfd, const struct cotai_config *cfg, const char *ports,
 	for (size_t i = 0; i < cfg->nroutes; i++)
 		if (sb_route_paths(rfd, &cfg->routes[i], h) != 0)
 			return (-1);
+	/* identity.renew: the state directory is rewritten (atomic renames
+	 * inside it), the CA server's trust anchor is read at each request. */
+	if (cfg->identity.renew.url != NULL &&
+	    (sb_allow_path(rfd, cfg->identity.renew.state_dir,
+		 SB_READ | SB_PORTS, h, &rd) != 0 ||
+		sb_allow_dir_of(rfd, cfg->identity.renew.ca, SB_READ, h, &rd) !=
+		    0))
+		return (-1);
 	/* admin.tls: its files are read again on reload (no listen path). */
 	if (cfg->admin_tls && sb_route_paths(rfd, &cfg->admin_route, h) != 0)
 		return (-1);
@@ -336,6 +344,11 @@ sb_ports(
 	if (conn && cfg->audit.target.text != NULL &&
 	    sb_allow_port(rfd, LANDLOCK_ACCESS_NET_CONNECT_TCP,
 		cfg->audit.target.port, sb.connect_ok) != 0)
+		return (-1);
+	/* identity.renew: the CA server. */
+	if (conn && cfg->identity.renew.url != NULL &&
+	    sb_allow_port(rfd, LANDLOCK_ACCESS_NET_CONNECT_TCP,
+		cfg->identity.renew.port, sb.connect_ok) != 0)
 		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct config_route *r = &cfg->routes[i];

@@ -29,6 +29,7 @@
 struct conn;
 struct mux_tunnel;
 struct listener;
+struct renew;
 struct resolver;
 struct worker_pool;
 
@@ -108,6 +109,8 @@ struct worker_pool {
 	SSL_CTX *admin_ctx;
 	/* admin.tls: clients refused, by reason (main thread only) */
 	uint64_t admin_refused[REASON__N];
+	/* identity.renew: the renewal client (metrics only; borrowed) */
+	const struct renew *renew;
 };
 
 /*
