@@ -211,20 +211,6 @@ files_route(struct cfg_ctx *c, const struct config_route *r)
 	return (0);
 }
 
-/*
- * R presents the renewed certificate and the state directory is not
- * complete yet: the proxy enrolls before it builds anything (renew.h).
- */
-static bool
-files_renewed(const struct cotai_config *cfg, const struct config_route *r)
-{
-	const struct config_renew *rn = &cfg->identity.renew;
-
-	return (rn->url != NULL && r->identity.cert != NULL &&
-	    strcmp(r->identity.cert, cfg->identity.cert) == 0 &&
-	    config_renew_pending(rn));
-}
-
 int
 cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 {
@@ -236,13 +222,13 @@ cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 		    "audit.syslog.identity") == -1))
 		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
-		if (files_renewed(cfg, &cfg->routes[i]))
+		if (cfg_renew_waiting(cfg, &cfg->routes[i]))
 			continue;
 		if (files_route(c, &cfg->routes[i]) == -1)
 			return (-1);
 	}
 	if (cfg->admin_enabled && cfg->admin_tls &&
-	    !files_renewed(cfg, &cfg->admin_route))
+	    !cfg_renew_waiting(cfg, &cfg->admin_route))
 		return (files_route(c, &cfg->admin_route));
 	return (0);
 }

@@ -104,6 +104,13 @@ int cfg_where_add(
 int cfg_renew_defaults(struct cfg_ctx *c, struct cotai_config *cfg);
 /* Free R's strings. */
 void cfg_renew_clear(struct config_renew *r);
+/*
+ * R presents the renewed certificate and the state directory is not
+ * complete yet: its files are not opened (nor its trust domain derived);
+ * the proxy enrolls, then loads the file again (renew.h).
+ */
+bool
+cfg_renew_waiting(const struct cotai_config *cfg, const struct config_route *r);
 
 /* The record for FIELD, or NULL; valid until the next cfg_where_add(). */
 const struct cfg_where *

@@ -149,6 +149,17 @@ config_renew_pending(const struct config_renew *r)
 	return (false);
 }
 
+bool
+cfg_renew_waiting(const struct cotai_config *cfg, const struct config_route *r)
+{
+	const struct config_renew *rn = &cfg->identity.renew;
+
+	return (rn->url != NULL && r->identity.cert != NULL &&
+	    cfg->identity.cert != NULL &&
+	    strcmp(r->identity.cert, cfg->identity.cert) == 0 &&
+	    config_renew_pending(rn));
+}
+
 void
 cfg_renew_clear(struct config_renew *r)
 {

@@ -189,11 +189,14 @@ cfg_check_scope(struct cfg_ctx *c, struct cotai_config *cfg)
 
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		cfg_key_index(key, sizeof(key), "routes", i);
+		if (cfg_renew_waiting(cfg, &cfg->routes[i]))
+			continue;
 		if (scope_route(c, &cfg->routes[i], key) == -1)
 			return (-1);
 	}
 	/* admin.tls: admin.allow is scoped the same way. */
 	if (cfg->admin_tls && cfg->admin_route.name != NULL &&
+	    !cfg_renew_waiting(cfg, &cfg->admin_route) &&
 	    scope_route(c, &cfg->admin_route, "admin") == -1)
 		return (-1);
 	return (0);
