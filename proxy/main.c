@@ -471,7 +471,7 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 static struct renew *
 renew_bootstrap_config(const char *path, struct cotai_config **cfg)
 {
-	struct renew *rn = renew_new(&(*cfg)->identity.renew);
+	struct renew *rn = renew_new(&(*cfg)->identity.renew, (*cfg)->user);
 	char err[1024];
 
 	if (rn == NULL || renew_bootstrap(rn) != 0) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,13 +83,22 @@ renew_time(const ASN1_TIME *t)
 	return (timegm(&tm));
 }
 
-/* The first attempt's time for X: at_frac of its lifetime, +- jitter. */
+/*
+ * The first attempt's time for X: at_frac of its lifetime, +- jitter. The
+ * lifetime starts at notBefore, or at FROM (when X was received) if later:
+ * the CA backdates notBefore for clock skew, which must not eat the
+ * lifetime of a short-lived certificate.
+ */
 static time_t
-renew_when(const struct renew *rn, X509 *x)
+renew_when(const struct renew *rn, X509 *x, time_t from)
 {
 	time_t nb = renew_time(X509_get0_notBefore(x));
 	time_t na = renew_time(X509_get0_notAfter(x));
-	double life = (double)(na - nb);
+	double life;
+
+	if (from > nb && from < na)
+		nb = from;
+	life = (double)(na - nb);
 	double j = (renew_rand() * 2 - 1) * RENEW_JITTER * life;
 
 	return (nb + (time_t)(rn->at * life + j));
@@ -250,7 +260,7 @@ renew_on_reenroll(
 	rn->ok++;
 	rn->backoff = 0;
 	renew_audit("simplereenroll", "ok", leaf, NULL);
-	renew_arm(rn, renew_when(rn, leaf));
+	renew_arm(rn, renew_when(rn, leaf, time(NULL)));
 	log_info("renew: renewed; next renewal at %lld",
 	    (long long)rn->next);
 out:
@@ -400,6 +410,7 @@ renew_on_enroll(
 		goto out;
 	}
 	rn->ok++;
+	rn->enrolled_at = time(NULL);
 	renew_audit("simpleenroll", "ok", leaf, NULL);
 	rn->crl_etag[0] = '\0';
 	renew_crl_fetch(rn);
@@ -538,7 +549,7 @@ renew_start(struct renew *rn, struct event_base *base, struct reload *rl)
 		log_error("renew: no certificate in %s", rn->dir);
 		return (-1);
 	}
-	renew_arm(rn, renew_when(rn, x));
+	renew_arm(rn, renew_when(rn, x, rn->enrolled_at));
 	log_info("renew: next renewal at %lld (in %llds)",
 	    (long long)rn->next, (long long)(rn->next - time(NULL)));
 	X509_free(x);
@@ -577,8 +588,9 @@ renew_dup(const char *s, bool *bad)
 }
 
 struct renew *
-renew_new(const struct config_renew *cfg)
+renew_new(const struct config_renew *cfg, const char *user)
 {
+	const struct passwd *pw = NULL;
 	struct renew *rn = calloc(1, sizeof(*rn));
 	struct stat st;
 	bool bad = false;
@@ -600,6 +612,14 @@ renew_new(const struct config_renew *cfg)
 	}
 	if (mkdir(rn->dir, 0700) != 0 && errno != EEXIST) {
 		log_errno("renew: cannot create %s", rn->dir);
+		goto fail;
+	}
+	/* As root with "user:", the files are that user's: it renews them
+	 * after the privileges are dropped. */
+	if (geteuid() == 0 && user != NULL &&
+	    ((pw = getpwnam(user)) == NULL ||
+		chown(rn->dir, pw->pw_uid, pw->pw_gid) != 0)) {
+		log_errno("renew: cannot give %s to %s", rn->dir, user);
 		goto fail;
 	}
 	if (lstat(rn->dir, &st) != 0 || !S_ISDIR(st.st_mode) ||

@@ -27,8 +27,11 @@
 struct renew;
 struct reload;
 
-/* A renewal client for CFG (copied). NULL after logging why. */
-struct renew *renew_new(const struct config_renew *cfg);
+/*
+ * A renewal client for CFG (copied); creates state_dir (0700), given to
+ * USER (NULL: none) when running as root. NULL after logging why.
+ */
+struct renew *renew_new(const struct config_renew *cfg, const char *user);
 
 /*
  * Make state_dir hold a valid certificate, key, bundle and CRL, enrolling

@@ -304,6 +304,7 @@ renew_write(const char *dir, const char *name, const void *data, size_t len,
 {
 	char tmp[4096], dst[4096];
 	const char *p = data;
+	struct stat st;
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
@@ -313,6 +314,10 @@ renew_write(const char *dir, const char *name, const void *data, size_t len,
 		log_errno("renew: mkstemp %s", tmp);
 		return (-1);
 	}
+	/* Owned like the directory (as root: the user it will run as). */
+	if (geteuid() == 0 && (stat(dir, &st) != 0 ||
+				  fchown(fd, st.st_uid, st.st_gid) != 0))
+		goto fail;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 

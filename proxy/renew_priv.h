@@ -36,7 +36,8 @@ struct renew {
 	EVP_PKEY *newkey; /* the key of a request in flight */
 	char crl_etag[128];
 	uint64_t ok, failed;
-	time_t next;       /* next renewal attempt (unix time) */
+	time_t next;        /* next renewal attempt (unix time) */
+	time_t enrolled_at; /* bootstrap: when it enrolled, or 0 */
 	uint32_t backoff;  /* current retry wait, seconds; 0 = none */
 	int boot;          /* bootstrap: 0 running, 1 done, -1 refused */
 	bool busy_renew, busy_crl;
