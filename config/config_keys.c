@@ -93,8 +93,8 @@ static const struct cfg_key renew_keys[] = {
     {"token_file", CT_STR, offsetof(struct config_renew, token_file), 0, 0, 0,
 	NULL, 0},
     {"at", CT_STR, offsetof(struct config_renew, at), 0, 0, 0, NULL, 0},
-    {"crl_interval", CT_DUR,
-	offsetof(struct config_renew, crl_interval_ms), 0, 0, 0, NULL, 0},
+    {"crl_interval", CT_DUR, offsetof(struct config_renew, crl_interval_ms), 0,
+	0, 0, NULL, 0},
 };
 static const struct cfg_table renew_table = TABLE(renew_keys);
 

@@ -78,8 +78,8 @@ renew_parse_url(struct config_renew *r)
 
 /* DIR/NAME into *DST, recorded at the position of state_dir. */
 static int
-renew_path(struct cfg_ctx *c, struct config_renew *r, char **dst,
-    const char *name)
+renew_path(
+    struct cfg_ctx *c, struct config_renew *r, char **dst, const char *name)
 {
 	const struct cfg_where *w = cfg_where_find(c, &r->state_dir);
 	struct cfg_where copy;
@@ -127,8 +127,8 @@ cfg_renew_defaults(struct cfg_ctx *c, struct cotai_config *cfg)
 	    renew_path(c, r, &id->cert, "cert.pem") == -1 ||
 	    renew_path(c, r, &id->key, "key.pem") == -1 ||
 	    renew_path(c, r, &id->crl, "crl.pem") == -1)
-		return (cfg_err_field(c, &r->state_dir, NULL, NULL,
-		    "out of memory"));
+		return (cfg_err_field(
+		    c, &r->state_dir, NULL, NULL, "out of memory"));
 	return (0);
 }
 

@@ -341,7 +341,8 @@ reload_warn_fixed(
 		log_warn("reload: sandbox changes only with a restart");
 	if (!reload_same_audit(&old->audit, &cfg->audit))
 		log_warn("reload: audit changes only with a restart");
-	if (!reload_same_str(old->identity.renew.url, cfg->identity.renew.url) ||
+	if (!reload_same_str(
+		old->identity.renew.url, cfg->identity.renew.url) ||
 	    !reload_same_str(
 		old->identity.renew.state_dir, cfg->identity.renew.state_dir))
 		log_warn("reload: identity.renew changes only with a restart");

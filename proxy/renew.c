@@ -123,9 +123,9 @@ renew_retry(struct renew *rn, const char *why)
 	uint32_t wait;
 
 	rn->failed++;
-	rn->backoff = rn->backoff == 0 ? RENEW_BACKOFF_MIN
+	rn->backoff = rn->backoff == 0             ? RENEW_BACKOFF_MIN
 	    : rn->backoff >= RENEW_BACKOFF_MAX / 2 ? RENEW_BACKOFF_MAX
-						     : rn->backoff * 2;
+						   : rn->backoff * 2;
 	wait = rn->backoff + (uint32_t)(renew_rand() * rn->backoff / 2);
 	log_error("renew: renewal failed (%s): the current certificate "
 		  "stays; next attempt in %us",
@@ -176,8 +176,8 @@ renew_keep(struct renew *rn, struct evbuffer *body, X509 **leafp)
 	if (certs == NULL)
 		return (-1);
 	for (i = 0; i < sk_X509_num(certs); i++)
-		if (X509_check_private_key(sk_X509_value(certs, i),
-			rn->newkey) == 1)
+		if (X509_check_private_key(
+			sk_X509_value(certs, i), rn->newkey) == 1)
 			break;
 	if (i == sk_X509_num(certs)) {
 		log_error("renew: the answer holds no certificate of our key");
@@ -261,8 +261,7 @@ renew_on_reenroll(
 	rn->backoff = 0;
 	renew_audit("simplereenroll", "ok", leaf, NULL);
 	renew_arm(rn, renew_when(rn, leaf, time(NULL)));
-	log_info("renew: renewed; next renewal at %lld",
-	    (long long)rn->next);
+	log_info("renew: renewed; next renewal at %lld", (long long)rn->next);
 out:
 	X509_free(leaf);
 	EVP_PKEY_free(rn->newkey);
@@ -281,8 +280,8 @@ renew_on_timer(evutil_socket_t fd, short what, void *arg)
 		renew_retry(rn, "key generation");
 		return;
 	}
-	log_info("renew: renewing with the CA server %s:%s", rn->host,
-	    rn->port);
+	log_info(
+	    "renew: renewing with the CA server %s:%s", rn->host, rn->port);
 	if (renew_http(rn, true, "/.well-known/est/simplereenroll", true, NULL,
 		NULL, csr, renew_on_reenroll) != 0) {
 		EVP_PKEY_free(rn->newkey);
@@ -311,8 +310,8 @@ renew_on_cacerts(
 	}
 	old = renew_read(rn->dir, "bundle.pem", &olen);
 	if (old == NULL || olen != len || memcmp(old, pem, len) != 0) {
-		if (renew_write(rn->dir, "bundle.pem", pem, len,
-			"trust bundle") == 0)
+		if (renew_write(
+			rn->dir, "bundle.pem", pem, len, "trust bundle") == 0)
 			changed = true;
 	}
 done:
@@ -362,8 +361,8 @@ renew_on_crl(
 	} else if (status != 304 && status != 0) {
 		log_error("renew: GET /crl: status %d", status);
 	}
-	if (renew_http(rn, false, "/.well-known/est/cacerts", false, NULL,
-		NULL, NULL, renew_on_cacerts) != 0)
+	if (renew_http(rn, false, "/.well-known/est/cacerts", false, NULL, NULL,
+		NULL, renew_on_cacerts) != 0)
 		renew_on_cacerts(rn, 0, NULL, NULL);
 }
 
@@ -395,8 +394,8 @@ renew_on_enroll(
 	if (status != 200) {
 		renew_reason(body, why, sizeof(why));
 		if (status != 0) {
-			log_error("renew: simpleenroll refused: %d %s", status,
-			    why);
+			log_error(
+			    "renew: simpleenroll refused: %d %s", status, why);
 			renew_audit("simpleenroll", "error", NULL, why);
 			rn->failed++;
 			rn->boot = -1;
@@ -436,8 +435,7 @@ renew_token(const struct renew *rn)
 	fclose(fp);
 	line[strcspn(line, "\r\n \t")] = '\0';
 	if (line[0] == '\0') {
-		log_error("renew: the token file %s is empty",
-		    rn->token_file);
+		log_error("renew: the token file %s is empty", rn->token_file);
 		return (NULL);
 	}
 	if ((auth = malloc(strlen(line) + 8)) != NULL)
@@ -484,12 +482,11 @@ static bool
 renew_need_enroll(const struct renew *rn)
 {
 	X509 *x = renew_state_cert(rn, NULL);
-	bool expired = x != NULL &&
-	    X509_cmp_current_time(X509_get0_notAfter(x)) <= 0;
+	bool expired =
+	    x != NULL && X509_cmp_current_time(X509_get0_notAfter(x)) <= 0;
 
 	if (expired)
-		log_warn("renew: the certificate in %s has expired",
-		    rn->dir);
+		log_warn("renew: the certificate in %s has expired", rn->dir);
 	X509_free(x);
 	return (x == NULL || expired);
 }
@@ -550,8 +547,8 @@ renew_start(struct renew *rn, struct event_base *base, struct reload *rl)
 		return (-1);
 	}
 	renew_arm(rn, renew_when(rn, x, rn->enrolled_at));
-	log_info("renew: next renewal at %lld (in %llds)",
-	    (long long)rn->next, (long long)(rn->next - time(NULL)));
+	log_info("renew: next renewal at %lld (in %llds)", (long long)rn->next,
+	    (long long)(rn->next - time(NULL)));
 	X509_free(x);
 	return (0);
 }

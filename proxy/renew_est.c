@@ -55,8 +55,8 @@ renew_ctx_new(const char *ca)
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		log_ssl("renew: cannot load the CA server's trust anchor %s",
-		    ca);
+		log_ssl(
+		    "renew: cannot load the CA server's trust anchor %s", ca);
 		SSL_CTX_free(ctx);
 		return (NULL);
 	}
@@ -143,8 +143,8 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 	}
 	q->rn = rn;
 	q->done = done;
-	snprintf(q->what, sizeof(q->what), "%s %s", post ? "POST" : "GET",
-	    path);
+	snprintf(
+	    q->what, sizeof(q->what), "%s %s", post ? "POST" : "GET", path);
 	if ((ssl = renew_ssl(rn, client)) == NULL)
 		goto fail;
 	/* On failure libevent frees the SSL only with CLOSE_ON_FREE set and
@@ -159,7 +159,8 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 	if ((ec = evhttp_connection_base_bufferevent_new(rn->base, NULL, bev,
 		 rn->host, (unsigned short)atoi(rn->port))) == NULL) {
 		bufferevent_free(bev);
-		log_error("renew: evhttp_connection_base_bufferevent_new failed");
+		log_error(
+		    "renew: evhttp_connection_base_bufferevent_new failed");
 		goto fail;
 	}
 	evhttp_connection_set_timeout(ec, RENEW_TIMEOUT_S);
@@ -175,12 +176,13 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 	if (body != NULL) {
 		evhttp_add_header(h, "Content-Type", "application/pkcs10");
 		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
-		evbuffer_add_buffer(evhttp_request_get_output_buffer(req), body);
+		evbuffer_add_buffer(
+		    evhttp_request_get_output_buffer(req), body);
 		evbuffer_free(body);
 		body = NULL;
 	}
-	if (evhttp_make_request(ec, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET,
-		path) != 0) {
+	if (evhttp_make_request(
+		ec, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, path) != 0) {
 		/* evhttp_make_request frees REQ on failure. */
 		req = NULL;
 		goto fail_ec;
@@ -234,8 +236,7 @@ fail:
 	return (NULL);
 }
 
-STACK_OF(X509) *
-renew_p7_certs(struct evbuffer *body)
+STACK_OF(X509) * renew_p7_certs(struct evbuffer *body)
 {
 	BIO *mem = NULL, *b64 = NULL;
 	PKCS7 *p7 = NULL;
@@ -273,7 +274,7 @@ out:
 }
 
 char *
-renew_pem(STACK_OF(X509) *certs, EVP_PKEY *key, size_t *len)
+renew_pem(STACK_OF(X509) * certs, EVP_PKEY *key, size_t *len)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *p, *out = NULL;
@@ -315,8 +316,8 @@ renew_write(const char *dir, const char *name, const void *data, size_t len,
 		return (-1);
 	}
 	/* Owned like the directory (as root: the user it will run as). */
-	if (geteuid() == 0 && (stat(dir, &st) != 0 ||
-				  fchown(fd, st.st_uid, st.st_gid) != 0))
+	if (geteuid() == 0 &&
+	    (stat(dir, &st) != 0 || fchown(fd, st.st_uid, st.st_gid) != 0))
 		goto fail;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);

@@ -22,8 +22,8 @@ struct renew_req;
  * A finished request: STATUS is the HTTP status (0: no answer, the reason
  * logged), BODY the answer's body (NULL without), ETAG its ETag or NULL.
  */
-typedef void (*renew_done_fn)(struct renew *rn, int status,
-    struct evbuffer *body, const char *etag);
+typedef void (*renew_done_fn)(
+    struct renew *rn, int status, struct evbuffer *body, const char *etag);
 
 struct renew {
 	char *host, *port, *ca, *dir, *token_file;
@@ -38,8 +38,8 @@ struct renew {
 	uint64_t ok, failed;
 	time_t next;        /* next renewal attempt (unix time) */
 	time_t enrolled_at; /* bootstrap: when it enrolled, or 0 */
-	uint32_t backoff;  /* current retry wait, seconds; 0 = none */
-	int boot;          /* bootstrap: 0 running, 1 done, -1 refused */
+	uint32_t backoff;   /* current retry wait, seconds; 0 = none */
+	int boot;           /* bootstrap: 0 running, 1 done, -1 refused */
 	bool busy_renew, busy_crl;
 	bool fetch_changed; /* this fetch wrote the CRL */
 	bool fetch_crl_ok;  /* this fetch's CRL is current (200 or 304) */
@@ -56,15 +56,15 @@ int renew_http(struct renew *rn, bool post, const char *path, bool client,
 EVP_PKEY *renew_keygen(struct evbuffer **body);
 
 /* The certificates of a base64 certs-only PKCS#7 BODY, or NULL. */
-STACK_OF(X509) *renew_p7_certs(struct evbuffer *body);
+STACK_OF(X509) * renew_p7_certs(struct evbuffer *body);
 
 /* Write DIR/NAME with LEN bytes of DATA atomically (mkstemp, fsync,
  * rename), mode 0600. 0 or -1 (logged). */
-int renew_write(const char *dir, const char *name, const void *data,
-    size_t len, const char *what);
+int renew_write(const char *dir, const char *name, const void *data, size_t len,
+    const char *what);
 
 /* The PEM of CERTS (and of KEY unless NULL) into a malloc'ed buffer. */
-char *renew_pem(STACK_OF(X509) *certs, EVP_PKEY *key, size_t *len);
+char *renew_pem(STACK_OF(X509) * certs, EVP_PKEY *key, size_t *len);
 
 /* Read DIR/NAME (O_NOFOLLOW) into a malloc'ed NUL-terminated buffer. */
 char *renew_read(const char *dir, const char *name, size_t *len);
