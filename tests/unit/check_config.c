@@ -736,6 +736,93 @@ START_TEST(audit_keys)
 }
 END_TEST
 
+/* identity.renew: "URL" and "AT" (NULL: not set) in the renewal block. */
+static int
+load_renew(const char *url, const char *at, struct cotai_config **cfg)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+	    "identity:\n  renew:\n    url: \"%s\"\n    ca: @D@/ca.pem\n"
+	    "    state_dir: @D@/st\n%s%s%s\nroutes:\n" R_O,
+	    url, at != NULL ? "    at: \"" : "", at != NULL ? at : "",
+	    at != NULL ? "\"" : "");
+	return (load(yaml, cfg));
+}
+
+START_TEST(renew_keys)
+{
+	static const struct {
+		const char *url, *at, *want;
+	} bad[] = {
+	    {"http://ca:1", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://ca:0", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://ca:65536", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://ca/est", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://[::1", NULL, "3:10: identity.renew.url: invalid URL"},
+	    {"https://ca", "1", "6:9: identity.renew.at: invalid value \"1\""},
+	    {"https://ca", "0", "6:9: identity.renew.at: invalid value"},
+	    {"https://ca", "2/0", "6:9: identity.renew.at: invalid value"},
+	    {"https://ca", "1/3x", "6:9: identity.renew.at: invalid value"},
+	    {"https://ca", "-1/3", "6:9: identity.renew.at: invalid value"},
+	    {"https://ca", "nan", "6:9: identity.renew.at: invalid value"},
+	};
+	struct cotai_config *cfg = NULL;
+	const char *c;
+
+	ck_assert_msg(
+	    load_renew("https://ca.test:8443", "2/3", &cfg) == 0, "%s", err);
+	ck_assert_str_eq(cfg->identity.renew.host, "ca.test");
+	ck_assert_str_eq(cfg->identity.renew.port, "8443");
+	ck_assert(cfg->identity.renew.at_frac > 0.666 &&
+	    cfg->identity.renew.at_frac < 0.667);
+	ck_assert_uint_eq(cfg->identity.renew.crl_interval_ms, 60000);
+	/* The state directory does not exist yet: the paths are derived,
+	 * the files not opened, and every route inherits them. */
+	c = cfg->routes[0].identity.cert;
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(
+	    c + strlen(c) - strlen("/st/cert.pem"), "/st/cert.pem");
+	ck_assert_ptr_nonnull(
+	    strstr(cfg->routes[0].identity.key, "/st/key.pem"));
+	ck_assert_ptr_nonnull(
+	    strstr(cfg->routes[0].identity.ca, "/st/bundle.pem"));
+	ck_assert_ptr_nonnull(
+	    strstr(cfg->routes[0].identity.crl, "/st/crl.pem"));
+	ck_assert(config_renew_pending(&cfg->identity.renew));
+	config_free(cfg);
+	ck_assert_msg(
+	    load_renew("https://[::1]:9443/", "0.5", &cfg) == 0, "%s", err);
+	ck_assert_str_eq(cfg->identity.renew.host, "::1");
+	ck_assert_str_eq(cfg->identity.renew.port, "9443");
+	ck_assert(cfg->identity.renew.at_frac == 0.5);
+	config_free(cfg);
+	ck_assert_msg(load_renew("https://ca", NULL, &cfg) == 0, "%s", err);
+	ck_assert_str_eq(cfg->identity.renew.port, "443");
+	ck_assert(cfg->identity.renew.at_frac == 0.667);
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg = NULL;
+		ck_assert_int_eq(load_renew(bad[i].url, bad[i].at, &cfg), -1);
+		ck_assert_ptr_null(cfg);
+		ck_assert_msg(
+		    strncmp(err_rest(), bad[i].want, strlen(bad[i].want)) == 0,
+		    "case %zu: got %s", i, err);
+	}
+	/* The global files may not be set beside the renewal. */
+	ck_assert_int_eq(load("identity:\n  key: @D@/key.pem\n  renew:\n"
+			      "    url: https://ca\n    ca: @D@/ca.pem\n"
+			      "    state_dir: @D@/st\nroutes:\n" R_O,
+			     &cfg),
+	    -1);
+	ck_assert_msg(
+	    strncmp(err_rest(), "2:8: identity.key: not with identity.renew",
+		strlen("2:8: identity.key: not with identity.renew")) == 0,
+	    "%s", err);
+}
+END_TEST
+
 START_TEST(resolve_interval)
 {
 	static const struct {
@@ -941,6 +1028,7 @@ config_suite(void)
 	tcase_add_test(tc, audit_keys);
 	tcase_add_test(tc, drain_delay);
 	tcase_add_test(tc, mux_keys);
+	tcase_add_test(tc, renew_keys);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, key_group_read);
 	tcase_add_loop_test(tc, many_routes, 0, 2);
