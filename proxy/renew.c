@@ -472,6 +472,7 @@ renew_boot_once(struct renew *rn, bool enroll)
 		event_base_dispatch(rn->base);
 	rc = rn->boot;
 	rn->busy_crl = false;
+	renew_reap_all(rn);
 	event_base_free(rn->base);
 	rn->base = NULL;
 	return (rc);
@@ -639,6 +640,7 @@ renew_free(struct renew *rn)
 {
 	if (rn == NULL)
 		return;
+	renew_reap_all(rn);
 	if (rn->ev_renew != NULL)
 		event_free(rn->ev_renew);
 	if (rn->ev_crl != NULL)

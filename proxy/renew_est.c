@@ -29,11 +29,46 @@
 #define RENEW_TIMEOUT_S 10
 #define RENEW_MAX_ANSWER (1024 * 1024)
 
+/*
+ * One request and its connection, on RN's list until reaped: a connection
+ * is freed one loop turn after its request's callback (libevent still
+ * holds it during the callback), or by renew_reap_all().
+ */
 struct renew_req {
 	struct renew *rn;
 	renew_done_fn done;
+	struct evhttp_connection *ec;
+	struct renew_req *next;
 	char what[96]; /* "POST /path", for the log */
 };
+
+/* Unlink Q from its list, free its connection and Q. */
+static void
+renew_req_free(struct renew_req *q)
+{
+	struct renew_req **pp = &q->rn->reqs;
+
+	while (*pp != NULL && *pp != q)
+		pp = &(*pp)->next;
+	if (*pp == q)
+		*pp = q->next;
+	if (q->ec != NULL)
+		evhttp_connection_free(q->ec);
+	free(q);
+}
+
+static void
+renew_reap(evutil_socket_t fd, short what, void *arg)
+{
+	renew_req_free(arg);
+}
+
+void
+renew_reap_all(struct renew *rn)
+{
+	while (rn->reqs != NULL)
+		renew_req_free(rn->reqs);
+}
 
 /* Log why the CA server's certificate was refused (the handshake fails). */
 static int
@@ -121,7 +156,9 @@ renew_on_answer(struct evhttp_request *req, void *arg)
 		}
 	}
 	q->done(rn, status, body, etag);
-	free(q);
+	if (event_base_once(rn->base, -1, EV_TIMEOUT, renew_reap, q,
+		&(struct timeval){0, 0}) != 0)
+		log_error("renew: cannot schedule a connection's release");
 }
 
 int
@@ -187,7 +224,9 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 		req = NULL;
 		goto fail_ec;
 	}
-	evhttp_connection_free_on_completion(ec);
+	q->ec = ec;
+	q->next = rn->reqs;
+	rn->reqs = q;
 	return (0);
 fail_ec:
 	if (req != NULL)

@@ -36,10 +36,11 @@ struct renew {
 	EVP_PKEY *newkey; /* the key of a request in flight */
 	char crl_etag[128];
 	uint64_t ok, failed;
-	time_t next;        /* next renewal attempt (unix time) */
-	time_t enrolled_at; /* bootstrap: when it enrolled, or 0 */
-	uint32_t backoff;   /* current retry wait, seconds; 0 = none */
-	int boot;           /* bootstrap: 0 running, 1 done, -1 refused */
+	time_t next;            /* next renewal attempt (unix time) */
+	time_t enrolled_at;     /* bootstrap: when it enrolled, or 0 */
+	uint32_t backoff;       /* current retry wait, seconds; 0 = none */
+	int boot;               /* bootstrap: 0 running, 1 done, -1 refused */
+	struct renew_req *reqs; /* requests in flight or not yet reaped */
 	bool busy_renew, busy_crl;
 	bool fetch_changed; /* this fetch wrote the CRL */
 	bool fetch_crl_ok;  /* this fetch's CRL is current (200 or 304) */
@@ -51,6 +52,9 @@ struct renew {
 int renew_http(struct renew *rn, bool post, const char *path, bool client,
     const char *auth, const char *inm, struct evbuffer *body,
     renew_done_fn done);
+
+/* Free every request of RN and its connection (no callback runs). */
+void renew_reap_all(struct renew *rn);
 
 /* A new EC P-256 key, and a base64 DER CSR for it in *BODY. */
 EVP_PKEY *renew_keygen(struct evbuffer **body);
