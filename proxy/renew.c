@@ -340,6 +340,8 @@ renew_on_crl(
 
 	rn->fetch_changed = false;
 	rn->fetch_crl_ok = status == 200 || status == 304;
+	if (rn->fetch_crl_ok)
+		rn->crl_checked = time(NULL);
 	if (status == 200 && body != NULL) {
 		size_t len = evbuffer_get_length(body);
 
@@ -568,9 +570,13 @@ renew_metrics(const struct renew *rn, struct evbuffer *out)
 	    "# HELP cotai_renewal_next_seconds When the next renewal attempt "
 	    "is due (unix time).\n"
 	    "# TYPE cotai_renewal_next_seconds gauge\n"
-	    "cotai_renewal_next_seconds %lld\n",
+	    "cotai_renewal_next_seconds %lld\n"
+	    "# HELP cotai_renewal_crl_checked_seconds When the CA server last "
+	    "answered for the CRL (unix time; 0: never).\n"
+	    "# TYPE cotai_renewal_crl_checked_seconds gauge\n"
+	    "cotai_renewal_crl_checked_seconds %lld\n",
 	    (unsigned long long)rn->ok, (unsigned long long)rn->failed,
-	    (long long)rn->next);
+	    (long long)rn->next, (long long)rn->crl_checked);
 }
 
 static char *

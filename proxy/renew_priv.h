@@ -38,6 +38,7 @@ struct renew {
 	uint64_t ok, failed;
 	time_t next;            /* next renewal attempt (unix time) */
 	time_t enrolled_at;     /* bootstrap: when it enrolled, or 0 */
+	time_t crl_checked;     /* last CRL answer (200 or 304), or 0 */
 	uint32_t backoff;       /* current retry wait, seconds; 0 = none */
 	int boot;               /* bootstrap: 0 running, 1 done, -1 refused */
 	struct renew_req *reqs; /* requests in flight or not yet reaped */

@@ -120,6 +120,8 @@ ok=$(metric api 'cotai_renewals_total{result="ok"}')
 next=$(metric api cotai_renewal_next_seconds)
 [ "${next:-0}" -ge "$(date +%s)" ] || fail "cotai_renewal_next_seconds $next is past"
 grep -q '"op": "simplereenroll".*"name": "api"' "$A" || fail "no reenroll in the CA audit"
+crl=$(metric web cotai_renewal_crl_checked_seconds)
+[ "${crl:-0}" -ge $(($(date +%s) - 5)) ] || fail "CRL last checked at $crl"
 
 echo "== the key never leaves the sidecar (nothing on the CA side holds it)"
 for n in web api; do
