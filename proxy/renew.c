@@ -160,6 +160,39 @@ renew_audit(const char *op, const char *result, X509 *x, const char *why)
 }
 
 /*
+ * Does LEAF (with the answer's CHAIN) verify against state_dir's bundle?
+ * Before the first cacerts there is none: the answer came over TLS from
+ * the server renew.ca vouches for. 0 or -1 (logged).
+ */
+static int
+renew_verify(const struct renew *rn, X509 *leaf, STACK_OF(X509) * chain)
+{
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *xs = NULL;
+	char path[4096];
+	int ok = 0;
+
+	snprintf(path, sizeof(path), "%s/bundle.pem", rn->dir);
+	if (access(path, R_OK) != 0)
+		return (0);
+	if ((st = X509_STORE_new()) != NULL &&
+	    X509_STORE_load_file(st, path) == 1 &&
+	    (xs = X509_STORE_CTX_new()) != NULL &&
+	    X509_STORE_CTX_init(xs, st, leaf, chain) == 1)
+		ok = X509_verify_cert(xs) == 1;
+	if (!ok)
+		log_error("renew: the new certificate does not verify against "
+			  "%s: %s; the current one stays",
+		    path,
+		    xs != NULL ? X509_verify_cert_error_string(
+				     X509_STORE_CTX_get_error(xs))
+			       : "cannot load it");
+	X509_STORE_CTX_free(xs);
+	X509_STORE_free(st);
+	return (ok ? 0 : -1);
+}
+
+/*
  * Keep an enrollment's answer: the leaf (the certificate of our new key)
  * first, then the rest of the chain; write key.pem then cert.pem. The
  * leaf must verify against the bundle we trust (bundle.pem, or the
@@ -188,6 +221,8 @@ renew_keep(struct renew *rn, struct evbuffer *body, X509 **leafp)
 
 		(void)sk_X509_unshift(certs, leaf);
 	}
+	if (renew_verify(rn, sk_X509_value(certs, 0), certs) != 0)
+		goto out;
 	if ((pem = renew_pem(certs, NULL, &len)) == NULL ||
 	    (kpem = renew_pem(NULL, rn->newkey, &klen)) == NULL)
 		goto out;
