@@ -201,6 +201,9 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 		goto fail;
 	}
 	evhttp_connection_set_timeout(ec, RENEW_TIMEOUT_S);
+	/* A bounded answer, whoever holds the server's key. */
+	evhttp_connection_set_max_body_size(ec, RENEW_MAX_ANSWER);
+	evhttp_connection_set_max_headers_size(ec, 16384);
 	if ((req = evhttp_request_new(renew_on_answer, q)) == NULL)
 		goto fail_ec;
 	h = evhttp_request_get_output_headers(req);
