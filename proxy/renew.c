@@ -26,8 +26,6 @@
 #define RENEW_BACKOFF_MAX 300 /* seconds */
 #define RENEW_JITTER 0.05     /* of the lifetime, either way */
 
-static void renew_crl_fetch(struct renew *rn);
-
 /* A uniform double in [0, 1). */
 static double
 renew_rand(void)
@@ -255,8 +253,7 @@ renew_reason(struct evbuffer *body, char *buf, size_t len)
 	buf[strcspn(buf, "\r\n")] = '\0';
 }
 
-/* Apply the state directory's files: a reload (not while bootstrapping). */
-static int
+int
 renew_apply(struct renew *rn, const char *trigger)
 {
 	if (rn->rl == NULL)
@@ -325,99 +322,6 @@ renew_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	rn->busy_renew = true;
-}
-
-/* CRL and bundle: GET /crl, then cacerts; reload when either changed. */
-static void
-renew_on_cacerts(
-    struct renew *rn, int status, struct evbuffer *body, const char *etag)
-{
-	STACK_OF(X509) *certs = NULL;
-	char *pem = NULL, *old = NULL;
-	size_t len = 0, olen = 0;
-	bool changed = rn->fetch_changed;
-
-	if (status != 200 || (certs = renew_p7_certs(body)) == NULL ||
-	    (pem = renew_pem(certs, NULL, &len)) == NULL) {
-		if (status != 0)
-			log_error("renew: GET cacerts: status %d", status);
-		goto done;
-	}
-	old = renew_read(rn->dir, "bundle.pem", &olen);
-	if (old == NULL || olen != len || memcmp(old, pem, len) != 0) {
-		if (renew_write(
-			rn->dir, "bundle.pem", pem, len, "trust bundle") == 0)
-			changed = true;
-	}
-done:
-	sk_X509_pop_free(certs, X509_free);
-	free(pem);
-	free(old);
-	rn->busy_crl = false;
-	if (rn->boot == 0 && status == 200 && rn->fetch_crl_ok)
-		rn->boot = 1;
-	if (changed && renew_apply(rn, "crl or bundle") != 0)
-		log_error("renew: the new CRL or bundle did not load: the "
-			  "current ones stay");
-	if (rn->rl == NULL)
-		event_base_loopbreak(rn->base);
-}
-
-static void
-renew_on_crl(
-    struct renew *rn, int status, struct evbuffer *body, const char *etag)
-{
-	const unsigned char *der;
-	X509_CRL *crl = NULL;
-	BIO *b = NULL;
-	char *pem;
-	long n;
-
-	rn->fetch_changed = false;
-	rn->fetch_crl_ok = status == 200 || status == 304;
-	if (rn->fetch_crl_ok)
-		rn->crl_checked = time(NULL);
-	if (status == 200 && body != NULL) {
-		size_t len = evbuffer_get_length(body);
-
-		der = evbuffer_pullup(body, -1);
-		if ((crl = d2i_X509_CRL(NULL, &der, (long)len)) == NULL ||
-		    (b = BIO_new(BIO_s_mem())) == NULL ||
-		    PEM_write_bio_X509_CRL(b, crl) != 1 ||
-		    (n = BIO_get_mem_data(b, &pem)) <= 0) {
-			log_error("renew: GET /crl: not a DER CRL");
-			rn->fetch_crl_ok = false;
-		} else if (renew_write(rn->dir, "crl.pem", pem, (size_t)n,
-			       "CRL") == 0) {
-			rn->fetch_changed = true;
-			snprintf(rn->crl_etag, sizeof(rn->crl_etag), "%s",
-			    etag != NULL ? etag : "");
-		}
-		X509_CRL_free(crl);
-		BIO_free(b);
-	} else if (status != 304 && status != 0) {
-		log_error("renew: GET /crl: status %d", status);
-	}
-	if (renew_http(rn, false, "/.well-known/est/cacerts", false, NULL, NULL,
-		NULL, renew_on_cacerts) != 0)
-		renew_on_cacerts(rn, 0, NULL, NULL);
-}
-
-static void
-renew_crl_fetch(struct renew *rn)
-{
-	if (rn->busy_crl)
-		return;
-	rn->busy_crl = true;
-	if (renew_http(rn, false, "/crl", false, NULL, rn->crl_etag, NULL,
-		renew_on_crl) != 0)
-		renew_on_crl(rn, 0, NULL, NULL);
-}
-
-static void
-renew_on_crl_timer(evutil_socket_t fd, short what, void *arg)
-{
-	renew_crl_fetch(arg);
 }
 
 /* Bootstrap: the enrollment's answer; then the CRL and bundle. */

@@ -1,6 +1,7 @@
 /*
  * renew's internals, shared by renew.c (scheduling, state, reload) and
- * renew_est.c (the EST requests, keys, CSRs, PKCS#7, atomic files).
+ * renew_est.c (the EST requests, keys, CSRs, PKCS#7, atomic files) and
+ * renew_crl.c (CRL and bundle).
  */
 #ifndef COTAI_RENEW_PRIV_H
 #define COTAI_RENEW_PRIV_H
@@ -53,6 +54,15 @@ struct renew {
 int renew_http(struct renew *rn, bool post, const char *path, bool client,
     const char *auth, const char *inm, struct evbuffer *body,
     renew_done_fn done);
+
+/* Apply state_dir's files by a reload (none while bootstrapping). 0 or -1. */
+int renew_apply(struct renew *rn, const char *trigger);
+
+/* renew_crl.c: fetch the CRL, then the bundle; apply a change. */
+void renew_crl_fetch(struct renew *rn);
+
+/* The crl_interval timer's callback (ARG: the struct renew). */
+void renew_on_crl_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Free every request of RN and its connection (no callback runs). */
 void renew_reap_all(struct renew *rn);
