@@ -55,6 +55,14 @@ struct sl_list {
 	size_t n;
 };
 
+/*
+ * Records the workers have handed to the main thread and it has not taken
+ * yet (it is busy: a reload, a slow name lookup). Past this they are
+ * dropped, counted in dropped and logged at the next wake: memory stays
+ * bounded whatever the connection rate.
+ */
+#define SL_INCOMING_MAX 65536
+
 struct audit_syslog {
 	char *target; /* for logs */
 	char *host, *port, *expect;
@@ -82,6 +90,7 @@ struct audit_syslog {
 
 	/* Read by /metrics (another thread). */
 	atomic_uint_fast64_t delivered, dropped, n_mem, n_spool;
+	atomic_uint_fast64_t dropped_busy; /* at the hand-off, not logged yet */
 	atomic_bool up;
 };
 
@@ -432,6 +441,11 @@ sl_on_wake(evutil_socket_t fd, short what, void *arg)
 	got = s->incoming;
 	memset(&s->incoming, 0, sizeof(s->incoming));
 	pthread_mutex_unlock(&s->mu);
+	if ((v = atomic_exchange(&s->dropped_busy, 0)) > 0)
+		log_error(
+		    "audit: %llu records dropped at the hand-off: the main "
+		    "thread was busy with %u records already waiting",
+		    (unsigned long long)v, SL_INCOMING_MAX);
 	while ((r = sl_pop(&got)) != NULL)
 		sl_place(s, r);
 	sl_pump(s);
@@ -549,6 +563,13 @@ audit_syslog_push(
 	memcpy(r->msg, hdr, (size_t)n);
 	memcpy(r->msg + n, rec, len);
 	pthread_mutex_lock(&s->mu);
+	if (s->incoming.n >= SL_INCOMING_MAX) {
+		pthread_mutex_unlock(&s->mu);
+		free(r);
+		atomic_fetch_add(&s->dropped, 1);
+		atomic_fetch_add(&s->dropped_busy, 1);
+		return;
+	}
 	wake = s->incoming.n == 0;
 	sl_push_tail(&s->incoming, r);
 	pthread_mutex_unlock(&s->mu);
