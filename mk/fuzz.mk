@@ -24,7 +24,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 $(filter-out -Werror,$(WARN)) -fno-strict-aliasing \
 	-pthread -g -O1 $(FUZZ_SAN) $(PKG_CFLAGS)
-FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est spiffe
+FUZZ_ALL := config pgwire policy identity httpreq ca_name spool est spiffe \
+	mux
 # Not T=: make check passes T= on to the integration tests.
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 
@@ -39,6 +40,14 @@ FUZZ_SRC_spool := proxy/spool.c lib/log.c
 FUZZ_SRC_est := ca/ca_csr.c ca/ca_token.c ca/ca_key.c ca/ca_name.c \
 	ca/ca_store.c ca/ca_util.c lib/spiffe.c
 FUZZ_SRC_spiffe := lib/spiffe.c ca/ca_name.c
+# The tunnel code and what it needs, without the conn layer (the harness
+# stands in for conn_mux_accept and conn_now).
+FUZZ_SRC_mux := proxy/mux.c proxy/mux_pool.c proxy/mux_stream.c proxy/leg.c \
+	proxy/audit.c proxy/audit_syslog.c proxy/reason.c proxy/recheck.c \
+	proxy/route.c proxy/tls.c proxy/tls_ctx.c proxy/upstream.c \
+	proxy/resolver.c proxy/policy.c proxy/spool.c proxy/pgconn.c \
+	proxy/pgconn_term.c proxy/rolemap.c proxy/pgwire.c $(CONFIG_SRC) \
+	$(LIB_SRC)
 
 # Per-target libFuzzer options (the largest input worth trying).
 FUZZ_OPT_config := -max_len=8192 -dict=tests/fuzz/config.dict
@@ -50,6 +59,7 @@ FUZZ_OPT_ca_name := -max_len=1024
 FUZZ_OPT_spool := -max_len=8192
 FUZZ_OPT_est := -max_len=8192
 FUZZ_OPT_spiffe := -max_len=4200 -dict=tests/fuzz/spiffe.dict
+FUZZ_OPT_mux := -max_len=16384 -dict=tests/fuzz/mux.dict
 
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))

@@ -252,7 +252,7 @@ tls_peer_identity(const struct tls_peer *p)
 void
 tls_peer_poll(SSL *ssl, struct tls_peer *p)
 {
-	SSL_SESSION *s = SSL_get0_session(ssl);
+	SSL_SESSION *s = ssl != NULL ? SSL_get0_session(ssl) : NULL;
 	struct tls_cache *c = p->cache;
 
 	if (s == p->seen)

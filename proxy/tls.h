@@ -128,7 +128,8 @@ int tls_after_handshake(SSL *ssl, struct tls_peer *p);
 /*
  * Client side, after each relay step: when OpenSSL has replaced the
  * connection's session (it does on a NewSessionTicket), keep the new one
- * in P->cache for the connections to come.
+ * in P->cache for the connections to come. SSL NULL (a plaintext leg,
+ * as the mux fuzz harness gives a tunnel): nothing to do.
  */
 void tls_peer_poll(SSL *ssl, struct tls_peer *p);
 
