@@ -1,0 +1,583 @@
+/*
+ * Unit tests for the stream mapping of proxy/mux*.c over a socketpair: one
+ * end is a real originate tunnel (mux_tunnel_adopt, cotai's nghttp2 client
+ * session, plaintext instead of TLS), the other an nghttp2 server session
+ * the test drives as the peer sidecar would. A stream leg opened with
+ * mux_stream_open() is used through the leg operations, as a conn does:
+ * FIN <-> END_STREAM, half-close in both directions, reset <-> RST_STREAM,
+ * a refused CONNECT's reason, an abort mid-stream both ways (RST_STREAM
+ * and the tunnel's loss), and flow-control stalls that resume in both
+ * directions without losing a byte.
+ */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "mux_priv.h"
+#include "route.h"
+#include "worker.h"
+
+Suite *mux_suite(void);
+
+#define WINDOW 16384 /* cotai's mux_window here */
+#define BIG (64 * 1024)
+
+/* The peer sidecar: an nghttp2 server on the socketpair's other end. */
+struct peer {
+	int fd;
+	nghttp2_session *h2;
+	int32_t sid; /* the CONNECT's stream */
+	char method[16], authority[64];
+	char *rx; /* DATA received */
+	size_t rxlen;
+	bool rx_eof, got_rst, closed;
+	uint32_t rst_code;
+	bool consume; /* give the window back as DATA arrives */
+	char *tx;     /* DATA to send: [txoff, txlen) */
+	size_t txoff, txlen;
+	bool tx_fin, tx_deferred;
+};
+
+struct rig {
+	struct event_base *base;
+	struct worker w;
+	struct route r, *routes[1];
+	struct route_stats stats;
+	struct config_route rc;
+	struct leg tl, sl; /* the tunnel's socket leg (handed over), stream */
+	unsigned char *tev, *sev;
+	struct mux_tunnel *t;
+	short fired; /* events seen on the stream leg */
+	struct peer p;
+};
+
+static void
+stream_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rig *g = arg;
+
+	g->fired |= what;
+}
+
+static int
+p_header(nghttp2_session *h2, const nghttp2_frame *f, const uint8_t *name,
+    size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+{
+	struct peer *p = arg;
+
+	if (nlen == 7 && memcmp(name, ":method", 7) == 0 &&
+	    vlen < sizeof(p->method))
+		memcpy(p->method, value, vlen);
+	if (nlen == 10 && memcmp(name, ":authority", 10) == 0 &&
+	    vlen < sizeof(p->authority))
+		memcpy(p->authority, value, vlen);
+	return (0);
+}
+
+static int
+p_frame(nghttp2_session *h2, const nghttp2_frame *f, void *arg)
+{
+	struct peer *p = arg;
+
+	if (f->hd.type == NGHTTP2_HEADERS &&
+	    f->headers.cat == NGHTTP2_HCAT_REQUEST)
+		p->sid = f->hd.stream_id;
+	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		p->rx_eof = true;
+	if (f->hd.type == NGHTTP2_RST_STREAM) {
+		p->got_rst = true;
+		p->rst_code = f->rst_stream.error_code;
+	}
+	return (0);
+}
+
+static int
+p_data(nghttp2_session *h2, uint8_t flags, int32_t id, const uint8_t *data,
+    size_t len, void *arg)
+{
+	struct peer *p = arg;
+
+	p->rx = realloc(p->rx, p->rxlen + len);
+	ck_assert_ptr_nonnull(p->rx);
+	memcpy(p->rx + p->rxlen, data, len);
+	p->rxlen += len;
+	if (p->consume)
+		(void)nghttp2_session_consume(h2, id, len);
+	return (0);
+}
+
+static int
+p_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg)
+{
+	struct peer *p = arg;
+
+	p->closed = true;
+	return (0);
+}
+
+static ssize_t
+p_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct peer *p = arg;
+	size_t n = p->txlen - p->txoff;
+
+	if (n > len)
+		n = len;
+	memcpy(buf, p->tx + p->txoff, n);
+	p->txoff += n;
+	if (p->txoff == p->txlen && p->tx_fin)
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	else if (n == 0) {
+		p->tx_deferred = true;
+		return (NGHTTP2_ERR_DEFERRED);
+	}
+	return ((ssize_t)n);
+}
+
+/* Move bytes between the peer's session and the socket. */
+static void
+peer_io(struct peer *p)
+{
+	uint8_t buf[16384];
+	const uint8_t *out;
+	ssize_t n, w;
+
+	while ((n = read(p->fd, buf, sizeof(buf))) > 0)
+		ck_assert_int_ge(
+		    nghttp2_session_mem_recv(p->h2, buf, (size_t)n), 0);
+	while ((n = nghttp2_session_mem_send(p->h2, &out)) > 0) {
+		/* The tunnel drains the socket between rounds; a socketpair
+		 * holds far more than these tests send at once. */
+		w = write(p->fd, out, (size_t)n);
+		ck_assert_int_eq(w, n);
+	}
+}
+
+/* Run both sides N rounds. */
+static void
+pump(struct rig *g, int n)
+{
+	while (n-- > 0) {
+		(void)event_base_loop(g->base, EVLOOP_NONBLOCK);
+		if (g->p.h2 != NULL)
+			peer_io(&g->p);
+	}
+}
+
+/* The peer queues LEN bytes of DATA (FIN: then END_STREAM). */
+static void
+peer_send(struct peer *p, const void *buf, size_t len, bool fin)
+{
+	p->tx = realloc(p->tx, p->txlen + len + 1);
+	ck_assert_ptr_nonnull(p->tx);
+	memcpy(p->tx + p->txlen, buf, len);
+	p->txlen += len;
+	p->tx_fin = fin;
+	if (p->tx_deferred) {
+		p->tx_deferred = false;
+		(void)nghttp2_session_resume_data(p->h2, p->sid);
+	}
+}
+
+/* The peer answers the CONNECT with STATUS (a data stream when 200). */
+static void
+peer_answer(struct peer *p, const char *status, const char *reason)
+{
+	nghttp2_nv nv[2] = {
+	    {(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), 0},
+	    {(uint8_t *)"cotai-reason", (uint8_t *)reason, 12,
+		reason != NULL ? strlen(reason) : 0, 0},
+	};
+	nghttp2_data_provider prd = {.read_callback = p_read};
+
+	ck_assert_int_gt(p->sid, 0);
+	ck_assert_int_eq(
+	    nghttp2_submit_response(p->h2, p->sid, nv, reason != NULL ? 2 : 1,
+		strcmp(status, "200") == 0 ? &prd : NULL),
+	    0);
+}
+
+/* A tunnel and a peer whose stream window is PEER_WINDOW; one stream. */
+static void
+rig_init(struct rig *g, uint32_t peer_window, bool consume)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, peer_window},
+	};
+	struct tls_peer tp = {.server = false};
+	int sv[2];
+
+	memset(g, 0, sizeof(*g));
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_ptr_nonnull(g->base = event_base_new());
+	g->w.base = g->base;
+	TAILQ_INIT(&g->w.tunnels);
+	TAILQ_INIT(&g->w.conns);
+	g->rc.name = "unit";
+	g->rc.mode = CONFIG_MODE_ORIGINATE;
+	g->rc.protocol = CONFIG_PROTO_TCP;
+	g->rc.mux = CONFIG_MUX_ON;
+	g->rc.mux_streams = 8;
+	g->rc.mux_tunnels = 2;
+	g->rc.mux_window = WINDOW;
+	g->rc.mux_ping_ms = 60000;
+	g->r.cfg = &g->rc;
+	g->r.stats = &g->stats;
+	atomic_init(&g->r.refs, 1); /* ours, never dropped */
+	g->routes[0] = &g->r;
+	g->w.routes = g->routes;
+	g->w.nroutes = 1;
+	ck_assert_int_eq(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	g->tev = calloc(1, event_get_struct_event_size());
+	g->sev = calloc(1, event_get_struct_event_size());
+	leg_init(&g->tl);
+	leg_open(&g->tl, (struct event *)g->tev, g->base, sv[0], NULL, NULL);
+	g->t = mux_tunnel_adopt(&g->w, &g->r, &g->tl, &tp, "unit", false);
+	ck_assert_ptr_nonnull(g->t);
+
+	g->p.fd = sv[1];
+	g->p.consume = consume;
+	ck_assert_int_eq(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_on_header_callback(cb, p_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, p_frame);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, p_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, p_close);
+	ck_assert_int_eq(nghttp2_option_new(&opt), 0);
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	ck_assert_int_eq(
+	    nghttp2_session_server_new2(&g->p.h2, cb, &g->p, opt), 0);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	ck_assert_int_eq(
+	    nghttp2_submit_settings(g->p.h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
+
+	leg_init(&g->sl);
+	ck_assert_int_eq(mux_stream_open(g->t, "target.example:443", &g->sl,
+			     (struct event *)g->sev, stream_cb, g),
+	    0);
+	pump(g, 4);
+	ck_assert_int_gt(g->p.sid, 0);
+	ck_assert_str_eq(g->p.method, "CONNECT");
+	ck_assert_str_eq(g->p.authority, "target.example:443");
+}
+
+static void
+rig_free(struct rig *g)
+{
+	if (g->sl.ms != NULL) {
+		event_del((struct event *)g->sev);
+		mux_stream_close(&g->sl, REASON_RESET);
+	}
+	if (!TAILQ_EMPTY(&g->w.tunnels))
+		mux_tunnel_close(g->t, REASON_EOF, NULL);
+	pump(g, 2);
+	ck_assert(TAILQ_EMPTY(&g->w.tunnels));
+	nghttp2_session_del(g->p.h2);
+	close(g->p.fd);
+	free(g->p.rx);
+	free(g->p.tx);
+	free(g->tev);
+	free(g->sev);
+	event_base_free(g->base);
+}
+
+/* Read the stream leg until it blocks or ends; the last result. */
+static enum leg_res
+stream_drain(struct rig *g, char *buf, size_t cap, size_t *got)
+{
+	enum leg_res res;
+	size_t n;
+
+	*got = 0;
+	for (;;) {
+		if (*got == cap)
+			return (LEG_OK);
+		res = mux_stream_read(&g->sl, buf + *got, cap - *got, &n);
+		if (res != LEG_OK)
+			return (res);
+		*got += n;
+		ck_assert_uint_le(*got, cap);
+	}
+}
+
+START_TEST(fin_is_end_stream_and_half_close_from_app)
+{
+	struct rig g;
+	char buf[256];
+	size_t n, got;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	pump(&g, 3);
+	/* App -> peer: data, then FIN = END_STREAM. */
+	ck_assert_int_eq(mux_stream_write(&g.sl, "ping", 4, &n), LEG_OK);
+	ck_assert_int_eq(mux_stream_shutdown(&g.sl), LEG_OK);
+	pump(&g, 4);
+	ck_assert_uint_eq(g.p.rxlen, 4);
+	ck_assert(memcmp(g.p.rx, "ping", 4) == 0);
+	ck_assert(g.p.rx_eof);
+	ck_assert(!g.p.got_rst);
+	/* Half-closed by the app: the peer's answer still arrives. */
+	mux_stream_watch(&g.sl, EV_READ);
+	g.fired = 0;
+	peer_send(&g.p, "pong", 4, false);
+	pump(&g, 4);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_AGAIN);
+	ck_assert_uint_eq(got, 4);
+	ck_assert(memcmp(buf, "pong", 4) == 0);
+	ck_assert(g.fired & EV_READ);
+	/* Peer's END_STREAM = the app's EOF; the stream then closes clean. */
+	peer_send(&g.p, "", 0, true);
+	pump(&g, 4);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_EOF);
+	ck_assert_uint_eq(got, 0);
+	ck_assert(g.p.closed);
+	event_del((struct event *)g.sev);
+	mux_stream_close(&g.sl, REASON_EOF);
+	pump(&g, 3);
+	ck_assert(!g.p.got_rst);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(half_close_from_peer)
+{
+	struct rig g;
+	char buf[256];
+	size_t n, got;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	peer_send(&g.p, "request", 7, true);
+	pump(&g, 4);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_EOF);
+	ck_assert_uint_eq(got, 7);
+	ck_assert(memcmp(buf, "request", 7) == 0);
+	/* The peer finished sending; the app still answers. */
+	ck_assert_int_eq(mux_stream_write(&g.sl, "reply", 5, &n), LEG_OK);
+	pump(&g, 4);
+	ck_assert_uint_eq(g.p.rxlen, 5);
+	ck_assert(!g.p.rx_eof && !g.p.closed);
+	ck_assert_int_eq(mux_stream_shutdown(&g.sl), LEG_OK);
+	pump(&g, 4);
+	ck_assert(g.p.rx_eof);
+	ck_assert(g.p.closed);
+	ck_assert(!g.p.got_rst);
+	event_del((struct event *)g.sev);
+	mux_stream_close(&g.sl, REASON_EOF);
+	pump(&g, 3);
+	ck_assert(!g.p.got_rst);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(peer_reset_mid_stream_is_a_reset)
+{
+	struct rig g;
+	char buf[256];
+	size_t got;
+	const char *detail = NULL;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	peer_send(&g.p, "partial", 7, false);
+	pump(&g, 4);
+	g.fired = 0;
+	mux_stream_watch(&g.sl, EV_READ);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_AGAIN);
+	ck_assert_uint_eq(got, 7);
+	ck_assert_int_eq(nghttp2_submit_rst_stream(g.p.h2, NGHTTP2_FLAG_NONE,
+			     g.p.sid, NGHTTP2_CANCEL),
+	    0);
+	pump(&g, 4);
+	ck_assert(g.fired & EV_READ);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_ERR);
+	ck_assert_int_eq(mux_stream_error(&g.sl, &detail), REASON_RESET);
+	ck_assert_ptr_nonnull(strstr(detail, "RST_STREAM"));
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(app_abort_mid_stream_is_rst_stream)
+{
+	struct rig g;
+	size_t n;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	ck_assert_int_eq(mux_stream_write(&g.sl, "half of it", 10, &n), LEG_OK);
+	pump(&g, 4);
+	ck_assert_uint_eq(g.p.rxlen, 10);
+	event_del((struct event *)g.sev);
+	mux_stream_close(&g.sl, REASON_RESET);
+	pump(&g, 4);
+	ck_assert(g.p.got_rst);
+	ck_assert_uint_eq(g.p.rst_code, NGHTTP2_CANCEL);
+	ck_assert(!g.p.rx_eof);
+	/* The tunnel outlives its stream. */
+	ck_assert(!TAILQ_EMPTY(&g.w.tunnels));
+	ck_assert_uint_eq(g.t->nstreams, 0);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(refused_connect_carries_reason)
+{
+	struct rig g;
+	char buf[16];
+	size_t got;
+	const char *detail = NULL;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "502", "upstream_unreachable");
+	pump(&g, 4);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_ERR);
+	ck_assert_int_eq(
+	    mux_stream_error(&g.sl, &detail), REASON_UPSTREAM_UNREACHABLE);
+	ck_assert_ptr_nonnull(strstr(detail, "502"));
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(tunnel_loss_mid_stream_fails_the_stream)
+{
+	struct rig g;
+	char buf[64];
+	size_t got, n;
+	const char *detail = NULL;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	peer_send(&g.p, "some", 4, false);
+	pump(&g, 4);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_AGAIN);
+	ck_assert_uint_eq(got, 4);
+	/* The peer sidecar goes away (crash: no GOAWAY). */
+	nghttp2_session_del(g.p.h2);
+	g.p.h2 = NULL;
+	ck_assert_int_eq(shutdown(g.p.fd, SHUT_RDWR), 0);
+	g.fired = 0;
+	pump(&g, 4);
+	ck_assert(TAILQ_EMPTY(&g.w.tunnels));
+	ck_assert(g.fired & (EV_READ | EV_WRITE));
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_ERR);
+	ck_assert_int_eq(mux_stream_write(&g.sl, "x", 1, &n), LEG_ERR);
+	ck_assert_int_eq(mux_stream_error(&g.sl, &detail), REASON_RESET);
+	event_del((struct event *)g.sev);
+	mux_stream_close(&g.sl, REASON_RESET);
+	close(g.p.fd);
+	free(g.p.rx);
+	free(g.p.tx);
+	free(g.tev);
+	free(g.sev);
+	event_base_free(g.base);
+}
+END_TEST
+
+START_TEST(receive_window_stalls_and_resumes)
+{
+	struct rig g;
+	static char big[BIG], got_all[BIG];
+	char buf[4096];
+	size_t got, total = 0;
+	uint64_t stalls = atomic_load(&mux_stats.flow_stalls);
+	enum leg_res res;
+
+	for (size_t i = 0; i < BIG; i++)
+		big[i] = (char)(i * 7 + i / 251);
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	peer_send(&g.p, big, BIG, true);
+	pump(&g, 8);
+	/* The app has not read: cotai grants no more than its window. */
+	ck_assert_uint_eq(g.p.txoff, WINDOW);
+	ck_assert_uint_eq(atomic_load(&mux_stats.flow_stalls), stalls + 1);
+	/* Reading gives the window back; all of it arrives, in order. */
+	for (int round = 0; round < 200 && total < BIG; round++) {
+		res = stream_drain(&g, buf, sizeof(buf), &got);
+		memcpy(got_all + total, buf, got);
+		total += got;
+		ck_assert_int_ne(res, LEG_ERR);
+		pump(&g, 2);
+	}
+	ck_assert_uint_eq(total, BIG);
+	ck_assert(memcmp(got_all, big, BIG) == 0);
+	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_EOF);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(send_window_stalls_and_resumes)
+{
+	struct rig g;
+	static char big[2 * BIG];
+	size_t n, off = 0;
+	enum leg_res res;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 13 + i / 509);
+	/* The peer grants 1 KiB per stream and gives nothing back yet. */
+	rig_init(&g, 1024, false);
+	peer_answer(&g.p, "200", NULL);
+	pump(&g, 3);
+	while ((res = mux_stream_write(
+		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
+		off += n;
+	ck_assert_int_eq(res, LEG_AGAIN);
+	ck_assert_uint_eq(off, MUX_WBUF); /* bounded: MUX_WBUF queued */
+	pump(&g, 6);
+	ck_assert_uint_eq(g.p.rxlen, 1024); /* the peer's window, no more */
+	/* What went out made room for as much, and no more. */
+	while ((res = mux_stream_write(
+		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
+		off += n;
+	ck_assert_int_eq(res, LEG_AGAIN);
+	ck_assert_uint_eq(off, MUX_WBUF + 1024);
+	pump(&g, 3);
+	ck_assert_uint_eq(g.p.rxlen, 1024); /* still stalled */
+	/* The peer consumes: WINDOW_UPDATEs let the rest through. */
+	g.p.consume = true;
+	(void)nghttp2_session_consume(g.p.h2, g.p.sid, g.p.rxlen);
+	for (int round = 0; round < 400 && g.p.rxlen < sizeof(big); round++) {
+		pump(&g, 1);
+		if (off < sizeof(big) &&
+		    mux_stream_write(&g.sl, big + off, sizeof(big) - off, &n) ==
+			LEG_OK)
+			off += n;
+		if (off == sizeof(big) && !g.sl.shut)
+			ck_assert_int_eq(mux_stream_shutdown(&g.sl), LEG_OK);
+	}
+	ck_assert_uint_eq(g.p.rxlen, sizeof(big));
+	ck_assert(memcmp(g.p.rx, big, sizeof(big)) == 0);
+	ck_assert(g.p.rx_eof);
+	rig_free(&g);
+}
+END_TEST
+
+Suite *
+mux_suite(void)
+{
+	Suite *s = suite_create("mux");
+	TCase *tc = tcase_create("stream");
+
+	tcase_add_test(tc, fin_is_end_stream_and_half_close_from_app);
+	tcase_add_test(tc, half_close_from_peer);
+	tcase_add_test(tc, peer_reset_mid_stream_is_a_reset);
+	tcase_add_test(tc, app_abort_mid_stream_is_rst_stream);
+	tcase_add_test(tc, refused_connect_carries_reason);
+	tcase_add_test(tc, tunnel_loss_mid_stream_fails_the_stream);
+	tcase_add_test(tc, receive_window_stalls_and_resumes);
+	tcase_add_test(tc, send_window_stalls_and_resumes);
+	suite_add_tcase(s, tc);
+	return (s);
+}
