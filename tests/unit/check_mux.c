@@ -130,7 +130,8 @@ p_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 
 	if (n > len)
 		n = len;
-	memcpy(buf, p->tx + p->txoff, n);
+	if (n > 0) /* tx is NULL until the first peer_send */
+		memcpy(buf, p->tx + p->txoff, n);
 	p->txoff += n;
 	if (p->txoff == p->txlen && p->tx_fin)
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
