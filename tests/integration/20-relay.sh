@@ -43,4 +43,12 @@ n=$(audit orig-echo | grep -c 'reason=eof' || true)
 assert_grep "peer=backend .*bytes_up=$big bytes_down=$big" \
     "$T/term-echo.log" "64 MiB not accounted on term-echo"
 assert_grep 'peer=pg .*tls_version=TLSv1.3' "$T/orig-echo.log"
+# The transport is the one asked for (COTAI_MUX, default auto): streams
+# (a stream id in each close line) or one TLS connection per connection.
+n=$(audit term-echo | grep -c ' stream=[0-9]' || true)
+if [ "${COTAI_MUX:-auto}" = off ]; then
+	[ "$n" -eq 0 ] || fail "mux: off, yet $n streams"
+else
+	[ "$n" -eq $((CONC + 1)) ] || fail "mux: ${COTAI_MUX:-auto}, yet $n of $((CONC + 1)) were streams"
+fi
 echo "ok"
