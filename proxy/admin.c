@@ -167,10 +167,13 @@ admin_find(struct admin *ad, bool stale, bool partial, uint64_t now_ms)
 }
 
 /*
- * The endpoint is full: close, oldest first, an unanswered connection past
- * its grace period (ADMIN_GRACE_MS: any real client has sent its request
- * by then), else one holding part of a head (a request is sent whole, so
- * a fresh probe that has sent nothing yet is spared), else the oldest of
+ * The endpoint is full: close, oldest first, a connection past its grace
+ * period (ADMIN_GRACE_MS) that holds part of a head (a real client sends
+ * its request whole: this is a trickler), else an unanswered connection
+ * past its grace period (a real client has sent its request by then,
+ * unless the machine is so loaded that it has not run yet: such a probe
+ * goes only after every trickler), else one holding part of a head (a
+ * fresh probe that has sent nothing yet is spared), else the oldest of
  * all. Logged at most every ADMIN_EVICT_LOG_S seconds, so that a flood
  * does not flood the log.
  */
@@ -181,7 +184,8 @@ admin_evict(struct admin *ad)
 	uint64_t now_ms = duration_now_ms();
 	time_t now = time(NULL);
 
-	if ((victim = admin_find(ad, true, false, now_ms)) == NULL &&
+	if ((victim = admin_find(ad, true, true, now_ms)) == NULL &&
+	    (victim = admin_find(ad, true, false, now_ms)) == NULL &&
 	    (victim = admin_find(ad, false, true, now_ms)) == NULL &&
 	    (victim = TAILQ_FIRST(&ad->conns)) == NULL)
 		return;
