@@ -16,7 +16,10 @@
 # is), with --build-arg COTAI_COMMIT for its --version. Checks that the
 # cotai image has no shell and runs as 10001:10001. Progress goes to
 # stderr; stdout gets the references as shell assignments (COTAI_IMAGE,
-# COTAI_BACKEND_IMAGE, COTAI_BUILD_BASE, COTAI_TEST_BASE) to eval.
+# COTAI_BACKEND_IMAGE, COTAI_BUILD_BASE, COTAI_TEST_BASE) to eval, also
+# recorded in $COTAI_CACHE/images-ENGINE-TAG.env, where `make scan` reads
+# the images the stack runs. The test base runs as nobody (65534) unless a
+# service names its user.
 # Needs root and debootstrap.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +47,7 @@ command -v debootstrap >/dev/null 2>&1 || fail "debootstrap is not installed"
 "$here/test/rootfs.sh" cotai-build-base $BUILD_PKGS >"$W/base-build" &
 b1=$!
 # shellcheck disable=SC2086
-"$here/test/rootfs.sh" cotai-test-base $TEST_PKGS >"$W/base-test" &
+ROOTFS_USER=65534:65534 "$here/test/rootfs.sh" cotai-test-base $TEST_PKGS >"$W/base-test" &
 b2=$!
 wait $b1 || fail "the build base"
 wait $b2 || fail "the test base"
@@ -98,4 +101,8 @@ fi
     "10001:10001" ] || fail "the cotai image does not run as 10001"
 say "done in $(($(date +%s) - T0)) s"
 printf 'COTAI_IMAGE=%s\nCOTAI_BACKEND_IMAGE=%s\nCOTAI_BUILD_BASE=%s\nCOTAI_TEST_BASE=%s\n' \
-    "localhost/cotai:$tag" "localhost/cotai-backend:$tag" "$build_base" "$test_base"
+    "localhost/cotai:$tag" "localhost/cotai-backend:$tag" "$build_base" \
+    "$test_base" >"$W/images.env"
+record=${COTAI_CACHE:-/var/cache/cotai}/images-$engine-$tag.env
+cp "$W/images.env" "$record.tmp" && mv "$record.tmp" "$record"
+cat "$W/images.env"

@@ -11,6 +11,13 @@
 # 7) is made again, so security updates keep arriving. The image tag is a
 # hash of the package list, so changing the list builds a new one. Prints
 # the full image reference on stdout. Needs root and debootstrap.
+#
+# Hardened for `make scan` (deploy/scan/): no file keeps a setuid or setgid
+# bit (su, passwd, mount... are never used in a container, and a process
+# that gains no privilege from them cannot abuse them either), no path is
+# world-writable unless it is a sticky directory (/tmp), and with
+# ROOTFS_USER=UID:GID the image runs as that user unless told otherwise
+# (a Dockerfile FROM it says USER root for its RUN steps).
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: [ENGINE=docker|podman] $0 IMAGE PACKAGE..." >&2; exit 2; }
 name=$1
@@ -35,7 +42,13 @@ mirror=${COTAI_DEBIAN_MIRROR:-$(first_uri 'https?://[^ ]*/debian/?( |$)' \
 security=${COTAI_DEBIAN_SECURITY_MIRROR:-$(first_uri \
     'https?://[^ ]*/debian-security/?( |$)' http://deb.debian.org/debian-security)}
 pkgs=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
-tag=$(printf '%s %s +updates +security' "$suite" "$pkgs" | sha256sum | cut -c1-12)
+user=${ROOTFS_USER:-}
+case "$user" in
+'' | [0-9]*:[0-9]*) ;;
+*) echo "rootfs.sh: ROOTFS_USER must be UID:GID, not '$user'" >&2; exit 2 ;;
+esac
+tag=$(printf '%s %s +updates +security +nosuid user=%s' "$suite" "$pkgs" \
+    "$user" | sha256sum | cut -c1-12)
 ref=localhost/$name:$tag
 tarball=$cache/$name-$tag.tar
 exists() { "$engine" image inspect "$ref" >/dev/null 2>&1; }
@@ -90,6 +103,16 @@ SRC
 	echo "rootfs: $name: $(grep -c '^Setting up' "$log" || true) packages" \
 	    "upgraded from $suite-updates and $suite-security" >&2
 	rm -f "$dir/usr/sbin/policy-rc.d"
+	# No setuid/setgid file, no world-writable path but sticky directories.
+	# (/dev, /proc, /sys of the chroot are the engine's in a container).
+	skip=(\( -path "$dir/dev" -o -path "$dir/proc" -o -path "$dir/sys" \) -prune -o)
+	find "$dir" -xdev "${skip[@]}" -type f -perm /6000 -printf \
+	    'rootfs: %p: setuid/setgid bits removed (%m)\n' -exec chmod ug-s {} + >>"$log"
+	find "$dir" -xdev "${skip[@]}" \( -type f -o -type d \) -perm -0002 \
+	    ! \( -type d -perm -1000 \) -printf \
+	    'rootfs: %p: no longer world-writable (%m)\n' -exec chmod o-w {} + >>"$log"
+	echo "rootfs: $name: $(grep -c ': setuid/setgid bits removed' "$log" || true)" \
+	    "setuid/setgid files stripped" >&2
 	# Smaller image: no apt lists or caches, no docs.
 	rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin \
 	    "$dir"/var/cache/apt/archives/*.deb "$dir"/usr/share/doc \
@@ -98,5 +121,7 @@ SRC
 	mv "$tarball.tmp" "$tarball"
 	echo "rootfs: $name built in $(($(date +%s) - start)) s" >&2
 fi
-"$engine" import --change 'CMD ["/bin/bash"]' "$tarball" "$ref" >/dev/null
+change=(--change 'CMD ["/bin/bash"]')
+[ -z "$user" ] || change+=(--change "USER $user")
+"$engine" import "${change[@]}" "$tarball" "$ref" >/dev/null
 echo "$ref"
