@@ -2,16 +2,45 @@
 # `make scan`: deploy/scan/scan.py over the images of the stack, with a
 # Docker Engine started for it (deploy/test/dockerd.sh) when ENGINE is
 # docker and none answers, and stopped again after. Arguments are passed
-# to scan.py; the images come from SCAN_IMAGES, else from the image: keys
-# of deploy/compose.yaml (${VAR:-default} taken as its default).
+# to scan.py. The images, first found of:
+#   SCAN_IMAGES   given by hand (the no-shell image: SCAN_NO_SHELL, else
+#                 COTAI_IMAGE, else cotai:dev);
+#   SCAN_RECORD   the record deploy/test/images.sh writes of the images it
+#                 built, default $COTAI_CACHE/images-ENGINE-compose-test.env
+#                 (so after `make compose-test` exactly the images the stack
+#                 ran): every image in it but COTAI_BUILD_BASE (a build
+#                 stage only), COTAI_IMAGE the no-shell one;
+#   the image: keys of deploy/compose.yaml (${VAR:-default} taken as its
+#                 default), for a deployment built and pulled by hand.
+# An image that does not exist is reported NOT SCANNED, exit status 2.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 ENGINE=${ENGINE:-docker}
-images=${SCAN_IMAGES:-$(sed -nE 's/^[[:space:]]*image:[[:space:]]*//p' \
-	"$root/deploy/compose.yaml" | sed -E 's/\$\{[A-Za-z_]+:-([^}]*)\}/\1/' |
-	tr -d '"' | sort -u)}
-[ -n "$images" ] || { echo "make scan: no images" >&2; exit 2; }
+record=${SCAN_RECORD:-${COTAI_CACHE:-/var/cache/cotai}/images-$ENGINE-compose-test.env}
+no_shell=${SCAN_NO_SHELL:-}
+if [ -n "${SCAN_IMAGES:-}" ]; then
+	images=$SCAN_IMAGES
+	from="SCAN_IMAGES"
+	no_shell=${no_shell:-${COTAI_IMAGE:-cotai:dev}}
+elif [ -n "${SCAN_RECORD:-}" ] || [ -e "$record" ]; then
+	[ -r "$record" ] || { echo "make scan: cannot read $record" >&2; exit 2; }
+	# KEY=REFERENCE lines only; read, never sourced.
+	images=$(sed -nE '/^COTAI_BUILD_BASE=/d; s/^[A-Z_]+=([^[:space:]]+)$/\1/p' \
+	    "$record" | sort -u)
+	cotai=$(sed -nE 's/^COTAI_IMAGE=([^[:space:]]+)$/\1/p' "$record")
+	[ -n "$cotai" ] || { echo "make scan: $record has no COTAI_IMAGE" >&2; exit 2; }
+	no_shell=${no_shell:-$cotai}
+	from="$record ($(date -u -r "$record" '+%F %T UTC'))"
+else
+	images=$(sed -nE 's/^[[:space:]]*image:[[:space:]]*//p' \
+	    "$root/deploy/compose.yaml" | sed -E 's/\$\{[A-Za-z_]+:-([^}]*)\}/\1/' |
+	    tr -d '"' | sort -u)
+	from="deploy/compose.yaml's image: names ($record does not exist)"
+	no_shell=${no_shell:-${COTAI_IMAGE:-cotai:dev}}
+fi
+[ -n "$images" ] || { echo "make scan: no images in $from" >&2; exit 2; }
+echo "make scan: images from $from:" $images >&2
 
 state=""
 if [ "$ENGINE" = docker ] && ! timeout 10 docker info >/dev/null 2>&1; then
@@ -19,5 +48,7 @@ if [ "$ENGINE" = docker ] && ! timeout 10 docker info >/dev/null 2>&1; then
 	"$root/deploy/test/dockerd.sh" start "$state"
 	trap '"$root/deploy/test/dockerd.sh" stop "$state"; rm -rf "$state"' EXIT
 fi
+ns=()
+for i in $no_shell; do ns+=(--no-shell "$i"); done
 # shellcheck disable=SC2086
-"$here/scan.py" --engine "$ENGINE" "$@" $images
+"$here/scan.py" --engine "$ENGINE" "${ns[@]}" "$@" $images

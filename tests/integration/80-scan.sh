@@ -13,7 +13,10 @@
 #   nodpkg: a shared library and no dpkg data
 # Checks the readable and the JSON report, the CycloneDX SBOM, the exit
 # statuses (threshold, none, strict), "CVE check: NOT done" without
-# tracker data, and a missing image as a scan error.
+# tracker data, and a missing image as a scan error. Then make-scan.sh
+# (make scan): the images of deploy/test/images.sh's record but the build
+# base, the record's cotai image as the no-shell one, SCAN_IMAGES first,
+# compose.yaml's names without a record, a missing image never passed.
 . "$(dirname "$0")/lib.sh"
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -188,4 +191,51 @@ rc=0
 	"$tag-good:t" >"$T/o8.out" 2>&1 || rc=$?
 [ $rc -eq 3 ] || [ $rc -eq 0 ] || fail "bad index: exit $rc"
 assert_grep '^Security-update check: NOT done' "$T/o8/report.txt"
+echo "== make-scan.sh: the images images.sh recorded, but the build base"
+ms=$src/deploy/scan/make-scan.sh
+mkdir -p "$T/cache"
+# The bad image as the cotai one (its /bin/sh must be found: the record's
+# COTAI_IMAGE is the no-shell image), the build base a missing image (left
+# out, else NOT SCANNED and exit 2).
+printf 'COTAI_IMAGE=%s\nCOTAI_BACKEND_IMAGE=%s\nCOTAI_BUILD_BASE=%s\nCOTAI_TEST_BASE=%s\n' \
+	"$tag-bad:t" "$tag-good:t" "$tag-missing:t" "$tag-nodpkg:t" \
+	>"$T/cache/images-docker-compose-test.env"
+make_scan() { # make_scan OUT EXPECTED_STATUS ARGS... (environment as given)
+	local out=$1 want=$2 rc=0
+	shift 2
+	env -u SCAN_IMAGES -u SCAN_RECORD -u SCAN_NO_SHELL ENGINE=docker "$@" \
+		"$ms" --out "$out" --security-index "$fx/Packages" --threshold high \
+		>"$out.stdout" 2>"$out.stderr" || rc=$?
+	[ $rc -eq "$want" ] || {
+		cat "$out.stdout" "$out.stderr"
+		fail "make-scan.sh ($*) exited $rc, not $want"
+	}
+}
+make_scan "$T/m1" 1 COTAI_CACHE="$T/cache"
+assert_grep "^make scan: images from $T/cache/images-docker-compose-test.env \\(" "$T/m1.stderr"
+[ "$(sed -n 's/^== \([^ :]*:t\).*/\1/p' "$T/m1/report.txt" | sort | paste -sd' ')" = \
+	"$tag-bad:t $tag-good:t $tag-nodpkg:t" ] ||
+	fail "make-scan.sh scanned: $(grep '^==' "$T/m1/report.txt")"
+assert_no_grep 'NOT SCANNED' "$T/m1/report.txt"
+sed -n "/^== $tag-bad:t/,/^== /p" "$T/m1/report.txt" >"$T/m1.bad"
+assert_grep 'HIGH +shell +/bin/sh$' "$T/m1.bad"
+# The backend image gone from the record's images: a failure, not a pass.
+printf 'COTAI_IMAGE=%s\nCOTAI_BACKEND_IMAGE=%s\n' "$tag-good:t" "$tag-gone:t" \
+	>"$T/gone.env"
+make_scan "$T/m2" 2 SCAN_RECORD="$T/gone.env"
+assert_grep "^== $tag-gone:t: NOT SCANNED: docker image inspect" "$T/m2/report.txt"
+assert_grep "^1 image\\(s\\) NOT scanned" "$T/m2/report.txt"
+make_scan "$T/m3" 2 SCAN_RECORD="$T/nonexistent.env"
+assert_grep "^make scan: cannot read $T/nonexistent.env" "$T/m3.stderr"
+# SCAN_IMAGES wins over the record; no record: compose.yaml's names.
+make_scan "$T/m4" 0 COTAI_CACHE="$T/cache" SCAN_IMAGES="$tag-good:t"
+assert_grep "^make scan: images from SCAN_IMAGES: $tag-good:t\$" "$T/m4.stderr"
+rc=0
+env -u SCAN_IMAGES -u SCAN_RECORD ENGINE=docker COTAI_CACHE="$T/none" "$ms" \
+	--out "$T/m5" --security-index "$fx/Packages" >"$T/m5.out" 2>&1 || rc=$?
+assert_grep "^make scan: images from deploy/compose.yaml's image: names \\($T/none/images-docker-compose-test.env does not exist\\): .*cotai:dev" "$T/m5.out"
+if ! docker image inspect mongo:7 >/dev/null 2>&1; then
+	[ $rc -eq 2 ] || fail "compose.yaml's names, mongo:7 missing: exit $rc, not 2"
+	assert_grep '^== mongo:7: NOT SCANNED' "$T/m5/report.txt"
+fi
 echo ok
