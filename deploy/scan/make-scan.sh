@@ -40,7 +40,7 @@ else
 	no_shell=${no_shell:-${COTAI_IMAGE:-cotai:dev}}
 fi
 [ -n "$images" ] || { echo "make scan: no images in $from" >&2; exit 2; }
-echo "make scan: images from $from:" $images >&2
+echo "make scan: images from $from: $(printf '%s' "$images" | tr '\n' ' ')" >&2
 
 state=""
 if [ "$ENGINE" = docker ] && ! timeout 10 docker info >/dev/null 2>&1; then
