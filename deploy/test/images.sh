@@ -17,8 +17,8 @@
 # cotai image has no shell and runs as 10001:10001. Progress goes to
 # stderr; stdout gets the references as shell assignments (COTAI_IMAGE,
 # COTAI_BACKEND_IMAGE, COTAI_BUILD_BASE, COTAI_TEST_BASE) to eval, also
-# recorded in $COTAI_CACHE/images-ENGINE-TAG.env, where `make scan` reads
-# the images the stack runs. The test base runs as nobody (65534) unless a
+# recorded with their image IDs in $COTAI_CACHE/images-ENGINE-TAG.env,
+# where `make scan` reads the images the stack runs. The test base runs as nobody (65534) unless a
 # service names its user.
 # Needs root and debootstrap.
 set -euo pipefail
@@ -103,6 +103,12 @@ say "done in $(($(date +%s) - T0)) s"
 printf 'COTAI_IMAGE=%s\nCOTAI_BACKEND_IMAGE=%s\nCOTAI_BUILD_BASE=%s\nCOTAI_TEST_BASE=%s\n' \
     "localhost/cotai:$tag" "localhost/cotai-backend:$tag" "$build_base" \
     "$test_base" >"$W/images.env"
+# The record: the same lines, and "# REFERENCE ID" of each, so make scan
+# can tell when a tag names another image since (another run retagged it).
 record=${COTAI_CACHE:-/var/cache/cotai}/images-$engine-$tag.env
-cp "$W/images.env" "$record.tmp" && mv "$record.tmp" "$record"
+cp "$W/images.env" "$record.tmp"
+while IFS='=' read -r _ ref; do
+	printf '# %s %s\n' "$ref" "$("$engine" image inspect -f '{{.Id}}' "$ref")"
+done <"$W/images.env" >>"$record.tmp"
+mv "$record.tmp" "$record"
 cat "$W/images.env"

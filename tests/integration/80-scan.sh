@@ -15,7 +15,8 @@
 # statuses (threshold, none, strict), "CVE check: NOT done" without
 # tracker data, and a missing image as a scan error. Then make-scan.sh
 # (make scan): the images of deploy/test/images.sh's record but the build
-# base, the record's cotai image as the no-shell one, SCAN_IMAGES first,
+# base, the record's cotai image as the no-shell one, a tag that names
+# another image than the recorded ID refused, SCAN_IMAGES first,
 # compose.yaml's names without a record, a missing image never passed.
 . "$(dirname "$0")/lib.sh"
 
@@ -227,6 +228,16 @@ assert_grep "^== $tag-gone:t: NOT SCANNED: docker image inspect" "$T/m2/report.t
 assert_grep "^1 image\\(s\\) NOT scanned" "$T/m2/report.txt"
 make_scan "$T/m3" 2 SCAN_RECORD="$T/nonexistent.env"
 assert_grep "^make scan: cannot read $T/nonexistent.env" "$T/m3.stderr"
+# The IDs images.sh recorded: the same image passes, a retagged one is
+# refused (not the image the stack ran).
+gid=$(docker image inspect -f '{{.Id}}' "$tag-good:t")
+printf 'COTAI_IMAGE=%s\n# %s %s\n' "$tag-good:t" "$tag-good:t" "$gid" >"$T/ids.env"
+make_scan "$T/m6" 0 SCAN_RECORD="$T/ids.env"
+printf 'COTAI_IMAGE=%s\n# %s %s\n' "$tag-good:t" "$tag-good:t" \
+	"$(docker image inspect -f '{{.Id}}' "$tag-bad:t")" >"$T/ids.env"
+make_scan "$T/m7" 2 SCAN_RECORD="$T/ids.env"
+assert_grep "^make scan: $tag-good:t is now $gid, not sha256:[0-9a-f]+ as recorded in $T/ids.env" "$T/m7.stderr"
+[ ! -e "$T/m7/report.txt" ] || fail "a retagged image was scanned"
 # SCAN_IMAGES wins over the record; no record: compose.yaml's names.
 make_scan "$T/m4" 0 COTAI_CACHE="$T/cache" SCAN_IMAGES="$tag-good:t"
 assert_grep "^make scan: images from SCAN_IMAGES: $tag-good:t\$" "$T/m4.stderr"
