@@ -34,7 +34,8 @@ chain_start() {
 	stunnel) stunnel_start "$backend" "$variant" ;;
 	haproxy) haproxy_start "$backend" "$variant" ;;
 	nginx) nginx_start "$backend" "$variant" ;;
-	cotai) cotai_start "$backend" "$variant" ;;
+	cotai) COTAI_MUX="" cotai_start "$backend" "$variant" ;;
+	cotai-pc) COTAI_MUX=off cotai_start "$backend" "$variant" ;;
 	*) echo "bench: unknown peer $peer" >&2; return 1 ;;
 	esac
 }
@@ -264,6 +265,9 @@ nginx_start() {
 # For experiments, COTAI_YAML adds top-level lines and COTAI_ROUTE_YAML one
 # line to each route (e.g. COTAI_ROUTE_YAML="buffer_size: 16384").
 # "noresume" is the route setting `tls_resumption: false` on both ends.
+# Two peers: "cotai" is the default transport (mux: auto, so the two
+# sidecars carry connections as HTTP/2 streams over a long-lived tunnel),
+# "cotai-pc" is `mux: off` on both ends (one TLS connection per connection).
 # cotai has no setting for the TLS 1.3 cipher suites, so Ciphersuites comes
 # from an OpenSSL configuration file (OPENSSL_CONF, applied by OpenSSL to
 # every SSL_CTX cotai creates). bench/run.sh checks both effects in cotai's
@@ -287,6 +291,7 @@ routes:
     max_connections: 10000
 EOF
 	[ "${7:-resume}" = resume ] || echo "    tls_resumption: false"
+	[ -z "${COTAI_MUX:-}" ] || echo "    mux: $COTAI_MUX"
 	[ -z "${COTAI_ROUTE_YAML:-}" ] || printf '    %s\n' "$COTAI_ROUTE_YAML"
 }
 

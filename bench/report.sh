@@ -10,28 +10,39 @@
 NOTES_MARK='<!-- Everything below this line is kept when bench/run.sh regenerates the file. -->'
 
 # The rows of the tables: scenario metric "label" unit better(hi|lo)
-# target reference(best|haproxy). The target is the ratio cotai/reference
-# must reach (hi: at least, lo: at most); "-" for none.
-METRICS='bulk	mbs_1	1 stream	MB/s	hi	1.2	best
-bulk	mbs_4	4 streams	MB/s	hi	-	best
-bulk	mbs_1r	1 stream, reverse (-R)	MB/s	hi	-	best
-bulk	cpu_mbs_1	proxy CPU per GB, 1 stream (A+B)	s/GB	lo	-	best
-bulk	cpu_mbs_4	proxy CPU per GB, 4 streams (A+B)	s/GB	lo	-	best
-latency	p50_us	p50, 64-byte round trip	µs	lo	-	best
-latency	p99_us	p99, 64-byte round trip	µs	lo	1.0	best
-handshake	cps_resume	new connection per request, resumption	conn/s	hi	3	best
-handshake	cps_noresume	new connection per request, full handshakes	conn/s	hi	1.2	best
-handshake	p50ms_resume	connection time p50, resumption	ms	lo	-	best
-handshake	p50ms_noresume	connection time p50, full handshakes	ms	lo	-	best
-handshake	cpu_resume	proxy CPU per connection, resumption (A+B)	ms	lo	-	best
-handshake	cpu_noresume	proxy CPU per connection, full handshakes (A+B)	ms	lo	-	best
-memory	rss_kib	RSS per idle connection	KiB	lo	0.5	haproxy
-memory	pss_kib	PSS per idle connection	KiB	lo	0.5	haproxy
-redis	set_rps	redis-benchmark -c 50 SET	req/s	hi	1.1	best
-redis	get_rps	redis-benchmark -c 50 GET	req/s	hi	1.1	best
-redis	cpu_us	proxy CPU per request (A+B)	µs	lo	-	best
-pgbench	tps	pgbench -S -c 8	tps	hi	1.1	best
-pgbench	tps_C	pgbench -S -C -c 8 (connect per transaction)	tps	hi	1.1	best'
+# target reference(best|haproxy) target-pc target-abs. "cotai" is cotai's
+# default transport (mux), "cotai-pc" its per-connection transport (mux:
+# off). target is the ratio cotai / reference must reach (hi: at least, lo:
+# at most), target-pc the ratio cotai / cotai-pc, target-abs a bound on
+# cotai's own figure; "-" for none.
+METRICS='bulk	mbs_1	1 stream	MB/s	hi	1.2	best	0.9	-
+bulk	mbs_4	4 streams	MB/s	hi	-	best	1.0	-
+bulk	mbs_1r	1 stream, reverse (-R)	MB/s	hi	-	best	-	-
+bulk	cpu_mbs_1	proxy CPU per GB, 1 stream (A+B)	s/GB	lo	-	best	-	-
+bulk	cpu_mbs_4	proxy CPU per GB, 4 streams (A+B)	s/GB	lo	-	best	-	-
+latency	p50_us	p50, 64-byte round trip	µs	lo	-	best	-	-
+latency	p99_us	p99, 64-byte round trip	µs	lo	1.0	best	-	-
+hol	p99_idle_us	p99, 64-byte round trip, alone	µs	lo	-	best	-	-
+hol	p99_bulk_us	p99, 64-byte round trip, bulk beside it	µs	lo	-	best	-	-
+hol	p50_bulk_us	p50, 64-byte round trip, bulk beside it	µs	lo	-	best	-	-
+hol	p99_ratio	p99 with bulk ÷ p99 alone	×	lo	-	best	-	2
+hol	bulk_mbs	the bulk connection (echoed back)	MB/s	hi	-	best	-	-
+handshake	cps_resume	new connection per request, resumption	conn/s	hi	4	best	3	-
+handshake	cps_noresume	new connection per request, full handshakes	conn/s	hi	1.2	best	-	-
+handshake	p50ms_resume	connection time p50, resumption	ms	lo	-	best	-	-
+handshake	p50ms_noresume	connection time p50, full handshakes	ms	lo	-	best	-	-
+handshake	cpu_resume	proxy CPU per connection, resumption (A+B)	ms	lo	-	best	-	-
+handshake	cpu_noresume	proxy CPU per connection, full handshakes (A+B)	ms	lo	-	best	-	-
+memory	rss_kib	RSS per idle connection	KiB	lo	0.5	haproxy	-	8
+memory	pss_kib	PSS per idle connection	KiB	lo	0.5	haproxy	-	8
+redis	get_rps_k0	redis-benchmark -k 0 -c 8 GET (new connection per request)	req/s	hi	4	best	3	-
+redis	set_rps	redis-benchmark -c 50 SET	req/s	hi	1.1	best	-	-
+redis	get_rps	redis-benchmark -c 50 GET	req/s	hi	1.1	best	-	-
+redis	set_rps_noresume	redis-benchmark -c 50 SET, tls_resumption: false	req/s	hi	-	best	-	-
+redis	get_rps_noresume	redis-benchmark -c 50 GET, tls_resumption: false	req/s	hi	-	best	-	-
+redis	cpu_us	proxy CPU per request, -c 50 (A+B)	µs	lo	-	best	-	-
+pgbench	tps	pgbench -S -c 8	tps	hi	1.1	best	-	-
+pgbench	tps_C	pgbench -S -C -c 8 (connect per transaction)	tps	hi	1.1	best	-	-'
 
 # medians: "scenario metric peer median n min max" per group of $RESULTS
 # (the spread of a figure is its min-max over the repetitions).
@@ -81,6 +92,20 @@ tables() {
 		if ($4 > 0 && $5 > 1) spr[id] = ($7 - $6) / $4
 		next
 	}
+	# target(better, bound, value, what): "≥ 4× best met; " and the like,
+	# "" without a bound; "x" in what marks a ratio, a unit an absolute.
+	function target(b, t, v, what,    txt, met) {
+		if (t == "-" || t == "") return ""
+		if (what == "×")
+			txt = (b == "hi" ? "≥ " : "≤ ") t "×"
+		else if (what == "best" || what == "haproxy" || what == "cotai-pc")
+			txt = (b == "hi" ? "≥ " : "≤ ") t "× " what
+		else
+			txt = (b == "hi" ? "≥ " : "≤ ") t " " what
+		if (v == "") return txt " (no figure); "
+		met = (b == "hi") ? (v + 0 >= t + 0) : (v + 0 <= t + 0)
+		return txt (met ? " met; " : " **not met**; ")
+	}
 	# a cell: the median, and its min-max when there are repetitions
 	function cell(id) {
 		if (!(id in med)) return "n/a"
@@ -89,10 +114,11 @@ tables() {
 	}
 	END {
 		nm = split(metrics, rows, "\n")
-		ncol = split("direct stunnel haproxy nginx cotai", cols, " ")
+		ncol = split("direct stunnel haproxy nginx cotai cotai-pc", cols, " ")
 		title["bulk"] = "Bulk throughput (iperf3 through the chain; higher is better)"
 		title["latency"] = "Latency of sequential 64-byte round trips (lower is better)"
 		title["handshake"] = "Handshake-bound load (connect, 64 bytes each way, close; " hsconc " in flight)"
+		title["hol"] = "Head-of-line blocking: 64-byte round trips on one connection while another moves bulk data through the same chain (cotai: two streams of one tunnel)"
 		title["memory"] = "Idle memory per proxied connection (" nhold " held; both proxies of the chain; lower is better)"
 		title["redis"] = "redis-benchmark through the chain"
 		title["pgbench"] = "pgbench -S through the chain"
@@ -103,14 +129,14 @@ tables() {
 			if (!(sc in have)) continue
 			if (sc != last) {
 				printf "\n### %s\n\n", title[sc]
-				printf "| | unit | direct | stunnel | haproxy | nginx | cotai | cotai ÷ %s | target | spread |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
-				print "|---|---|--:|--:|--:|--:|--:|--:|---|--:|"
+				printf "| | unit | direct | stunnel | haproxy | nginx | cotai (mux) | cotai-pc | cotai ÷ %s | cotai ÷ cotai-pc | target | spread |\n", (f[7] == "haproxy" ? "haproxy" : "best peer")
+				print "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|"
 				last = sc
 			}
 			line = "| " f[3] " | " f[4]
 			for (c = 1; c <= ncol; c++) {
 				id = sc SUBSEP key SUBSEP cols[c]
-				if (cols[c] == "cotai" && cstat != "ok") line = line " | " cstat
+				if (cols[c] ~ /^cotai/ && cstat != "ok") line = line " | " cstat
 				else if (cols[c] == "direct" && (sc == "memory" || key ~ /^cpu/)) line = line " | —"
 				else line = line " | " cell(id)
 			}
@@ -126,14 +152,16 @@ tables() {
 			ratio = ""
 			if ((id in med) && ref != "" && ref > 0) ratio = med[id] / ref
 			line = line " | " (ratio == "" ? "—" : sprintf("%.2f×", ratio))
-			tgt = "—"
-			if (f[6] != "-") {
-				tgt = (f[5] == "hi" ? "≥ " : "≤ ") f[6] "×"
-				if (ratio != "") {
-					met = (f[5] == "hi") ? (ratio >= f[6]) : (ratio <= f[6])
-					tgt = tgt (met ? " met" : " **not met**")
-				}
-			}
+			rpc = ""
+			if ((id in med) && ((sc SUBSEP key SUBSEP "cotai-pc") in med) && med[sc SUBSEP key SUBSEP "cotai-pc"] > 0)
+				rpc = med[id] / med[sc SUBSEP key SUBSEP "cotai-pc"]
+			line = line " | " (rpc == "" ? "—" : sprintf("%.2f×", rpc))
+			tgt = ""
+			tgt = tgt target(f[5], f[6], ratio, (f[7] == "haproxy" ? "haproxy" : "best"))
+			tgt = tgt target(f[5], f[8], rpc, "cotai-pc")
+			tgt = tgt target(f[5], f[9], ((id in med) ? med[id] : ""), f[4])
+			sub(/; $/, "", tgt)
+			if (tgt == "") tgt = "—"
 			# spread: the widest (max - min) / median of the row
 			w = ""
 			for (c = 1; c <= ncol; c++) {
@@ -167,7 +195,7 @@ plot() {
 	local m=$1 dat=$W/plot.dat p
 	{
 		echo "peer mbs_1 mbs_4 mbs_1r p50_us p99_us cps_resume cps_noresume"
-		for p in direct stunnel haproxy nginx cotai; do
+		for p in direct stunnel haproxy nginx cotai cotai-pc; do
 			awk -F'\t' -v p="$p" '
 			$3 == p { v[$2] = $4 }
 			END {

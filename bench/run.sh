@@ -3,9 +3,12 @@
 #
 #   COTAI_BUILD=/abs/build bench/run.sh [SCENARIO...]
 #
-# Scenarios: speed bulk latency handshake memory redis pgbench (default: all).
+# Scenarios: speed bulk latency hol handshake memory redis pgbench (default:
+# all).
 # Every scenario runs the same load through each peer's two-hop chain
-# (bench/peers.sh): direct (the ceiling), stunnel, haproxy, nginx and cotai,
+# (bench/peers.sh): direct (the ceiling), stunnel, haproxy, nginx, cotai (its
+# default transport: mux, streams over one tunnel) and cotai-pc (mux: off,
+# one TLS connection per connection),
 # BENCH_REPEAT times (default 3), the peers interleaved, and reports medians
 # with their spread (min-max).
 #
@@ -14,7 +17,7 @@
 #                     run (one that writes into bench/) needs at least 3
 #   BENCH_QUICK=1     a ~2-minute smoke run (short durations, one repeat)
 #   BENCH_PEERS="..." peers to run (default: direct stunnel haproxy nginx
-#                     cotai)
+#                     cotai cotai-pc)
 #   BENCH_OUT=DIR     where RESULTS.md, results.png and results.tsv go; the
 #                     default is bench/ for a full run (all scenarios and
 #                     peers, not quick, no COTAI_*YAML) and bench/out/
@@ -35,12 +38,14 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	REPEAT=${BENCH_REPEAT:-1}
 	T_BULK=1 T_HS=1 N_RTT=2000 N_HOLD=2000 N_REDIS=10000 T_PG=2
+	N_REDIS_K0=1000
 else
 	REPEAT=${BENCH_REPEAT:-3}
 	T_BULK=3 T_HS=2 N_RTT=5000 N_HOLD=2000 N_REDIS=20000 T_PG=3
+	N_REDIS_K0=4000
 fi
 HS_CONC=8
-ALL_SCENARIOS="speed bulk latency handshake memory redis pgbench"
+ALL_SCENARIOS="speed bulk latency hol handshake memory redis pgbench"
 SCENARIOS=${*:-$ALL_SCENARIOS}
 for s in $SCENARIOS; do
 	case " $ALL_SCENARIOS " in
@@ -69,10 +74,10 @@ COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENC
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 
-ALL_PEERS="direct stunnel haproxy nginx cotai"
+ALL_PEERS="direct stunnel haproxy nginx cotai cotai-pc"
 PEERS=${BENCH_PEERS:-$ALL_PEERS}
 case " $PEERS " in
-*" cotai "*) COTAI_STATUS=ok ;;
+*" cotai "* | *" cotai-pc "*) COTAI_STATUS=ok ;;
 *) COTAI_STATUS="n/a (not in BENCH_PEERS)" ;;
 esac
 # The build directory is shared: wait (up to 30 s) for a binary that is
@@ -118,19 +123,19 @@ check_tls() {
 # few dozen connections and print "RESUMED CONNECTIONS CIPHER" from B's log.
 peer_resumed() {
 	local peer=$1 variant=$2
-	: >"$W/$peer-b.log"
+	: >"$W/${peer%-pc}-b.log" # cotai-pc's processes are cotai-a and -b
 	case $peer in
 	stunnel)
 		STUNNEL_DEBUG=6 chain_start stunnel "$ECHO_PORT" "$variant" ;;
 	haproxy)
 		HAPROXY_LOG=1 chain_start haproxy "$ECHO_PORT" "$variant" ;;
-	cotai)
-		COTAI_LOG_LEVEL=info chain_start cotai "$ECHO_PORT" "$variant" ;;
+	cotai | cotai-pc)
+		COTAI_LOG_LEVEL=info chain_start "$peer" "$ECHO_PORT" "$variant" ;;
 	nginx)
 		rm -f "$W/nginx-b.access"
 		NGINX_ACCESS_LOG=1 chain_start nginx "$ECHO_PORT" "$variant" ;;
 	esac || {
-		tail -n 3 "$W/$peer-a.log" "$W/$peer-b.log" >&2
+		tail -n 3 "$W/${peer%-pc}-a.log" "$W/${peer%-pc}-b.log" >&2
 		chain_stop
 		return 1
 	}
@@ -147,11 +152,22 @@ peer_resumed() {
 		    if (match($0, /cipher=[^ ]*/))
 			c = substr($0, RSTART + 7, RLENGTH - 7) }
 		    END { printf "%d %d %s\n", r, n, c }' "$W/haproxy-b.log" ;;
-	cotai)
-		awk '/event=close/ { n++; if (/resumed=true/) r++
-		    if (match($0, /cipher=[^ ]*/))
-			c = substr($0, RSTART + 7, RLENGTH - 7) }
-		    END { printf "%d %d %s\n", r, n, c }' "$W/cotai-b.log" ;;
+	cotai | cotai-pc)
+		# Per connection: "close" lines (resumed= is the
+		# connection's handshake). With mux a connection is a
+		# stream (stream= on its close line) and the handshakes
+		# are the tunnels' ("tunnel_close" lines): printed as
+		# "RESUMED CONNECTIONS CIPHER TUNNELS STREAMS", RESUMED
+		# then counting resumed tunnels.
+		awk '/event=close / { n++; if (/ stream=/) s++
+		    else if (/resumed=true/) r++ }
+		    /event=tunnel_close / { t++; if (/resumed=true/) r++ }
+		    /event=(tunnel_)?close / && match($0, /cipher=[^ ]*/) {
+			x = substr($0, RSTART + 7, RLENGTH - 7)
+			if (x != "-") c = x }
+		    END { if (c == "") c = "-"
+			printf "%d %d %s %d %d\n", r, n, c, t, s }' \
+		    "$W/cotai-b.log" ;;
 	nginx)
 		# $ssl_session_reused is "r" or "."; only connections
 		# whose client certificate verified count.
@@ -181,17 +197,22 @@ check_peer() {
 	chain_stop
 	[ -z "$CHECK_MSG" ] || return 1
 	CHECKS="$CHECKS $peer: relays, TLSv1.3 $CIPHER, refuses a client without certificate;"
+	[ "$peer" != cotai ] || { check_mux; return; }
 	res=$(peer_resumed "$peer" resume) || res="0 0 -"
 	set -- $res
-	if [ "$1" -eq 0 ] || [ "$3" != "$CIPHER" ]; then
-		CHECK_MSG="resumption: $1 of $2 connections resumed, cipher $3"
+	if [ "${1:-0}" -eq 0 ] || [ "${3:--}" != "$CIPHER" ]; then
+		CHECK_MSG="resumption: ${1:-0} of ${2:-0} connections resumed, cipher ${3:--}"
+		return 1
+	fi
+	if [ "${5:-0}" -ne 0 ]; then # cotai-pc: no connection on a tunnel
+		CHECK_MSG="mux: off, yet $5 of $2 connections were streams"
 		return 1
 	fi
 	CHECKS="$CHECKS $peer resumes $1 of $2 connections"
 	res=$(peer_resumed "$peer" noresume) || res="1 0 -"
 	set -- $res
-	if [ "$1" -ne 0 ] || [ "$2" -eq 0 ]; then
-		note "$peer: cannot turn resumption off ($1 of $2 resumed);" \
+	if [ "${1:-1}" -ne 0 ] || [ "${2:-0}" -eq 0 ]; then
+		note "$peer: cannot turn resumption off (${1:-?} of ${2:-?} resumed);" \
 		    "its full-handshake rows read n/a"
 		NORESUME_BROKEN="$NORESUME_BROKEN $peer"
 		CHECKS="$CHECKS, and cannot turn it off;"
@@ -200,28 +221,55 @@ check_peer() {
 	fi
 }
 
+# check_mux: cotai's default transport must carry every connection as a
+# stream over a tunnel or two (one handshake each, not one per connection),
+# in both variants; with noresume no tunnel may resume.
+check_mux() {
+	local v res
+	for v in resume noresume; do
+		res=$(peer_resumed cotai "$v") || res="0 0 - 0 0"
+		set -- $res
+		if [ "${2:-0}" -eq 0 ] || [ "${5:-0}" -ne "$2" ] ||
+		    [ "${4:-0}" -lt 1 ] || [ "${4:-0}" -gt 4 ] ||
+		    [ "${3:--}" != "$CIPHER" ]; then
+			CHECK_MSG="mux ($v): ${5:-0} of ${2:-0} connections on ${4:-0} tunnels, cipher ${3:--}"
+			return 1
+		fi
+		if [ "$v" = noresume ] && [ "$1" -ne 0 ]; then
+			CHECK_MSG="mux (noresume): $1 of $4 tunnels resumed"
+			return 1
+		fi
+		CHECKS="$CHECKS cotai ($v) carries $5 of $2 connections as streams over $4 tunnel handshake(s)"
+		[ "$v" = resume ] && CHECKS="$CHECKS," ||
+		    CHECKS="$CHECKS, none resumed"
+	done
+	CHECKS="$CHECKS;"
+}
+
 # Peers whose "noresume" variant still resumed in the check: not measured.
 NORESUME_BROKEN=""
 CHECKS=""
 start_echo
 for peer in $PEERS; do
 	[ "$peer" != direct ] || continue
-	[ "$peer" != cotai ] || [ "$COTAI_STATUS" = ok ] || continue
+	case $peer in cotai*) [ "$COTAI_STATUS" = ok ] || continue ;; esac
 	if check_peer "$peer"; then
 		continue
 	fi
 	note "$peer: $CHECK_MSG; left out"
-	for f in "$peer"-a "$peer"-b; do
+	for f in "${peer%-pc}"-a "${peer%-pc}"-b; do
 		[ -f "$W/$f.log" ] && tail -n 5 "$W/$f.log" >&2
 	done
 	if [ "$peer" = cotai ]; then
 		COTAI_STATUS="n/a ($CHECK_MSG)"
+		CHECKS="$CHECKS $peer: left out ($CHECK_MSG);"
 	else
 		CHECKS="$CHECKS $peer: left out ($CHECK_MSG);"
 	fi
 	PEERS=$(echo " $PEERS " | sed "s/ $peer / /")
 done
-[ "$COTAI_STATUS" = ok ] || PEERS=$(echo " $PEERS " | sed "s/ cotai / /")
+[ "$COTAI_STATUS" = ok ] ||
+    PEERS=$(echo " $PEERS " | sed "s/ cotai / /; s/ cotai-pc / /")
 PEERS=$(echo $PEERS)
 stop_pids "$ECHO_PID"
 
@@ -351,6 +399,33 @@ scen_latency() {
 	stop_pids "$ECHO_PID"
 }
 
+# hol: 64-byte round trips on one connection alone, then while a second
+# connection through the same chain moves bulk data (with cotai's mux both
+# are streams of one tunnel: head-of-line blocking shows here).
+hol_one() {
+	local peer=$1 out
+	out=$(timeout 180 "$BT" hol "$CHAIN_PORT" "$N_RTT") || return 1
+	record hol p99_idle_us "$peer" "$(kv p99_idle_us "$out")"
+	record hol p99_bulk_us "$peer" "$(kv p99_bulk_us "$out")"
+	record hol p50_bulk_us "$peer" "$(kv p50_bulk_us "$out")"
+	record hol bulk_mbs "$peer" "$(kv bulk_mbs "$out")"
+	record hol p99_ratio "$peer" "$(awk -v a="$(kv p99_bulk_us "$out")" \
+	    -v b="$(kv p99_idle_us "$out")" 'BEGIN { printf "%.2f", a / b }')"
+}
+
+scen_hol() {
+	local rep peer
+	start_echo
+	for rep in $(seq "$REPEAT"); do
+		for peer in $(peer_order "$rep"); do
+			REP=$rep
+			note "hol: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$ECHO_PORT" resume hol hol_one
+		done
+	done
+	stop_pids "$ECHO_PID"
+}
+
 HS_VARIANT=resume
 handshake_one() {
 	local peer=$1 out c0 c1
@@ -433,8 +508,27 @@ scen_memory() {
 	stop_pids "$ECHO_PID"
 }
 
+# redis_one PEER: -c 50 persistent connections; in the resume variant also
+# -k 0 (a new connection per request). REDIS_VARIANT=noresume (cotai's
+# two transports only) measures the persistent load with tls_resumption
+# off, as set_rps_noresume and get_rps_noresume, in the same repetition.
+REDIS_VARIANT=resume
 redis_one() {
 	local peer=$1 out c0 c1
+	if [ "$REDIS_VARIANT" = noresume ]; then
+		out=$(timeout 120 redis-benchmark -h 127.0.0.1 \
+		    -p "$CHAIN_PORT" -c 50 -n "$N_REDIS" -t set,get --csv \
+		    2>/dev/null) || return 1
+		record redis set_rps_noresume "$peer" "$(echo "$out" |
+		    awk -F'"' '$2 == "SET" { printf "%.0f", $4 }')"
+		record redis get_rps_noresume "$peer" "$(echo "$out" |
+		    awk -F'"' '$2 == "GET" { printf "%.0f", $4 }')"
+		return 0
+	fi
+	out=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$CHAIN_PORT" \
+	    -k 0 -c 8 -n "$N_REDIS_K0" -t get --csv 2>/dev/null) || return 1
+	record redis get_rps_k0 "$peer" "$(echo "$out" |
+	    awk -F'"' '$2 == "GET" { printf "%.0f", $4 }')"
 	c0=$(cpu_ticks $CHAIN_PIDS)
 	out=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$CHAIN_PORT" -c 50 \
 	    -n "$N_REDIS" -t set,get --csv 2>/dev/null) || return 1
@@ -459,8 +553,15 @@ scen_redis() {
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
 			REP=$rep
-			note "redis: $peer ($rep/$REPEAT)"
-			with_chain "$peer" "$port" resume redis redis_one
+			for REDIS_VARIANT in resume noresume; do
+				case $peer:$REDIS_VARIANT in
+				*:resume | cotai*:noresume) ;;
+				*) continue ;;
+				esac
+				note "redis: $peer $REDIS_VARIANT ($rep/$REPEAT)"
+				with_chain "$peer" "$port" "$REDIS_VARIANT" \
+				    redis redis_one
+			done
 		done
 	done
 	stop_pids "$rpid"
