@@ -9,7 +9,8 @@
 #   ca/                 the cotai-ca state directory (0700, UID 10001); its
 #                       root passphrase is ca/ca.pass (see README: keep the
 #                       root offline in production)
-#   NAME/               for each workload (backend postgres redis mongo):
+#   NAME/               for each workload (backend postgres redis mongo
+#                       prometheus collector):
 #                       NAME.crt (leaf + intermediate), NAME.key (0600),
 #                       ca.crt, crl.pem; directory 0700, all owned by 10001
 #   db-password         PostgreSQL password, owner 10001 group 999, 0440
@@ -31,7 +32,8 @@
 # Environment:
 #   COTAI_SECRETS       output directory (default: deploy/secrets)
 #   COTAI_TRUST_DOMAIN  SPIFFE trust domain (default: cotai.internal)
-#   COTAI_WORKLOADS     names (default: "backend postgres redis mongo")
+#   COTAI_WORKLOADS     names (default: "backend postgres redis mongo
+#                       prometheus collector")
 #   COTAI_PERMIT_DNS    extra DNS names the CA may certify (space separated)
 #   COTAI_TTL           leaf lifetime (default: cotai-ca's, 7d)
 #   COTAI_CA            the cotai-ca binary (default: build/cotai-ca, then PATH)
@@ -68,7 +70,7 @@ S=${COTAI_SECRETS:-$here/secrets}
 mkdir -p "$S"
 S=$(cd "$S" && pwd)
 TD=${COTAI_TRUST_DOMAIN:-cotai.internal}
-read -r -a names <<<"${COTAI_WORKLOADS:-backend postgres redis mongo}"
+read -r -a names <<<"${COTAI_WORKLOADS:-backend postgres redis mongo prometheus collector}"
 
 # ca ARGS...: cotai-ca as UID 10001 with the state directory $S/ca.
 if [ -n "${COTAI_CA_IMAGE:-}" ]; then

@@ -29,6 +29,8 @@ command -v docker-compose >/dev/null || {
 
 # 1. Compose files. Variables the local override requires get dummies.
 export COTAI_TEST_BASE=${COTAI_TEST_BASE:-localhost/cotai-test-base:validate}
+export COTAI_PROMETHEUS_IMAGE=${COTAI_PROMETHEUS_IMAGE:-localhost/cotai-prometheus:validate}
+export COTAI_COLLECTOR_IMAGE=${COTAI_COLLECTOR_IMAGE:-localhost/cotai-collector:validate}
 check_compose() { # DESC FILE...
 	local desc=$1 args=() f
 	shift

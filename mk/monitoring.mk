@@ -12,4 +12,5 @@ monitoring-check:
 	@./mk/deps.sh test
 	cd deploy/monitoring && promtool check rules alerts.yml && \
 		promtool test rules alerts.test.yml && \
-		promtool check config --syntax-only prometheus.yml
+		promtool check config --syntax-only prometheus.yml \
+		    prometheus.local.yml
