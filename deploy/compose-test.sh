@@ -35,10 +35,17 @@
 #     port is published; rotation: certs.sh --renew, SIGHUP, the sidecars
 #     serve the new certificates, the queries still work, no container
 #     restarted; a database sidecar moved to a new address is followed
+#  5b. security operations: Prometheus (asked through its HTTP API inside
+#     its container) has every sidecar's admin endpoint up as a target over
+#     mTLS; a rogue container's connection attempt with a certificate for a
+#     name not allowed makes CotaiIdentityRefused fire; the collector
+#     (rsyslog, mTLS) has the close records of the backend's traffic and
+#     the rogue's refusal, and took nothing from the rogue itself
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
 #
-# Environment: ENGINE (docker, the default, or podman), COMPOSE_TEST_LIMIT
+# Environment: ENGINE (docker, the default, or podman), COMPOSE_TEST_PROJECT,
+# COMPOSE_TEST_TAG, COMPOSE_TEST_DOCKERD_STATE (see P= below), COMPOSE_TEST_LIMIT
 # (seconds for the whole run, default 1200), COMPOSE_TEST_ROTATION=0 (skip
 # the rotation step: reported NOT covered), COMPOSE_TEST_HEALTH_FALLBACK=1
 # (podman only, see healthy() below), KEEP=1 (keep the stack and the work
@@ -49,15 +56,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 T0=$(date +%s)
 LIMIT=${COMPOSE_TEST_LIMIT:-1200}
-P=cotai-test
-TAG=compose-test
+# Project name, image tag and dockerd state directory: override all three
+# to run beside another compose-test on the same engine.
+P=${COMPOSE_TEST_PROJECT:-cotai-test}
+TAG=${COMPOSE_TEST_TAG:-compose-test}
 E=${ENGINE:-docker}
 case "$E" in
 docker | podman) ;;
 *) echo "compose-test: ENGINE must be docker or podman, not '$E'" >&2; exit 2 ;;
 esac
 # Where dockerd.sh keeps the state of a dockerd it started for this test.
-DOCKERD_STATE=/run/cotai-compose-test-dockerd
+DOCKERD_STATE=${COMPOSE_TEST_DOCKERD_STATE:-/run/cotai-compose-test-dockerd}
 
 say() { printf '\n== [%4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
 fail() {
@@ -221,14 +230,15 @@ test_base=$COTAI_TEST_BASE
 say "3. certificates (deploy/certs.sh, cotai-ca from the image)"
 export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
     COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test \
-    COTAI_WORKLOADS="backend postgres redis mongo intruder"
+    COTAI_WORKLOADS="backend postgres redis mongo prometheus collector intruder"
 "$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
 grep -E '^(NAME|backend|postgres|redis|intruder) ' "$W/certs.log"
 stat -c '%u:%g %a %n' "$W/secrets/redis/redis.key" "$W/secrets/db-password"
 
 # ---------------------------------------------------------------------------
 say "4. the stack (compose.yaml + compose.local.yaml, without mongo, plus a probe)"
-export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE
+export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE COTAI_PROMETHEUS_IMAGE \
+    COTAI_COLLECTOR_IMAGE
 docker-compose -p "$P" --project-directory "$here" -f "$here/compose.yaml" \
     -f "$here/compose.local.yaml" config >"$W/full.yaml"
 # Drop mongo (and what points at it) and the build sections (the images
@@ -444,7 +454,144 @@ echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
 # ---------------------------------------------------------------------------
-say "6d. the gateways: nothing of the stack answers on the host's side"
+say "6d. security operations: Prometheus over mTLS, an alert, the audit collector"
+t6d=$(date +%s)
+# prom PATH: GET PATH from Prometheus's API, which listens on 127.0.0.1
+# inside its own container only (bash's /dev/tcp: the image has no HTTP
+# client); prints the body.
+prom() {
+	pm exec "$(cid prometheus)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
+	    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 &&
+	    sed "1,/^\r\$/d" <&3' prom "$1"
+}
+# within SECONDS DESC COMMAND...: run COMMAND every second until it succeeds
+# (bounded wait on an asynchronous result, not a healthcheck poll).
+within() {
+	local n=$1 desc=$2 i
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 1
+	done
+	echo "compose-test: FAIL: $desc: not within $n s" >&2
+	return 1
+}
+targets_up() {
+	prom /api/v1/targets >"$W/targets.json" || return 1
+	python3 - "$W/targets.json" <<'PY2'
+import json, sys
+t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
+want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901"}
+up = {x["labels"]["instance"] for x in t
+      if x["health"] == "up" and x["scrapeUrl"].startswith("https://")}
+for x in sorted(t, key=lambda x: x["labels"]["instance"]):
+    print("  %-24s %-5s %s %s" % (x["labels"]["instance"], x["health"],
+                                 x["scrapeUrl"], x.get("lastError", "")))
+sys.exit(0 if want <= up and len(t) == len(want) else 1)
+PY2
+}
+within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
+    targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
+tail -n 3 "$W/targets.out"
+echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
+# refused_seen: how many identity_not_allowed refusals of redis-sidecar
+# Prometheus has scraped ("none" before the series exists).
+refused_seen() {
+	prom '/api/v1/query?query=sum(cotai_connections_closed_total%7Binstance%3D%22redis-sidecar%3A9901%22%2Creason%3D%22identity_not_allowed%22%7D)' |
+	    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else "none")'
+}
+# rogue: a container of its own on the mesh, with the "intruder"
+# certificate (same CA, a name redis-sidecar does not allow).
+rogue() {
+	pm run --rm --label "cotai.compose-test=$P" --network "${P}_mesh" \
+	    --read-only --cap-drop ALL --user 10001:10001 \
+	    -v "$here/test/probe.py:/probe.py:ro" \
+	    -v "$W/secrets/backend/ca.crt:/certs/ca.crt:ro" \
+	    -v "$W/secrets/intruder:/certs/intruder:ro" \
+	    --entrypoint python3 "$test_base" /probe.py "$@"
+}
+RG=(--tls /certs/ca.crt --cert /certs/intruder/intruder.crt
+    --key /certs/intruder/intruder.key)
+fired() {
+	prom /api/v1/alerts >"$W/alerts.json" || return 1
+	python3 - "$W/alerts.json" <<'PY2'
+import json, sys
+a = json.load(open(sys.argv[1]))["data"]["alerts"]
+hit = [x for x in a if x["labels"].get("alertname") == "CotaiIdentityRefused"
+       and x["labels"].get("instance") == "redis-sidecar:9901"
+       and x["labels"].get("reason") == "identity_not_allowed"
+       and x["state"] == "firing"]
+for x in hit:
+    print("  firing: %s (%s)" % (x["annotations"].get("summary", ""), x["activeAt"]))
+sys.exit(0 if hit else 1)
+PY2
+}
+# The refusals of 6c happened before any of the 5 min window's samples
+# could show them rising (a counter's first sample counts as no increase),
+# so the alert does not fire yet for this sidecar and reason.
+if fired >/dev/null; then
+	echo "note: CotaiIdentityRefused already firing for redis-sidecar (6c's refusals)"
+fi
+rounds=0
+while :; do
+	before=$(refused_seen)
+	out=$(rogue "${RG[@]}" --send "$PING" --expect +PONG redis-sidecar 6380) &&
+	    fail "the rogue got an answer: $out"
+	echo "rogue container -> redis-sidecar:6380: $out"
+	rounds=$((rounds + 1))
+	seen_more() { [ "$(refused_seen)" != "$before" ]; }
+	within 20 "Prometheus scraping the rogue's refusal" seen_more || exit 1
+	# A series that did not exist yet only starts here: one more attempt.
+	[ "$before" = none ] && [ $rounds -lt 2 ] || break
+done
+echo "Prometheus counted it: $before -> $(refused_seen) identity_not_allowed refusals"
+within 30 "CotaiIdentityRefused firing" fired >"$W/fired.out" ||
+    { cat "$W/alerts.json"; echo; exit 1; }
+cat "$W/fired.out"
+echo "CotaiIdentityRefused fired ($(($(date +%s) - t6d)) s into 6d)"
+# The rogue also tries to write into the audit trail: refused, its
+# certificate names no sidecar workload. The same frame with the backend's
+# certificate (control) is taken.
+frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
+	local m="<13>1 - probe x - - - $1"
+	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
+}
+rogue "${RG[@]}" --send "$(frame ROGUE-AUDIT-RECORD)" collector 6514 >/dev/null || true
+probe "${BK[@]}" --send "$(frame CONTROL-AUDIT-RECORD)" collector 6514 >/dev/null || true
+collected() {
+	pm exec "$(cid collector)" cat /var/lib/cotai-collector/audit.jsonl \
+	    >"$W/collected.jsonl" || return 1
+	python3 - "$W/collected.jsonl" <<'PY2'
+import json, sys
+backend = "spiffe://compose.test/backend"
+intruder = "spiffe://compose.test/intruder"
+close = refused = 0
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    if r.get("event") == "close" and r.get("spiffe") == backend:
+        close += 1
+    if (r.get("event") == "refused" and r.get("spiffe") == intruder
+            and r.get("reason") == "identity_not_allowed"):
+        refused += 1
+print("collector: %d close records of the backend (%s), %d refusals of the "
+      "intruder" % (close, backend, refused))
+control = any("CONTROL-AUDIT-RECORD" in l for l in open(sys.argv[1]))
+sys.exit(0 if close > 0 and refused > 0 and control else 1)
+PY2
+}
+within 30 "the backend's and the rogue's audit records at the collector" \
+    collected >"$W/collected.out" || { cat "$W/collected.out"; exit 1; }
+tail -n 1 "$W/collected.out"
+! grep -q ROGUE-AUDIT-RECORD "$W/collected.jsonl" ||
+    fail "the collector took a record from the rogue"
+echo "the collector took the backend certificate's frame (control), not the rogue's"
+echo "6d took $(($(date +%s) - t6d)) s"
+
+# ---------------------------------------------------------------------------
+say "6e. the gateways: nothing of the stack answers on the host's side"
 # `internal: true` cuts the route out, not the host: every container still
 # reaches the host at its network's gateway address. So nothing of the
 # stack may be published there (no published port at all), and the
@@ -469,7 +616,7 @@ gw_check() {
 import socket, sys
 gw, svc, net = sys.argv[1:4]
 bad = 0
-for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901):
+for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901, 9902, 9090, 6514):
     try:
         socket.create_connection((gw, port), timeout=2).close()
         print("REACHED %s:%d from %s" % (gw, port, svc)); bad = 1
