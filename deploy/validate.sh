@@ -5,7 +5,8 @@
 #    alone, with compose.local.yaml, swarm/stack.yaml)
 #  - every Kubernetes manifest parses, and `kubectl kustomize` renders
 #    deploy/k8s when kubectl is installed
-#  - every sidecar configuration (deploy/sidecars/*.yaml and the ones
+#  - every sidecar configuration (deploy/sidecars/*.yaml, swarm's copies in
+#    deploy/swarm/sidecars/ and the ones
 #    embedded in k8s/sidecar-configs.yaml) passes `cotai-proxy --check`
 #    against freshly issued certificates at the paths they name (as root,
 #    in a private mount namespace with a tmpfs over /run; skipped
@@ -136,6 +137,9 @@ else
 	# A snapshot of the binaries: a rebuild under way must not race us.
 	cp "$BUILD/cotai-proxy" "$BUILD/cotai-ca" "$W/bin/"
 	cp "$here"/sidecars/*.yaml "$W/configs/"
+	for f in "$here"/swarm/sidecars/*.yaml; do
+		cp "$f" "$W/configs/swarm-$(basename "$f")"
+	done
 	python3 - "$here/k8s/sidecar-configs.yaml" "$W/configs" <<'PY'
 import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
