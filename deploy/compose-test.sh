@@ -37,10 +37,12 @@
 #     restarted; a database sidecar moved to a new address is followed
 #  5b. security operations: Prometheus (asked through its HTTP API inside
 #     its container) has every sidecar's admin endpoint up as a target over
-#     mTLS; a rogue container's connection attempt with a certificate for a
-#     name not allowed makes CotaiIdentityRefused fire; the collector
-#     (rsyslog, mTLS) has the close records of the backend's traffic and
-#     the rogue's refusal, and took nothing from the rogue itself
+#     mTLS; a rogue container's connection attempt (claiming the backend's
+#     name with a certificate from a CA of its own) makes
+#     CotaiIdentityRefused fire (unknown_ca, not firing before); the
+#     collector (rsyslog, mTLS) has the close records of the backend's
+#     traffic and the rogue's refusal, and took no frame from the rogue
+#     without a certificate
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
 #
@@ -494,23 +496,42 @@ within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
     targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
 tail -n 3 "$W/targets.out"
 echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
-# refused_seen: how many identity_not_allowed refusals of redis-sidecar
-# Prometheus has scraped ("none" before the series exists).
+# The rogue: a container of its own on the mesh, claiming to be the backend
+# with a certificate from a CA of its own (made here with openssl), so its
+# refusals (unknown_ca) can come from nothing else in this test.
+mkdir -p "$W/rogue"
+(
+	cd "$W/rogue"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -subj "/CN=rogue CA" -days 1 -keyout ca.key -out ca.crt \
+	    -addext basicConstraints=critical,CA:TRUE \
+	    -addext keyUsage=critical,keyCertSign,cRLSign
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -subj /CN=backend -keyout rogue.key -out rogue.csr
+	printf 'subjectAltName=DNS:backend,URI:spiffe://compose.test/backend\nextendedKeyUsage=clientAuth\n' >ext
+	openssl x509 -req -in rogue.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+	    -days 1 -extfile ext -out rogue.crt
+	chmod 0644 rogue.key # the rogue container's user reads it
+) >"$W/rogue.log" 2>&1 || { cat "$W/rogue.log"; fail "making the rogue's certificate"; }
+# refused_seen: how many unknown_ca refusals of redis-sidecar Prometheus has
+# scraped ("none" before the series exists).
 refused_seen() {
-	prom '/api/v1/query?query=sum(cotai_connections_closed_total%7Binstance%3D%22redis-sidecar%3A9901%22%2Creason%3D%22identity_not_allowed%22%7D)' |
+	prom '/api/v1/query?query=sum(cotai_connections_closed_total%7Binstance%3D%22redis-sidecar%3A9901%22%2Creason%3D%22unknown_ca%22%7D)' |
 	    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else "none")'
 }
-# rogue: a container of its own on the mesh, with the "intruder"
-# certificate (same CA, a name redis-sidecar does not allow).
 rogue() {
 	pm run --rm --label "cotai.compose-test=$P" --network "${P}_mesh" \
 	    --read-only --cap-drop ALL --user 10001:10001 \
 	    -v "$here/test/probe.py:/probe.py:ro" \
 	    -v "$W/secrets/backend/ca.crt:/certs/ca.crt:ro" \
 	    -v "$W/secrets/intruder:/certs/intruder:ro" \
+	    -v "$W/rogue:/certs/rogue:ro" \
 	    --entrypoint python3 "$test_base" /probe.py "$@"
 }
-RG=(--tls /certs/ca.crt --cert /certs/intruder/intruder.crt
+RG=(--tls /certs/ca.crt --cert /certs/rogue/rogue.crt
+    --key /certs/rogue/rogue.key)
+# The "intruder": a certificate from the cotai CA for a name no one allows.
+IR=(--tls /certs/ca.crt --cert /certs/intruder/intruder.crt
     --key /certs/intruder/intruder.key)
 fired() {
 	prom /api/v1/alerts >"$W/alerts.json" || return 1
@@ -519,19 +540,16 @@ import json, sys
 a = json.load(open(sys.argv[1]))["data"]["alerts"]
 hit = [x for x in a if x["labels"].get("alertname") == "CotaiIdentityRefused"
        and x["labels"].get("instance") == "redis-sidecar:9901"
-       and x["labels"].get("reason") == "identity_not_allowed"
+       and x["labels"].get("reason") == "unknown_ca"
        and x["state"] == "firing"]
 for x in hit:
     print("  firing: %s (%s)" % (x["annotations"].get("summary", ""), x["activeAt"]))
 sys.exit(0 if hit else 1)
 PY2
 }
-# The refusals of 6c happened before any of the 5 min window's samples
-# could show them rising (a counter's first sample counts as no increase),
-# so the alert does not fire yet for this sidecar and reason.
-if fired >/dev/null; then
-	echo "note: CotaiIdentityRefused already firing for redis-sidecar (6c's refusals)"
-fi
+# Nothing before refused a certificate from an unknown CA: not firing yet.
+! fired >/dev/null ||
+    fail "CotaiIdentityRefused (unknown_ca, redis-sidecar) fired before the rogue"
 rounds=0
 while :; do
 	before=$(refused_seen)
@@ -544,7 +562,7 @@ while :; do
 	# A series that did not exist yet only starts here: one more attempt.
 	[ "$before" = none ] && [ $rounds -lt 2 ] || break
 done
-echo "Prometheus counted it: $before -> $(refused_seen) identity_not_allowed refusals"
+echo "Prometheus counted it: $before -> $(refused_seen) unknown_ca refusals"
 within 30 "CotaiIdentityRefused firing" fired >"$W/fired.out" ||
     { cat "$W/alerts.json"; echo; exit 1; }
 cat "$W/fired.out"
@@ -560,7 +578,7 @@ frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
 	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
 }
 rogue --tls /certs/ca.crt --send "$(frame ROGUE-AUDIT-RECORD)" collector 6514 >/dev/null || true
-rogue "${RG[@]}" --send "$(frame INTRUDER-AUDIT-RECORD)" collector 6514 >/dev/null || true
+rogue "${IR[@]}" --send "$(frame INTRUDER-AUDIT-RECORD)" collector 6514 >/dev/null || true
 probe "${BK[@]}" --send "$(frame CONTROL-AUDIT-RECORD)" collector 6514 >/dev/null || true
 collected() {
 	pm exec "$(cid collector)" cat /var/lib/cotai-collector/audit.jsonl \
@@ -569,7 +587,7 @@ collected() {
 import json, sys
 backend = "spiffe://compose.test/backend"
 intruder = "spiffe://compose.test/intruder"
-close = refused = 0
+close = refused = rogue = 0
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line.startswith("{"):
@@ -580,10 +598,13 @@ for line in open(sys.argv[1]):
     if (r.get("event") == "refused" and r.get("spiffe") == intruder
             and r.get("reason") == "identity_not_allowed"):
         refused += 1
+    if (r.get("event") == "refused" and r.get("route") == "redis-in"
+            and r.get("reason") == "unknown_ca"):
+        rogue += 1
 print("collector: %d close records of the backend (%s), %d refusals of the "
-      "intruder" % (close, backend, refused))
+      "intruder, %d of the rogue (unknown_ca)" % (close, backend, refused, rogue))
 control = any("CONTROL-AUDIT-RECORD" in l for l in open(sys.argv[1]))
-sys.exit(0 if close > 0 and refused > 0 and control else 1)
+sys.exit(0 if close > 0 and refused > 0 and rogue > 0 and control else 1)
 PY2
 }
 within 30 "the backend's and the rogue's audit records at the collector" \
