@@ -26,6 +26,7 @@
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -80,6 +81,7 @@ struct audit_syslog {
 
 	/* Main thread only. */
 	struct event_base *base;
+	struct evdns_base *dns; /* the collector's name, never blocking */
 	struct event *ev_wake, *ev_tick;
 	struct bufferevent *bev;
 	bool connected;
@@ -367,9 +369,11 @@ sl_connect(struct audit_syslog *s)
 	bufferevent_setcb(s->bev, sl_on_read, sl_on_write, sl_on_event, s);
 	bufferevent_set_timeouts(s->bev, NULL, &tv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	/* A NULL evdns_base: a host name is looked up with getaddrinfo. */
+	/* With s->dns the name is looked up by evdns on this loop, so a
+	 * collector whose name does not resolve (yet) never stalls the admin
+	 * endpoint or the signals this thread serves. */
 	if (bufferevent_socket_connect_hostname(
-		s->bev, NULL, AF_UNSPEC, s->host, atoi(s->port)) != 0)
+		s->bev, s->dns, AF_UNSPEC, s->host, atoi(s->port)) != 0)
 		sl_disconnect(s, "connect failed");
 }
 
@@ -517,6 +521,12 @@ audit_syslog_start(struct audit_syslog *s, struct event_base *base)
 	struct timeval tick = {0, SL_TICK_MS * 1000};
 
 	s->base = base;
+	/* resolv.conf and hosts are read here, before the sandbox. */
+	if ((s->dns = evdns_base_new(base,
+		 EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		     EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		log_warn("audit: no asynchronous resolver (resolv.conf?): the "
+			 "collector's name is looked up with getaddrinfo");
 	s->ev_wake =
 	    event_new(base, s->efd, EV_READ | EV_PERSIST, sl_on_wake, s);
 	s->ev_tick = event_new(base, -1, EV_PERSIST, sl_on_tick, s);
@@ -639,6 +649,8 @@ audit_syslog_free(struct audit_syslog *s)
 		sl_save(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
+	if (s->dns != NULL)
+		evdns_base_free(s->dns, 0);
 	if (s->ev_wake != NULL)
 		event_free(s->ev_wake);
 	if (s->ev_tick != NULL)
