@@ -21,7 +21,7 @@
 # cotai image has no shell and runs as 10001:10001. Progress goes to
 # stderr; stdout gets the references as shell assignments (COTAI_IMAGE,
 # COTAI_BACKEND_IMAGE, COTAI_BUILD_BASE, COTAI_TEST_BASE,
-# COTAI_PROMETHEUS_IMAGE, COTAI_COLLECTOR_IMAGE) to eval, the first four
+# COTAI_PROMETHEUS_IMAGE, COTAI_COLLECTOR_IMAGE) to eval, all of them
 # also recorded with their image IDs in $COTAI_CACHE/images-ENGINE-TAG.env,
 # where `make scan` reads the images the stack runs. The test base runs as nobody (65534) unless a
 # service names its user.
@@ -124,6 +124,9 @@ say "done in $(($(date +%s) - T0)) s"
 printf 'COTAI_IMAGE=%s\nCOTAI_BACKEND_IMAGE=%s\nCOTAI_BUILD_BASE=%s\nCOTAI_TEST_BASE=%s\n' \
     "localhost/cotai:$tag" "localhost/cotai-backend:$tag" "$build_base" \
     "$test_base" >"$W/images.env"
+printf 'COTAI_PROMETHEUS_IMAGE=%s\nCOTAI_COLLECTOR_IMAGE=%s\n' \
+    "localhost/cotai-prometheus:$tag" "localhost/cotai-collector:$tag" \
+    >>"$W/images.env"
 # The record: the same lines, and "# REFERENCE ID" of each, so make scan
 # can tell when a tag names another image since (another run retagged it).
 record=${COTAI_CACHE:-/var/cache/cotai}/images-$engine-$tag.env
@@ -133,7 +136,3 @@ while IFS='=' read -r _ ref; do
 done <"$W/images.env" >>"$record.tmp"
 mv "$record.tmp" "$record"
 cat "$W/images.env"
-# Not in the record yet: make scan has not been run on these two (their
-# findings would decide CI's scan step), see deploy/README.md.
-printf 'COTAI_PROMETHEUS_IMAGE=%s\nCOTAI_COLLECTOR_IMAGE=%s\n' \
-    "localhost/cotai-prometheus:$tag" "localhost/cotai-collector:$tag"
