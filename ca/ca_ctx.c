@@ -291,14 +291,17 @@ ca_ctx_write_issued(struct ca_ctx *c, const struct ca_ctx_req *req, X509 *leaf,
 	    req->out_dir, "ca.crt", c->root, NULL, NULL, 0644));
 }
 
-int
-ca_ctx_issue(
-    struct ca_ctx *c, const struct ca_ctx_req *req, struct ca_index_entry *e)
+/*
+ * Sign a leaf for REQ over KEY (a key pair, or a CSR's public key) and fill
+ * E as its index entry (KEY_TYPE's name); the serial must be new. The
+ * caller writes the files and adds E. NULL (said) on failure.
+ */
+static X509 *
+ca_ctx_sign(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *key,
+    const char *key_type, struct ca_index_entry *e)
 {
 	struct ca_cert_leaf_req lr;
-	EVP_PKEY *key = NULL;
-	X509 *leaf = NULL;
-	int rc = -1;
+	X509 *leaf;
 
 	memset(e, 0, sizeof(*e));
 	/* Also for renew of a name issued before names were reserved. */
@@ -306,7 +309,7 @@ ca_ctx_issue(
 		ca_util_err("name \"%s\" is reserved: %s/%s is the output "
 			    "directory's own file",
 		    req->name, req->out_dir, ca_name_reserved(req->name));
-		return (-1);
+		return (NULL);
 	}
 	memset(&lr, 0, sizeof(lr));
 	lr.name = req->name;
@@ -317,23 +320,40 @@ ca_ctx_issue(
 	lr.nips = req->nips;
 	lr.now = c->now;
 	lr.ttl = req->ttl;
-	if ((lr.key = key = ca_key_generate(req->key_type)) == NULL ||
-	    (leaf = ca_cert_leaf(&lr, c->inter, c->inter_key)) == NULL)
-		goto out;
+	lr.key = key;
+	if ((leaf = ca_cert_leaf(&lr, c->inter, c->inter_key)) == NULL)
+		return (NULL);
 	e->status = CA_INDEX_VALID;
 	e->revoked_at = -1;
 	e->reason = -1;
-	snprintf(e->key_type, sizeof(e->key_type), "%s",
-	    ca_key_type_name(req->key_type));
+	snprintf(e->key_type, sizeof(e->key_type), "%s", key_type);
 	snprintf(e->name, sizeof(e->name), "%s", req->name);
 	snprintf(e->out_dir, sizeof(e->out_dir), "%s", req->out_dir);
 	if (ca_cert_serial_hex(leaf, e->serial, sizeof(e->serial)) != 0 ||
 	    ca_cert_times(leaf, &e->not_before, &e->not_after) != 0)
-		goto out;
+		goto fail;
 	if (ca_index_find_serial(c->idx, e->serial) != NULL) {
 		ca_util_err("serial %s already used; try again", e->serial);
-		goto out;
+		goto fail;
 	}
+	return (leaf);
+fail:
+	X509_free(leaf);
+	return (NULL);
+}
+
+int
+ca_ctx_issue(
+    struct ca_ctx *c, const struct ca_ctx_req *req, struct ca_index_entry *e)
+{
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+	int rc = -1;
+
+	if ((key = ca_key_generate(req->key_type)) == NULL ||
+	    (leaf = ca_ctx_sign(
+		 c, req, key, ca_key_type_name(req->key_type), e)) == NULL)
+		goto out;
 	if (ca_ctx_write_issued(c, req, leaf, key, e->serial) != 0 ||
 	    ca_index_add(c->idx, e) != 0)
 		goto out;
@@ -348,49 +368,21 @@ int
 ca_ctx_issue_pub(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *pub,
     const char *key_type, X509 **leafp, struct ca_index_entry *e)
 {
-	struct ca_cert_leaf_req lr;
 	char certs[PATH_MAX], file[CA_CERT_SERIAL_HEX + 8];
-	X509 *leaf = NULL;
-	int rc = -1;
+	X509 *leaf;
 
-	memset(e, 0, sizeof(*e));
-	memset(&lr, 0, sizeof(lr));
-	lr.name = req->name;
-	lr.trust_domain = c->td;
-	lr.dns = req->dns;
-	lr.ndns = req->ndns;
-	lr.ips = req->ips;
-	lr.nips = req->nips;
-	lr.now = c->now;
-	lr.ttl = req->ttl;
-	lr.key = pub;
-	if ((leaf = ca_cert_leaf(&lr, c->inter, c->inter_key)) == NULL)
-		goto out;
-	e->status = CA_INDEX_VALID;
-	e->revoked_at = -1;
-	e->reason = -1;
-	snprintf(e->key_type, sizeof(e->key_type), "%s", key_type);
-	snprintf(e->name, sizeof(e->name), "%s", req->name);
-	snprintf(e->out_dir, sizeof(e->out_dir), "%s", req->out_dir);
-	if (ca_cert_serial_hex(leaf, e->serial, sizeof(e->serial)) != 0 ||
-	    ca_cert_times(leaf, &e->not_before, &e->not_after) != 0)
-		goto out;
-	if (ca_index_find_serial(c->idx, e->serial) != NULL) {
-		ca_util_err("serial %s already used; try again", e->serial);
-		goto out;
-	}
+	if ((leaf = ca_ctx_sign(c, req, pub, key_type, e)) == NULL)
+		return (-1);
 	snprintf(file, sizeof(file), "%s.pem", e->serial);
 	if (ca_store_path(c->store, "certs", certs, sizeof(certs)) != 0 ||
 	    ca_store_mkdirs(certs) != 0 ||
 	    ca_ctx_write_pem(certs, file, leaf, NULL, NULL, 0600) != 0 ||
-	    ca_index_add(c->idx, e) != 0)
-		goto out;
+	    ca_index_add(c->idx, e) != 0) {
+		X509_free(leaf);
+		return (-1);
+	}
 	*leafp = leaf;
-	leaf = NULL;
-	rc = 0;
-out:
-	X509_free(leaf);
-	return (rc);
+	return (0);
 }
 
 int
