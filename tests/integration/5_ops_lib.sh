@@ -71,14 +71,6 @@ ops_start() {
 	[ -n "$PORT" ] && [ -n "$ADMIN" ] || fail "no ports for $name"
 }
 
-http_get() {
-	local host=${1%:*} port=${1##*:} fd
-	exec {fd}<>"/dev/tcp/$host/$port" || return 1
-	printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&$fd
-	cat <&$fd
-	exec {fd}>&-
-}
-
 metric() {
 	local admin
 	admin=$(awk '$1 == "admin" { print $2 }' "$T/run/$1.ports")

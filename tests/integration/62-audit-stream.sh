@@ -66,13 +66,6 @@ wait_collected() {
 	wait_for "$1 connection records at the collector" "${2:-20}" have_ids "$1"
 }
 
-http_get() {
-	local host=${1%:*} port=${1##*:} fd
-	exec {fd}<>"/dev/tcp/$host/$port" || return 1
-	printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&$fd
-	cat <&$fd
-	exec {fd}>&-
-}
 # metric NAME SERIES: a value from proxy NAME's /metrics.
 metric() {
 	local admin

@@ -176,3 +176,12 @@ expect_status() {
 file_mode() {
 	stat -c %a "$1"
 }
+
+# http_get HOST:PORT PATH: the raw answer of a plain HTTP/1.0 GET.
+http_get() {
+	local host=${1%:*} port=${1##*:} fd
+	exec {fd}<>"/dev/tcp/$host/$port" || return 1
+	printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&$fd
+	cat <&$fd
+	exec {fd}>&-
+}
