@@ -64,14 +64,14 @@ struct config_local_tls {
 
 enum config_addr_kind { CONFIG_ADDR_INET, CONFIG_ADDR_UNIX };
 
-/* Key `sandbox`: Landlock after start-up (proxy/sandbox.h). */
+/* Key `sandbox`: Landlock after start-up (proxy/process/sandbox.h). */
 enum config_sandbox {
 	CONFIG_SANDBOX_AUTO,     /* when the kernel has it (default) */
 	CONFIG_SANDBOX_LANDLOCK, /* refuse to start without it */
 	CONFIG_SANDBOX_OFF
 };
 
-/* Key `mux`: HTTP/2 CONNECT tunnels between sidecars (proxy/mux.h). */
+/* Key `mux`: HTTP/2 CONNECT tunnels between sidecars (proxy/relay/mux.h). */
 enum config_mux {
 	CONFIG_MUX_AUTO, /* offer/accept ALPN h2, else one TLS per connection */
 	CONFIG_MUX_ON,   /* refuse a peer that does not negotiate h2 */
@@ -90,8 +90,8 @@ struct config_addr {
 /* Certificate material (file paths). crl may be NULL. */
 /*
  * Key `identity.renew` (global identity only): the sidecar enrolls with and
- * renews from a `cotai-ca serve` (EST) server; proxy/renew.h. When set, the
- * global identity's ca, cert, key and crl are the state directory's
+ * renews from a `cotai-ca serve` (EST) server; proxy/control/renew.h. When set,
+ * the global identity's ca, cert, key and crl are the state directory's
  * bundle.pem, cert.pem, key.pem and crl.pem (they may not be set too).
  */
 struct config_renew {
@@ -132,7 +132,7 @@ struct config_retry {
 };
 
 /*
- * Key `audit`: where the audit records go (proxy/audit.h). Any number of
+ * Key `audit`: where the audit records go (proxy/audit/audit.h). Any number of
  * sinks at once; with no `audit` key, stderr only.
  */
 struct config_audit {

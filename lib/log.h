@@ -72,7 +72,7 @@ void log_ssl_errors(struct log_rec *r, const char *key);
 void log_end(struct log_rec *r);
 
 /*
- * Start a record that no level filters (the audit stream, proxy/audit.h):
+ * Start a record that no level filters (the audit stream, proxy/audit/audit.h):
  * LEVEL is the name written as level=, JSON the format of this record.
  */
 void log_begin_as(

@@ -31,22 +31,22 @@ FUZZ_TARGETS ?= $(FUZZ_ALL)
 
 # What each target links besides its harness.
 FUZZ_SRC_config := $(CONFIG_SRC) lib/spiffe.c lib/identity.c lib/duration.c lib/log.c
-FUZZ_SRC_pgwire := proxy/pgwire.c
-FUZZ_SRC_policy := proxy/policy.c lib/identity.c lib/spiffe.c
-FUZZ_SRC_identity := lib/identity.c proxy/policy.c lib/spiffe.c
-FUZZ_SRC_httpreq := proxy/httpreq.c
+FUZZ_SRC_pgwire := proxy/proto/pgwire.c
+FUZZ_SRC_policy := lib/policy.c lib/identity.c lib/spiffe.c
+FUZZ_SRC_identity := lib/identity.c lib/policy.c lib/spiffe.c
+FUZZ_SRC_httpreq := proxy/control/httpreq.c
 FUZZ_SRC_ca_name := ca/ca_name.c lib/duration.c lib/spiffe.c
-FUZZ_SRC_spool := proxy/spool.c lib/log.c
+FUZZ_SRC_spool := proxy/audit/spool.c lib/log.c
 FUZZ_SRC_est := ca/ca_csr.c ca/ca_token.c ca/ca_key.c ca/ca_name.c \
 	ca/ca_store.c ca/ca_util.c lib/spiffe.c
 FUZZ_SRC_spiffe := lib/spiffe.c ca/ca_name.c
 # The tunnel code and what it needs, without the conn layer (the harness
 # stands in for conn_mux_accept and conn_now).
-FUZZ_SRC_mux := proxy/mux.c proxy/mux_pool.c proxy/mux_stream.c proxy/leg.c \
-	proxy/audit.c proxy/audit_syslog.c proxy/reason.c proxy/recheck.c \
-	proxy/route.c proxy/tls.c proxy/tls_ctx.c proxy/upstream.c \
-	proxy/resolver.c proxy/policy.c proxy/spool.c proxy/pgconn.c \
-	proxy/pgconn_term.c proxy/rolemap.c proxy/pgwire.c $(CONFIG_SRC) \
+FUZZ_SRC_mux := proxy/relay/mux.c proxy/relay/mux_pool.c proxy/relay/mux_stream.c proxy/transport/leg.c \
+	proxy/audit/audit.c proxy/audit/audit_syslog.c proxy/audit/reason.c proxy/relay/recheck.c \
+	proxy/relay/route.c proxy/transport/tls.c proxy/transport/tls_ctx.c proxy/relay/upstream.c \
+	proxy/relay/resolver.c lib/policy.c proxy/audit/spool.c proxy/proto/pgconn.c \
+	proxy/proto/pgconn_term.c proxy/proto/rolemap.c proxy/proto/pgwire.c $(CONFIG_SRC) \
 	$(LIB_SRC)
 
 # Per-target libFuzzer options (the largest input worth trying).

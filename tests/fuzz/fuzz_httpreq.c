@@ -1,6 +1,6 @@
 /*
- * fuzz_httpreq: the admin endpoint's request-head parser (proxy/httpreq.c)
- * on arbitrary bytes.
+ * fuzz_httpreq: the admin endpoint's request-head parser
+ * (proxy/control/httpreq.c) on arbitrary bytes.
  *
  * The input is what a client sent. It is parsed whole and on prefixes (one
  * at a point taken from the data, and every prefix of a complete head), each

@@ -1,8 +1,8 @@
 /*
- * fuzz_mux: the frames a terminate sidecar reads on a tunnel (proxy/mux.c),
- * from an authenticated peer that sends anything at all: the bytes are
- * written into one end of a socketpair whose other end is a real tunnel
- * made by mux_tunnel_adopt() on a terminate route, so the nghttp2 server
+ * fuzz_mux: the frames a terminate sidecar reads on a tunnel
+ * (proxy/relay/mux.c), from an authenticated peer that sends anything at all:
+ * the bytes are written into one end of a socketpair whose other end is a real
+ * tunnel made by mux_tunnel_adopt() on a terminate route, so the nghttp2 server
  * session is the one cotai configures (its SETTINGS, windows, header-list
  * bound, no automatic WINDOW_UPDATE) with cotai's callbacks: the CONNECT
  * check, the :authority copy, the pending list, DATA into stream buffers,

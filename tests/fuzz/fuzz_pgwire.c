@@ -1,5 +1,5 @@
 /*
- * fuzz_pgwire: proxy/pgwire.c on arbitrary client and server bytes.
+ * fuzz_pgwire: proxy/proto/pgwire.c on arbitrary client and server bytes.
  *
  * The input is what a client sent in its startup phase. It is parsed whole,
  * then as it would arrive in two reads split at a point taken from the

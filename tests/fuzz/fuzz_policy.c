@@ -1,5 +1,5 @@
 /*
- * fuzz_policy: glob matching and pattern checks (proxy/policy.c) and the
+ * fuzz_policy: glob matching and pattern checks (lib/policy.c) and the
  * SPIFFE ID syntax (spiffe_valid in lib/identity.c).
  *
  * The input is split at NUL bytes: a pattern, a subject, then more patterns

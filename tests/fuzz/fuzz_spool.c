@@ -1,5 +1,5 @@
 /*
- * fuzz_spool: the audit spool file (proxy/spool.c) as the proxy finds it
+ * fuzz_spool: the audit spool file (proxy/audit/spool.c) as the proxy finds it
  * at start-up: any bytes, e.g. a file cut by a crash or edited by hand.
  *
  * Checks (spool.h): spool_scan() stays inside the image, its head and end

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/debounce.c (bursts of file events become one
+ * Unit tests for proxy/process/debounce.c (bursts of file events become one
  * reload) and watch_name_matches() (which events count).
  */
 #include <check.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/httpreq.c, the admin endpoint's request parser.
+ * Unit tests for proxy/control/httpreq.c, the admin endpoint's request parser.
  */
 #include <check.h>
 #include <string.h>

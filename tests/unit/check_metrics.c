@@ -1,6 +1,6 @@
 /*
- * Unit tests for proxy/metrics.c: the exposition of a pool with one route
- * whose counters are set by hand (histogram buckets are cumulative, label
+ * Unit tests for proxy/control/metrics.c: the exposition of a pool with one
+ * route whose counters are set by hand (histogram buckets are cumulative, label
  * values come from the route name and fixed names only).
  */
 #include <check.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/pgconn.c and pgconn_term.c over socketpair()s: the
+ * Unit tests for proxy/proto/pgconn.c and pgconn_term.c over socketpair()s: the
  * answers to SSLRequest and GSSENCRequest, the startup packet handed to
  * the relay, the CVE-2021-23214 check on both sides, the one-byte reply
  * check (CVE-2021-23222) upstream, the roles refusal and 08P01 for

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/pgwire.c. Every packet is also fed one byte at a
+ * Unit tests for proxy/proto/pgwire.c. Every packet is also fed one byte at a
  * time, each prefix in a heap buffer of exactly its size, so that ASan
  * catches a read past the bytes received.
  */

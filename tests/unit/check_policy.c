@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/policy.c: pattern checks, the glob (including a
+ * Unit tests for lib/policy.c: pattern checks, the glob (including a
  * pathological input that would take exponential time with naive
  * backtracking) and matching identities taken from real certificates.
  */

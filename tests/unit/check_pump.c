@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/pump.c over plaintext socketpair() legs: bytes
+ * Unit tests for proxy/transport/pump.c over plaintext socketpair() legs: bytes
  * arrive intact, EOF becomes a write shutdown on the other side
  * (half-close), and a sink that does not read stops the source from being
  * read (backpressure) until it has drained to half.

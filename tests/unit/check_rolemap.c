@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/rolemap.c: which identities may log in as which
+ * Unit tests for proxy/proto/rolemap.c: which identities may log in as which
  * database users and databases, from a route's roles map.
  */
 #include <check.h>

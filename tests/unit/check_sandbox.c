@@ -1,6 +1,6 @@
 /*
- * Unit tests for proxy/sandbox.c: the rights each Landlock ABI handles and
- * how a rule's rights are masked (pure), and, in a forked child, that the
+ * Unit tests for proxy/process/sandbox.c: the rights each Landlock ABI handles
+ * and how a rule's rights are masked (pure), and, in a forked child, that the
  * sandbox really bites on this kernel: files outside the rules, writes,
  * execution, unix sockets, TCP connect and bind ports, signals, and the
  * reload checks that explain the refusals. The child is forked here, not

@@ -1,5 +1,5 @@
 /*
- * Unit tests for proxy/spool.c: the audit collector's overflow file keeps
+ * Unit tests for proxy/audit/spool.c: the audit collector's overflow file keeps
  * records in order across reads, acks, a rewind and a restart, refuses
  * appends past its bound, cuts a damaged tail and refuses a file that is
  * not a spool.

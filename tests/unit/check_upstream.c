@@ -1,7 +1,7 @@
 /*
- * Unit tests for proxy/upstream.c and proxy/resolver.c: which targets are
- * looked up again, when a reload may keep an upstream, connecting by
- * index, and the resolver thread racing registrations and the last
+ * Unit tests for proxy/relay/upstream.c and proxy/relay/resolver.c: which
+ * targets are looked up again, when a reload may keep an upstream, connecting
+ * by index, and the resolver thread racing registrations and the last
  * references (run under ASan by make asan). Only "localhost" is looked
  * up, which /etc/hosts answers: no query leaves the machine.
  */

@@ -1,6 +1,6 @@
 /*
- * spool: the audit collector's overflow file (proxy/audit_syslog.c). While
- * the collector is away the records that do not fit in memory are appended
+ * spool: the audit collector's overflow file (proxy/audit/audit_syslog.c).
+ *While the collector is away the records that do not fit in memory are appended
  * here, and read back in order once it answers; a record leaves the file
  * only when the collector has taken it (spool_ack), so a restart of the
  * proxy sends again what was not delivered.
