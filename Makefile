@@ -119,7 +119,7 @@ $(BUILD)/obj/tests/unit/runner.o: $(BUILD)/unit_suites.h
 #   ca/                cotai-ca (lib/ only)
 #   proxy/audit/       close reasons, audit records and their shipping
 #   proxy/transport/   a leg (TCP or TLS socket), a pump, TLS contexts
-#   proxy/proto/       PostgreSQL's negotiation (pgwire, roles)
+#   proxy/proto/       the protocol table; PostgreSQL's negotiation
 #   proxy/relay/       connections (conn*), mux tunnels, routes, upstreams
 #   proxy/process/     workers, listeners, reload, file watch, sandbox
 #   proxy/control/     admin endpoint, metrics, probe, renewal
@@ -131,7 +131,6 @@ layer_pos = $(words $(call upto,$(1),$(PROXY_DIRS)))
 upto = $(if $(2),$(if $(filter $(1),$(firstword $(2))),$(1),$(firstword \
 	$(2)) $(call upto,$(1),$(wordlist 2,$(words $(2)),$(2)))))
 # Reaches upward still to be removed (issue 12), by folder.
-LAYER_EXCEPT_proxy/transport := -Iproxy/relay -Iproxy/proto -Iproxy/process
 LAYER_EXCEPT_proxy/relay := -Iproxy/process
 LAYER_CPPFLAGS = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 \
 	-DOPENSSL_NO_DEPRECATED -I$(BUILD)

@@ -27,11 +27,9 @@
 #include "pgconn.h"
 #include "pgconn_priv.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <openssl/err.h>
 
@@ -50,6 +48,7 @@ pgconn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx)
 		free(pg);
 		return (NULL);
 	}
+	pg->base.type = &proto_postgres;
 	pg->rc = rc;
 	pg->local_ctx = rc->mode == CONFIG_MODE_ORIGINATE ? local_ctx : NULL;
 	pg->phase =
@@ -78,6 +77,12 @@ pgconn_free(struct pgconn *pg)
 	identity_clear(&pg->self);
 	free(pg->in);
 	free(pg);
+}
+
+struct proto_conn *
+pgconn_proto(struct pgconn *pg)
+{
+	return (pg != NULL ? &pg->base : NULL);
 }
 
 /* Record why the connection ends; returns PGCONN_CLOSE. */
@@ -131,6 +136,51 @@ pgconn_flush(struct pgconn *pg, struct leg *cl)
 	return (1);
 }
 
+bool
+pgconn_flushing(struct pgconn *pg, struct leg *cl, enum pgconn_next *next)
+{
+	int f = pgconn_flush(pg, cl);
+
+	if (f > 0)
+		return (false);
+	*next = f == 0 ? PGCONN_WAIT : pgconn_leg_fail(pg, cl, LEG_ERR, false);
+	return (true);
+}
+
+bool
+pgconn_stop(struct pgconn *pg, struct leg *l, enum leg_res res, bool up,
+    enum pgconn_next *next)
+{
+	switch (res) {
+	case LEG_OK:
+		return (false);
+	case LEG_AGAIN:
+		leg_watch(l, l->rd_block | l->wr_block);
+		*next = PGCONN_WAIT;
+		return (true);
+	default:
+		*next = pgconn_leg_fail(pg, l, res, up);
+		return (true);
+	}
+}
+
+enum pgconn_next
+pgconn_ready(struct pgconn *pg, struct leg *l, enum pgconn_next next)
+{
+	leg_watch(l, 0);
+	pg->phase = PG_P_READY;
+	return (next);
+}
+
+bool
+pgconn_more(struct leg *l)
+{
+	uint8_t b;
+	size_t n;
+
+	return (leg_peek(l, &b, 1, &n) == LEG_OK);
+}
+
 /* Queue the one-byte answer C. */
 void
 pgconn_answer(struct pgconn *pg, char c)
@@ -142,9 +192,7 @@ pgconn_answer(struct pgconn *pg, char c)
 enum pgconn_next
 pgconn_answer_s(struct pgconn *pg, struct leg *cl)
 {
-	uint8_t b;
-
-	if (pg->inlen > 0 || recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+	if (pg->inlen > 0 || pgconn_more(cl))
 		return (pgconn_fail(pg, REASON_PROTOCOL, false,
 		    "bytes after SSLRequest before TLS (CVE-2021-23214)"));
 	pgconn_answer(pg, 'S');
@@ -200,9 +248,7 @@ pg_startup_done(struct pgconn *pg, struct leg *cl,
 		return (pgconn_refuse(
 		    pg, cl, "28000", REASON_ROLE_NOT_ALLOWED, msg));
 	}
-	leg_watch(cl, 0);
-	pg->phase = PG_P_READY;
-	return (PGCONN_CONNECT);
+	return (pgconn_ready(pg, cl, PGCONN_CONNECT));
 }
 
 static enum pgconn_next
@@ -217,8 +263,6 @@ static enum pgconn_next
 pg_local_handshake(
     struct pgconn *pg, struct leg *cl, const struct identity *peer)
 {
-	const unsigned char *alpn = NULL;
-	unsigned int alen = 0;
 	char detail[sizeof(pg->detail) - 16], msg[sizeof(pg->detail)];
 	enum reason why;
 
@@ -234,8 +278,7 @@ pg_local_handshake(
 		return (pgconn_fail(pg, why, false, msg));
 	}
 	ERR_clear_error();
-	SSL_get0_alpn_selected(cl->ssl, &alpn, &alen);
-	if (pg->direct && alen == 0)
+	if (pg->direct && !tls_alpn_is(cl->ssl, "postgresql"))
 		return (pgconn_fail(pg, REASON_PROTOCOL, false,
 		    "local TLS: direct without ALPN postgresql"));
 	pg->local_version = SSL_get_version(cl->ssl);
@@ -247,17 +290,10 @@ pg_local_handshake(
 static enum pgconn_next
 pg_local_start(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 {
-	SSL *ssl;
-
 	pg->go_local = false;
-	if ((ssl = SSL_new(pg->local_ctx)) == NULL ||
-	    SSL_set_fd(ssl, cl->fd) != 1) {
-		SSL_free(ssl);
-		ERR_clear_error();
+	/* The leg frees it. */
+	if ((cl->ssl = tls_server_ssl_new(pg->local_ctx, cl->fd)) == NULL)
 		return (pgconn_fail(pg, REASON_INTERNAL, false, "SSL_new"));
-	}
-	SSL_set_accept_state(ssl);
-	cl->ssl = ssl; /* the leg frees it */
 	pg->phase = PG_P_LOCALTLS;
 	return (pg_local_handshake(pg, cl, peer));
 }
@@ -272,23 +308,13 @@ pg_local_direct(struct pgconn *pg, struct leg *cl, const struct identity *peer,
     enum pgconn_next *next)
 {
 	uint8_t b;
-	ssize_t r;
+	size_t n;
 
 	if (pg->local_ctx == NULL || cl->ssl != NULL || cl->bytes_in != 0 ||
 	    pg->ssl_seen || pg->gss_seen)
 		return (false);
-	r = recv(cl->fd, &b, 1, MSG_PEEK);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-		cl->rd_block = EV_READ;
-		leg_watch(cl, EV_READ);
-		*next = PGCONN_WAIT;
+	if (pgconn_stop(pg, cl, leg_peek(cl, &b, 1, &n), false, next))
 		return (true);
-	}
-	if (r <= 0) {
-		*next =
-		    pgconn_leg_fail(pg, cl, r == 0 ? LEG_EOF : LEG_ERR, false);
-		return (true);
-	}
 	if (b != PG_TLS_RECORD)
 		return (false);
 	pg->direct = pg->ssl_seen = true; /* an SSLRequest inside: repeated */
@@ -334,13 +360,10 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 	enum leg_res res;
 	const char *why = NULL;
 	size_t used = 0, n;
-	int f;
 
 	for (;;) {
-		if ((f = pgconn_flush(pg, cl)) <= 0)
-			return (f == 0
-				? PGCONN_WAIT
-				: pgconn_leg_fail(pg, cl, LEG_ERR, false));
+		if (pgconn_flushing(pg, cl, &next))
+			return (next);
 		if (pg->go_local)
 			return (pg_local_start(pg, cl, peer));
 		kind = pgwire_parse(pg->in, pg->inlen, &used, &st, &why);
@@ -356,9 +379,7 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 			continue;
 		case PGWIRE_CANCEL:
 			pg->cancel = true;
-			leg_watch(cl, 0);
-			pg->phase = PG_P_READY;
-			return (PGCONN_CONNECT);
+			return (pgconn_ready(pg, cl, PGCONN_CONNECT));
 		case PGWIRE_STARTUP:
 			return (pg_startup_done(pg, cl, &st, peer));
 		default:
@@ -368,12 +389,8 @@ pg_startup(struct pgconn *pg, struct leg *cl, const struct identity *peer)
 			return (next);
 		res =
 		    leg_read(cl, pg->in + pg->inlen, PGCONN_IN - pg->inlen, &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(cl, cl->rd_block);
-			return (PGCONN_WAIT);
-		}
-		if (res != LEG_OK)
-			return (pgconn_leg_fail(pg, cl, res, false));
+		if (pgconn_stop(pg, cl, res, false, &next))
+			return (next);
 		pg->inlen += n;
 	}
 }
@@ -383,6 +400,7 @@ static enum pgconn_next
 pg_upreq(struct pgconn *pg, struct leg *up)
 {
 	uint8_t req[PGWIRE_SSL_REQUEST_LEN], b[2];
+	enum pgconn_next next;
 	enum leg_res res;
 	const char *why = NULL;
 	size_t n, len = 1;
@@ -391,29 +409,18 @@ pg_upreq(struct pgconn *pg, struct leg *up)
 	while (pg->upoff < sizeof(req)) {
 		res =
 		    leg_write(up, req + pg->upoff, sizeof(req) - pg->upoff, &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(up, up->wr_block);
-			return (PGCONN_WAIT);
-		}
-		if (res != LEG_OK)
-			return (pgconn_leg_fail(pg, up, res, true));
+		if (pgconn_stop(pg, up, res, true, &next))
+			return (next);
 		pg->upoff += n;
 	}
 	/* Exactly one byte: what follows an 'S' belongs to TLS. */
-	res = leg_read(up, b, 1, &n);
-	if (res == LEG_AGAIN) {
-		leg_watch(up, up->rd_block);
-		return (PGCONN_WAIT);
-	}
-	if (res != LEG_OK)
-		return (pgconn_leg_fail(pg, up, res, true));
-	if (recv(up->fd, b + 1, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+	if (pgconn_stop(pg, up, leg_read(up, b, 1, &n), true, &next))
+		return (next);
+	if (leg_peek(up, b + 1, 1, &n) == LEG_OK)
 		len = 2;
 	if (pgwire_ssl_reply(b, len, &why) != PGWIRE_SSL_ACCEPT)
 		return (pgconn_fail(pg, REASON_UPSTREAM_NO_TLS, true, why));
-	leg_watch(up, 0);
-	pg->phase = PG_P_READY;
-	return (PGCONN_TLS);
+	return (pgconn_ready(pg, up, PGCONN_TLS));
 }
 
 enum pgconn_next
@@ -514,61 +521,4 @@ pgconn_cancel_info(const struct pgconn *pg, bool *client_tls, bool *refused)
 	    : pg->local_version != NULL;
 	*refused = pg->refused;
 	return (true);
-}
-
-/* Select "postgresql" when the client offers it (terminate, local TLS). */
-static int
-pg_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
-{
-	static const unsigned char name[] = "postgresql";
-	unsigned int i = 0;
-
-	while (i < inlen) {
-		unsigned int n = in[i];
-
-		if (i + 1 + n > inlen)
-			break;
-		if (n == sizeof(name) - 1 && memcmp(in + i + 1, name, n) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)n;
-			return (SSL_TLSEXT_ERR_OK);
-		}
-		i += 1 + n;
-	}
-	return (SSL_TLSEXT_ERR_NOACK);
-}
-
-int
-pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc)
-{
-	static const unsigned char alpn[] = "\012postgresql";
-
-	/*
-	 * Database servers close TLS without close_notify (redis-server
-	 * does after every client EOF); their protocols frame their own
-	 * messages, so a missing close_notify is an EOF, not an attack.
-	 */
-	if (rc->protocol != CONFIG_PROTO_TCP &&
-	    rc->mode == CONFIG_MODE_ORIGINATE)
-		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (rc->protocol != CONFIG_PROTO_POSTGRES)
-		return (0);
-	if (rc->mode == CONFIG_MODE_TERMINATE) {
-		SSL_CTX_set_alpn_select_cb(ctx, pg_alpn_select, NULL);
-		return (0);
-	}
-	if (rc->pg_upstream == CONFIG_PG_UP_POSTGRES &&
-	    rc->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT &&
-	    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
-		log_ssl("route %s: ALPN", rc->name);
-		return (-1);
-	}
-	return (0);
-}
-
-void
-pgconn_local_ctx_setup(SSL_CTX *ctx)
-{
-	SSL_CTX_set_alpn_select_cb(ctx, pg_alpn_select, NULL);
 }

@@ -40,16 +40,21 @@
 #include "identity.h"
 #include "leg.h"
 #include "log.h"
+#include "proto.h"
 #include "pump.h"
 #include "reason.h"
 
 struct pgconn;
 
+/*
+ * pgconn is the postgres entry of the protocol table (proto.h): its
+ * verdicts are the table's (PGCONN_CLOSE: pgconn_result() says why).
+ */
 enum pgconn_next {
-	PGCONN_WAIT,    /* the legs are watched for what is awaited */
-	PGCONN_CONNECT, /* a startup packet or cancel is in: connect */
-	PGCONN_TLS,     /* start TLS: on cl (terminate) or up (originate) */
-	PGCONN_CLOSE    /* close; pgconn_result() says why */
+	PGCONN_WAIT = PROTO_WAIT,
+	PGCONN_CONNECT = PROTO_CONNECT, /* a startup packet or cancel is in */
+	PGCONN_TLS = PROTO_TLS,
+	PGCONN_CLOSE = PROTO_CLOSE
 };
 
 /*
@@ -73,6 +78,9 @@ void pgconn_rebind(
 
 /* Free PG; NULL-safe. */
 void pgconn_free(struct pgconn *pg);
+
+/* PG as the protocol table's connection (its first member; NULL-safe). */
+struct proto_conn *pgconn_proto(struct pgconn *pg);
 
 /*
  * Do what can be done after an event on CL or UP (already passed to
@@ -114,17 +122,5 @@ void pgconn_audit(const struct pgconn *pg, struct audit_rec *rec);
  */
 bool
 pgconn_cancel_info(const struct pgconn *pg, bool *client_tls, bool *refused);
-
-/*
- * Route context set-up for database protocols: ALPN "postgresql" offered
- * (originate with sslnegotiation: direct) or selected when a client offers
- * it (terminate); on originate routes with a database protocol (postgres,
- * redis, mongo), a TLS EOF without close_notify counts as an EOF. 0, or
- * -1 after logging.
- */
-int pgconn_ctx_setup(SSL_CTX *ctx, const struct config_route *rc);
-
-/* The local_tls context: select ALPN "postgresql" when offered. */
-void pgconn_local_ctx_setup(SSL_CTX *ctx);
 
 #endif

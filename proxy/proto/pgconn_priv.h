@@ -30,6 +30,7 @@ enum pgconn_phase {
 };
 
 struct pgconn {
+	struct proto_conn base; /* first: proto.c converts back */
 	const struct config_route *rc;
 	SSL_CTX *local_ctx; /* originate: local_tls's context, or NULL */
 	enum pgconn_phase phase;
@@ -63,6 +64,29 @@ enum pgconn_next pgconn_leg_fail(
 
 /* Write out[] to CL: 1 all written, 0 blocked (watched), -1 error. */
 int pgconn_flush(struct pgconn *pg, struct leg *cl);
+
+/*
+ * Each round of a phase that reads CL starts here: the replies queued
+ * for CL go first. False when they are out; true when the phase must
+ * return *NEXT (blocked: PGCONN_WAIT, or the failure).
+ */
+bool pgconn_flushing(struct pgconn *pg, struct leg *cl, enum pgconn_next *next);
+
+/*
+ * After leg operation RES on L (UP: L is the upstream leg): false on
+ * LEG_OK, to go on; true with *NEXT otherwise: PGCONN_WAIT with L watched
+ * for what it awaits on LEG_AGAIN, or the failure (pgconn_leg_fail).
+ */
+bool pgconn_stop(struct pgconn *pg, struct leg *l, enum leg_res res, bool up,
+    enum pgconn_next *next);
+
+/* The negotiation is done with L for now: stop watching it, wait in
+ * PG_P_READY for what NEXT starts; returns NEXT. */
+enum pgconn_next
+pgconn_ready(struct pgconn *pg, struct leg *l, enum pgconn_next next);
+
+/* Does L hold a byte not read yet (nothing may follow a request)? */
+bool pgconn_more(struct leg *l);
 
 /* Queue the one-byte answer C ('N' or 'S'). */
 void pgconn_answer(struct pgconn *pg, char c);

@@ -7,9 +7,6 @@
 #include "pgconn.h"
 #include "pgconn_priv.h"
 
-#include <errno.h>
-#include <sys/socket.h>
-
 #include "pgwire.h"
 
 /* Terminate: the 8-byte request read in DETECT is complete in pg->in. */
@@ -40,21 +37,17 @@ pg_detect_request(struct pgconn *pg, struct leg *cl, enum pgwire_kind kind)
 static enum pgconn_next
 pg_detect_cancel(struct pgconn *pg, struct leg *cl)
 {
-	uint8_t b;
-
 	pg->cancel = pg->plain_cancel = true;
 	pg->refused = true;
 	if (!pg->rc->pg_plaintext_cancel)
 		return (pgconn_fail(pg, REASON_PROTOCOL, false,
 		    "plaintext cancel request dropped (plaintext_cancel is "
 		    "off)"));
-	if (recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+	if (pgconn_more(cl))
 		return (pgconn_fail(pg, REASON_PROTOCOL, false,
 		    "bytes after a plaintext cancel request"));
 	pg->refused = false;
-	leg_watch(cl, 0);
-	pg->phase = PG_P_READY;
-	return (PGCONN_CONNECT);
+	return (pgconn_ready(pg, cl, PGCONN_CONNECT));
 }
 
 /* Terminate, before TLS: the bytes to read, a request's 8 or the length
@@ -77,43 +70,23 @@ pgconn_detect(struct pgconn *pg, struct leg *cl)
 	const char *why = NULL;
 	uint8_t b;
 	size_t n;
-	ssize_t r;
-	int f;
 
 	for (;;) {
-		if ((f = pgconn_flush(pg, cl)) <= 0)
-			return (f == 0
-				? PGCONN_WAIT
-				: pgconn_leg_fail(pg, cl, LEG_ERR, false));
-		if (pg->go_tls) {
-			leg_watch(cl, 0);
-			pg->phase = PG_P_READY;
-			return (PGCONN_TLS);
-		}
+		if (pgconn_flushing(pg, cl, &next))
+			return (next);
+		if (pg->go_tls)
+			return (pgconn_ready(pg, cl, PGCONN_TLS));
 		if (pg->inlen == 0) {
-			r = recv(cl->fd, &b, 1, MSG_PEEK);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-				cl->rd_block = EV_READ;
-				leg_watch(cl, EV_READ);
-				return (PGCONN_WAIT);
-			}
-			if (r <= 0)
-				return (pgconn_leg_fail(
-				    pg, cl, r == 0 ? LEG_EOF : LEG_ERR, false));
-			if (b == PG_TLS_RECORD) {
-				leg_watch(cl, 0);
-				pg->phase = PG_P_READY;
-				return (PGCONN_TLS);
-			}
+			res = leg_peek(cl, &b, 1, &n);
+			if (pgconn_stop(pg, cl, res, false, &next))
+				return (next);
+			if (b == PG_TLS_RECORD)
+				return (pgconn_ready(pg, cl, PGCONN_TLS));
 		}
 		res = leg_read(
 		    cl, pg->in + pg->inlen, pg_detect_want(pg) - pg->inlen, &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(cl, cl->rd_block);
-			return (PGCONN_WAIT);
-		}
-		if (res != LEG_OK)
-			return (pgconn_leg_fail(pg, cl, res, false));
+		if (pgconn_stop(pg, cl, res, false, &next))
+			return (next);
 		pg->inlen += n;
 		kind = pgwire_parse(pg->in, pg->inlen, NULL, NULL, &why);
 		if (kind == PGWIRE_ERROR)
@@ -143,31 +116,24 @@ enum pgconn_next
 pgconn_upcancel(struct pgconn *pg, struct leg *up)
 {
 	uint8_t sink[64];
+	enum pgconn_next next;
 	enum leg_res res;
 	size_t n;
 
 	while (pg->upoff < pg->inlen) {
 		res = leg_write(
 		    up, pg->in + pg->upoff, pg->inlen - pg->upoff, &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(up, up->wr_block);
-			return (PGCONN_WAIT);
-		}
-		if (res != LEG_OK)
-			return (pgconn_leg_fail(pg, up, res, true));
+		if (pgconn_stop(pg, up, res, true, &next))
+			return (next);
 		pg->upoff += n;
 	}
 	if (leg_shutdown(up) != LEG_OK)
 		return (pgconn_leg_fail(pg, up, LEG_ERR, true));
 	for (;;) {
 		res = leg_read(up, sink, sizeof(sink), &n);
-		if (res == LEG_AGAIN) {
-			leg_watch(up, EV_READ);
-			return (PGCONN_WAIT);
-		}
 		if (res == LEG_EOF)
 			return (pgconn_fail(pg, REASON_EOF, true, ""));
-		if (res != LEG_OK)
-			return (pgconn_leg_fail(pg, up, res, true));
+		if (pgconn_stop(pg, up, res, true, &next))
+			return (next);
 	}
 }

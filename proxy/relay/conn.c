@@ -186,7 +186,7 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	leg_clear(&c->cl, abort && c->cl.ssl == NULL);
 	leg_clear(&c->up, abort && c->up.ssl == NULL);
 	tls_peer_clear(&c->peer);
-	pgconn_free(c->pg);
+	proto_conn_free(c->proto);
 	pump_release(&c->dup);
 	pump_release(&c->ddown);
 	TAILQ_REMOVE(&w->conns, c, link);
@@ -265,9 +265,9 @@ conn_accept(struct worker *w, struct route *r, int fd,
 	if (sa->sa_family != AF_UNIX)
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (r->cfg->protocol == CONFIG_PROTO_POSTGRES) {
-		if ((c->pg = pgconn_new(r->cfg, r->ssl_ctx, r->local_ctx)) ==
-		    NULL) {
+	if (proto_negotiates(r->cfg)) {
+		if ((c->proto = proto_conn_new(
+			 r->cfg, r->ssl_ctx, r->local_ctx)) == NULL) {
 			conn_close(
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
@@ -361,7 +361,7 @@ on_connect_done(struct conn *c)
 		return;
 	}
 	leg_watch(&c->up, 0);
-	if (c->pg != NULL && pgconn_upstream_begin(c->pg)) {
+	if (proto_conn_upstream_begin(c->proto)) {
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
@@ -419,8 +419,8 @@ on_handshake_io(struct conn *c)
 		return;
 	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
 		conn_relay_start(c);
-	} else if (c->pg != NULL) {
-		pgconn_tls_done(c->pg);
+	} else if (c->proto != NULL) {
+		proto_conn_tls_done(c->proto);
 		conn_set_state(c, CONN_S_PG);
 		on_pg_io(c);
 	} else {
@@ -428,7 +428,7 @@ on_handshake_io(struct conn *c)
 	}
 }
 
-/* PostgreSQL negotiation: let pgconn work, then take the next step. */
+/* The protocol's negotiation: let it work, then take the next step. */
 static void
 on_pg_io(struct conn *c)
 {
@@ -438,19 +438,19 @@ on_pg_io(struct conn *c)
 
 	if (c->tl == NULL && c->up.fd < 0) /* nothing begun under c->r */
 		conn_follow_reload(c);
-	switch (pgconn_io(c->pg, &c->cl, &c->up,
+	switch (proto_conn_io(c->proto, &c->cl, &c->up,
 	    c->handshaken ? tls_peer_identity(&c->peer) : NULL)) {
-	case PGCONN_WAIT:
+	case PROTO_WAIT:
 		return;
-	case PGCONN_CONNECT:
+	case PROTO_CONNECT:
 		conn_connect_start(c);
 		return;
-	case PGCONN_TLS:
+	case PROTO_TLS:
 		on_handshake_start(c,
 		    c->r->cfg->mode == CONFIG_MODE_ORIGINATE ? &c->up : &c->cl);
 		return;
-	case PGCONN_CLOSE:
-		why = pgconn_result(c->pg, &detail, &up);
+	case PROTO_CLOSE:
+		why = proto_conn_result(c->proto, &detail, &up);
 		conn_close(c, why,
 		    why == REASON_EOF || why == REASON_RESET ||
 			    why == REASON_TLS_ERROR || why == REASON_TLS_VERSION
@@ -554,16 +554,16 @@ conn_relay_start(struct conn *c)
 
 	c->dup = (struct pump){.src = &c->cl, .dst = &c->up, .cap = cap};
 	c->ddown = (struct pump){.src = &c->up, .dst = &c->cl, .cap = cap};
-	if (c->pg != NULL) { /* pgconn_prefill() needs the buffer */
-		if (pgconn_pending(c->pg) > cap)
-			c->dup.cap = pgconn_pending(c->pg);
+	if (c->proto != NULL) { /* proto_conn_prefill() needs the buffer */
+		if (proto_conn_pending(c->proto) > cap)
+			c->dup.cap = proto_conn_pending(c->proto);
 		if (pump_reserve(&c->dup) != 0) {
 			conn_close(
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
 		}
 	}
-	pgconn_prefill(c->pg, &c->dup); /* the startup packet, if any */
+	proto_conn_prefill(c->proto, &c->dup); /* the startup packet, if any */
 	c->cl.rd_block = c->cl.wr_block = 0;
 	/*
 	 * The upstream leg was set up last: its peer has sent nothing yet,

@@ -86,7 +86,7 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	audit_str(&a, "reason", reason_name(why));
 	if (detail != NULL && detail[0] != '\0')
 		audit_str(&a, "detail", detail);
-	pgconn_audit(c->pg, &a);
+	proto_conn_audit(c->proto, &a);
 	audit_end(&a);
 }
 
@@ -96,7 +96,7 @@ conn_count_cancel(struct conn *c, enum reason why)
 	enum route_cancel res;
 	bool tls, refused;
 
-	if (!pgconn_cancel_info(c->pg, &tls, &refused))
+	if (!proto_conn_cancel_info(c->proto, &tls, &refused))
 		return;
 	res = refused           ? ROUTE_CANCEL_REFUSED
 	    : why == REASON_EOF ? ROUTE_CANCEL_RELAYED

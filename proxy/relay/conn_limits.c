@@ -270,7 +270,7 @@ conn_rebind(struct conn *c, struct route *cur)
 		c->peer.patterns = cur->cfg->allow;
 		c->peer.npatterns = cur->cfg->nallow;
 	}
-	pgconn_rebind(c->pg, cur->cfg, cur->local_ctx);
+	proto_conn_rebind(c->proto, cur->cfg, cur->local_ctx);
 	route_unref(old);
 	return (true);
 }

@@ -28,7 +28,7 @@ conn_mux_attach(struct conn *c)
 	struct mux_tunnel *t;
 
 	if (rc->mode != CONFIG_MODE_ORIGINATE || rc->mux == CONFIG_MUX_OFF ||
-	    c->pg != NULL || c->up.fd >= 0 || c->up.ms != NULL ||
+	    c->proto != NULL || c->up.fd >= 0 || c->up.ms != NULL ||
 	    (t = mux_tunnel_find(c->w, c->r)) == NULL)
 		return (false);
 	if (mux_stream_open(t, rc->target.text, &c->up,
@@ -51,7 +51,7 @@ conn_mux_handshaken(struct conn *c)
 	struct mux_tunnel *t;
 	struct tls_cache *cache = c->peer.cache;
 
-	if (rc->protocol != CONFIG_PROTO_TCP || c->pg != NULL)
+	if (rc->protocol != CONFIG_PROTO_TCP || c->proto != NULL)
 		return (false);
 	if (!mux_negotiated(l->ssl)) {
 		if (rc->mux != CONFIG_MUX_ON)

@@ -20,7 +20,7 @@
 
 #include "conn.h"
 #include "leg.h"
-#include "pgconn.h"
+#include "proto.h"
 #include "pump.h"
 #include "reason.h"
 #include "route.h"
@@ -34,7 +34,7 @@ enum conn_state {
 	CONN_S_CONNECT,   /* waiting for the upstream connect */
 	CONN_S_HANDSHAKE, /* TLS handshake on c->tl */
 	CONN_S_RELAY,     /* moving bytes */
-	CONN_S_PG,        /* PostgreSQL negotiation (pgconn.h) */
+	CONN_S_PG,        /* the protocol's negotiation (proto.h) */
 	CONN_S_TLS_WAIT,  /* originate: waiting for a session (conn_resume.c) */
 	CONN_S_CLOSED
 };
@@ -52,7 +52,7 @@ struct conn {
 	struct leg *tl;         /* the TLS leg: &cl (terminate) or &up */
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	struct tls_peer peer;
-	struct pgconn *pg; /* protocol postgres, else NULL */
+	struct proto_conn *proto; /* its negotiation (proto.h), or NULL */
 	/* Deadlines before RELAY (event_new'd; NULL in RELAY: conn_sweep) */
 	struct event *ev_timer;
 	struct conn *more_next;          /* in w->more while more_due */

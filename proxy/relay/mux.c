@@ -21,6 +21,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "proto.h"
 #include "recheck.h"
 #include "worker.h"
 
@@ -31,51 +32,10 @@ struct mux_stats mux_stats;
 
 static void mux_tunnel_cb(evutil_socket_t fd, short what, void *arg);
 
-static int
-mux_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
-{
-	for (unsigned int i = 0; i < inlen;) {
-		unsigned int n = in[i];
-
-		if (i + 1 + n > inlen)
-			break;
-		if (n == 2 && memcmp(in + i + 1, "h2", 2) == 0) {
-			*out = in + i + 1;
-			*outlen = 2;
-			return (SSL_TLSEXT_ERR_OK);
-		}
-		i += 1 + n;
-	}
-	return (SSL_TLSEXT_ERR_NOACK);
-}
-
-int
-mux_ctx_setup(SSL_CTX *ctx, const struct config_route *rc)
-{
-	static const unsigned char alpn[] = "\002h2";
-
-	if (rc->mux == CONFIG_MUX_OFF || rc->protocol != CONFIG_PROTO_TCP)
-		return (0);
-	if (rc->mode == CONFIG_MODE_TERMINATE) {
-		SSL_CTX_set_alpn_select_cb(ctx, mux_alpn_select, NULL);
-		return (0);
-	}
-	if (SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1) != 0) {
-		log_ssl("route %s: ALPN h2", rc->name);
-		return (-1);
-	}
-	return (0);
-}
-
 bool
 mux_negotiated(SSL *ssl)
 {
-	const unsigned char *p = NULL;
-	unsigned int n = 0;
-
-	SSL_get0_alpn_selected(ssl, &p, &n);
-	return (n == 2 && memcmp(p, "h2", 2) == 0);
+	return (tls_alpn_is(ssl, PROTO_ALPN_MUX));
 }
 
 void

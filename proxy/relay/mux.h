@@ -57,13 +57,8 @@ struct mux_stats {
 };
 extern struct mux_stats mux_stats;
 
-/*
- * ALPN for route RC's context: an originate route offers "h2", a
- * terminate route selects it when offered; nothing when mux is off. 0/-1.
- */
-int mux_ctx_setup(SSL_CTX *ctx, const struct config_route *rc);
-
-/* True when the handshake on SSL negotiated "h2". */
+/* True when the handshake on SSL negotiated "h2" (offered and selected
+ * on tcp routes without mux: off, proto.h's PROTO_ALPN_MUX). */
 bool mux_negotiated(SSL *ssl);
 
 /*
@@ -128,7 +123,8 @@ enum reason mux_stream_error(const struct leg *l, const char **detail);
 SSL *mux_stream_ssl(const struct leg *l);
 int32_t mux_stream_id(const struct leg *l);
 
-/* The leg operations of a stream leg (leg.c calls them). */
+/* The leg operations of a stream leg (leg.c calls them through the table
+ * mux_stream_bind() and mux_stream_open() give the leg). */
 enum leg_res mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n);
 enum leg_res
 mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n);

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "worker.h"
 
+static const struct leg_ops mux_stream_ops;
+
 struct mux_stream *
 mux_stream_new(struct mux_tunnel *t)
 {
@@ -89,14 +91,19 @@ mux_stream_bind(struct mux_stream *s, struct leg *l, struct event *ev,
 	struct event_base *base = s->t->w->base;
 
 	leg_init(l);
+	l->ops = &mux_stream_ops;
 	l->ms = s;
 	l->ev = ev;
 	(void)event_assign(ev, base, -1, EV_PERSIST, cb, arg);
 	s->leg = l;
 }
 
-enum leg_res
-mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
+/*
+ * What a read of stream leg L would find: LEG_OK with bytes in the
+ * stream's buffer (up to LEN of them copied to BUF, *N), or why not.
+ */
+static enum leg_res
+mux_stream_look(struct leg *l, void *buf, size_t len, size_t *n)
 {
 	struct mux_stream *s = l->ms;
 
@@ -116,6 +123,23 @@ mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
 	}
 	*n = len < s->rlen ? len : s->rlen;
 	memcpy(buf, s->rbuf + s->roff, *n);
+	return (LEG_OK);
+}
+
+static enum leg_res
+mux_stream_peek(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	return (mux_stream_look(l, buf, len, n));
+}
+
+enum leg_res
+mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	struct mux_stream *s = l->ms;
+	enum leg_res res = mux_stream_look(l, buf, len, n);
+
+	if (res != LEG_OK)
+		return (res);
 	s->roff += *n;
 	s->rlen -= *n;
 	if (s->rlen == 0) { /* an idle stream holds no buffer */
@@ -192,6 +216,8 @@ mux_stream_watch(struct leg *l, short want)
 {
 	short ready;
 
+	if (l->ev == NULL)
+		return;
 	l->armed = want;
 	if (want != 0 && (ready = mux_stream_ready(l->ms) & want) != 0)
 		event_active(l->ev, ready, 1);
@@ -281,6 +307,7 @@ mux_stream_close(struct leg *l, enum reason why)
 	if (s == NULL)
 		return;
 	l->ms = NULL;
+	l->ops = NULL; /* a closed leg */
 	s->leg = NULL;
 	t = s->t;
 	if (t != NULL && why == REASON_EOF && !s->closed &&
@@ -417,3 +444,20 @@ mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 		mux_stream_notify(s, EV_WRITE, false);
 	return ((ssize_t)n);
 }
+
+/* leg_clear() of a stream leg: its conn ends it without a reason. */
+static void
+mux_stream_clear(struct leg *l, bool abort)
+{
+	mux_stream_close(l, REASON_RESET);
+}
+
+/* The stream kind of leg (leg.h). */
+static const struct leg_ops mux_stream_ops = {
+    .read = mux_stream_read,
+    .peek = mux_stream_peek,
+    .write = mux_stream_write,
+    .shutdown = mux_stream_shutdown,
+    .watch = mux_stream_watch,
+    .clear = mux_stream_clear,
+};

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "proto.h"
 #include "tls.h"
 #include "upstream.h"
 
@@ -101,6 +102,7 @@ route_new(struct route_config *owner, size_t index, const struct route *prev,
     struct resolver *rs)
 {
 	const struct config_route *rc = &owner->cfg->routes[index];
+	struct tls_ctx_opts o, lo;
 	struct route *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -116,9 +118,11 @@ route_new(struct route_config *owner, size_t index, const struct route *prev,
 	}
 	r->index = index;
 	atomic_init(&r->refs, 1);
-	if (r->stats == NULL || (r->ssl_ctx = tls_ctx_new(rc)) == NULL ||
+	proto_tls_opts(rc, &o, &lo); /* what its protocol asks of TLS */
+	if (r->stats == NULL ||
+	    (r->ssl_ctx = tls_ctx_new_opts(rc, &o)) == NULL ||
 	    (rc->pg_local_tls.cert != NULL &&
-		(r->local_ctx = tls_local_ctx_new(rc)) == NULL) ||
+		(r->local_ctx = tls_local_ctx_new(rc, &lo)) == NULL) ||
 	    (r->up = route_upstream(r, prev, rs)) == NULL) {
 		log_error("route %s: cannot set up", rc->name);
 		route_unref(r);

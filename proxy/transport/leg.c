@@ -1,6 +1,8 @@
 /*
- * leg: see leg.h. Plain legs use read(2)/send(2) with MSG_NOSIGNAL; TLS
- * legs SSL_read_ex/SSL_write_ex (partial writes on, read-ahead on, so one
+ * leg: see leg.h. The tcp and tls kinds' tables are here; the public
+ * functions call through the table of the leg's kind (leg_ops()). Plain
+ * legs use read(2)/send(2) with MSG_NOSIGNAL; TLS legs
+ * SSL_read_ex/SSL_write_ex (partial writes on, read-ahead on, so one
  * read(2) can bring several records). SSL errors are turned into a
  * detail string and the thread's error queue is left empty, so that one
  * connection's failure never shows up in another's log line. Because every
@@ -20,7 +22,16 @@
 
 #include <openssl/err.h>
 
-#include "mux.h"
+static const struct leg_ops leg_tcp_ops, leg_tls_ops;
+
+/* The table of L's kind. */
+static const struct leg_ops *
+leg_ops(const struct leg *l)
+{
+	if (l->ops != NULL)
+		return (l->ops);
+	return (l->ssl != NULL ? &leg_tls_ops : &leg_tcp_ops);
+}
 
 void
 leg_init(struct leg *l)
@@ -42,14 +53,38 @@ leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
 void
 leg_clear(struct leg *l, bool abort)
 {
-	struct linger lin = {1, 0};
+	const struct leg_ops *ops = leg_ops(l);
 
-	if (l->ms != NULL) /* conn_close() ends it with its reason first */
-		mux_stream_close(l, REASON_RESET);
 	if (l->ev != NULL)
 		event_del(l->ev);
 	l->ev = NULL;
 	l->armed = 0;
+	ops->clear(l, abort);
+	l->ops = NULL;
+	l->ms = NULL;
+	l->ssl = NULL;
+	l->fd = -1;
+}
+
+/* tcp: close the socket (reset it when ABORT). */
+static void
+leg_tcp_clear(struct leg *l, bool abort)
+{
+	struct linger lin = {1, 0};
+
+	if (l->fd < 0)
+		return;
+	if (abort)
+		(void)setsockopt(
+		    l->fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+	close(l->fd);
+	l->fd = -1;
+}
+
+/* tls: free the SSL, then close the socket. */
+static void
+leg_tls_clear(struct leg *l, bool abort)
+{
 	/*
 	 * A session whose handshake finished stays good however the
 	 * connection ends (TLS 1.3 asks nothing else): without this, SSL_free
@@ -63,13 +98,7 @@ leg_clear(struct leg *l, bool abort)
 		    l->ssl, SSL_get_shutdown(l->ssl) | SSL_SENT_SHUTDOWN);
 	SSL_free(l->ssl);
 	l->ssl = NULL;
-	if (l->fd >= 0) {
-		if (abort)
-			(void)setsockopt(
-			    l->fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
-		close(l->fd);
-	}
-	l->fd = -1;
+	leg_tcp_clear(l, abort);
 }
 
 /* Note a syscall error. */
@@ -125,26 +154,12 @@ leg_ssl_result(struct leg *l, int ret, short *block)
 	}
 }
 
-enum leg_res
-leg_read(struct leg *l, void *buf, size_t len, size_t *n)
+/* tcp: the result R of a read(2) or recv(2) into *N. */
+static enum leg_res
+leg_tcp_got(struct leg *l, ssize_t r, size_t *n)
 {
-	ssize_t r;
-	int ret;
-
-	if (l->ms != NULL)
-		return (mux_stream_read(l, buf, len, n));
-	if (l->ssl != NULL) {
-		ret = SSL_read_ex(l->ssl, buf, len, n);
-		if (ret == 1) {
-			l->bytes_in += *n;
-			return (LEG_OK);
-		}
-		return (leg_ssl_result(l, 0, &l->rd_block));
-	}
-	r = read(l->fd, buf, len);
 	if (r > 0) {
 		*n = (size_t)r;
-		l->bytes_in += *n;
 		return (LEG_OK);
 	}
 	if (r == 0)
@@ -156,34 +171,87 @@ leg_read(struct leg *l, void *buf, size_t len, size_t *n)
 	return (leg_errno(l, errno));
 }
 
+static enum leg_res
+leg_tcp_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	enum leg_res res = leg_tcp_got(l, read(l->fd, buf, len), n);
+
+	if (res == LEG_OK)
+		l->bytes_in += *n;
+	return (res);
+}
+
+static enum leg_res
+leg_tcp_peek(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	return (
+	    leg_tcp_got(l, recv(l->fd, buf, len, MSG_PEEK | MSG_DONTWAIT), n));
+}
+
+static enum leg_res
+leg_tls_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	if (SSL_read_ex(l->ssl, buf, len, n) == 1) {
+		l->bytes_in += *n;
+		return (LEG_OK);
+	}
+	return (leg_ssl_result(l, 0, &l->rd_block));
+}
+
+static enum leg_res
+leg_tls_peek(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	if (SSL_peek_ex(l->ssl, buf, len, n) == 1)
+		return (LEG_OK);
+	return (leg_ssl_result(l, 0, &l->rd_block));
+}
+
+enum leg_res
+leg_read(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	return (leg_ops(l)->read(l, buf, len, n));
+}
+
+enum leg_res
+leg_peek(struct leg *l, void *buf, size_t len, size_t *n)
+{
+	return (leg_ops(l)->peek(l, buf, len, n));
+}
+
+static void
+leg_tls_idle(struct leg *l)
+{
+	(void)SSL_free_buffers(l->ssl); /* refused while not empty */
+}
+
 void
 leg_idle(struct leg *l)
 {
-	if (l->ssl != NULL)
-		(void)SSL_free_buffers(l->ssl); /* refused while not empty */
+	const struct leg_ops *ops = leg_ops(l);
+
+	if (ops->idle != NULL)
+		ops->idle(l);
+}
+
+static bool
+leg_tls_pending(const struct leg *l)
+{
+	return (SSL_has_pending(l->ssl) == 1);
 }
 
 bool
 leg_pending(const struct leg *l)
 {
-	return (l->ssl != NULL && SSL_has_pending(l->ssl) == 1);
+	const struct leg_ops *ops = leg_ops(l);
+
+	return (ops->pending != NULL && ops->pending(l));
 }
 
-enum leg_res
-leg_write(struct leg *l, const void *buf, size_t len, size_t *n)
+static enum leg_res
+leg_tcp_write(struct leg *l, const void *buf, size_t len, size_t *n)
 {
-	ssize_t r;
+	ssize_t r = send(l->fd, buf, len, MSG_NOSIGNAL);
 
-	if (l->ms != NULL)
-		return (mux_stream_write(l, buf, len, n));
-	if (l->ssl != NULL) {
-		if (SSL_write_ex(l->ssl, buf, len, n) == 1) {
-			l->bytes_out += *n;
-			return (LEG_OK);
-		}
-		return (leg_ssl_result(l, 0, &l->wr_block));
-	}
-	r = send(l->fd, buf, len, MSG_NOSIGNAL);
 	if (r >= 0) {
 		*n = (size_t)r;
 		l->bytes_out += *n;
@@ -196,28 +264,53 @@ leg_write(struct leg *l, const void *buf, size_t len, size_t *n)
 	return (leg_errno(l, errno));
 }
 
+static enum leg_res
+leg_tls_write(struct leg *l, const void *buf, size_t len, size_t *n)
+{
+	if (SSL_write_ex(l->ssl, buf, len, n) == 1) {
+		l->bytes_out += *n;
+		return (LEG_OK);
+	}
+	return (leg_ssl_result(l, 0, &l->wr_block));
+}
+
 enum leg_res
-leg_shutdown(struct leg *l)
+leg_write(struct leg *l, const void *buf, size_t len, size_t *n)
+{
+	return (leg_ops(l)->write(l, buf, len, n));
+}
+
+static enum leg_res
+leg_tcp_shutdown(struct leg *l)
+{
+	if (shutdown(l->fd, SHUT_WR) != 0 && errno != ENOTCONN)
+		return (leg_errno(l, errno));
+	l->shut = true;
+	return (LEG_OK);
+}
+
+static enum leg_res
+leg_tls_shutdown(struct leg *l)
 {
 	int ret;
 
-	if (l->shut)
-		return (LEG_OK);
-	if (l->ms != NULL)
-		return (mux_stream_shutdown(l));
-	if (l->ssl != NULL) {
-		ERR_clear_error();
-		ret = SSL_shutdown(l->ssl);
-		if (ret < 0) {
-			enum leg_res res = leg_ssl_result(l, ret, &l->wr_block);
+	ERR_clear_error();
+	ret = SSL_shutdown(l->ssl);
+	if (ret < 0) {
+		enum leg_res res = leg_ssl_result(l, ret, &l->wr_block);
 
-			return (res == LEG_EOF ? LEG_OK : res);
-		}
-	} else if (shutdown(l->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
-		return (leg_errno(l, errno));
+		return (res == LEG_EOF ? LEG_OK : res);
 	}
 	l->shut = true;
 	return (LEG_OK);
+}
+
+enum leg_res
+leg_shutdown(struct leg *l)
+{
+	if (l->shut)
+		return (LEG_OK);
+	return (leg_ops(l)->shutdown(l));
 }
 
 enum leg_res
@@ -258,17 +351,13 @@ leg_ready(struct leg *l, short what)
  * reported but not yet handled is dropped with it, as event_del() of a
  * second event would; epoll is level-triggered and reports it again.
  */
-void
-leg_watch(struct leg *l, short want)
+static void
+leg_sock_watch(struct leg *l, short want)
 {
 	struct event_base *base;
 	event_callback_fn cb;
 	void *arg;
 
-	if (l->ms != NULL && l->ev != NULL) {
-		mux_stream_watch(l, want);
-		return;
-	}
 	if (l->ev == NULL || want == l->armed)
 		return;
 	base = event_get_base(l->ev);
@@ -280,3 +369,29 @@ leg_watch(struct leg *l, short want)
 		event_add(l->ev, NULL);
 	l->armed = want;
 }
+
+void
+leg_watch(struct leg *l, short want)
+{
+	leg_ops(l)->watch(l, want);
+}
+
+static const struct leg_ops leg_tcp_ops = {
+    .read = leg_tcp_read,
+    .peek = leg_tcp_peek,
+    .write = leg_tcp_write,
+    .shutdown = leg_tcp_shutdown,
+    .watch = leg_sock_watch,
+    .clear = leg_tcp_clear,
+};
+
+static const struct leg_ops leg_tls_ops = {
+    .read = leg_tls_read,
+    .peek = leg_tls_peek,
+    .write = leg_tls_write,
+    .shutdown = leg_tls_shutdown,
+    .watch = leg_sock_watch,
+    .pending = leg_tls_pending,
+    .idle = leg_tls_idle,
+    .clear = leg_tls_clear,
+};

@@ -1,8 +1,15 @@
 /*
- * leg: one side of a proxied connection, a socket that is either plain TCP
- * (or a unix socket) or TLS over it, behind one small set of non-blocking
- * operations (the "table of operations per transport" of redis's
- * connection.h, as plain branches on leg->ssl).
+ * leg: one side of a proxied connection behind one small set of
+ * non-blocking operations, a table per kind of transport (as redis's
+ * connection.h has one per connection type):
+ *
+ *   tcp     a plain socket (TCP or unix), read(2) and send(2)
+ *   tls     TLS over that socket: the kind of a socket leg with an SSL
+ *   stream  no socket: an HTTP/2 stream of a tunnel, whose table (and
+ *           state, l->ms) the layer above provides (mux_stream.c)
+ *
+ * A socket leg is tcp or tls by l->ssl alone (the SSL comes from tls.c
+ * and the leg owns it); a leg with l->ops set is of that kind instead.
  *
  * Every operation returns LEG_OK, LEG_AGAIN (nothing done; the operation
  * is blocked until the event stored in rd_block or wr_block fires: TLS may
@@ -26,7 +33,26 @@
 
 enum leg_res { LEG_OK, LEG_AGAIN, LEG_EOF, LEG_ERR };
 
+struct leg;
 struct mux_stream;
+
+/*
+ * The operations of one kind of leg (see leg_read() and the others below
+ * for what each does; pending and idle may be NULL: never any, nothing to
+ * give back). clear releases what the kind holds (its socket, SSL or
+ * stream) once the leg's event is off the loop; ABORT: see leg_clear().
+ */
+struct leg_ops {
+	enum leg_res (*read)(struct leg *l, void *buf, size_t len, size_t *n);
+	enum leg_res (*peek)(struct leg *l, void *buf, size_t len, size_t *n);
+	enum leg_res (*write)(
+	    struct leg *l, const void *buf, size_t len, size_t *n);
+	enum leg_res (*shutdown)(struct leg *l);
+	void (*watch)(struct leg *l, short want);
+	bool (*pending)(const struct leg *l);
+	void (*idle)(struct leg *l);
+	void (*clear)(struct leg *l, bool abort);
+};
 
 struct leg {
 	int fd;           /* -1 when not open */
@@ -41,10 +67,14 @@ struct leg {
 	unsigned long tls_err; /* OpenSSL's code for a TLS LEG_ERR, or 0 */
 	uint64_t bytes_in;     /* application bytes read */
 	uint64_t bytes_out;    /* application bytes written */
-	struct mux_stream *ms; /* a stream leg (mux.h): no fd, no SSL */
+	/* Another kind than a socket's (NULL: tcp, or tls with ssl): a
+	 * stream leg's table and its stream, owned by that layer (mux.h);
+	 * no fd, no SSL. */
+	const struct leg_ops *ops;
+	struct mux_stream *ms;
 };
 
-/* A closed leg (fd -1, no event). */
+/* A closed leg (fd -1, no event): a socket leg until OPS are set. */
 void leg_init(struct leg *l);
 
 /*
@@ -55,9 +85,9 @@ void leg_init(struct leg *l);
 void leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
     event_callback_fn cb, void *arg);
 
-/* Take the event off the loop, free the SSL, close the fd; idempotent.
- * When ABORT, a TCP leg is reset (SO_LINGER 0) instead of closed with a
- * FIN. */
+/* Take the event off the loop, free the SSL, close the fd (a stream leg:
+ * end its stream); idempotent. When ABORT, a TCP leg is reset (SO_LINGER
+ * 0) instead of closed with a FIN. The leg is a closed socket leg after. */
 void leg_clear(struct leg *l, bool abort);
 
 /* The text of L's last LEG_ERR ("out of memory" for ENOMEM), in BUF. */
@@ -65,6 +95,14 @@ const char *leg_detail(const struct leg *l, char *buf, size_t len);
 
 /* Read up to LEN bytes into BUF; *N is what was read on LEG_OK. */
 enum leg_res leg_read(struct leg *l, void *buf, size_t len, size_t *n);
+
+/*
+ * Copy up to LEN bytes that a read would return into BUF without taking
+ * them (MSG_PEEK, SSL_peek); *N on LEG_OK. LEG_AGAIN when nothing is there
+ * yet (l->rd_block says what to wait for), LEG_EOF when the peer finished
+ * sending and nothing is left. Not counted in bytes_in.
+ */
+enum leg_res leg_peek(struct leg *l, void *buf, size_t len, size_t *n);
 
 /*
  * Nothing is expected on L for now: give a TLS leg's record buffers back

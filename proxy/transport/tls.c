@@ -26,7 +26,6 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
-#include "pgconn.h"
 #include "policy.h"
 
 /*
@@ -308,6 +307,30 @@ tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host)
 out:
 	SSL_free(ssl);
 	return (ret);
+}
+
+SSL *
+tls_server_ssl_new(SSL_CTX *ctx, int fd)
+{
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+		log_ssl("SSL_new");
+		SSL_free(ssl);
+		return (NULL);
+	}
+	SSL_set_accept_state(ssl);
+	return (ssl);
+}
+
+bool
+tls_alpn_is(SSL *ssl, const char *name)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return (n > 0 && n == strlen(name) && memcmp(p, name, n) == 0);
 }
 
 static int

@@ -68,21 +68,41 @@ struct tls_peer {
 int tls_init(void);
 
 /*
+ * What the layers above add to a context: the protocol's settings (its
+ * table, proto.h) and the transport's (mux.h's ALPN "h2"), handed over as
+ * data. All zero: nothing added.
+ */
+struct tls_ctx_opts {
+	/* ALPN, one protocol name of static storage: a client offers it, a
+	 * server selects it when a client offers it; NULL for none. */
+	const char *alpn;
+	/* A TLS EOF without close_notify counts as an EOF (protocols that
+	 * frame their own messages, whose servers close so). */
+	bool eof_ok;
+};
+
+/*
  * Build the SSL_CTX for route RC (certificate chain, key, CA store, optional
  * CRL with leaf-only checking, protocol floor, verify mode and callback,
- * tickets). Returns a new context the caller frees with SSL_CTX_free(), or
- * NULL after logging why.
+ * tickets) with the settings O (NULL: none). Returns a new context the
+ * caller frees with SSL_CTX_free(), or NULL after logging why.
  */
+SSL_CTX *
+tls_ctx_new_opts(const struct config_route *rc, const struct tls_ctx_opts *o);
+
+/* tls_ctx_new_opts() with nothing added (the admin endpoint's). */
 SSL_CTX *tls_ctx_new(const struct config_route *rc);
 
 /*
- * The server context of the app's leg on an originate postgres route with
+ * The server context of the app's leg on an originate route with
  * local_tls (RC->pg_local_tls.cert not NULL): that certificate chain and
  * key, local_tls.min_version, no client certificate asked for, no
- * resumption, ALPN "postgresql" selected when offered. A new context the
- * caller frees, or NULL after logging why (or when RC has no local_tls).
+ * resumption, the settings O (NULL: none; the protocol's, proto.h). A
+ * new context the caller frees, or NULL after logging why (or when RC
+ * has no local_tls).
  */
-SSL_CTX *tls_local_ctx_new(const struct config_route *rc);
+SSL_CTX *
+tls_local_ctx_new(const struct config_route *rc, const struct tls_ctx_opts *o);
 
 /* Set up *P for a connection on route RC with CACHE, the worker's session
  * store for RC (ignored on terminate routes and with resumption off). */
@@ -114,6 +134,16 @@ const struct identity *tls_peer_identity(const struct tls_peer *p);
  * caller frees it with SSL_free(); FD stays the caller's) or NULL, logged.
  */
 SSL *tls_ssl_new(SSL_CTX *ctx, int fd, struct tls_peer *p, const char *host);
+
+/*
+ * A new SSL in server state on socket FD for CTX, for a leg whose peer is
+ * not checked (CTX verifies nothing: local_tls's app on this host). The
+ * caller frees it (a leg given it as l->ssl does); NULL, logged.
+ */
+SSL *tls_server_ssl_new(SSL_CTX *ctx, int fd);
+
+/* True when the handshake on SSL selected ALPN protocol NAME. */
+bool tls_alpn_is(SSL *ssl, const char *name);
 
 /*
  * After a successful handshake: fill P->id from the peer certificate when

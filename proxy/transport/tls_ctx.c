@@ -1,12 +1,14 @@
 /*
- * tls_ctx: building the SSL_CTX of a route (see tls.h: tls_ctx_new,
+ * tls_ctx: building the SSL_CTX of a route (see tls.h: tls_ctx_new_opts,
  * tls_local_ctx_new): protocol floor and suites, identity and trust
- * (CRLs, our own issuing intermediates as anchors), verification, and
- * the server session cache with its ticket policy.
+ * (CRLs, our own issuing intermediates as anchors), verification, the
+ * server session cache with its ticket policy, and what the caller adds
+ * (struct tls_ctx_opts: ALPN, the EOF rule), which this file only applies.
  */
 #include "tls.h"
 #include "tls_priv.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -16,8 +18,6 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
-#include "mux.h"
-#include "pgconn.h"
 
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
 #define TLS_CIPHERS_12 "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
@@ -63,6 +63,66 @@ tls_info_cb(const SSL *cssl, int where, int ret)
 	if (time(NULL) - SSL_SESSION_get_time(sess) <
 	    SSL_SESSION_get_timeout(sess) / 2)
 		SSL_set_num_tickets(ssl, 0);
+}
+
+/* Server: select the one protocol ARG (a string) when the client offers it. */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const char *want = arg;
+	size_t wlen = strlen(want);
+
+	for (unsigned int i = 0; i < inlen;) {
+		unsigned int n = in[i];
+
+		if (i + 1 + n > inlen)
+			break;
+		if (n == wlen && memcmp(in + i + 1, want, n) == 0) {
+			*out = in + i + 1;
+			*outlen = (unsigned char)n;
+			return (SSL_TLSEXT_ERR_OK);
+		}
+		i += 1 + n;
+	}
+	return (SSL_TLSEXT_ERR_NOACK);
+}
+
+/*
+ * Apply O (NULL: nothing) to CTX, a server's when SERVER, of route NAME:
+ * ALPN offered or selected, the EOF rule. 0, or -1 after logging.
+ */
+static int
+tls_ctx_apply(
+    SSL_CTX *ctx, bool server, const struct tls_ctx_opts *o, const char *name)
+{
+	unsigned char wire[256];
+	size_t n;
+
+	if (o == NULL)
+		return (0);
+	if (o->eof_ok)
+		SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if (o->alpn == NULL)
+		return (0);
+	if (server) {
+		/* OpenSSL's callback argument is not const; ours is read. */
+		SSL_CTX_set_alpn_select_cb(
+		    ctx, tls_alpn_select, (void *)(uintptr_t)o->alpn);
+		return (0);
+	}
+	n = strlen(o->alpn);
+	if (n == 0 || n >= sizeof(wire)) {
+		log_error("route %s: ALPN \"%s\" too long", name, o->alpn);
+		return (-1);
+	}
+	wire[0] = (unsigned char)n;
+	memcpy(wire + 1, o->alpn, n);
+	if (SSL_CTX_set_alpn_protos(ctx, wire, (unsigned int)n + 1) != 0) {
+		log_ssl("route %s: ALPN %s", name, o->alpn);
+		return (-1);
+	}
+	return (0);
 }
 
 /* Add every CRL in FILE to STORE and turn on leaf-only checking. */
@@ -207,6 +267,12 @@ tls_ctx_base(const SSL_METHOD *method, int minv, const char *name)
 SSL_CTX *
 tls_ctx_new(const struct config_route *rc)
 {
+	return (tls_ctx_new_opts(rc, NULL));
+}
+
+SSL_CTX *
+tls_ctx_new_opts(const struct config_route *rc, const struct tls_ctx_opts *o)
+{
 	bool server = rc->mode == CONFIG_MODE_TERMINATE;
 	int minv =
 	    rc->tls_min_version != 0 ? rc->tls_min_version : TLS1_3_VERSION;
@@ -218,7 +284,7 @@ tls_ctx_new(const struct config_route *rc)
 	if (ctx == NULL)
 		goto out;
 	if (tls_load_identity(ctx, &rc->identity) != 0 ||
-	    pgconn_ctx_setup(ctx, rc) != 0 || mux_ctx_setup(ctx, rc) != 0)
+	    tls_ctx_apply(ctx, server, o, rc->name) != 0)
 		goto out;
 	SSL_CTX_set_verify(ctx,
 	    SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
@@ -261,7 +327,7 @@ out:
 }
 
 SSL_CTX *
-tls_local_ctx_new(const struct config_route *rc)
+tls_local_ctx_new(const struct config_route *rc, const struct tls_ctx_opts *o)
 {
 	const struct config_local_tls *lt = &rc->pg_local_tls;
 	SSL_CTX *ctx;
@@ -283,14 +349,15 @@ tls_local_ctx_new(const struct config_route *rc)
 	/*
 	 * The app is on this host and is not asked for a certificate. libpq
 	 * opens a new connection for every session: no resumption, no
-	 * tickets to send. An EOF without close_notify is an EOF, as on
-	 * the database legs (the protocol ends with its own Terminate).
+	 * tickets to send.
 	 */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_options(
-	    ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	pgconn_local_ctx_setup(ctx);
+	if (tls_ctx_apply(ctx, true, o, rc->name) != 0) {
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
 	return (ctx);
 }

@@ -290,12 +290,13 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 /* A fixture whose route has local_tls, its context made from files by
- * tls_local_ctx_new() as the proxy makes it. */
+ * tls_local_ctx_new() with the protocol's settings, as the proxy makes it. */
 static SSL_CTX *
 fx_init_local(struct fixture *f)
 {
 	EVP_PKEY *k = testcert_key();
 	X509 *x = testcert_make(k, "localhost", "DNS:localhost");
+	struct tls_ctx_opts o, lo;
 	SSL_CTX *ctx;
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_pgconn.XXXXXX");
@@ -310,7 +311,8 @@ fx_init_local(struct fixture *f)
 	f->rc.pg_local_tls.cert = cert_path;
 	f->rc.pg_local_tls.key = key_path;
 	f->rc.pg_local_tls.min_version = TLS1_3_VERSION;
-	ck_assert_ptr_nonnull(ctx = tls_local_ctx_new(&f->rc));
+	proto_tls_opts(&f->rc, &o, &lo);
+	ck_assert_ptr_nonnull(ctx = tls_local_ctx_new(&f->rc, &lo));
 	pgconn_free(f->pg);
 	ck_assert_ptr_nonnull(f->pg = pgconn_new(&f->rc, NULL, ctx));
 	fcntl(f->peer[1], F_SETFL, O_NONBLOCK);
