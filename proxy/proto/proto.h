@@ -105,8 +105,7 @@ struct proto {
 	    const struct proto_conn *pc, bool *client_tls, bool *refused);
 };
 
-extern const struct proto proto_tcp, proto_postgres, proto_redis,
-    proto_mongo;
+extern const struct proto proto_tcp, proto_postgres, proto_redis, proto_mongo;
 
 /* The entry of protocol P. */
 const struct proto *proto_of(enum config_proto p);
@@ -125,8 +124,8 @@ bool proto_negotiates(const struct config_route *rc);
  * Calls through PC's entry (see struct proto). The ones marked NULL-safe
  * do nothing (0, false) for a NULL PC: a connection without negotiation.
  */
-struct proto_conn *proto_conn_new(
-    const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
+struct proto_conn *
+proto_conn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
 void proto_conn_free(struct proto_conn *pc); /* NULL-safe */
 void proto_conn_rebind(struct proto_conn *pc, const struct config_route *rc,
     SSL_CTX *local_ctx); /* NULL-safe */
@@ -134,9 +133,8 @@ enum proto_next proto_conn_io(struct proto_conn *pc, struct leg *cl,
     struct leg *up, const struct identity *peer);
 bool proto_conn_upstream_begin(struct proto_conn *pc); /* NULL-safe */
 void proto_conn_tls_done(struct proto_conn *pc);
-size_t proto_conn_pending(const struct proto_conn *pc); /* NULL-safe */
-void proto_conn_prefill(
-    struct proto_conn *pc, struct pump *p); /* NULL-safe */
+size_t proto_conn_pending(const struct proto_conn *pc);         /* NULL-safe */
+void proto_conn_prefill(struct proto_conn *pc, struct pump *p); /* NULL-safe */
 enum reason proto_conn_result(
     const struct proto_conn *pc, const char **detail, bool *upstream);
 void proto_conn_audit(
