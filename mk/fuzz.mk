@@ -46,7 +46,8 @@ FUZZ_SRC_mux := proxy/relay/mux.c proxy/relay/mux_pool.c proxy/relay/mux_stream.
 	proxy/audit/audit.c proxy/audit/audit_syslog.c proxy/audit/reason.c proxy/relay/recheck.c \
 	proxy/relay/route.c proxy/transport/tls.c proxy/transport/tls_ctx.c proxy/relay/upstream.c \
 	proxy/relay/resolver.c lib/policy.c proxy/audit/spool.c proxy/proto/pgconn.c \
-	proxy/proto/pgconn_term.c proxy/proto/rolemap.c proxy/proto/pgwire.c $(CONFIG_SRC) \
+	proxy/proto/pgconn_term.c proxy/proto/rolemap.c proxy/proto/pgwire.c \
+	proxy/proto/proto.c $(CONFIG_SRC) \
 	$(LIB_SRC)
 
 # Per-target libFuzzer options (the largest input worth trying).

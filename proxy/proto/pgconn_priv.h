@@ -2,7 +2,7 @@
  * pgconn_priv: what the files of the pgconn module share (pgconn.c, the
  * originating side, the shared steps and the interface; pgconn_term.c, the
  * terminating side before TLS and the plaintext cancel). Nothing outside
- * proxy/pgconn*.c includes it.
+ * proxy/proto/pgconn*.c includes it.
  */
 #ifndef COTAI_PGCONN_PRIV_H
 #define COTAI_PGCONN_PRIV_H

@@ -68,9 +68,10 @@ struct tls_peer {
 int tls_init(void);
 
 /*
- * What the layers above add to a context: the protocol's settings (its
- * table, proto.h) and the transport's (mux.h's ALPN "h2"), handed over as
- * data. All zero: nothing added.
+ * What the layers above add to a context, handed over as data: the
+ * protocol's settings (its entry in proto.h's table: ALPN "postgresql",
+ * or "h2" for the tunnels of mux.h; the EOF rule of the databases). All
+ * zero: nothing added.
  */
 struct tls_ctx_opts {
 	/* ALPN, one protocol name of static storage: a client offers it, a

@@ -197,9 +197,11 @@ START_TEST(tcp_error_detail)
 	leg_clear(&p.l[1], false);
 	ck_assert_int_eq(leg_write(&p.l[0], "z", 1, &n), LEG_ERR);
 	ck_assert_int_eq(p.l[0].err, EPIPE);
-	ck_assert_str_eq(leg_detail(&p.l[0], buf, sizeof(buf)), strerror(EPIPE));
+	ck_assert_str_eq(
+	    leg_detail(&p.l[0], buf, sizeof(buf)), strerror(EPIPE));
 	p.l[0].err = ENOMEM;
-	ck_assert_str_eq(leg_detail(&p.l[0], buf, sizeof(buf)), "out of memory");
+	ck_assert_str_eq(
+	    leg_detail(&p.l[0], buf, sizeof(buf)), "out of memory");
 	pair_clear(&p);
 }
 END_TEST
@@ -292,10 +294,12 @@ tls_ctxs(void)
 	ck_assert_ptr_nonnull(cli_ctx = SSL_CTX_new(TLS_client_method()));
 	ck_assert_int_eq(SSL_CTX_use_certificate(srv_ctx, x), 1);
 	ck_assert_int_eq(SSL_CTX_use_PrivateKey(srv_ctx, k), 1);
-	SSL_CTX_set_mode(srv_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_mode(cli_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(srv_ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(cli_ctx,
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	X509_free(x);
 	EVP_PKEY_free(k);
 }
@@ -431,8 +435,7 @@ START_TEST(tls_error_detail)
 
 	tls_pair(&p);
 	/* Garbage where a record should be. */
-	ck_assert_int_eq(
-	    write(p.l[1].fd, "\x17\x03\x03\x00\x05hello", 10), 10);
+	ck_assert_int_eq(write(p.l[1].fd, "\x17\x03\x03\x00\x05hello", 10), 10);
 	ck_assert_int_eq(leg_read(&p.l[0], buf, sizeof(buf), &n), LEG_ERR);
 	ck_assert_int_eq(p.l[0].err, 0);
 	ck_assert_uint_ne(p.l[0].tls_err, 0);

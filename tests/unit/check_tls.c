@@ -35,16 +35,16 @@ static char dir[64];
 /* DIR/NAME.crt and .key: a leaf for SPIFFE ID TD NAME (SPIFFE: another
  * ID when not NULL), signed by ISSUER with IKEY, valid for DAYS. */
 static void
-write_leaf(const char *name, const char *spiffe, X509 *issuer,
-    EVP_PKEY *ikey, int days)
+write_leaf(const char *name, const char *spiffe, X509 *issuer, EVP_PKEY *ikey,
+    int days)
 {
 	static long serial = 100;
 	EVP_PKEY *k = testcert_key();
 	char san[128], path[128];
 	X509 *x;
 
-	snprintf(san, sizeof(san), "URI:%s%s", TD,
-	    spiffe != NULL ? spiffe : name);
+	snprintf(
+	    san, sizeof(san), "URI:%s%s", TD, spiffe != NULL ? spiffe : name);
 	x = testcert_build(k, serial++, name, NULL, san, days);
 	ck_assert_int_eq(
 	    X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
@@ -299,8 +299,9 @@ END_TEST
 
 /*
  * The server refuses the client named by _i (from another CA, from a CA
- * that only has our CA's name, not in allow, expired) with the reason expected; the client hears of it with
- * its first read (TLS 1.3: its handshake ended before the server's).
+ * that only has our CA's name, not in allow, expired) with the reason expected;
+ * the client hears of it with its first read (TLS 1.3: its handshake ended
+ * before the server's).
  */
 static const struct {
 	const char *who;
@@ -426,8 +427,10 @@ START_TEST(ctx_opts_alpn_and_eof)
 	route_init(&cli, CONFIG_MODE_ORIGINATE, "client", TD "server");
 	ck_assert_ptr_nonnull(sctx = tls_ctx_new_opts(&srv.rc, &so));
 	ck_assert_ptr_nonnull(cctx = tls_ctx_new_opts(&cli.rc, &co));
-	ck_assert((SSL_CTX_get_options(cctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) != 0);
-	ck_assert((SSL_CTX_get_options(sctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) == 0);
+	ck_assert(
+	    (SSL_CTX_get_options(cctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) != 0);
+	ck_assert(
+	    (SSL_CTX_get_options(sctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) == 0);
 	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
 	ck_assert(h.res[0] == LEG_OK && h.res[1] == LEG_OK);
 	ck_assert(tls_alpn_is(h.l[0].ssl, "postgresql"));
