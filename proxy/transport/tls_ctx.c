@@ -113,7 +113,7 @@ tls_ctx_apply(
 	}
 	n = strlen(o->alpn);
 	if (n == 0 || n >= sizeof(wire)) {
-		log_error("route %s: ALPN \"%s\" too long", name, o->alpn);
+		log_error("route %s: ALPN name of %zu bytes", name, n);
 		return (-1);
 	}
 	wire[0] = (unsigned char)n;

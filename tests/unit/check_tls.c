@@ -216,38 +216,69 @@ read_some(struct leg *l, char *buf, size_t len, size_t *n)
 	return (res);
 }
 
-START_TEST(handshake_good)
-{
+/*
+ * A terminate route as SRV_WHO that allows TD client and an originate
+ * route as CLI_WHO that expects TD server, their contexts built with SO
+ * and CO (NULL: nothing added), and a connection between them.
+ */
+struct fx {
 	struct test_route srv, cli;
 	SSL_CTX *sctx, *cctx;
 	struct hs h;
+};
+
+static void
+fx_init(struct fx *f, const char *srv_who, const char *cli_who,
+    const struct tls_ctx_opts *so, const struct tls_ctx_opts *co)
+{
+	memset(f, 0, sizeof(*f));
+	pki_setup();
+	route_init(&f->srv, CONFIG_MODE_TERMINATE, srv_who, TD "client");
+	route_init(&f->cli, CONFIG_MODE_ORIGINATE, cli_who, TD "server");
+	ck_assert_ptr_nonnull(f->sctx = tls_ctx_new_opts(&f->srv.rc, so));
+	ck_assert_ptr_nonnull(f->cctx = tls_ctx_new_opts(&f->cli.rc, co));
+}
+
+/* Handshake on a new connection (CACHE: the client's session store). */
+static void
+fx_run(struct fx *f, struct tls_cache *cache)
+{
+	hs_run(&f->h, f->sctx, &f->srv, f->cctx, &f->cli, cache);
+}
+
+static void
+fx_free(struct fx *f)
+{
+	hs_clear(&f->h);
+	SSL_CTX_free(f->sctx);
+	SSL_CTX_free(f->cctx);
+	pki_teardown();
+}
+
+START_TEST(handshake_good)
+{
+	struct fx f;
+	struct hs *h = &f.h;
 	char buf[16];
 	size_t n;
 
-	pki_setup();
-	route_init(&srv, CONFIG_MODE_TERMINATE, "server", TD "client");
-	route_init(&cli, CONFIG_MODE_ORIGINATE, "client", TD "server");
-	ck_assert_ptr_nonnull(sctx = tls_ctx_new(&srv.rc));
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new(&cli.rc));
-	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
-	ck_assert_int_eq(h.res[0], LEG_OK);
-	ck_assert_int_eq(h.res[1], LEG_OK);
+	fx_init(&f, "server", "client", NULL, NULL);
+	fx_run(&f, NULL);
+	ck_assert_int_eq(h->res[0], LEG_OK);
+	ck_assert_int_eq(h->res[1], LEG_OK);
 	for (int i = 0; i < 2; i++) {
-		ck_assert_int_eq(tls_after_handshake(h.l[i].ssl, &h.p[i]), 0);
-		ck_assert_int_eq(h.p[i].reason, REASON_NONE);
+		ck_assert_int_eq(tls_after_handshake(h->l[i].ssl, &h->p[i]), 0);
+		ck_assert_int_eq(h->p[i].reason, REASON_NONE);
 	}
-	ck_assert_str_eq(tls_peer_identity(&h.p[0])->spiffe, TD "client");
-	ck_assert_str_eq(tls_peer_identity(&h.p[0])->name, "client");
-	ck_assert_str_eq(tls_peer_identity(&h.p[1])->spiffe, TD "server");
-	ck_assert_str_eq(SSL_get_version(h.l[0].ssl), "TLSv1.3");
-	ck_assert(!tls_alpn_is(h.l[0].ssl, "h2")); /* nothing asked */
-	ck_assert_int_eq(leg_write(&h.l[1], "ping", 4, &n), LEG_OK);
-	ck_assert_int_eq(read_some(&h.l[0], buf, sizeof(buf), &n), LEG_OK);
+	ck_assert_str_eq(tls_peer_identity(&h->p[0])->spiffe, TD "client");
+	ck_assert_str_eq(tls_peer_identity(&h->p[0])->name, "client");
+	ck_assert_str_eq(tls_peer_identity(&h->p[1])->spiffe, TD "server");
+	ck_assert_str_eq(SSL_get_version(h->l[0].ssl), "TLSv1.3");
+	ck_assert(!tls_alpn_is(h->l[0].ssl, "h2")); /* nothing asked */
+	ck_assert_int_eq(leg_write(&h->l[1], "ping", 4, &n), LEG_OK);
+	ck_assert_int_eq(read_some(&h->l[0], buf, sizeof(buf), &n), LEG_OK);
 	ck_assert_mem_eq(buf, "ping", 4);
-	hs_clear(&h);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
-	pki_teardown();
+	fx_free(&f);
 }
 END_TEST
 
@@ -258,50 +289,42 @@ END_TEST
  */
 START_TEST(handshake_resumed)
 {
-	struct test_route srv, cli;
 	struct tls_cache cache = {0};
-	SSL_CTX *sctx, *cctx;
-	struct hs h;
+	struct fx f;
+	struct hs *h = &f.h;
 	char buf[16];
 	size_t n;
 
-	pki_setup();
-	route_init(&srv, CONFIG_MODE_TERMINATE, "server", TD "client");
-	route_init(&cli, CONFIG_MODE_ORIGINATE, "client", TD "server");
-	ck_assert_ptr_nonnull(sctx = tls_ctx_new(&srv.rc));
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new(&cli.rc));
-	hs_run(&h, sctx, &srv, cctx, &cli, &cache);
-	ck_assert(h.res[0] == LEG_OK && h.res[1] == LEG_OK);
-	ck_assert_int_eq(tls_after_handshake(h.l[1].ssl, &h.p[1]), 0);
-	ck_assert(!SSL_session_reused(h.l[1].ssl));
+	fx_init(&f, "server", "client", NULL, NULL);
+	fx_run(&f, &cache);
+	ck_assert(h->res[0] == LEG_OK && h->res[1] == LEG_OK);
+	ck_assert_int_eq(tls_after_handshake(h->l[1].ssl, &h->p[1]), 0);
+	ck_assert(!SSL_session_reused(h->l[1].ssl));
 	/* The ticket comes after the handshake, with the first read. */
-	ck_assert_int_eq(leg_read(&h.l[1], buf, sizeof(buf), &n), LEG_AGAIN);
-	tls_peer_poll(h.l[1].ssl, &h.p[1]);
+	ck_assert_int_eq(leg_read(&h->l[1], buf, sizeof(buf), &n), LEG_AGAIN);
+	tls_peer_poll(h->l[1].ssl, &h->p[1]);
 	ck_assert_ptr_nonnull(cache.s);
-	hs_clear(&h);
+	hs_clear(h);
 
-	hs_run(&h, sctx, &srv, cctx, &cli, &cache);
-	ck_assert(h.res[0] == LEG_OK && h.res[1] == LEG_OK);
+	fx_run(&f, &cache);
+	ck_assert(h->res[0] == LEG_OK && h->res[1] == LEG_OK);
 	for (int i = 0; i < 2; i++) {
-		ck_assert(SSL_session_reused(h.l[i].ssl));
-		ck_assert_int_eq(tls_after_handshake(h.l[i].ssl, &h.p[i]), 0);
+		ck_assert(SSL_session_reused(h->l[i].ssl));
+		ck_assert_int_eq(tls_after_handshake(h->l[i].ssl, &h->p[i]), 0);
 	}
-	ck_assert(!h.p[1].refused);
-	ck_assert_str_eq(tls_peer_identity(&h.p[0])->spiffe, TD "client");
-	ck_assert_str_eq(tls_peer_identity(&h.p[1])->spiffe, TD "server");
-	hs_clear(&h);
+	ck_assert(!h->p[1].refused);
+	ck_assert_str_eq(tls_peer_identity(&h->p[0])->spiffe, TD "client");
+	ck_assert_str_eq(tls_peer_identity(&h->p[1])->spiffe, TD "server");
 	tls_cache_clear(&cache);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
-	pki_teardown();
+	fx_free(&f);
 }
 END_TEST
 
 /*
  * The server refuses the client named by _i (from another CA, from a CA
- * that only has our CA's name, not in allow, expired) with the reason expected;
- * the client hears of it with its first read (TLS 1.3: its handshake ended
- * before the server's).
+ * that only has our CA's name, not in allow, expired) with the reason
+ * expected; the client hears of it with its first read (TLS 1.3: its
+ * handshake ended before the server's).
  */
 static const struct {
 	const char *who;
@@ -316,57 +339,41 @@ static const struct {
 
 START_TEST(server_refuses_client)
 {
-	struct test_route srv, cli;
-	SSL_CTX *sctx, *cctx;
-	struct hs h;
+	struct fx f;
+	struct hs *h = &f.h;
 	char buf[16];
 	size_t n;
 
-	pki_setup();
-	route_init(&srv, CONFIG_MODE_TERMINATE, "server", TD "client");
-	route_init(&cli, CONFIG_MODE_ORIGINATE, refused[_i].who, TD "server");
-	ck_assert_ptr_nonnull(sctx = tls_ctx_new(&srv.rc));
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new(&cli.rc));
-	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
-	ck_assert_int_eq(h.res[0], LEG_ERR);
-	ck_assert_int_eq(h.p[0].reason, refused[_i].why);
-	ck_assert_ptr_nonnull(h.p[0].detail);
-	ck_assert_msg(strstr(h.p[0].detail, refused[_i].detail) != NULL,
-	    "detail \"%s\"", h.p[0].detail);
+	fx_init(&f, "server", refused[_i].who, NULL, NULL);
+	fx_run(&f, NULL);
+	ck_assert_int_eq(h->res[0], LEG_ERR);
+	ck_assert_int_eq(h->p[0].reason, refused[_i].why);
+	ck_assert_ptr_nonnull(h->p[0].detail);
+	ck_assert_msg(strstr(h->p[0].detail, refused[_i].detail) != NULL,
+	    "detail \"%s\"", h->p[0].detail);
 	ck_assert_uint_eq(ERR_peek_error(), 0); /* taken, not left behind */
-	if (h.res[1] == LEG_OK)
+	if (h->res[1] == LEG_OK)
 		ck_assert_int_eq(
-		    read_some(&h.l[1], buf, sizeof(buf), &n), LEG_ERR);
-	hs_clear(&h);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
-	pki_teardown();
+		    read_some(&h->l[1], buf, sizeof(buf), &n), LEG_ERR);
+	fx_free(&f);
 }
 END_TEST
 
 /* The client refuses a server whose identity its route does not expect. */
 START_TEST(client_refuses_server)
 {
-	struct test_route srv, cli;
-	SSL_CTX *sctx, *cctx;
-	struct hs h;
+	struct fx f;
+	struct hs *h = &f.h;
 
-	pki_setup();
-	route_init(&srv, CONFIG_MODE_TERMINATE, "other", TD "client");
-	route_init(&cli, CONFIG_MODE_ORIGINATE, "client", TD "server");
-	ck_assert_ptr_nonnull(sctx = tls_ctx_new(&srv.rc));
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new(&cli.rc));
-	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
-	ck_assert_int_eq(h.res[1], LEG_ERR);
-	ck_assert_int_eq(h.p[1].reason, REASON_IDENTITY_NOT_EXPECTED);
-	ck_assert_str_eq(h.p[1].detail, TD "other");
+	fx_init(&f, "other", "client", NULL, NULL);
+	fx_run(&f, NULL);
+	ck_assert_int_eq(h->res[1], LEG_ERR);
+	ck_assert_int_eq(h->p[1].reason, REASON_IDENTITY_NOT_EXPECTED);
+	ck_assert_str_eq(h->p[1].detail, TD "other");
 	/* The server got the client's alert instead of its Finished. */
-	ck_assert_int_eq(h.res[0], LEG_ERR);
-	ck_assert_int_eq(h.p[0].reason, REASON_TLS_ERROR);
-	hs_clear(&h);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
-	pki_teardown();
+	ck_assert_int_eq(h->res[0], LEG_ERR);
+	ck_assert_int_eq(h->p[0].reason, REASON_TLS_ERROR);
+	fx_free(&f);
 }
 END_TEST
 
@@ -416,40 +423,32 @@ END_TEST
 /* What the caller hands the builder reaches the handshake. */
 START_TEST(ctx_opts_alpn_and_eof)
 {
-	struct test_route srv, cli;
 	struct tls_ctx_opts so = {.alpn = "postgresql"};
 	struct tls_ctx_opts co = {.alpn = "postgresql", .eof_ok = true};
-	SSL_CTX *sctx, *cctx;
-	struct hs h;
+	struct fx f;
+	struct hs *h = &f.h;
 
-	pki_setup();
-	route_init(&srv, CONFIG_MODE_TERMINATE, "server", TD "client");
-	route_init(&cli, CONFIG_MODE_ORIGINATE, "client", TD "server");
-	ck_assert_ptr_nonnull(sctx = tls_ctx_new_opts(&srv.rc, &so));
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new_opts(&cli.rc, &co));
+	fx_init(&f, "server", "client", &so, &co);
 	ck_assert(
-	    (SSL_CTX_get_options(cctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) != 0);
+	    (SSL_CTX_get_options(f.cctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) != 0);
 	ck_assert(
-	    (SSL_CTX_get_options(sctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) == 0);
-	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
-	ck_assert(h.res[0] == LEG_OK && h.res[1] == LEG_OK);
-	ck_assert(tls_alpn_is(h.l[0].ssl, "postgresql"));
-	ck_assert(tls_alpn_is(h.l[1].ssl, "postgresql"));
-	ck_assert(!tls_alpn_is(h.l[1].ssl, "h2"));
-	hs_clear(&h);
-	SSL_CTX_free(cctx);
+	    (SSL_CTX_get_options(f.sctx) & SSL_OP_IGNORE_UNEXPECTED_EOF) == 0);
+	fx_run(&f, NULL);
+	ck_assert(h->res[0] == LEG_OK && h->res[1] == LEG_OK);
+	ck_assert(tls_alpn_is(h->l[0].ssl, "postgresql"));
+	ck_assert(tls_alpn_is(h->l[1].ssl, "postgresql"));
+	ck_assert(!tls_alpn_is(h->l[1].ssl, "h2"));
+	hs_clear(h);
 
 	/* A client that offers another protocol gets none selected. */
+	SSL_CTX_free(f.cctx);
 	co.alpn = "h2";
-	ck_assert_ptr_nonnull(cctx = tls_ctx_new_opts(&cli.rc, &co));
-	hs_run(&h, sctx, &srv, cctx, &cli, NULL);
-	ck_assert(h.res[0] == LEG_OK && h.res[1] == LEG_OK);
-	ck_assert(!tls_alpn_is(h.l[0].ssl, "postgresql"));
-	ck_assert(!tls_alpn_is(h.l[1].ssl, "h2"));
-	hs_clear(&h);
-	SSL_CTX_free(sctx);
-	SSL_CTX_free(cctx);
-	pki_teardown();
+	ck_assert_ptr_nonnull(f.cctx = tls_ctx_new_opts(&f.cli.rc, &co));
+	fx_run(&f, NULL);
+	ck_assert(h->res[0] == LEG_OK && h->res[1] == LEG_OK);
+	ck_assert(!tls_alpn_is(h->l[0].ssl, "postgresql"));
+	ck_assert(!tls_alpn_is(h->l[1].ssl, "h2"));
+	fx_free(&f);
 }
 END_TEST
 
