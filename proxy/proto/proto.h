@@ -121,11 +121,17 @@ void proto_tls_opts(const struct config_route *rc, struct tls_ctx_opts *o,
 bool proto_negotiates(const struct config_route *rc);
 
 /*
- * Calls through PC's entry (see struct proto). The ones marked NULL-safe
- * do nothing (0, false) for a NULL PC: a connection without negotiation.
+ * The negotiation of a new connection on RC, whose protocol negotiates
+ * (proto_negotiates()); NULL when memory runs out. The caller frees it
+ * with proto_conn_free().
  */
 struct proto_conn *
 proto_conn_new(const struct config_route *rc, SSL_CTX *ctx, SSL_CTX *local_ctx);
+
+/*
+ * Calls through PC's entry (see struct proto). The ones marked NULL-safe
+ * do nothing (0, false) for a NULL PC: a connection without negotiation.
+ */
 void proto_conn_free(struct proto_conn *pc); /* NULL-safe */
 void proto_conn_rebind(struct proto_conn *pc, const struct config_route *rc,
     SSL_CTX *local_ctx); /* NULL-safe */
