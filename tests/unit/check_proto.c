@@ -43,7 +43,8 @@ START_TEST(tcp_asks_h2_unless_mux_off)
 	ck_assert_ptr_eq(proto_of(CONFIG_PROTO_TCP), &proto_tcp);
 	ck_assert_str_eq(proto_tcp.name, "tcp");
 	for (int m = 0; m < 2; m++) {
-		rc.mode = m == 0 ? CONFIG_MODE_ORIGINATE : CONFIG_MODE_TERMINATE;
+		rc.mode =
+		    m == 0 ? CONFIG_MODE_ORIGINATE : CONFIG_MODE_TERMINATE;
 		rc.mux = CONFIG_MUX_AUTO;
 		opts(&rc, &o, &lo);
 		ck_assert_str_eq(o.alpn, PROTO_ALPN_MUX);
@@ -180,8 +181,8 @@ START_TEST(postgres_through_the_table)
 	ck_assert_int_eq(proto_conn_io(pc, &lc, &lu, NULL), PROTO_WAIT);
 	ck_assert_int_eq(read(cl[1], buf, sizeof(buf)), 1);
 	ck_assert_int_eq(buf[0], 'N');
-	ck_assert_int_eq(write(cl[1], startup, sizeof(startup)),
-	    (ssize_t)sizeof(startup));
+	ck_assert_int_eq(
+	    write(cl[1], startup, sizeof(startup)), (ssize_t)sizeof(startup));
 	ck_assert_int_eq(proto_conn_io(pc, &lc, &lu, NULL), PROTO_CONNECT);
 	ck_assert_uint_eq(proto_conn_pending(pc), sizeof(startup));
 	/* Connected: the SSLRequest to the server, whose 'S' starts TLS. */
