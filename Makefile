@@ -132,7 +132,6 @@ upto = $(if $(2),$(if $(filter $(1),$(firstword $(2))),$(1),$(firstword \
 	$(2)) $(call upto,$(1),$(wordlist 2,$(words $(2)),$(2)))))
 # Reaches upward still to be removed (issue 12), by folder.
 LAYER_EXCEPT_proxy/transport := -Iproxy/relay -Iproxy/proto -Iproxy/process
-LAYER_EXCEPT_proxy/relay := -Iproxy/process
 LAYER_CPPFLAGS = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 \
 	-DOPENSSL_NO_DEPRECATED -I$(BUILD)
 $(LIB_OBJ): CPPFLAGS := $(LAYER_CPPFLAGS) -Ilib

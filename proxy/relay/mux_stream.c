@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "worker.h"
+#include "conn_table.h"
 
 struct mux_stream *
 mux_stream_new(struct mux_tunnel *t)
@@ -86,7 +86,7 @@ void
 mux_stream_bind(struct mux_stream *s, struct leg *l, struct event *ev,
     event_callback_fn cb, void *arg)
 {
-	struct event_base *base = s->t->w->base;
+	struct event_base *base = s->t->ct->base;
 
 	leg_init(l);
 	l->ms = s;
