@@ -62,8 +62,8 @@ conn_relay_failed(struct conn *c, struct leg *bad, enum reason *why,
 {
 	if (bad->ms != NULL) {
 		*why = conn_mux_error(c, bad, by, detail);
-		return (*why != REASON_NONE ? CONN_RELAY_CLOSE
-					    : CONN_RELAY_STALL);
+		return (
+		    *why != REASON_NONE ? CONN_RELAY_CLOSE : CONN_RELAY_STALL);
 	}
 	*why = bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET;
 	*by = conn_relay_side(c, bad);
@@ -72,8 +72,8 @@ conn_relay_failed(struct conn *c, struct leg *bad, enum reason *why,
 }
 
 enum conn_relay
-conn_relay_step(struct conn *c, enum reason *why, enum conn_by *by,
-    char *buf, size_t len, const char **detail)
+conn_relay_step(struct conn *c, enum reason *why, enum conn_by *by, char *buf,
+    size_t len, const char **detail)
 {
 	uint64_t before =
 	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;

@@ -148,7 +148,8 @@ conn_table_new(const struct conn_table_args *a)
 	t->routes = a->routes;
 	t->nroutes = a->nroutes;
 	t->cfg = a->cfg;
-	t->sessions = calloc(t->nroutes > 0 ? t->nroutes : 1, sizeof(*t->sessions));
+	t->sessions =
+	    calloc(t->nroutes > 0 ? t->nroutes : 1, sizeof(*t->sessions));
 	t->ev_sweep =
 	    event_new(t->base, -1, EV_PERSIST, conn_table_sweep_cb, t);
 	t->ev_more = event_new(t->base, -1, 0, conn_table_more_cb, t);
@@ -197,8 +198,8 @@ conn_table_reserve(struct conn_table *t, size_t n)
 }
 
 void
-conn_table_reload(struct conn_table *t, struct route *const *routes,
-    size_t n, bool recheck)
+conn_table_reload(
+    struct conn_table *t, struct route *const *routes, size_t n, bool recheck)
 {
 	struct conn_session *old = t->sessions;
 	size_t nold = t->nroutes;

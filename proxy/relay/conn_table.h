@@ -49,12 +49,12 @@ struct conn_table {
 	struct route *const *routes;
 	size_t nroutes;
 	const struct cotai_config *cfg; /* routes[0]->owner->cfg */
-	size_t nworkers;       /* max_handshakes is shared out among them */
-	atomic_uint *active;   /* open connections of the process (shared) */
+	size_t nworkers;     /* max_handshakes is shared out among them */
+	atomic_uint *active; /* open connections of the process (shared) */
 	struct conn_session *sessions; /* per route */
 	struct conn_session *spare;    /* conn_table_reserve()d, or NULL */
 	size_t nspare;
-	TAILQ_HEAD(conn_list, conn) conns; /* in accept order */
+	TAILQ_HEAD(conn_list, conn) conns;        /* in accept order */
 	TAILQ_HEAD(mux_list, mux_tunnel) tunnels; /* mux.h */
 	size_t nconns;
 	size_t nhandshakes; /* terminate connections before their handshake */
@@ -97,8 +97,8 @@ void conn_table_free(struct conn_table *t);
  * not be skipped by resuming), and ROUTES (borrowed) become T's view.
  */
 int conn_table_reserve(struct conn_table *t, size_t n);
-void conn_table_reload(struct conn_table *t, struct route *const *routes,
-    size_t n, bool recheck);
+void conn_table_reload(
+    struct conn_table *t, struct route *const *routes, size_t n, bool recheck);
 
 /*
  * Drain: with CLOSE, close every connection (reason drain) and tunnel now;

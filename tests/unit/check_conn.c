@@ -1,0 +1,675 @@
+/*
+ * Unit tests for the connection state machine (proxy/relay/conn*.c) over
+ * socketpairs, as check_pump.c does for a pump: a real config (loaded from
+ * YAML), real routes (route_new: OpenSSL contexts from certificates made
+ * in memory), a real conn_table on an event base the test drives. The
+ * client end of each connection is the test, through real OpenSSL where
+ * the leg speaks TLS; the upstream is a Unix socket the test listens on
+ * (or does not).
+ *
+ *   relay:      terminate, both ways, then a half-close (close_notify from
+ *               the client while the upstream goes on talking), then eof;
+ *   retry:      originate, refused: BACKOFF, the upstream starts, the
+ *               retry connects and the ClientHello goes out;
+ *   give_up:    refused every round: BACKOFF twice, then closed with
+ *               upstream_refused and the retries counted;
+ *   deadline:   terminate, no ClientHello: closed at timeouts.handshake;
+ *   limit:      max_connections: the unauthenticated one is shed for a
+ *               newcomer; with none to shed the newcomer is refused;
+ *   states:     each state's deadline, the backoff or "give up", the
+ *               reason of giving up, the relay deadlines, the ticket wait.
+ */
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "conn_priv.h"
+#include "conn_table.h"
+#include "data/testcert.h"
+#include "route.h"
+#include "tls.h"
+
+Suite *conn_suite(void);
+
+enum { R_TERM, R_ORIG, R_LIM, R_N };
+
+static const char yaml[] =
+    "workers: 1\n"
+    "identity:\n"
+    "  ca: @D@/ca.pem\n"
+    "  cert: @D@/srv.crt\n"
+    "  key: @D@/srv.key\n"
+    "routes:\n"
+    "  - name: term\n"
+    "    mode: terminate\n"
+    "    listen: unix:@D@/term.sock\n"
+    "    target: unix:@D@/up.sock\n"
+    "    allow: [\"spiffe://cotai.test/client\"]\n"
+    "    timeouts: { handshake: 150ms, connect: 1s, idle: 1h, "
+    "half_close: 1m }\n"
+    "    connect_retry: { attempts: 2, backoff: 20ms }\n"
+    "  - name: orig\n"
+    "    mode: originate\n"
+    "    listen: unix:@D@/orig.sock\n"
+    "    target: unix:@D@/up.sock\n"
+    "    expect: [\"spiffe://cotai.test/server\"]\n"
+    "    timeouts: { handshake: 5s, connect: 1s }\n"
+    "    connect_retry: { attempts: 2, backoff: 20ms }\n"
+    "    mux: off\n"
+    "  - name: lim\n"
+    "    mode: terminate\n"
+    "    listen: unix:@D@/lim.sock\n"
+    "    target: unix:@D@/up.sock\n"
+    "    allow: [\"spiffe://cotai.test/client\"]\n"
+    "    max_connections: 1\n";
+
+static char dir[64];
+
+struct rig {
+	struct event_base *base;
+	struct route_config *rcfg;
+	struct route *routes[R_N];
+	struct conn_table *ct;
+	atomic_uint active;
+	int sv[2]; /* the last connection's socketpair; sv[1] is ours */
+	int ul;    /* the upstream's socket (bound; listening or not) */
+	char up_path[128];
+};
+
+static void
+path_in(char *buf, size_t len, const char *name)
+{
+	ck_assert_int_lt(snprintf(buf, len, "%s/%s", dir, name), (int)len);
+}
+
+/* A certificate for K named NAME (CN, DNS and spiffe://cotai.test/NAME),
+ * issued by CA (CAK), good for TLS clients and servers. */
+static X509 *
+leaf(EVP_PKEY *k, const char *name, X509 *ca, EVP_PKEY *cak, long serial)
+{
+	char san[160];
+	X509 *x;
+
+	snprintf(san, sizeof(san), "URI:spiffe://cotai.test/%s,DNS:%s", name,
+	    name);
+	x = testcert_build(k, serial, name, NULL, san, 2);
+	ck_assert_int_eq(
+	    X509_set_issuer_name(x, X509_get_subject_name(ca)), 1);
+	testcert_ext(x, NID_ext_key_usage, "serverAuth,clientAuth");
+	testcert_sign(x, cak);
+	return (x);
+}
+
+/* The CA, the server's and the client's certificates and keys in DIR. */
+static void
+write_pki(void)
+{
+	EVP_PKEY *cak = testcert_key(), *sk = testcert_key(),
+		 *ck = testcert_key();
+	X509 *ca = testcert_build(cak, 1, "cotai unit CA", NULL, NULL, 2), *x;
+	char p[128];
+
+	testcert_ext(ca, NID_basic_constraints, "critical,CA:TRUE");
+	testcert_ext(ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	testcert_sign(ca, cak);
+	path_in(p, sizeof(p), "ca.pem");
+	testcert_write_cert(p, ca);
+	x = leaf(sk, "server", ca, cak, 2);
+	path_in(p, sizeof(p), "srv.crt");
+	testcert_write_cert(p, x);
+	path_in(p, sizeof(p), "srv.key");
+	testcert_write_key(p, sk, 0600);
+	X509_free(x);
+	x = leaf(ck, "client", ca, cak, 3);
+	path_in(p, sizeof(p), "cli.crt");
+	testcert_write_cert(p, x);
+	path_in(p, sizeof(p), "cli.key");
+	testcert_write_key(p, ck, 0600);
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(sk);
+	EVP_PKEY_free(ck);
+}
+
+static struct cotai_config *
+load_config(void)
+{
+	struct cotai_config *cfg = NULL;
+	char path[128], err[512];
+	const char *s = yaml, *at;
+	FILE *fp;
+
+	path_in(path, sizeof(path), "t.yaml");
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	while ((at = strstr(s, "@D@")) != NULL) {
+		fwrite(s, 1, (size_t)(at - s), fp);
+		fputs(dir, fp);
+		s = at + 3;
+	}
+	fputs(s, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_msg(config_load(path, &cfg, err, sizeof(err)) == 0, "%s",
+	    err);
+	return (cfg);
+}
+
+/* A Unix socket bound at the route's target; listening when LISTEN. */
+static int
+up_socket(struct rig *g, bool listen_now)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(g->up_path), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, g->up_path, strlen(g->up_path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (listen_now)
+		ck_assert_int_eq(listen(fd, 8), 0);
+	return (fd);
+}
+
+static void
+rig_init(struct rig *g)
+{
+	struct cotai_config *cfg;
+
+	memset(g, 0, sizeof(*g));
+	signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_eq(tls_init(), 0);
+	snprintf(dir, sizeof(dir), "/tmp/sm-check-conn-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_pki();
+	path_in(g->up_path, sizeof(g->up_path), "up.sock");
+	cfg = load_config();
+	ck_assert_ptr_nonnull(g->rcfg = route_config_new(cfg));
+	ck_assert_int_eq((int)g->rcfg->cfg->nroutes, R_N);
+	for (size_t i = 0; i < R_N; i++)
+		ck_assert_ptr_nonnull(
+		    g->routes[i] = route_new(g->rcfg, i, NULL, NULL));
+	ck_assert_ptr_nonnull(g->base = event_base_new());
+	atomic_init(&g->active, 0);
+	g->ct = conn_table_new(&(struct conn_table_args){.base = g->base,
+	    .routes = g->routes,
+	    .nroutes = R_N,
+	    .cfg = g->rcfg->cfg,
+	    .nworkers = 1,
+	    .active = &g->active});
+	ck_assert_ptr_nonnull(g->ct);
+	g->ul = -1;
+	g->sv[0] = g->sv[1] = -1;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return (remove(path));
+}
+
+static void
+rig_free(struct rig *g)
+{
+	conn_table_free(g->ct);
+	ck_assert_uint_eq(atomic_load(&g->active), 0);
+	for (size_t i = 0; i < R_N; i++)
+		route_unref(g->routes[i]);
+	route_config_unref(g->rcfg);
+	event_base_free(g->base);
+	if (g->ul >= 0)
+		close(g->ul);
+	if (g->sv[1] >= 0)
+		close(g->sv[1]);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new connection on route I whose client end is g->sv[1]. */
+static struct conn *
+rig_accept(struct rig *g, int i)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+	if (g->sv[1] >= 0)
+		close(g->sv[1]);
+	ck_assert_int_eq(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, g->sv), 0);
+	conn_accept(g->ct, g->routes[i], g->sv[0], (struct sockaddr *)&sa,
+	    sizeof(sa));
+	return (TAILQ_LAST(&g->ct->conns, conn_list));
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* One round of the event loop, then a short nap. */
+static void
+spin(struct rig *g)
+{
+	(void)event_base_loop(g->base, EVLOOP_NONBLOCK);
+	usleep(1000);
+}
+
+/* Run the loop until the table holds N connections (at most 3 s). */
+static void
+spin_until_nconns(struct rig *g, size_t n)
+{
+	uint64_t end = now_ms() + 3000;
+
+	while (g->ct->nconns != n && now_ms() < end)
+		spin(g);
+	ck_assert_uint_eq(g->ct->nconns, n);
+}
+
+/* Accept the proxy's upstream connection (at most 3 s). */
+static int
+up_accept(struct rig *g)
+{
+	uint64_t end = now_ms() + 3000;
+	int fd;
+
+	while ((fd = accept4(g->ul, NULL, NULL, SOCK_NONBLOCK)) < 0 &&
+	    now_ms() < end) {
+		ck_assert_int_eq(errno, EAGAIN);
+		spin(g);
+	}
+	ck_assert_int_ge(fd, 0);
+	return (fd);
+}
+
+/* Read exactly LEN bytes from plain FD into BUF (at most 3 s). */
+static void
+up_read(struct rig *g, int fd, char *buf, size_t len)
+{
+	uint64_t end = now_ms() + 3000;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && now_ms() < end) {
+		if ((n = read(fd, buf + got, len - got)) > 0)
+			got += (size_t)n;
+		else
+			spin(g);
+	}
+	ck_assert_uint_eq(got, len);
+}
+
+/* Wait for EOF on plain FD (at most 3 s). */
+static void
+up_eof(struct rig *g, int fd)
+{
+	uint64_t end = now_ms() + 3000;
+	char c;
+	ssize_t n = -1;
+
+	while (now_ms() < end && (n = read(fd, &c, 1)) < 0 && errno == EAGAIN)
+		spin(g);
+	ck_assert_int_eq(n, 0);
+}
+
+/* A TLS client with the client's certificate on g->sv[1]. */
+static SSL *
+tls_client(struct rig *g, SSL_CTX **ctxp)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char p[128];
+	SSL *ssl;
+
+	ck_assert_ptr_nonnull(ctx);
+	path_in(p, sizeof(p), "cli.crt");
+	ck_assert_int_eq(
+	    SSL_CTX_use_certificate_file(ctx, p, SSL_FILETYPE_PEM), 1);
+	path_in(p, sizeof(p), "cli.key");
+	ck_assert_int_eq(
+	    SSL_CTX_use_PrivateKey_file(ctx, p, SSL_FILETYPE_PEM), 1);
+	path_in(p, sizeof(p), "ca.pem");
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, p, NULL), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	ck_assert_ptr_nonnull(ssl = SSL_new(ctx));
+	ck_assert_int_eq(SSL_set_fd(ssl, g->sv[1]), 1);
+	ck_assert_int_eq(SSL_set1_host(ssl, "server"), 1);
+	*ctxp = ctx;
+	return (ssl);
+}
+
+/* Finish SSL's handshake while the proxy runs (at most 3 s). */
+static void
+tls_connect(struct rig *g, SSL *ssl)
+{
+	uint64_t end = now_ms() + 3000;
+	int r;
+
+	while ((r = SSL_connect(ssl)) != 1 && now_ms() < end) {
+		int e = SSL_get_error(ssl, r);
+
+		ck_assert_msg(e == SSL_ERROR_WANT_READ ||
+			e == SSL_ERROR_WANT_WRITE,
+		    "SSL_connect: %d", e);
+		spin(g);
+	}
+	ck_assert_int_eq(r, 1);
+}
+
+/* Read exactly LEN bytes over SSL into BUF (at most 3 s). */
+static void
+tls_read(struct rig *g, SSL *ssl, char *buf, size_t len)
+{
+	uint64_t end = now_ms() + 3000;
+	size_t got = 0, n;
+
+	while (got < len && now_ms() < end) {
+		if (SSL_read_ex(ssl, buf + got, len - got, &n) == 1)
+			got += n;
+		else
+			spin(g);
+	}
+	ck_assert_uint_eq(got, len);
+}
+
+static uint64_t
+closed(const struct rig *g, int i, enum reason why)
+{
+	return (atomic_load(&g->routes[i]->stats->closed[why]));
+}
+
+START_TEST(relay)
+{
+	struct rig g;
+	SSL_CTX *cctx;
+	SSL *cli;
+	struct conn *c;
+	char buf[8];
+	size_t n;
+	int u;
+
+	rig_init(&g);
+	g.ul = up_socket(&g, true);
+	c = rig_accept(&g, R_TERM);
+	ck_assert_int_eq(c->state, CONN_S_HANDSHAKE);
+	ck_assert(c->pre_tls);
+	ck_assert_uint_eq(g.ct->nhandshakes, 1);
+	cli = tls_client(&g, &cctx);
+	tls_connect(&g, cli);
+	u = up_accept(&g);
+	while (c->state != CONN_S_RELAY)
+		spin(&g);
+	ck_assert(c->handshaken);
+	ck_assert_uint_eq(g.ct->nhandshakes, 0);
+	ck_assert_ptr_null(c->ev_timer); /* RELAY: the sweep's */
+
+	/* Both ways. */
+	ck_assert_int_eq(SSL_write_ex(cli, "ping", 4, &n), 1);
+	up_read(&g, u, buf, 4);
+	ck_assert_mem_eq(buf, "ping", 4);
+	ck_assert_int_eq(write(u, "pong", 4), 4);
+	tls_read(&g, cli, buf, 4);
+	ck_assert_mem_eq(buf, "pong", 4);
+
+	/* The client is done sending: the upstream sees EOF, and still
+	 * talks to the client. */
+	(void)SSL_shutdown(cli);
+	up_eof(&g, u);
+	ck_assert_int_eq(c->state, CONN_S_RELAY);
+	ck_assert(c->any_eof);
+	ck_assert_int_eq(c->first_eof, CONN_BY_CLIENT);
+	ck_assert_int_eq(write(u, "late", 4), 4);
+	tls_read(&g, cli, buf, 4);
+	ck_assert_mem_eq(buf, "late", 4);
+
+	/* Now the upstream too: closed, reason eof, by the client. */
+	ck_assert_int_eq(shutdown(u, SHUT_WR), 0);
+	spin_until_nconns(&g, 0);
+	ck_assert_uint_eq(closed(&g, R_TERM, REASON_EOF), 1);
+	ck_assert_uint_eq(atomic_load(&g.routes[R_TERM]->stats->bytes_up), 4);
+	ck_assert_uint_eq(
+	    atomic_load(&g.routes[R_TERM]->stats->bytes_down), 8);
+	ck_assert_int_eq(SSL_read_ex(cli, buf, 1, &n), 0);
+	ck_assert_int_eq(SSL_get_error(cli, 0), SSL_ERROR_ZERO_RETURN);
+	SSL_free(cli);
+	SSL_CTX_free(cctx);
+	close(u);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(retry)
+{
+	struct rig g;
+	struct conn *c;
+	char hello;
+	int u;
+
+	rig_init(&g);
+	g.ul = up_socket(&g, false); /* bound, not listening: refused */
+	c = rig_accept(&g, R_ORIG);
+	ck_assert_int_eq(c->state, CONN_S_BACKOFF);
+	ck_assert_uint_eq(c->retries, 1);
+	ck_assert_int_eq(c->up_err, ECONNREFUSED);
+	ck_assert(c->ticket_leader); /* the first one fetches the session */
+	ck_assert_uint_eq(atomic_load(&g.routes[R_ORIG]->stats->retries), 1);
+	/* The upstream starts during the backoff: the retry connects and
+	 * the handshake begins. */
+	ck_assert_int_eq(listen(g.ul, 8), 0);
+	u = up_accept(&g);
+	up_read(&g, u, &hello, 1);
+	ck_assert_int_eq(hello, 0x16); /* a TLS handshake record */
+	ck_assert_int_eq(c->state, CONN_S_HANDSHAKE);
+	ck_assert_uint_eq(c->retries, 1);
+	close(u); /* the handshake fails: closed, by the upstream */
+	spin_until_nconns(&g, 0);
+	ck_assert_uint_eq(closed(&g, R_ORIG, REASON_UPSTREAM_REFUSED), 0);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(give_up)
+{
+	struct rig g;
+	struct conn *c;
+	uint64_t t0 = now_ms(), seen = 0;
+	char b;
+
+	rig_init(&g);
+	g.ul = up_socket(&g, false);
+	c = rig_accept(&g, R_ORIG);
+	/* Refused, backoff 20 ms, refused, backoff 40 ms, refused: give up. */
+	while (g.ct->nconns > 0 && now_ms() < t0 + 3000) {
+		ck_assert(c->state == CONN_S_BACKOFF);
+		seen |= 1u << c->retries;
+		spin(&g);
+	}
+	ck_assert_uint_eq(g.ct->nconns, 0);
+	ck_assert_uint_eq(seen, (1u << 1) | (1u << 2));
+	ck_assert_uint_ge(now_ms() - t0, 60);
+	ck_assert_uint_eq(closed(&g, R_ORIG, REASON_UPSTREAM_REFUSED), 1);
+	ck_assert_uint_eq(atomic_load(&g.routes[R_ORIG]->stats->retries), 2);
+	/* The client's socket is closed too. */
+	errno = 0;
+	ck_assert_int_le(read(g.sv[1], &b, 1), 0);
+	ck_assert_int_ne(errno, EAGAIN);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(deadline)
+{
+	struct rig g;
+	struct conn *c;
+	uint64_t t0 = now_ms();
+
+	rig_init(&g);
+	c = rig_accept(&g, R_TERM); /* the client never says hello */
+	ck_assert_int_eq(c->state, CONN_S_HANDSHAKE);
+	ck_assert_uint_eq(conn_deadline(c), c->t_state + 150);
+	spin_until_nconns(&g, 0);
+	ck_assert_uint_ge(now_ms() - t0, 140);
+	ck_assert_uint_eq(closed(&g, R_TERM, REASON_HANDSHAKE_TIMEOUT), 1);
+	ck_assert_uint_eq(
+	    atomic_load(
+		&g.routes[R_TERM]->stats->hs_failed[REASON_HANDSHAKE_TIMEOUT]),
+	    1);
+	ck_assert_uint_eq(g.ct->nhandshakes, 0);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(limit)
+{
+	struct rig g;
+	struct conn *a, *b, *n, *v = NULL;
+
+	rig_init(&g);
+	a = rig_accept(&g, R_LIM);
+	ck_assert_int_eq(a->state, CONN_S_HANDSHAKE);
+	/* Over max_connections (1): the stranger A makes room for B. */
+	b = rig_accept(&g, R_LIM);
+	ck_assert_uint_eq(g.ct->nconns, 1);
+	ck_assert_ptr_eq(TAILQ_FIRST(&g.ct->conns), b);
+	ck_assert_uint_eq(closed(&g, R_LIM, REASON_HANDSHAKE_SHED), 1);
+	/* The decision itself: B is the one to shed for a newcomer N... */
+	ck_assert_ptr_nonnull(n = conn_new(g.ct, g.routes[R_LIM]));
+	ck_assert_int_eq(conn_room(n, 2, 2, &v), CONN_ROOM_SHED);
+	ck_assert_ptr_eq(v, b);
+	/* ... but never an authenticated one: then N is refused. */
+	b->handshaken = true;
+	ck_assert_int_eq(conn_room(n, 2, 2, &v), CONN_ROOM_REFUSE);
+	ck_assert_int_eq(conn_room(n, 1, 2, &v), CONN_ROOM_OK);
+	b->handshaken = false;
+	conn_close(n, REASON_LIMIT, CONN_BY_PROXY, NULL);
+	ck_assert_uint_eq(closed(&g, R_LIM, REASON_LIMIT), 1);
+	rig_free(&g);
+}
+END_TEST
+
+START_TEST(states)
+{
+	struct rig g;
+	struct conn *c;
+	struct conn_session *s;
+	const struct config_retry *rt;
+	enum conn_by by;
+	const char *detail;
+	uint64_t ms = 0;
+
+	rig_init(&g);
+	ck_assert_ptr_nonnull(c = conn_new(g.ct, g.routes[R_ORIG]));
+	c->t_state = c->t_io = 100000;
+	c->state = CONN_S_NEW;
+	ck_assert_uint_eq(conn_deadline(c), 0);
+	c->state = CONN_S_CONNECTING;
+	ck_assert_uint_eq(conn_deadline(c), 101000);
+	c->state = CONN_S_HANDSHAKE;
+	ck_assert_uint_eq(conn_deadline(c), 105000);
+	c->state = CONN_S_PG;
+	ck_assert_uint_eq(conn_deadline(c), 105000);
+	c->state = CONN_S_RELAY;
+	ck_assert_uint_eq(conn_deadline(c), 0);
+	c->state = CONN_S_BACKOFF; /* the 1st retry: 20 ms; the 2nd: 40 */
+	c->retries = 1;
+	ck_assert_uint_eq(conn_deadline(c), 100020);
+	c->retries = 2;
+	ck_assert_uint_eq(conn_deadline(c), 100040);
+
+	/* The backoff doubles, at most 8 times, while attempts allow. */
+	rt = &g.routes[R_ORIG]->cfg->retry;
+	ck_assert(conn_backoff(rt, 0, &ms));
+	ck_assert_uint_eq(ms, 20);
+	ck_assert(conn_backoff(rt, 1, &ms));
+	ck_assert_uint_eq(ms, 40);
+	ck_assert(!conn_backoff(rt, 2, &ms));
+	ck_assert(!conn_backoff(rt, 30, &ms));
+	ck_assert_uint_eq(ms, 20u << 8);
+
+	/* Giving up: the reason, who, and why. */
+	ck_assert_int_eq(conn_connect_failure(ECONNREFUSED, &by, &detail),
+	    REASON_UPSTREAM_REFUSED);
+	ck_assert_int_eq(by, CONN_BY_UPSTREAM);
+	ck_assert_int_eq(conn_connect_failure(EHOSTUNREACH, &by, &detail),
+	    REASON_UPSTREAM_UNREACHABLE);
+	ck_assert_int_eq(conn_connect_failure(0, &by, &detail),
+	    REASON_UPSTREAM_UNREACHABLE);
+	ck_assert_str_eq(detail, "no address");
+	ck_assert_int_eq(conn_connect_failure(ETIMEDOUT, &by, &detail),
+	    REASON_CONNECT_TIMEOUT);
+	ck_assert_int_eq(by, CONN_BY_PROXY);
+	ck_assert(conn_stale_address(ECONNREFUSED));
+	ck_assert(!conn_stale_address(EMFILE));
+
+	/* The ticket wait: the first one fetches, the next one waits. */
+	ck_assert_ptr_nonnull(c->peer.cache);
+	s = &g.ct->sessions[R_ORIG];
+	ck_assert_ptr_eq(c->peer.cache, &s->tc);
+	c->state = CONN_S_NEW;
+	ck_assert(!conn_resume_wait(c));
+	ck_assert(c->ticket_leader);
+	ck_assert_int_eq(s->fetching, 1);
+	{
+		struct conn *w = conn_new(g.ct, g.routes[R_ORIG]);
+
+		ck_assert_ptr_nonnull(w);
+		ck_assert(conn_resume_wait(w));
+		w->state = CONN_S_TICKET_WAIT;
+		w->t_state = 100000;
+		/* Waiting: handshake_ms, or the ticket's due time if sooner. */
+		ck_assert_uint_eq(conn_deadline(w), 105000);
+		s->fetching = 2;
+		s->due = 100010;
+		ck_assert_uint_eq(conn_deadline(w), 100010);
+		s->due = 200000;
+		ck_assert_uint_eq(conn_deadline(w), 105000);
+		/* The leader closes without a ticket: they go, and no longer
+		 * wait on this route until a ticket comes. */
+		ck_assert(!conn_resume_release(c, false)); /* no ticket yet */
+		ck_assert(conn_resume_release(c, true));
+		ck_assert(!c->ticket_leader);
+		ck_assert(s->no_tickets);
+		ck_assert_int_eq(s->fetching, 0);
+		w->state = CONN_S_NEW;
+		ck_assert(!conn_resume_wait(w));
+		ck_assert(!w->ticket_leader);
+		conn_close(w, REASON_EOF, CONN_BY_PROXY, NULL);
+	}
+
+	/* The relay deadlines, from the last byte moved. */
+	c->state = CONN_S_RELAY;
+	ck_assert_int_eq(conn_relay_deadline(c, 100000 + 10), REASON_NONE);
+	c->any_eof = true; /* half_close: default 1 min */
+	ck_assert_int_eq(conn_relay_deadline(c, 100000 + 60000),
+	    REASON_HALFCLOSE_TIMEOUT);
+	conn_close(c, REASON_EOF, CONN_BY_PROXY, NULL);
+	rig_free(&g);
+}
+END_TEST
+
+Suite *
+conn_suite(void)
+{
+	Suite *s = suite_create("conn");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, relay);
+	tcase_add_test(tc, retry);
+	tcase_add_test(tc, give_up);
+	tcase_add_test(tc, deadline);
+	tcase_add_test(tc, limit);
+	tcase_add_test(tc, states);
+	suite_add_tcase(s, tc);
+	return (s);
+}
