@@ -79,7 +79,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
 #include "mux.h"
 #include "upstream.h"
 
@@ -87,12 +86,6 @@ static void on_connect(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_pg_io(struct conn *c);
 static void on_relay_start(struct conn *c);
-
-static enum conn_by
-conn_side(const struct conn *c, const struct leg *l)
-{
-	return (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM);
-}
 
 /* Enter state S now: its timestamps, counters and timer. */
 static void
@@ -406,7 +399,7 @@ on_handshake_io(struct conn *c)
 		by = c->peer.reason == REASON_TLS_ERROR ||
 			c->peer.reason == REASON_TLS_VERSION ||
 			c->peer.reason == REASON_NO_CLIENT_CERT
-		    ? conn_side(c, l)
+		    ? (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM)
 		    : CONN_BY_PROXY;
 		conn_close(c, c->peer.reason, by, c->peer.detail);
 		return;
@@ -534,12 +527,19 @@ on_recheck(struct conn *c)
 		conn_close(c, why, CONN_BY_PROXY, detail);
 }
 
-/* Is EV an event of the leg that C is handshaking on? */
+/* A stream leg's event: if the stream failed, close C (any state). */
 static bool
-conn_on_tl(const struct conn *c, enum conn_ev ev)
+on_stream_failed(struct conn *c, struct leg *l)
 {
-	return ((ev == CONN_E_CL && c->tl == &c->cl) ||
-	    (ev == CONN_E_UP && c->tl == &c->up));
+	const char *detail;
+	enum conn_by by;
+	enum reason why;
+
+	if (l->ms == NULL ||
+	    (why = conn_mux_error(c, l, &by, &detail)) == REASON_NONE)
+		return (false);
+	conn_close(c, why, by, detail);
+	return (true);
 }
 
 void
@@ -547,6 +547,8 @@ conn_dispatch(struct conn *c, enum conn_ev ev)
 {
 	bool leg = ev == CONN_E_CL || ev == CONN_E_UP;
 
+	if (leg && on_stream_failed(c, ev == CONN_E_CL ? &c->cl : &c->up))
+		return;
 	switch (c->state) {
 	case CONN_S_NEW:
 	case CONN_S_CLOSED:
@@ -578,7 +580,7 @@ conn_dispatch(struct conn *c, enum conn_ev ev)
 	case CONN_S_HANDSHAKE:
 		if (ev == CONN_E_TIMER && conn_due(c))
 			on_handshake_timeout(c);
-		else if (conn_on_tl(c, ev))
+		else if (leg && c->tl == (ev == CONN_E_CL ? &c->cl : &c->up))
 			on_handshake_io(c);
 		return;
 	case CONN_S_PG:
@@ -598,53 +600,4 @@ conn_dispatch(struct conn *c, enum conn_ev ev)
 			on_recheck(c);
 		return;
 	}
-}
-
-/* An event on leg L of C: a stream that failed closes C in any state. */
-static void
-conn_leg_event(struct conn *c, struct leg *l, short what, enum conn_ev ev)
-{
-	const char *detail;
-	enum conn_by by;
-	enum reason why;
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("event on a dead connection %p", (void *)c);
-		return;
-	}
-	leg_ready(l, what);
-	if (l->ms != NULL &&
-	    (why = conn_mux_error(c, l, &by, &detail)) != REASON_NONE) {
-		conn_close(c, why, by, detail);
-		return;
-	}
-	conn_dispatch(c, ev);
-}
-
-void
-conn_cl_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	conn_leg_event(c, &c->cl, what, CONN_E_CL);
-}
-
-void
-conn_up_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	conn_leg_event(c, &c->up, what, CONN_E_UP);
-}
-
-void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("timer on a dead connection %p", (void *)c);
-		return;
-	}
-	conn_dispatch(c, CONN_E_TIMER);
 }

@@ -1,9 +1,9 @@
 /*
  * conn_table: one worker's connections and tunnels (conn_table.h), the
- * way in for a new connection (conn_new, conn_accept) and for the
- * worker's events, each handed to conn.c's state machine
- * (conn_dispatch): the sweep of relay deadlines, the pumps to resume, a
- * reload, a drain.
+ * way in for a new connection (conn_new, conn_accept) and for every event:
+ * the legs' and the timer's libevent callbacks and the worker's (the
+ * sweep of relay deadlines, the pumps to resume, a reload, a drain), each
+ * handed to conn.c's state machine (conn_dispatch) and nothing more.
  */
 #include "conn_priv.h"
 #include "mux.h"
@@ -83,6 +83,46 @@ conn_accept(struct conn_table *t, struct route *r, int fd,
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_start(c, REASON_NONE, CONN_BY_PROXY, NULL);
+}
+
+/* An event on leg L of C (EV says which): to the state machine. */
+static void
+conn_leg_event(struct conn *c, struct leg *l, short what, enum conn_ev ev)
+{
+	if (c->magic != CONN_MAGIC) {
+		log_error("event on a dead connection %p", (void *)c);
+		return;
+	}
+	leg_ready(l, what);
+	conn_dispatch(c, ev);
+}
+
+void
+conn_cl_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_leg_event(c, &c->cl, what, CONN_E_CL);
+}
+
+void
+conn_up_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	conn_leg_event(c, &c->up, what, CONN_E_UP);
+}
+
+void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->magic != CONN_MAGIC) {
+		log_error("timer on a dead connection %p", (void *)c);
+		return;
+	}
+	conn_dispatch(c, CONN_E_TIMER);
 }
 
 /* Every CONN_SWEEP_MS: relay deadlines. */

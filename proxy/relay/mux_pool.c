@@ -146,6 +146,7 @@ mux_reload_all(
 		const struct route *cur = NULL;
 
 		next = TAILQ_NEXT(t, link);
+		t->peer.cache = NULL; /* the table's sessions go away */
 		for (size_t j = 0; j < n; j++)
 			if (strcmp(routes[j]->cfg->name, t->r->cfg->name) ==
 				0 &&

@@ -101,11 +101,10 @@ leaf(EVP_PKEY *k, const char *name, X509 *ca, EVP_PKEY *cak, long serial)
 	char san[160];
 	X509 *x;
 
-	snprintf(san, sizeof(san), "URI:spiffe://cotai.test/%s,DNS:%s", name,
-	    name);
+	snprintf(
+	    san, sizeof(san), "URI:spiffe://cotai.test/%s,DNS:%s", name, name);
 	x = testcert_build(k, serial, name, NULL, san, 2);
-	ck_assert_int_eq(
-	    X509_set_issuer_name(x, X509_get_subject_name(ca)), 1);
+	ck_assert_int_eq(X509_set_issuer_name(x, X509_get_subject_name(ca)), 1);
 	testcert_ext(x, NID_ext_key_usage, "serverAuth,clientAuth");
 	testcert_sign(x, cak);
 	return (x);
@@ -160,8 +159,8 @@ load_config(void)
 	}
 	fputs(s, fp);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_msg(config_load(path, &cfg, err, sizeof(err)) == 0, "%s",
-	    err);
+	ck_assert_msg(
+	    config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
 	return (cfg);
 }
 
@@ -244,8 +243,8 @@ rig_accept(struct rig *g, int i)
 		close(g->sv[1]);
 	ck_assert_int_eq(
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, g->sv), 0);
-	conn_accept(g->ct, g->routes[i], g->sv[0], (struct sockaddr *)&sa,
-	    sizeof(sa));
+	conn_accept(
+	    g->ct, g->routes[i], g->sv[0], (struct sockaddr *)&sa, sizeof(sa));
 	return (TAILQ_LAST(&g->ct->conns, conn_list));
 }
 
@@ -358,8 +357,8 @@ tls_connect(struct rig *g, SSL *ssl)
 	while ((r = SSL_connect(ssl)) != 1 && now_ms() < end) {
 		int e = SSL_get_error(ssl, r);
 
-		ck_assert_msg(e == SSL_ERROR_WANT_READ ||
-			e == SSL_ERROR_WANT_WRITE,
+		ck_assert_msg(
+		    e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE,
 		    "SSL_connect: %d", e);
 		spin(g);
 	}
@@ -437,8 +436,7 @@ START_TEST(relay)
 	spin_until_nconns(&g, 0);
 	ck_assert_uint_eq(closed(&g, R_TERM, REASON_EOF), 1);
 	ck_assert_uint_eq(atomic_load(&g.routes[R_TERM]->stats->bytes_up), 4);
-	ck_assert_uint_eq(
-	    atomic_load(&g.routes[R_TERM]->stats->bytes_down), 8);
+	ck_assert_uint_eq(atomic_load(&g.routes[R_TERM]->stats->bytes_down), 8);
 	ck_assert_int_eq(SSL_read_ex(cli, buf, 1, &n), 0);
 	ck_assert_int_eq(SSL_get_error(cli, 0), SSL_ERROR_ZERO_RETURN);
 	SSL_free(cli);
@@ -602,8 +600,8 @@ START_TEST(states)
 	ck_assert_int_eq(by, CONN_BY_UPSTREAM);
 	ck_assert_int_eq(conn_connect_failure(EHOSTUNREACH, &by, &detail),
 	    REASON_UPSTREAM_UNREACHABLE);
-	ck_assert_int_eq(conn_connect_failure(0, &by, &detail),
-	    REASON_UPSTREAM_UNREACHABLE);
+	ck_assert_int_eq(
+	    conn_connect_failure(0, &by, &detail), REASON_UPSTREAM_UNREACHABLE);
 	ck_assert_str_eq(detail, "no address");
 	ck_assert_int_eq(conn_connect_failure(ETIMEDOUT, &by, &detail),
 	    REASON_CONNECT_TIMEOUT);
@@ -650,8 +648,8 @@ START_TEST(states)
 	c->state = CONN_S_RELAY;
 	ck_assert_int_eq(conn_relay_deadline(c, 100000 + 10), REASON_NONE);
 	c->any_eof = true; /* half_close: default 1 min */
-	ck_assert_int_eq(conn_relay_deadline(c, 100000 + 60000),
-	    REASON_HALFCLOSE_TIMEOUT);
+	ck_assert_int_eq(
+	    conn_relay_deadline(c, 100000 + 60000), REASON_HALFCLOSE_TIMEOUT);
 	conn_close(c, REASON_EOF, CONN_BY_PROXY, NULL);
 	rig_free(&g);
 }
