@@ -74,7 +74,8 @@ struct conn {
 	struct pump dup, ddown; /* cl -> up, up -> cl */
 	struct tls_peer peer;
 	struct pgconn *pg; /* protocol postgres, else NULL */
-	/* Deadlines before RELAY (event_new'd; NULL in RELAY: conn_sweep) */
+	/* The deadline of its state (conn_deadline; NULL in RELAY: the sweep)
+	 */
 	struct event *ev_timer;
 	struct conn *more_next;          /* in t->more while more_due */
 	uint64_t t_start, t_state, t_io; /* monotonic ms */

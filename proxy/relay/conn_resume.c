@@ -20,7 +20,7 @@
  * connections wait on that route until a ticket does come
  * (conn_session.no_tickets), so that waiting never serialises the
  * connections to such a server behind one another.
- *   - at a reload (the worker's sessions go away) or at the handshake
+ *   - at a reload (the table.s sessions go away) or at the handshake
  *     deadline, as any connection before its handshake.
  * A connection that waits has not connected upstream yet, so the server
  * sees no idle connection that has not sent its ClientHello.

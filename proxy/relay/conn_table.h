@@ -59,8 +59,8 @@ struct conn_table {
 	size_t nconns;
 	size_t nhandshakes; /* terminate connections before their handshake */
 	bool draining;      /* exit the loop when the last connection ends */
-	struct event *ev_sweep; /* relay deadlines: conn_sweep() */
-	struct event *ev_more;  /* pumps to resume: conn_more_run() */
+	struct event *ev_sweep; /* relay deadlines (CONN_E_SWEEP) */
+	struct event *ev_more;  /* pumps to resume (CONN_E_MORE) */
 	struct conn *more;      /* ... these, linked by more_next */
 };
 
