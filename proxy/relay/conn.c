@@ -73,11 +73,7 @@
 #include "conn_priv.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "mux.h"
 #include "upstream.h"
@@ -345,10 +341,12 @@ on_handshake_done(struct conn *c)
 
 	c->handshaken = true;
 	conn_count(c);
-	if (conn_resume_handshaken(c)) /* the ticket is due: re-arm */
-		TAILQ_FOREACH(o, &c->t->conns, link)
-	if (o->state == CONN_S_TICKET_WAIT && o->r == c->r)
-		conn_arm_timer(o);
+	if (conn_resume_handshaken(c)) { /* the ticket is due: re-arm */
+		for (o = TAILQ_FIRST(&c->t->conns); o != NULL;
+		     o = TAILQ_NEXT(o, link))
+			if (o->state == CONN_S_TICKET_WAIT && o->r == c->r)
+				conn_arm_timer(o);
+	}
 	route_observe_handshake(c->r, conn_now() - c->t_state);
 	atomic_fetch_add_explicit(
 	    &c->r->stats->handshakes, 1, memory_order_relaxed);
