@@ -42,7 +42,7 @@
 
 Suite *conn_suite(void);
 
-enum { R_TERM, R_ORIG, R_LIM, R_N };
+enum { R_TERM, R_ORIG, R_LIM, R_HS, R_N };
 
 static const char yaml[] =
     "workers: 1\n"
@@ -56,7 +56,7 @@ static const char yaml[] =
     "    listen: unix:@D@/term.sock\n"
     "    target: unix:@D@/up.sock\n"
     "    allow: [\"spiffe://cotai.test/client\"]\n"
-    "    timeouts: { handshake: 150ms, connect: 1s, idle: 1h, "
+    "    timeouts: { handshake: 10s, connect: 1s, idle: 1h, "
     "half_close: 1m }\n"
     "    connect_retry: { attempts: 2, backoff: 20ms }\n"
     "  - name: orig\n"
@@ -72,7 +72,13 @@ static const char yaml[] =
     "    listen: unix:@D@/lim.sock\n"
     "    target: unix:@D@/up.sock\n"
     "    allow: [\"spiffe://cotai.test/client\"]\n"
-    "    max_connections: 1\n";
+    "    max_connections: 1\n"
+    "  - name: hs\n"
+    "    mode: terminate\n"
+    "    listen: unix:@D@/hs.sock\n"
+    "    target: unix:@D@/up.sock\n"
+    "    allow: [\"spiffe://cotai.test/client\"]\n"
+    "    timeouts: { handshake: 150ms }\n";
 
 static char dir[64];
 
@@ -512,15 +518,15 @@ START_TEST(deadline)
 	uint64_t t0 = now_ms();
 
 	rig_init(&g);
-	c = rig_accept(&g, R_TERM); /* the client never says hello */
+	c = rig_accept(&g, R_HS); /* the client never says hello */
 	ck_assert_int_eq(c->state, CONN_S_HANDSHAKE);
 	ck_assert_uint_eq(conn_deadline(c), c->t_state + 150);
 	spin_until_nconns(&g, 0);
 	ck_assert_uint_ge(now_ms() - t0, 140);
-	ck_assert_uint_eq(closed(&g, R_TERM, REASON_HANDSHAKE_TIMEOUT), 1);
+	ck_assert_uint_eq(closed(&g, R_HS, REASON_HANDSHAKE_TIMEOUT), 1);
 	ck_assert_uint_eq(
 	    atomic_load(
-		&g.routes[R_TERM]->stats->hs_failed[REASON_HANDSHAKE_TIMEOUT]),
+		&g.routes[R_HS]->stats->hs_failed[REASON_HANDSHAKE_TIMEOUT]),
 	    1);
 	ck_assert_uint_eq(g.ct->nhandshakes, 0);
 	rig_free(&g);
