@@ -68,7 +68,7 @@ bool mux_negotiated(SSL *ssl);
 
 /*
  * Make a tunnel of leg L (handshake done, ALPN h2) of a connection of
- * worker table CT on route R: L's socket and SSL move to the tunnel (L is left
+ * table CT on route R: L's socket and SSL move to the tunnel (L is left
  * closed; its bytes counters stay), PEER is shared (a copy holding its own
  * identity reference; its session cache moves to the tunnel), CLIENT is
  * the peer's address for the audit line. SERVER: we accepted it. Returns
@@ -86,7 +86,7 @@ mux_tunnel_find(struct conn_table *ct, const struct route *r);
 
 /*
  * Originate: open a stream on T carrying a CONNECT for AUTHORITY and make
- * L (closed, its event storage EV on W's base calling CB with ARG) that
+ * L (closed, its event storage EV on T's base calling CB with ARG) that
  * stream. 0, or -1 when the stream cannot be opened (L untouched).
  */
 int mux_stream_open(struct mux_tunnel *t, const char *authority, struct leg *l,
