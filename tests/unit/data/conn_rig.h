@@ -88,12 +88,17 @@ path_in(char *buf, size_t len, const char *name)
 	ck_assert_int_lt(snprintf(buf, len, "%s/%s", dir, name), (int)len);
 }
 
-/* A certificate for K named NAME (CN, DNS and spiffe://cotai.test/NAME),
- * issued by CA (CAK), good for TLS clients and servers. */
-static X509 *
-leaf(EVP_PKEY *k, const char *name, X509 *ca, EVP_PKEY *cak, long serial)
+/*
+ * Write a key and a certificate named NAME (CN, DNS and
+ * spiffe://cotai.test/NAME) issued by CA (CAK), good for TLS clients and
+ * servers, to FILE.crt and FILE.key.
+ */
+static void
+write_leaf(
+    const char *name, const char *file, X509 *ca, EVP_PKEY *cak, long serial)
 {
-	char san[160];
+	EVP_PKEY *k = testcert_key();
+	char san[160], p[128], f[32];
 	X509 *x;
 
 	snprintf(
@@ -102,16 +107,22 @@ leaf(EVP_PKEY *k, const char *name, X509 *ca, EVP_PKEY *cak, long serial)
 	ck_assert_int_eq(X509_set_issuer_name(x, X509_get_subject_name(ca)), 1);
 	testcert_ext(x, NID_ext_key_usage, "serverAuth,clientAuth");
 	testcert_sign(x, cak);
-	return (x);
+	snprintf(f, sizeof(f), "%s.crt", file);
+	path_in(p, sizeof(p), f);
+	testcert_write_cert(p, x);
+	snprintf(f, sizeof(f), "%s.key", file);
+	path_in(p, sizeof(p), f);
+	testcert_write_key(p, k, 0600);
+	X509_free(x);
+	EVP_PKEY_free(k);
 }
 
 /* The CA, the server's and the client's certificates and keys in DIR. */
 static void
 write_pki(void)
 {
-	EVP_PKEY *cak = testcert_key(), *sk = testcert_key(),
-		 *ck = testcert_key();
-	X509 *ca = testcert_build(cak, 1, "cotai unit CA", NULL, NULL, 2), *x;
+	EVP_PKEY *cak = testcert_key();
+	X509 *ca = testcert_build(cak, 1, "cotai unit CA", NULL, NULL, 2);
 	char p[128];
 
 	testcert_ext(ca, NID_basic_constraints, "critical,CA:TRUE");
@@ -119,22 +130,10 @@ write_pki(void)
 	testcert_sign(ca, cak);
 	path_in(p, sizeof(p), "ca.pem");
 	testcert_write_cert(p, ca);
-	x = leaf(sk, "server", ca, cak, 2);
-	path_in(p, sizeof(p), "srv.crt");
-	testcert_write_cert(p, x);
-	path_in(p, sizeof(p), "srv.key");
-	testcert_write_key(p, sk, 0600);
-	X509_free(x);
-	x = leaf(ck, "client", ca, cak, 3);
-	path_in(p, sizeof(p), "cli.crt");
-	testcert_write_cert(p, x);
-	path_in(p, sizeof(p), "cli.key");
-	testcert_write_key(p, ck, 0600);
-	X509_free(x);
+	write_leaf("server", "srv", ca, cak, 2);
+	write_leaf("client", "cli", ca, cak, 3);
 	X509_free(ca);
 	EVP_PKEY_free(cak);
-	EVP_PKEY_free(sk);
-	EVP_PKEY_free(ck);
 }
 
 static struct cotai_config *
