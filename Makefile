@@ -130,16 +130,13 @@ layer_inc = $(addprefix -I,lib $(if $(filter lib,$(1)),,config \
 layer_pos = $(words $(call upto,$(1),$(PROXY_DIRS)))
 upto = $(if $(2),$(if $(filter $(1),$(firstword $(2))),$(1),$(firstword \
 	$(2)) $(call upto,$(1),$(wordlist 2,$(words $(2)),$(2)))))
-# Reaches upward still to be removed (issue 12), by folder.
-LAYER_EXCEPT_proxy/relay := -Iproxy/process
 LAYER_CPPFLAGS = -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 \
 	-DOPENSSL_NO_DEPRECATED -I$(BUILD)
 $(LIB_OBJ): CPPFLAGS := $(LAYER_CPPFLAGS) -Ilib
 $(CA_OBJ) $(call obj,ca/main.c): CPPFLAGS := $(LAYER_CPPFLAGS) -Ilib -Ica
 $(CONFIG_OBJ): CPPFLAGS := $(LAYER_CPPFLAGS) -Ilib -Iconfig
 $(foreach d,$(PROXY_DIRS),$(eval $(call obj,$(wildcard $(d)/*.c)): \
-	CPPFLAGS := $(LAYER_CPPFLAGS) $(call layer_inc,$(d)) \
-	$(LAYER_EXCEPT_$(d))))
+	CPPFLAGS := $(LAYER_CPPFLAGS) $(call layer_inc,$(d))))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

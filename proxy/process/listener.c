@@ -24,7 +24,7 @@
 #define LISTENER_BACKLOG 1024
 
 struct listener {
-	struct worker *w;
+	struct conn_table *ct; /* its worker's */
 	struct route *r;
 	struct evconnlistener *lev;
 	struct event *ev_resume; /* re-enable accepting after EMFILE */
@@ -133,7 +133,7 @@ listener_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 
-	conn_accept(l->w, l->r, fd, sa, (socklen_t)salen);
+	conn_accept(l->ct, l->r, fd, sa, (socklen_t)salen);
 }
 
 static void
@@ -161,7 +161,7 @@ listener_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 struct listener *
-listener_new(struct worker *w, struct route *r, int fd)
+listener_new(struct conn_table *ct, struct route *r, int fd)
 {
 	struct listener *l;
 
@@ -170,16 +170,16 @@ listener_new(struct worker *w, struct route *r, int fd)
 		close(fd);
 		return (NULL);
 	}
-	l->w = w;
+	l->ct = ct;
 	l->r = r;
-	if ((l->ev_resume = evtimer_new(w->base, listener_resume_cb, l)) ==
+	if ((l->ev_resume = evtimer_new(ct->base, listener_resume_cb, l)) ==
 	    NULL) {
 		log_error("evtimer_new failed");
 		close(fd);
 		free(l);
 		return (NULL);
 	}
-	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
+	l->lev = evconnlistener_new(ct->base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l->lev == NULL) {
 		log_error("route %s: evconnlistener_new failed", r->cfg->name);

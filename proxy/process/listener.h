@@ -13,7 +13,7 @@
 #include "route.h"
 
 struct listener;
-struct worker;
+struct conn_table;
 
 /*
  * Bind and listen on A. For TCP, PORT (when not NULL) replaces A's port
@@ -31,10 +31,10 @@ int listener_name(int fd, const struct config_addr *a, char *buf, size_t len);
 int listener_port(int fd, char *buf, size_t len);
 
 /*
- * Accept on FD (consumed, also on failure) in worker W for route R (both
+ * Accept on FD (consumed, also on failure) into table CT for route R (both
  * borrowed, must outlive the listener). Returns NULL on failure, logged.
  */
-struct listener *listener_new(struct worker *w, struct route *r, int fd);
+struct listener *listener_new(struct conn_table *ct, struct route *r, int fd);
 
 /* From now on, hand accepted sockets to route R (borrowed, as above). */
 void listener_set_route(struct listener *l, struct route *r);

@@ -21,7 +21,6 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
-#include "mux.h"
 #include "resolver.h"
 #include "tls.h"
 
@@ -77,15 +76,11 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 	w->pool = p;
 	w->cfg = p->cfg;
 	w->nroutes = p->nroutes;
-	TAILQ_INIT(&w->conns);
-	TAILQ_INIT(&w->tunnels);
 	pthread_mutex_init(&w->mu, NULL);
 	w->lfd = malloc(p->nroutes * sizeof(*w->lfd));
 	w->lst = calloc(p->nroutes, sizeof(*w->lst));
-	w->sessions = calloc(p->nroutes, sizeof(*w->sessions));
 	w->routes = calloc(p->nroutes, sizeof(*w->routes));
-	if (w->lfd == NULL || w->lst == NULL || w->sessions == NULL ||
-	    w->routes == NULL) {
+	if (w->lfd == NULL || w->lst == NULL || w->routes == NULL) {
 		log_errno("malloc");
 		return (-1);
 	}
@@ -95,6 +90,14 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 		log_error("event_base_new failed");
 		return (-1);
 	}
+	w->ct = conn_table_new(&(struct conn_table_args){.base = w->base,
+	    .routes = w->routes,
+	    .nroutes = p->nroutes,
+	    .cfg = p->cfg,
+	    .nworkers = p->nw,
+	    .active = &p->active});
+	if (w->ct == NULL)
+		return (-1);
 	if (pipe2(w->cmd, O_CLOEXEC | O_NONBLOCK) != 0) {
 		log_errno("pipe");
 		return (-1);
@@ -228,27 +231,18 @@ worker_pool_write_ports(const struct worker_pool *p, const char *path)
 	return (0);
 }
 
-void
-worker_conn_gone(struct worker *w)
-{
-	if (w->draining && w->nconns == 0)
-		event_base_loopexit(w->base, NULL);
-}
-
 /* Drain deadline: close whatever is still open. */
 static void
 worker_drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct conn *c;
+	size_t n = w->ct->nconns;
 
-	if (w->nconns > 0)
+	if (n > 0)
 		log_info("worker %zu: closing %zu connections at the drain "
 			 "deadline",
-		    w->id, w->nconns);
-	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
-		conn_drop(c, REASON_DRAIN);
-	mux_drain_all(w, true);
+		    w->id, n);
+	(void)conn_table_drain(w->ct, true);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -263,12 +257,11 @@ worker_drain(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
-	mux_drain_all(w, false);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		listener_free(w->lst[i]);
 		w->lst[i] = NULL;
 	}
-	if (w->nconns == 0) {
+	if (conn_table_drain(w->ct, false) == 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -328,7 +321,7 @@ worker_listeners(struct worker *w, struct worker_update *u)
 			listener_set_route(lst[j], u->routes[j]);
 		} else if (u->lfd[j] >= 0 && !w->draining) {
 			/* listener_new() consumes the socket. */
-			lst[j] = listener_new(w, u->routes[j], u->lfd[j]);
+			lst[j] = listener_new(w->ct, u->routes[j], u->lfd[j]);
 			u->lfd[j] = -1;
 		}
 	}
@@ -343,28 +336,23 @@ worker_listeners(struct worker *w, struct worker_update *u)
 static void
 worker_apply(struct worker *w, struct worker_update *u)
 {
-	struct tls_cache *ses = calloc(u->nroutes, sizeof(*ses));
 	struct listener **lst = NULL;
 
-	if (ses == NULL || (lst = worker_listeners(w, u)) == NULL) {
+	if (conn_table_reserve(w->ct, u->nroutes) != 0 ||
+	    (lst = worker_listeners(w, u)) == NULL) {
 		log_error(
 		    "worker %zu: out of memory, reload not applied", w->id);
-		free(ses);
 		return;
 	}
-	conn_reload_all(w, u->routes, u->nroutes, u->recheck);
-	mux_reload_all(w, u->routes, u->nroutes, u->recheck);
+	conn_table_reload(w->ct, u->routes, u->nroutes, u->recheck);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		listener_free(w->lst[i]);
-		tls_cache_clear(&w->sessions[i]);
 		route_unref(w->routes[i]);
 	}
 	free(w->lst);
-	free(w->sessions);
 	free(w->routes);
 	free(w->lfd);
 	w->lst = lst;
-	w->sessions = ses;
 	w->routes = u->routes;
 	w->nroutes = u->nroutes;
 	w->cfg = u->routes[0]->owner->cfg;
@@ -422,35 +410,13 @@ worker_main(void *arg)
 	return (NULL);
 }
 
-static void
-worker_sweep_cb(evutil_socket_t fd, short what, void *arg)
-{
-	conn_sweep(arg);
-}
-
-static void
-worker_more_cb(evutil_socket_t fd, short what, void *arg)
-{
-	conn_more_run(arg);
-}
-
-/*
- * Wrap W's bound sockets in listeners and its command pipe in an event;
- * start the sweep of relay deadlines and the event for resumed pumps.
- */
+/* Wrap W's bound sockets in listeners and its command pipe in an event. */
 static int
 worker_arm(struct worker *w)
 {
-	struct timeval tv = {0, CONN_SWEEP_MS * 1000};
-
 	w->ev_cmd = event_new(
 	    w->base, w->cmd[0], EV_READ | EV_PERSIST, worker_cmd_cb, w);
 	if (w->ev_cmd == NULL || event_add(w->ev_cmd, NULL) != 0)
-		return (-1);
-	w->ev_sweep = event_new(w->base, -1, EV_PERSIST, worker_sweep_cb, w);
-	w->ev_more = event_new(w->base, -1, 0, worker_more_cb, w);
-	if (w->ev_sweep == NULL || w->ev_more == NULL ||
-	    event_add(w->ev_sweep, &tv) != 0)
 		return (-1);
 	for (size_t i = 0; i < w->nroutes; i++) {
 		int fd = w->lfd[i];
@@ -458,7 +424,7 @@ worker_arm(struct worker *w)
 		if (fd < 0)
 			continue;
 		w->lfd[i] = -1;
-		w->lst[i] = listener_new(w, w->routes[i], fd);
+		w->lst[i] = listener_new(w->ct, w->routes[i], fd);
 		if (w->lst[i] == NULL)
 			return (-1);
 	}
@@ -529,11 +495,8 @@ static void
 worker_clear(struct worker_pool *p, struct worker *w)
 {
 	struct worker_update *u;
-	struct conn *c;
 
-	while ((c = TAILQ_FIRST(&w->conns)) != NULL)
-		conn_drop(c, REASON_DRAIN);
-	mux_drain_all(w, true);
+	conn_table_free(w->ct); /* its connections and sessions */
 	while ((u = w->updates) != NULL) {
 		w->updates = u->next;
 		worker_update_free(u);
@@ -543,8 +506,6 @@ worker_clear(struct worker_pool *p, struct worker *w)
 			listener_free(w->lst[i]);
 		if (w->lfd != NULL && w->lfd[i] >= 0)
 			close(w->lfd[i]);
-		if (w->sessions != NULL)
-			tls_cache_clear(&w->sessions[i]);
 		if (w->routes != NULL)
 			route_unref(w->routes[i]);
 	}
@@ -553,15 +514,10 @@ worker_clear(struct worker_pool *p, struct worker *w)
 	free(w->routes);
 	free(w->lst);
 	free(w->lfd);
-	free(w->sessions);
 	if (w->ev_cmd != NULL)
 		event_free(w->ev_cmd);
 	if (w->ev_drain != NULL)
 		event_free(w->ev_drain);
-	if (w->ev_sweep != NULL)
-		event_free(w->ev_sweep);
-	if (w->ev_more != NULL)
-		event_free(w->ev_more);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	for (int i = 0; i < 2; i++)

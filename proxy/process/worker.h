@@ -26,8 +26,7 @@
 #include "route.h"
 #include "tls.h"
 
-struct conn;
-struct mux_tunnel;
+struct conn_table;
 struct listener;
 struct renew;
 struct resolver;
@@ -56,22 +55,16 @@ struct worker {
 	const struct cotai_config *cfg; /* routes[0]->owner->cfg */
 	struct route **routes;          /* per route: a reference */
 	size_t nroutes;
-	size_t nhandshakes;            /* connections before their handshake */
 	pthread_mutex_t mu;            /* guards updates */
 	struct worker_update *updates; /* posted, not yet applied */
 	int *lfd;                      /* per route: bound socket, -1 if none */
 	struct listener **lst;         /* per route: accepting, or NULL */
-	struct tls_cache *sessions;    /* per route: client sessions */
-	TAILQ_HEAD(conn_list, conn) conns;
-	TAILQ_HEAD(mux_list, mux_tunnel) tunnels; /* mux.h */
-	size_t nconns;
+	/* its connections, tunnels and client sessions (owned) */
+	struct conn_table *ct;
 	bool draining;
 	int cmd[2];             /* pipe: main thread -> worker */
 	struct event *ev_cmd;   /* reads cmd[0] */
 	struct event *ev_drain; /* drain deadline */
-	struct event *ev_sweep; /* relay deadlines: conn_sweep() */
-	struct event *ev_more;  /* pumps to resume: conn_more_run() */
-	struct conn *more;      /* ... these, linked by more_next */
 	pthread_t thread;
 	bool started;
 	atomic_bool finished; /* the thread's loop has returned */
@@ -160,8 +153,5 @@ void worker_pool_join(struct worker_pool *p);
 
 /* Free everything; the threads must have been joined. NULL-safe. */
 void worker_pool_free(struct worker_pool *p);
-
-/* conn.c: a connection of W has been unlinked and freed. */
-void worker_conn_gone(struct worker *w);
 
 #endif

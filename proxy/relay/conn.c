@@ -1,155 +1,117 @@
 /*
- * conn: the per-connection state machine.
+ * conn: the per-connection state machine. Every transition is made here:
+ * the legs' callbacks, the timer's and the worker's events (conn_table.c)
+ * all go through conn_dispatch(), one switch on c->state that calls one
+ * on_<event>() step. The helpers of the module (conn_priv.h) only return
+ * decisions: the deadline of a state, the backoff or "give up", "shed
+ * this one" or "refuse", "wait for the ticket" or "go".
  *
- *   originate (plaintext client, TLS upstream):
+ *   accept ──▶ NEW ─┬─ originate ─────────────────────▶ (connect)
+ *                   ├─ terminate ─────────────────────▶ HANDSHAKE
+ *                   ├─ protocol postgres ─────────────▶ PG
+ *                   └─ a tunnel's stream (handshaken) ─▶ (connect)
  *
- *     accept ──▶ CONNECT ──▶ HANDSHAKE ──▶ RELAY ──▶ closed
- *                (upstream)  (TLS client)   (both ways)
+ *   (connect): the first attempt of an originate connection may instead
+ *       take a stream on a tunnel of the worker ─────────────▶ RELAY
+ *       or wait for the session another connection fetches ──▶ TICKET_WAIT
+ *     else the next upstream address ────────────────────────▶ CONNECTING
+ *     none left: connect_retry allows one more round ────────▶ BACKOFF
+ *                else (refused, unreachable, connect_timeout) ▶ CLOSED
  *
- *   terminate (TLS client, plaintext upstream):
+ *   TICKET_WAIT ──(ticket came; leader closed; timer: ticket late or
+ *                  handshake_ms; reload) ──▶ (connect), without waiting
+ *   BACKOFF     ──(timer: the backoff is over) ──▶ (connect), first address
+ *   CONNECTING  ──(failed; timer: connect_ms) ──▶ (connect), next address
+ *               ──(connected) ─┬─ originate ──────────────▶ HANDSHAKE
+ *                              ├─ postgres to negotiate ──▶ PG
+ *                              └─ terminate (a stream: 200) ▶ RELAY
+ *   HANDSHAKE   ──(done) ─┬─ originate ───────────────────▶ RELAY
+ *                         │  (ALPN h2: the TLS leg becomes a tunnel, c->up
+ *                         │   its first stream)
+ *                         ├─ terminate h2: a tunnel now ──▶ CLOSED, no line
+ *                         ├─ terminate postgres ──────────▶ PG
+ *                         └─ terminate ───────────────────▶ (connect)
+ *               ──(failed; timer: handshake_ms) ──────────▶ CLOSED
+ *   PG          ──(proto_conn_io: connect / TLS / close) ──▶ (connect) /
+ *                 HANDSHAKE / CLOSED; timer: handshake_ms ──▶ CLOSED
+ *   RELAY       ──(both directions done) ──▶ CLOSED (eof); the sweep:
+ *                 idle_ms, halfclose_ms ──▶ CLOSED
+ *   Any state ──(error, limit, shed, drain, recheck after a reload)──▶
+ *   CLOSED.
  *
- *     accept ──▶ HANDSHAKE ──▶ CONNECT ──▶ RELAY ──▶ closed
- *                (TLS server)  (upstream)
- *
- *   protocol postgres (pgconn.h) adds PG, the startup negotiation:
- *
- *     originate: accept ──▶ PG ──▶ CONNECT ──▶ [PG] ──▶ HANDSHAKE ──▶ RELAY
- *                (startup packet;          (SSLRequest, 'S')
- *                 local_tls: its handshake on cl inside PG)
- *     terminate: accept ──▶ PG ──▶ HANDSHAKE ──▶ PG ──▶ CONNECT ──▶ RELAY
- *                (ClientHello or SSLRequest)  (startup packet, roles)
- *     terminate, plaintext cancel (plaintext_cancel):
- *                accept ──▶ PG ──▶ CONNECT ──▶ PG ──▶ closed
- *                                  (send it, wait for the server's EOF)
- *
- *   protocol tcp with mux (conn_mux.c, mux.h):
- *
- *     originate: accept ──▶ RELAY, on a stream of a tunnel of the worker
- *                (none with room: CONNECT ──▶ HANDSHAKE as above; ALPN h2
- *                 makes the TLS leg a tunnel and c->up its first stream)
- *     terminate: HANDSHAKE (h2) ──▶ closed without an audit line (the
- *                tunnel writes its own); each CONNECT on the tunnel is a
- *                new connection: CONNECT ──▶ 200 ──▶ RELAY
- *
- *   Any state ──(error, timeout, limit, drain)──▶ closed.
+ * By protocol: originate NEW, CONNECTING, HANDSHAKE (client), RELAY;
+ * terminate NEW, HANDSHAKE (server), CONNECTING, RELAY; a protocol that
+ * negotiates (proto.h: postgres) adds PG: originate NEW, PG (startup
+ * packet; local_tls: its handshake on cl), CONNECTING, [PG (SSLRequest)],
+ * HANDSHAKE, RELAY; terminate NEW, PG (ClientHello or SSLRequest), HANDSHAKE,
+ * PG (startup packet, roles), CONNECTING, RELAY, or for a plaintext cancel NEW,
+ * PG, CONNECTING, PG, CLOSED; mux (conn_mux.c): originate NEW, RELAY on a
+ * tunnel's stream; each CONNECT on a terminate tunnel is a connection NEW,
+ * CONNECTING, RELAY. BACKOFF and TICKET_WAIT may come before CONNECTING, as
+ * drawn.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
- * socket to the target; exactly one of them speaks mutual TLS (c->tl; with
- * local_tls, pgconn also puts a TLS server on cl, which the legs and pumps
- * handle alike). In RELAY two pumps (pump.h) move bytes, each through a
- * buffer of route->buffer_bytes that it holds only while bytes are in
- * flight (an idle connection holds none): dup (cl -> up) and ddown (up ->
- * cl). A direction stops reading its source when its buffer is full and
- * starts again when it is down to half (backpressure: a slow reader never
- * grows memory). When a source reaches EOF (FIN or close_notify) and its
- * buffer is empty, the destination is shut down for writing (FIN or
- * close_notify) while the other direction keeps flowing. When both
- * directions are done the connection closes with reason eof.
+ * socket to the target; exactly one of them speaks mutual TLS (c->tl). In
+ * RELAY two pumps move bytes both ways (conn_relay.c).
  *
- * The libevent callbacks (conn_cl_cb, conn_up_cb, conn_timer_cb) only check
- * the magic, note which events fired and switch on the state to one
- * on_<event>() function. conn_close() is the only place that writes the
- * audit line and frees the connection; every caller returns right after it.
+ * conn_close() is the only place that writes the audit line and frees
+ * the connection; every caller returns right after it.
  *
- * Before RELAY a connection has a timer: in CONNECT and HANDSHAKE it is
- * the deadline of that step; when every upstream address failed, CONNECT
- * waits on it for the next connect_retry attempt (retry_wait), having
- * asked the resolver for a fresh lookup of the target (resolver.h), so
- * that the retry sees the new addresses. A relaying
- * connection has none (128 bytes less each): its worker's sweep
- * (conn_sweep, every CONN_SWEEP_MS) checks the last time a byte moved
- * against idle_ms, or against halfclose_ms once one direction is
- * finished, and when a pump stops early for fairness the connection goes
- * on its worker's list of pumps to resume (more_due, conn_more_run). With
- * one event per leg, the legs' two events live in the connection's own
- * allocation (evmem).
+ * Before RELAY a connection has a timer, armed at each transition for the
+ * deadline of the new state (conn_deadline). When every upstream address
+ * failed, the resolver is asked for a fresh lookup of the target
+ * (resolver.h) so that the retry after BACKOFF sees the new addresses. A
+ * relaying connection has no timer (128 bytes less each): its table's
+ * sweep checks its idle and half-close deadlines (conn_relay.c).
  *
- * Terminate connections before their handshake count in w->nhandshakes;
- * over max_handshakes a new one sheds the oldest (conn_shed), and so it
- * does over max_connections (conn_make_room): a peer that has not
- * authenticated never keeps out one that will. After a reload
- * conn_reload_all() checks every handshaken peer again, and a handshake
- * that finishes on a route replaced by a reload is judged by the current
- * one (conn_recheck_current).
+ * What is not a state is a plain fact of the connection: handshaken,
+ * pre_tls (counted in t->nhandshakes), ticket_leader (out for its route's
+ * first session), more_due (on the table's list of pumps to resume),
+ * any_eof, adopted (its TLS leg became a tunnel). The limits that shed
+ * connections that have not authenticated: conn_limits.c.
  */
 #include "conn.h"
 #include "conn_priv.h"
 
 #include <errno.h>
-#include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "mux.h"
 #include "upstream.h"
 
+static void on_connect(struct conn *c);
 static void on_handshake_start(struct conn *c, struct leg *l);
 static void on_pg_io(struct conn *c);
+static void on_relay_start(struct conn *c);
 
-/*
- * Keep w->nhandshakes equal to the number of terminate connections that
- * have not finished their TLS handshake (the part a client that never
- * sends a ClientHello can hold); call after every change of state.
- */
+/* Enter state S now: its timestamps, counters and timer. */
 static void
-conn_count(struct conn *c)
+conn_enter(struct conn *c, enum conn_state s)
 {
-	bool pre = !c->handshaken && c->r->cfg->mode == CONFIG_MODE_TERMINATE &&
-	    (c->state == CONN_S_HANDSHAKE || c->state == CONN_S_PG);
-
-	if (pre == c->pre_tls)
-		return;
-	c->pre_tls = pre;
-	if (pre)
-		c->w->nhandshakes++;
-	else
-		c->w->nhandshakes--;
+	c->state = s;
+	c->t_state = c->t_io = conn_now();
+	conn_count(c);
+	conn_arm_timer(c);
 }
 
-/* The size of one event in evmem, rounded up to keep the next aligned. */
-static size_t
-conn_event_size(void)
+/* Those waiting for the session C fetched go ahead (CONN_E_WAKE). */
+static void
+conn_wake(struct conn *c)
 {
-	size_t a = alignof(max_align_t);
+	struct conn *o, *next;
 
-	return ((event_get_struct_event_size() + a - 1) / a * a);
+	/* Each can only close itself, so NEXT stays valid. */
+	for (o = TAILQ_FIRST(&c->t->conns); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, link);
+		if (o->state == CONN_S_TICKET_WAIT && o->r == c->r)
+			conn_dispatch(o, CONN_E_WAKE);
+	}
 }
 
-struct event *
-conn_event(struct conn *c, int i)
-{
-	return ((struct event *)(c->evmem + (size_t)i * conn_event_size()));
-}
-
-uint64_t
-conn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-static enum conn_by
-conn_side(const struct conn *c, const struct leg *l)
-{
-	return (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM);
-}
-
-/*
- * The one way a connection ends: count, write the audit line, free
- * everything. Idempotent while C is alive; C is freed on return, so
- * callers return right after calling it.
- */
 void
 conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
-	struct route_stats *st = c->r->stats;
-	struct worker *w = c->w;
+	struct conn_table *t = c->t;
 	/* Refusals answered with an ErrorResponse end with a FIN. */
 	bool abort = why != REASON_EOF && why != REASON_ROLE_NOT_ALLOWED &&
 	    why != REASON_PROTOCOL;
@@ -158,23 +120,11 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 		return;
 	c->state = CONN_S_CLOSED;
 	conn_count(c);
+	conn_count_close(c, why);
 	if (!c->adopted) /* a tunnel now: it writes its own line */
-		atomic_fetch_add_explicit(
-		    &st->closed[why], 1, memory_order_relaxed);
-	else /* and counts as a tunnel; each stream counts as accepted */
-		atomic_fetch_sub_explicit(
-		    &st->accepted, 1, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(
-	    &st->bytes_up, c->up.bytes_out, memory_order_relaxed);
-	atomic_fetch_add_explicit(
-	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&w->pool->active, 1, memory_order_relaxed);
-	conn_count_cancel(c, why);
-	if (!c->adopted)
 		conn_audit(c, why, by, detail);
-	conn_resume_close(c);
-
+	if (conn_resume_release(c, true)) /* it was out for a session */
+		conn_wake(c);
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
 	if (c->more_due)
@@ -189,12 +139,13 @@ conn_close(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	proto_conn_free(c->proto);
 	pump_release(&c->dup);
 	pump_release(&c->ddown);
-	TAILQ_REMOVE(&w->conns, c, link);
-	w->nconns--;
+	TAILQ_REMOVE(&t->conns, c, link);
+	t->nconns--;
 	route_unref(c->r);
 	c->magic = CONN_DEAD;
 	free(c);
-	worker_conn_gone(w);
+	if (t->draining && t->nconns == 0)
+		event_base_loopexit(t->base, NULL);
 }
 
 void
@@ -203,148 +154,130 @@ conn_drop(struct conn *c, enum reason why)
 	conn_close(c, why, CONN_BY_PROXY, NULL);
 }
 
-void
-conn_set_state(struct conn *c, enum conn_state s)
+/* Close O, a connection that has not authenticated, to make room. */
+static void
+on_shed(struct conn *o, const char *detail)
 {
-	c->state = s;
-	c->t_state = c->t_io = conn_now();
-	conn_count(c);
-	conn_arm_timer(c);
-}
-
-struct conn *
-conn_new(struct worker *w, struct route *r)
-{
-	struct conn *c;
-
-	if ((c = calloc(1, sizeof(*c) + CONN_NEV * conn_event_size())) ==
-	    NULL) {
-		log_errno("calloc");
-		return (NULL);
-	}
-	c->magic = CONN_MAGIC;
-	c->w = w;
-	c->r = route_ref(r);
-	leg_init(&c->cl);
-	leg_init(&c->up);
-	tls_peer_init(&c->peer, r->cfg, &w->sessions[r->index]);
-	c->t_start = c->t_state = c->t_io = conn_now();
-	c->state = CONN_S_CONNECT;
-	TAILQ_INSERT_TAIL(&w->conns, c, link);
-	w->nconns++;
-	atomic_fetch_add_explicit(&r->stats->accepted, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&r->stats->active, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&w->pool->active, 1, memory_order_relaxed);
-	return (c);
+	route_handshake_failed(o->r, REASON_HANDSHAKE_SHED);
+	conn_close(o, REASON_HANDSHAKE_SHED, CONN_BY_PROXY, detail);
 }
 
 void
-conn_accept(struct worker *w, struct route *r, int fd,
-    const struct sockaddr *sa, socklen_t salen)
+conn_start(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 {
-	struct conn *c;
-	int one = 1;
+	struct conn_table *t = c->t;
+	const struct config_route *rc = c->r->cfg;
+	struct conn *o = NULL;
 
-	if ((c = conn_new(w, r)) == NULL) {
-		close(fd);
-		return;
-	}
-	conn_format_client(c, sa);
-	leg_open(&c->cl, conn_event(c, CONN_EV_CL), w->base, fd, conn_cl_cb, c);
-	if ((c->ev_timer = evtimer_new(w->base, conn_timer_cb, c)) == NULL) {
+	if ((c->ev_timer = evtimer_new(t->base, conn_timer_cb, c)) == NULL) {
 		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
-	if (!conn_make_room(c, atomic_load(&r->stats->active),
-		atomic_load(&w->pool->active))) {
+	switch (conn_room(
+	    c, atomic_load(&c->r->stats->active), atomic_load(t->active), &o)) {
+	case CONN_ROOM_REFUSE:
 		conn_close(c, REASON_LIMIT, CONN_BY_PROXY, NULL);
 		return;
+	case CONN_ROOM_SHED:
+		on_shed(
+		    o, "max_connections reached: room for a new connection");
+		break;
+	case CONN_ROOM_OK:
+		break;
 	}
-	if (r->cfg->mode == CONFIG_MODE_TERMINATE)
-		conn_shed(w);
-	if (sa->sa_family != AF_UNIX)
-		(void)setsockopt(
-		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (proto_negotiates(r->cfg)) {
-		if ((c->proto = proto_conn_new(
-			 r->cfg, r->ssl_ctx, r->local_ctx)) == NULL) {
+	if (why != REASON_NONE) {
+		conn_close(c, why, by, detail);
+		return;
+	}
+	if (rc->mode == CONFIG_MODE_TERMINATE && !c->handshaken &&
+	    (o = conn_shed_victim(t)) != NULL)
+		on_shed(o, "too many handshakes in progress");
+	if (c->handshaken) { /* a tunnel's stream: its peer is the tunnel's */
+		on_connect(c);
+	} else if (proto_negotiates(rc)) {
+		c->proto = proto_conn_new(rc, c->r->ssl_ctx, c->r->local_ctx);
+		if (c->proto == NULL) {
 			conn_close(
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
 		}
-		conn_set_state(c, CONN_S_PG);
+		conn_enter(c, CONN_S_PG);
 		on_pg_io(c);
-	} else if (r->cfg->mode == CONFIG_MODE_ORIGINATE)
-		conn_connect_start(c);
-	else
+	} else if (rc->mode == CONFIG_MODE_ORIGINATE) {
+		on_connect(c);
+	} else {
 		on_handshake_start(c, &c->cl);
-}
-
-/*
- * Could a fresh lookup help after a connect failed with ERR (0: no
- * address)? Not when the process is out of descriptors or buffers, or the
- * sandbox refused the port.
- */
-static bool
-conn_stale_address(int err)
-{
-	switch (err) {
-	case 0:
-	case ECONNREFUSED:
-	case ETIMEDOUT:
-	case EHOSTUNREACH:
-	case ENETUNREACH:
-	case EHOSTDOWN:
-	case ENETDOWN:
-		return (true);
-	default:
-		return (false);
 	}
 }
 
-void
-conn_connect_start(struct conn *c)
+/* Every upstream address failed: a retry after the backoff, or give up. */
+static void
+on_connect_exhausted(struct conn *c)
 {
+	const char *detail;
+	enum conn_by by;
+	enum reason why;
+
+	/* Have the name looked up again if it can help. */
+	if (conn_stale_address(c->up_err))
+		upstream_failed(c->r->up);
+	if (conn_backoff(&c->r->cfg->retry, c->retries, NULL)) {
+		c->retries++;
+		c->ai_next = 0;
+		atomic_fetch_add_explicit(
+		    &c->r->stats->retries, 1, memory_order_relaxed);
+		conn_enter(c, CONN_S_BACKOFF);
+		leg_watch(&c->cl, 0);
+		return;
+	}
+	why = conn_connect_failure(c->up_err, &by, &detail);
+	conn_close(c, why, by, detail);
+}
+
+/* Connect to the next upstream address (the first attempt may take a
+ * stream or wait for a session instead). */
+static void
+on_connect(struct conn *c)
+{
+	bool first = c->ai_next == 0 && c->retries == 0;
 	int fd;
 
-	/* The first attempt: a stream on a tunnel instead (conn_mux.c)? */
-	if (c->ai_next == 0 && c->retries == 0 && conn_mux_attach(c))
+	if (first && conn_mux_attach(c)) {
+		on_relay_start(c);
 		return;
-	/* The first attempt: wait for a session another connection fetches? */
-	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE && c->ai_next == 0 &&
-	    c->retries == 0 && c->state != CONN_S_TLS_WAIT &&
-	    conn_resume_wait(c))
+	}
+	if (first && c->r->cfg->mode == CONFIG_MODE_ORIGINATE &&
+	    c->state != CONN_S_TICKET_WAIT && conn_resume_wait(c)) {
+		conn_enter(c, CONN_S_TICKET_WAIT);
+		leg_watch(
+		    &c->cl, 0); /* its bytes wait in the socket meanwhile */
 		return;
-
+	}
 	while ((fd = upstream_connect(c->r->up, c->ai_next++)) < 0) {
 		if (errno == ENOENT)
 			break;
 		c->up_err = errno;
 	}
-	/* Every address failed: have the name looked up again if it can help.
-	 */
-	if (fd < 0 && conn_stale_address(c->up_err))
-		upstream_failed(c->r->up);
-	if (fd < 0 && conn_retry(c))
-		return;
-	if (fd < 0 && c->up_err == ETIMEDOUT) {
-		conn_close(c, REASON_CONNECT_TIMEOUT, CONN_BY_PROXY, NULL);
-		return;
-	}
 	if (fd < 0) {
-		conn_close(c,
-		    c->up_err == ECONNREFUSED ? REASON_UPSTREAM_REFUSED
-					      : REASON_UPSTREAM_UNREACHABLE,
-		    CONN_BY_UPSTREAM,
-		    c->up_err != 0 ? strerror(c->up_err) : "no address");
+		on_connect_exhausted(c);
 		return;
 	}
 	leg_open(
-	    &c->up, conn_event(c, CONN_EV_UP), c->w->base, fd, conn_up_cb, c);
-	conn_set_state(c, CONN_S_CONNECT);
+	    &c->up, conn_event(c, CONN_EV_UP), c->t->base, fd, conn_up_cb, c);
+	conn_enter(c, CONN_S_CONNECTING);
 	c->up.wr_block = EV_WRITE;
 	leg_watch(&c->cl, 0);
 	leg_watch(&c->up, EV_WRITE);
+}
+
+/* The connect failed with ERR (a timeout too): the next address. */
+static void
+on_connect_failed(struct conn *c, int err)
+{
+	c->up_err = err;
+	leg_clear(&c->up, false);
+	leg_init(&c->up);
+	on_connect(c);
 }
 
 /* The upstream socket became writable: connected, or failed. */
@@ -354,23 +287,93 @@ on_connect_done(struct conn *c)
 	int err = upstream_connect_result(c->up.fd);
 
 	if (err != 0) {
-		c->up_err = err;
-		leg_clear(&c->up, false);
-		leg_init(&c->up);
-		conn_connect_start(c);
+		on_connect_failed(c, err);
 		return;
 	}
 	leg_watch(&c->up, 0);
 	if (proto_conn_upstream_begin(c->proto)) {
-		conn_set_state(c, CONN_S_PG);
+		conn_enter(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (c->r->cfg->mode != CONFIG_MODE_ORIGINATE) {
 		if (c->cl.ms !=
 		    NULL) /* a tunnel's stream: answer the CONNECT */
 			mux_stream_respond(c->cl.ms);
-		conn_relay_start(c);
+		on_relay_start(c);
 	} else {
 		on_handshake_start(c, &c->up);
+	}
+}
+
+/* The handshake (or the negotiation before it) took too long. */
+static void
+on_handshake_timeout(struct conn *c)
+{
+	route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
+	conn_close(c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
+}
+
+/* The handshake negotiated h2: C's TLS leg becomes a tunnel. */
+static void
+on_tunnel(struct conn *c)
+{
+	const char *detail;
+
+	if (conn_mux_adopt(c, &detail) != 0) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, detail);
+		return;
+	}
+	if (c->adopted) { /* terminate: the tunnel writes its own line */
+		conn_close(c, REASON_EOF, CONN_BY_PROXY, NULL);
+		return;
+	}
+	/* Connections waiting for this one's session take streams now. */
+	if (conn_resume_release(c, true))
+		conn_wake(c);
+	c->peer.cache = NULL; /* the tunnel's now */
+	on_relay_start(c);
+}
+
+/* C's handshake succeeded: count it, then the next step. */
+static void
+on_handshake_done(struct conn *c)
+{
+	struct leg *l = c->tl;
+	struct conn *o;
+
+	c->handshaken = true;
+	conn_count(c);
+	if (conn_resume_handshaken(c)) { /* the ticket is due: re-arm */
+		for (o = TAILQ_FIRST(&c->t->conns); o != NULL;
+		     o = TAILQ_NEXT(o, link))
+			if (o->state == CONN_S_TICKET_WAIT && o->r == c->r)
+				conn_arm_timer(o);
+	}
+	route_observe_handshake(c->r, conn_now() - c->t_state);
+	atomic_fetch_add_explicit(
+	    &c->r->stats->handshakes, 1, memory_order_relaxed);
+	if (SSL_session_reused(l->ssl))
+		atomic_fetch_add_explicit(
+		    &c->r->stats->resumed, 1, memory_order_relaxed);
+	leg_watch(l, 0);
+	switch (conn_mux_after(c)) {
+	case CONN_MUX_REFUSE:
+		conn_close(c, REASON_PROTOCOL, CONN_BY_PROXY,
+		    "mux: on, and the peer did not negotiate h2");
+		return;
+	case CONN_MUX_TUNNEL:
+		on_tunnel(c);
+		return;
+	case CONN_MUX_NONE:
+		break;
+	}
+	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
+		on_relay_start(c);
+	} else if (c->proto != NULL) {
+		proto_conn_tls_done(c->proto);
+		conn_enter(c, CONN_S_PG);
+		on_pg_io(c);
+	} else {
+		on_connect(c);
 	}
 }
 
@@ -380,6 +383,8 @@ on_handshake_io(struct conn *c)
 {
 	struct leg *l = c->tl;
 	enum conn_by by;
+	enum reason why;
+	char detail[256];
 
 	switch (leg_handshake(l)) {
 	case LEG_AGAIN:
@@ -393,7 +398,7 @@ on_handshake_io(struct conn *c)
 		by = c->peer.reason == REASON_TLS_ERROR ||
 			c->peer.reason == REASON_TLS_VERSION ||
 			c->peer.reason == REASON_NO_CLIENT_CERT
-		    ? conn_side(c, l)
+		    ? (l == &c->cl ? CONN_BY_CLIENT : CONN_BY_UPSTREAM)
 		    : CONN_BY_PROXY;
 		conn_close(c, c->peer.reason, by, c->peer.detail);
 		return;
@@ -403,29 +408,13 @@ on_handshake_io(struct conn *c)
 		conn_close(c, c->peer.reason, CONN_BY_PROXY, c->peer.detail);
 		return;
 	}
-	if (conn_recheck_current(c) != 0)
+	if ((why = conn_recheck_current(c, detail, sizeof(detail))) !=
+	    REASON_NONE) {
+		route_handshake_failed(c->r, why);
+		conn_close(c, why, CONN_BY_PROXY, detail);
 		return;
-	c->handshaken = true;
-	conn_count(c);
-	conn_resume_handshaken(c);
-	route_observe_handshake(c->r, conn_now() - c->t_state);
-	atomic_fetch_add_explicit(
-	    &c->r->stats->handshakes, 1, memory_order_relaxed);
-	if (SSL_session_reused(l->ssl))
-		atomic_fetch_add_explicit(
-		    &c->r->stats->resumed, 1, memory_order_relaxed);
-	leg_watch(l, 0);
-	if (conn_mux_handshaken(c)) /* ALPN h2: a tunnel now */
-		return;
-	if (c->r->cfg->mode == CONFIG_MODE_ORIGINATE) {
-		conn_relay_start(c);
-	} else if (c->proto != NULL) {
-		proto_conn_tls_done(c->proto);
-		conn_set_state(c, CONN_S_PG);
-		on_pg_io(c);
-	} else {
-		conn_connect_start(c);
 	}
+	on_handshake_done(c);
 }
 
 /* The protocol's negotiation: let it work, then take the next step. */
@@ -443,7 +432,7 @@ on_pg_io(struct conn *c)
 	case PROTO_WAIT:
 		return;
 	case PROTO_CONNECT:
-		conn_connect_start(c);
+		on_connect(c);
 		return;
 	case PROTO_TLS:
 		on_handshake_start(c,
@@ -473,155 +462,141 @@ on_handshake_start(struct conn *c, struct leg *l)
 		return;
 	}
 	c->tl = l;
-	conn_set_state(c, CONN_S_HANDSHAKE);
+	conn_enter(c, CONN_S_HANDSHAKE);
 	on_handshake_io(c);
 }
 
-/* Note the first EOF: who closed first, and the half-close timeout. */
+/* Something happened on a leg in RELAY (or its pumps may go on). */
 static void
-conn_first_eof(struct conn *c, const struct leg *src)
+on_relay_io(struct conn *c)
 {
-	if (c->any_eof)
-		return;
-	c->any_eof = true;
-	c->first_eof = conn_side(c, src);
-	conn_arm_timer(c);
-}
-
-void
-conn_relay_io(struct conn *c)
-{
-	uint64_t before =
-	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
-	struct pump *p[2] = {&c->dup, &c->ddown};
-	struct leg *bad = NULL;
+	const char *detail = NULL;
+	enum conn_by by;
+	enum reason why;
 	char buf[120];
 
-	for (int i = 0; i < 2; i++) {
-		switch (pump_run(p[i], &bad)) {
-		case PUMP_ERR:
-			if (bad->ms != NULL) {
-				conn_mux_failed(c, bad);
-				return;
-			}
-			conn_close(c,
-			    bad->ssl != NULL ? REASON_TLS_ERROR : REASON_RESET,
-			    conn_side(c, bad),
-			    leg_detail(bad, buf, sizeof(buf)));
-			return;
-		case PUMP_EOF:
-			conn_first_eof(c, p[i]->src);
-			break;
-		default:
-			break;
-		}
-	}
-	if (c->peer.cache != NULL) /* originate: a new ticket? */
-		tls_peer_poll(c->tl->ssl, &c->peer);
-	if (pump_done(&c->dup) && pump_done(&c->ddown)) {
-		conn_close(c, REASON_EOF, c->first_eof, NULL);
+	switch (conn_relay_step(c, &why, &by, buf, sizeof(buf), &detail)) {
+	case CONN_RELAY_ON:
+		break;
+	case CONN_RELAY_CLOSE:
+		conn_close(c, why, by, detail);
+		return;
+	case CONN_RELAY_STALL: /* a stream leg failed, not yet its stream */
 		return;
 	}
-	if (c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
-		c->up.bytes_out !=
-	    before)
-		c->t_io = conn_now();
-	leg_watch(&c->cl, pump_wants(&c->cl, &c->dup, &c->ddown));
-	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
-	/*
-	 * Come back for the rest after other connections had their turn, on
-	 * the worker's event (not on a leg's: an I/O event that is active
-	 * but not added is never added to epoll by event_add(), libevent
-	 * 2.1).
-	 */
-	if ((c->dup.more || c->ddown.more) && !c->more_due) {
-		c->more_due = true;
-		c->more_next = c->w->more;
-		c->w->more = c;
-		event_active(c->w->ev_more, EV_TIMEOUT, 1);
-	}
-	c->dup.more = c->ddown.more = false;
-	if (c->ticket_leader)
-		conn_resume_check(c);
+	if (c->ticket_leader && conn_resume_release(c, false))
+		conn_wake(c); /* it holds the ticket now */
 }
 
-/* Both legs are up: set up the pumps (buffers come when bytes do). */
-void
-conn_relay_start(struct conn *c)
-{
-	size_t cap =
-	    c->r->cfg->buffer_bytes != 0 ? c->r->cfg->buffer_bytes : 256 * 1024;
-
-	c->dup = (struct pump){.src = &c->cl, .dst = &c->up, .cap = cap};
-	c->ddown = (struct pump){.src = &c->up, .dst = &c->cl, .cap = cap};
-	if (c->proto != NULL) { /* proto_conn_prefill() needs the buffer */
-		if (proto_conn_pending(c->proto) > cap)
-			c->dup.cap = proto_conn_pending(c->proto);
-		if (pump_reserve(&c->dup) != 0) {
-			conn_close(
-			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
-			return;
-		}
-	}
-	proto_conn_prefill(c->proto, &c->dup); /* the startup packet, if any */
-	c->cl.rd_block = c->cl.wr_block = 0;
-	/*
-	 * The upstream leg was set up last: its peer has sent nothing yet,
-	 * unless TLS read it along with the handshake. Wait for its first
-	 * bytes instead of reading only to get EAGAIN (one read(2), and on
-	 * a TLS leg one SSL_read, per connection and proxy).
-	 */
-	c->up.rd_block = leg_pending(&c->up) ? 0 : EV_READ;
-	c->up.wr_block = 0;
-	event_free(c->ev_timer); /* the worker's sweep from now on */
-	c->ev_timer = NULL;
-	conn_set_state(c, CONN_S_RELAY);
-	conn_relay_io(c);
-}
-
-/* An event on leg L of C. */
+/* Both legs are up: relay (buffers come when bytes do). */
 static void
-conn_leg_event(struct conn *c, struct leg *l, short what)
+on_relay_start(struct conn *c)
 {
-	if (c->magic != CONN_MAGIC) {
-		log_error("event on a dead connection %p", (void *)c);
+	if (conn_relay_setup(c) != 0) {
+		conn_close(c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 		return;
 	}
-	leg_ready(l, what);
-	if (l->ms != NULL && conn_mux_failed(c, l))
+	event_free(c->ev_timer); /* the table's sweep from now on */
+	c->ev_timer = NULL;
+	conn_enter(c, CONN_S_RELAY);
+	on_relay_io(c);
+}
+
+/* The sweep: close relaying C past its idle or half-close deadline. */
+static void
+on_relay_deadline(struct conn *c)
+{
+	enum reason why = conn_relay_deadline(c, conn_now());
+
+	if (why != REASON_NONE)
+		conn_close(c, why, CONN_BY_PROXY, NULL);
+}
+
+/* A reload with recheck: close C if its peer no longer passes. */
+static void
+on_recheck(struct conn *c)
+{
+	enum reason why;
+	char detail[160];
+
+	if (!c->handshaken)
+		return;
+	if ((why = conn_reload_verdict(c, detail, sizeof(detail))) !=
+	    REASON_NONE)
+		conn_close(c, why, CONN_BY_PROXY, detail);
+}
+
+/* A stream leg's event: if the stream failed, close C (any state). */
+static bool
+on_stream_failed(struct conn *c, struct leg *l)
+{
+	const char *detail;
+	enum conn_by by;
+	enum reason why;
+
+	if (l->ms == NULL ||
+	    (why = conn_mux_error(c, l, &by, &detail)) == REASON_NONE)
+		return (false);
+	conn_close(c, why, by, detail);
+	return (true);
+}
+
+void
+conn_dispatch(struct conn *c, enum conn_ev ev)
+{
+	bool leg = ev == CONN_E_CL || ev == CONN_E_UP;
+
+	if (leg && on_stream_failed(c, ev == CONN_E_CL ? &c->cl : &c->up))
 		return;
 	switch (c->state) {
-	case CONN_S_CONNECT:
-		if (l == &c->up)
+	case CONN_S_NEW:
+	case CONN_S_CLOSED:
+	case CONN_S__N:
+		return; /* nothing is watched yet, or any more */
+	case CONN_S_CONNECTING:
+		if (ev == CONN_E_UP)
 			on_connect_done(c);
-		break;
+		else if (ev == CONN_E_TIMER && conn_due(c))
+			on_connect_failed(c, ETIMEDOUT); /* like a refusal */
+		else if (ev == CONN_E_RECHECK)
+			on_recheck(c);
+		return;
+	case CONN_S_BACKOFF:
+		if (ev == CONN_E_TIMER && conn_due(c))
+			on_connect(c);
+		else if (ev == CONN_E_RECHECK)
+			on_recheck(c);
+		return;
+	case CONN_S_TICKET_WAIT:
+		if (ev == CONN_E_TIMER && conn_due(c)) {
+			conn_resume_timeout(c);
+			on_connect(c);
+		} else if (ev == CONN_E_WAKE || ev == CONN_E_RELOAD ||
+		    ev == CONN_E_RECHECK) {
+			on_connect(c); /* a reload: the session is gone */
+		}
+		return;
 	case CONN_S_HANDSHAKE:
-		if (l == c->tl)
+		if (ev == CONN_E_TIMER && conn_due(c))
+			on_handshake_timeout(c);
+		else if (leg && c->tl == (ev == CONN_E_CL ? &c->cl : &c->up))
 			on_handshake_io(c);
-		break;
-	case CONN_S_RELAY:
-		conn_relay_io(c);
-		break;
+		return;
 	case CONN_S_PG:
-		on_pg_io(c);
-		break;
-	default:
-		break;
+		if (ev == CONN_E_TIMER && conn_due(c))
+			on_handshake_timeout(c);
+		else if (leg)
+			on_pg_io(c);
+		else if (ev == CONN_E_RECHECK)
+			on_recheck(c);
+		return;
+	case CONN_S_RELAY:
+		if (leg || ev == CONN_E_MORE)
+			on_relay_io(c);
+		else if (ev == CONN_E_SWEEP)
+			on_relay_deadline(c);
+		else if (ev == CONN_E_RECHECK)
+			on_recheck(c);
+		return;
 	}
-}
-
-void
-conn_cl_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	conn_leg_event(c, &c->cl, what);
-}
-
-void
-conn_up_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	conn_leg_event(c, &c->up, what);
 }

@@ -9,16 +9,16 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "conn_table.h"
 #include "reason.h"
 #include "route.h"
-#include "worker.h"
 
 /*
- * Take FD, just accepted by worker W on route R (a reference to R is taken),
- * and run the connection on W's event base. FD is always consumed: on any
- * failure it is closed and the audit line written.
+ * Take FD, just accepted on route R (a reference to R is taken) by the
+ * worker of table T, and run the connection on T's event base. FD is
+ * always consumed: on any failure it is closed and the audit line written.
  */
-void conn_accept(struct worker *w, struct route *r, int fd,
+void conn_accept(struct conn_table *t, struct route *r, int fd,
     const struct sockaddr *sa, socklen_t salen);
 
 /* Monotonic milliseconds (coarse clock). */
@@ -28,38 +28,34 @@ struct mux_stream;
 struct tls_peer;
 
 /*
- * Terminate: the tunnel of worker W on route R (borrowed) accepted stream
+ * Terminate: the tunnel of table T on route R (borrowed) accepted stream
  * S, whose peer is TPEER (shared: the conn takes its own reference) at
  * CLIENT. Run it as a connection: ok, to the target of the route its
  * CONNECT names, else closed at once with reason protocol (VALID false)
  * or identity_not_allowed (the route's allow does not admit the peer).
  */
-void conn_mux_accept(struct worker *w, struct route *r, struct mux_stream *s,
+void
+conn_mux_accept(struct conn_table *t, struct route *r, struct mux_stream *s,
     struct tls_peer *tpeer, const char *client, bool valid);
 
 /*
- * Every CONN_SWEEP_MS, in W's thread: close W's relaying connections past
- * their idle or half-close deadline (a relaying connection has no timer
- * of its own: 128 bytes less each).
+ * Poll SSL for a new session ticket for P's cache (tls_peer_poll) and,
+ * when one came, let connections wait for tickets again on that route
+ * (conn_resume.c). For connections and originate tunnels alike.
  */
-#define CONN_SWEEP_MS 500
-void conn_sweep(struct worker *w);
-
-/* W's ev_more fired: run the pumps that stopped early for fairness. */
-void conn_more_run(struct worker *w);
-
-/* Close C now with reason WHY (drain, reload): writes the audit line and
- * frees C. Call from C's worker thread only. */
-void conn_drop(struct conn *c, enum reason why);
+void conn_ticket_poll(SSL *ssl, struct tls_peer *p);
 
 /*
- * After a reload, in W's thread, for each of W's connections: forget the
- * worker's session cache and, when RECHECK, close it (audit reason
- * *_after_reload) if its peer's certificate no longer passes the new route
- * of the same name among ROUTES[0..N) (revoked by a new CRL, expired, no
- * longer in allow/expect).
+ * conn_table.c hands these to the state machine (conn.c), which takes
+ * each to the step its state calls for: the sweep of relay deadlines
+ * (every CONN_SWEEP_MS; a relaying connection has no timer of its own:
+ * 128 bytes less each), the pumps that stopped early for fairness, a
+ * reload (conn_table_reload), a drain.
  */
-void conn_reload_all(
-    struct worker *w, struct route *const *routes, size_t n, bool recheck);
+#define CONN_SWEEP_MS 500
+
+/* Close C now with reason WHY (drain): writes the audit line and frees
+ * C. Call from C's worker thread only. */
+void conn_drop(struct conn *c, enum reason why);
 
 #endif

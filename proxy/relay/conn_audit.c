@@ -1,6 +1,6 @@
 /*
  * conn_audit: the one audit line per connection, written by conn_close(),
- * and the count of PostgreSQL cancels it closes.
+ * and the counters a close moves (by reason, bytes, PostgreSQL cancels).
  */
 #include "conn_priv.h"
 
@@ -90,7 +90,8 @@ conn_audit(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	audit_end(&a);
 }
 
-void
+/* Count a PostgreSQL CancelRequest that ends for WHY. */
+static void
 conn_count_cancel(struct conn *c, enum reason why)
 {
 	enum route_cancel res;
@@ -103,6 +104,26 @@ conn_count_cancel(struct conn *c, enum reason why)
 				: ROUTE_CANCEL_FAILED;
 	atomic_fetch_add_explicit(
 	    &c->r->stats->pg_cancels[tls][res], 1, memory_order_relaxed);
+}
+
+void
+conn_count_close(struct conn *c, enum reason why)
+{
+	struct route_stats *st = c->r->stats;
+
+	if (!c->adopted)
+		atomic_fetch_add_explicit(
+		    &st->closed[why], 1, memory_order_relaxed);
+	else /* counts as a tunnel; each stream counts as accepted */
+		atomic_fetch_sub_explicit(
+		    &st->accepted, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&st->active, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &st->bytes_up, c->up.bytes_out, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &st->bytes_down, c->cl.bytes_out, memory_order_relaxed);
+	atomic_fetch_sub_explicit(c->t->active, 1, memory_order_relaxed);
+	conn_count_cancel(c, why);
 }
 
 /* Format the peer address of an accepted socket. */

@@ -1,180 +1,157 @@
 /*
- * conn_limits: the limits on a connection: its timeouts (one timer per
- * connection, see the top of conn.c), connect retries, the connection
- * limits, the handshake cap, and the recheck of live connections after a
- * reload.
+ * conn_limits: the limits on a connection, as decisions for conn.c: the
+ * deadline of each state (one timer per connection, see the top of
+ * conn.c), the backoff of connect retries and the reason of giving up,
+ * the connection limits and the handshake cap, and the recheck of live
+ * connections after a reload. Nothing here makes a transition.
+ *
+ * Terminate connections before their handshake count in t->nhandshakes;
+ * over max_handshakes a new one sheds the oldest (conn_shed_victim), and
+ * so it does over max_connections (conn_room): a peer that has not
+ * authenticated never keeps out one that will.
  */
 #include "conn_priv.h"
 #include "mux.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "conn.h"
-#include "log.h"
 #include "policy.h"
 #include "recheck.h"
 
-/* Arm the timer for the current state (see the top comment). */
+void
+conn_count(struct conn *c)
+{
+	bool pre = !c->handshaken && c->r->cfg->mode == CONFIG_MODE_TERMINATE &&
+	    (c->state == CONN_S_HANDSHAKE || c->state == CONN_S_PG);
+
+	if (pre == c->pre_tls)
+		return;
+	c->pre_tls = pre;
+	if (pre)
+		c->t->nhandshakes++;
+	else
+		c->t->nhandshakes--;
+}
+
+struct timeval
+conn_tv_until(uint64_t due, uint64_t now)
+{
+	uint64_t ms = due > now ? due - now : 1;
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return (tv);
+}
+
+bool
+conn_backoff(const struct config_retry *rt, uint32_t retries, uint64_t *ms)
+{
+	/* The backoff doubles from retry.backoff_ms, at most 8 times. */
+	if (ms != NULL)
+		*ms = (uint64_t)rt->backoff_ms << (retries < 8 ? retries : 8);
+	return (retries < rt->attempts);
+}
+
+uint64_t
+conn_deadline(const struct conn *c)
+{
+	const struct config_timeouts *tm = &c->r->cfg->timeouts;
+	uint64_t hs = tm->handshake_ms != 0 ? c->t_state + tm->handshake_ms : 0;
+	uint64_t ms = 0, due;
+
+	switch (c->state) {
+	case CONN_S_CONNECTING:
+		return (tm->connect_ms != 0 ? c->t_state + tm->connect_ms : 0);
+	case CONN_S_BACKOFF: /* entered with retries counting this one */
+		(void)conn_backoff(&c->r->cfg->retry,
+		    c->retries > 0 ? c->retries - 1 : 0, &ms);
+		return (c->t_state + ms);
+	case CONN_S_TICKET_WAIT: /* the ticket's due time, if sooner */
+		due = conn_resume_due(c);
+		return (due != 0 && (hs == 0 || due < hs) ? due : hs);
+	case CONN_S_HANDSHAKE:
+	case CONN_S_PG:
+		return (hs);
+	default: /* NEW and CLOSED: none; RELAY: the sweep's */
+		return (0);
+	}
+}
+
 void
 conn_arm_timer(struct conn *c)
 {
-	const struct config_timeouts *tm = &c->r->cfg->timeouts;
-	uint64_t limit = 0, base = c->t_state, now = conn_now(), left;
+	uint64_t due;
 	struct timeval tv;
 
-	if (c->ev_timer == NULL) /* RELAY: conn_sweep() */
+	if (c->ev_timer == NULL) /* RELAY: the sweep */
 		return;
-	switch (c->state) {
-	case CONN_S_CONNECT:
-		limit = tm->connect_ms;
-		break;
-	case CONN_S_HANDSHAKE:
-	case CONN_S_PG:
-	case CONN_S_TLS_WAIT:
-		limit = tm->handshake_ms;
-		break;
-	default:
-		break;
-	}
-	if (limit == 0) {
+	if ((due = conn_deadline(c)) == 0) {
 		evtimer_del(c->ev_timer);
 		return;
 	}
-	left = base + limit > now ? base + limit - now : 1;
-	tv.tv_sec = (time_t)(left / 1000);
-	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	tv = conn_tv_until(due, conn_now());
 	evtimer_add(c->ev_timer, &tv);
 }
 
-/*
- * Every upstream address failed: wait and try them again while the
- * route's connect_retry allows (a database that starts after its sidecar).
- * The backoff doubles from retry.backoff_ms, at most 8 times. True when a
- * retry is scheduled.
- */
 bool
-conn_retry(struct conn *c)
+conn_due(struct conn *c)
 {
-	const struct config_retry *rt = &c->r->cfg->retry;
-	uint64_t ms;
-	struct timeval tv;
+	uint64_t due = conn_deadline(c);
 
-	if (c->retries >= rt->attempts)
-		return (false);
-	ms = (uint64_t)rt->backoff_ms << (c->retries < 8 ? c->retries : 8);
-	c->retries++;
-	c->ai_next = 0;
-	atomic_fetch_add_explicit(
-	    &c->r->stats->retries, 1, memory_order_relaxed);
-	conn_set_state(c, CONN_S_CONNECT);
-	leg_watch(&c->cl, 0);
-	c->retry_wait = true;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->ev_timer, &tv);
-	return (true);
-}
-
-void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	const struct config_timeouts *tm;
-	uint64_t now = conn_now();
-
-	if (c->magic != CONN_MAGIC) {
-		log_error("timer on a dead connection %p", (void *)c);
-		return;
-	}
-	if (c->retry_wait) {
-		c->retry_wait = false;
-		conn_connect_start(c);
-		return;
-	}
-	tm = &c->r->cfg->timeouts;
-	switch (c->state) {
-	case CONN_S_CONNECT:
-		if (now >= c->t_state + tm->connect_ms) {
-			/* Like a refusal: the next address, or a retry. */
-			c->up_err = ETIMEDOUT;
-			leg_clear(&c->up, false);
-			leg_init(&c->up);
-			conn_connect_start(c);
-			return;
-		}
-		break;
-	case CONN_S_TLS_WAIT:
-		conn_resume_timeout(c); /* its wait is over, whatever it was */
-		return;
-	case CONN_S_HANDSHAKE:
-	case CONN_S_PG:
-		if (now >= c->t_state + tm->handshake_ms) {
-			route_handshake_failed(c->r, REASON_HANDSHAKE_TIMEOUT);
-			conn_close(
-			    c, REASON_HANDSHAKE_TIMEOUT, CONN_BY_PROXY, NULL);
-			return;
-		}
-		break;
-	default:
-		break;
-	}
+	if (due != 0 && conn_now() >= due)
+		return (true);
 	conn_arm_timer(c);
+	return (false);
 }
 
-/* C relays: close it if it is past its half-close or idle deadline. */
-static void
-conn_relay_deadline(struct conn *c, uint64_t now)
+bool
+conn_stale_address(int err)
+{
+	/* Not when the process is out of descriptors or buffers, or the
+	 * sandbox refused the port. */
+	switch (err) {
+	case 0:
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return (true);
+	default:
+		return (false);
+	}
+}
+
+enum reason
+conn_connect_failure(int err, enum conn_by *by, const char **detail)
+{
+	if (err == ETIMEDOUT) {
+		*by = CONN_BY_PROXY;
+		*detail = NULL;
+		return (REASON_CONNECT_TIMEOUT);
+	}
+	*by = CONN_BY_UPSTREAM;
+	*detail = err != 0 ? strerror(err) : "no address";
+	return (err == ECONNREFUSED ? REASON_UPSTREAM_REFUSED
+				    : REASON_UPSTREAM_UNREACHABLE);
+}
+
+enum reason
+conn_relay_deadline(const struct conn *c, uint64_t now)
 {
 	const struct config_timeouts *tm = &c->r->cfg->timeouts;
 
 	if (c->any_eof && tm->halfclose_ms != 0 &&
 	    now >= c->t_io + tm->halfclose_ms)
-		conn_close(c, REASON_HALFCLOSE_TIMEOUT, CONN_BY_PROXY, NULL);
-	else if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms)
-		conn_close(c, REASON_IDLE_TIMEOUT, CONN_BY_PROXY, NULL);
-}
-
-void
-conn_sweep(struct worker *w)
-{
-	uint64_t now = conn_now();
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c->state == CONN_S_RELAY)
-			conn_relay_deadline(c, now);
-	}
-}
-
-void
-conn_more_run(struct worker *w)
-{
-	struct conn *c, *list = w->more;
-
-	/* New ones go on a fresh list and fire the event again. */
-	w->more = NULL;
-	while ((c = list) != NULL) {
-		list = c->more_next;
-		c->more_next = NULL;
-		c->more_due = false;
-		if (c->state == CONN_S_RELAY)
-			conn_relay_io(c); /* may free C, no other */
-	}
-}
-
-void
-conn_more_unlink(struct conn *c)
-{
-	struct conn **pp;
-
-	for (pp = &c->w->more; *pp != NULL; pp = &(*pp)->more_next)
-		if (*pp == c) {
-			*pp = c->more_next;
-			break;
-		}
-	c->more_due = false;
+		return (REASON_HALFCLOSE_TIMEOUT);
+	if (tm->idle_ms != 0 && now >= c->t_io + tm->idle_ms)
+		return (REASON_IDLE_TIMEOUT);
+	return (REASON_NONE);
 }
 
 /*
@@ -190,19 +167,17 @@ conn_unauthenticated(const struct conn *c)
 }
 
 /*
- * C was just accepted and counted: ROUTE_ACTIVE open connections on its
- * route, ALL in the process. Within max_connections (route and process)
- * it may stay. Over a limit, the oldest connection of this worker whose
- * peer has not authenticated and that counts against that limit (the
- * same route for the route's limit, any route for the process's) is
- * closed (handshake_shed) to make room: strangers cannot hold the places
- * of clients that authenticate. An authenticated connection is never
- * closed for a newcomer: with none to shed the newcomer is refused.
+ * Within max_connections (route and process) C may stay. Over a limit,
+ * the oldest connection of this table whose peer has not authenticated
+ * and that counts against that limit (the same route for the route's
+ * limit, any route for the process's) is to be shed: strangers cannot
+ * hold the places of clients that authenticate.
  */
-bool
-conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
+enum conn_room
+conn_room(const struct conn *c, uint64_t route_active, unsigned all,
+    struct conn **victim)
 {
-	uint32_t max = c->w->cfg->max_connections;
+	uint32_t max = c->t->cfg->max_connections;
 	uint32_t rmax = c->r->cfg->max_connections;
 	/* A tunnel holds a place too (so a peer cannot open them unbounded). */
 	uint64_t rt = atomic_load_explicit(
@@ -213,38 +188,51 @@ conn_make_room(struct conn *c, uint64_t route_active, unsigned all)
 	struct conn *o;
 
 	if (!route_over && (max == 0 || all + at <= max))
-		return (true);
+		return (CONN_ROOM_OK);
 	/* The list is in accept order: the first match is the oldest. */
-	for (o = TAILQ_FIRST(&c->w->conns); o != NULL;
+	for (o = TAILQ_FIRST(&c->t->conns); o != NULL;
 	     o = TAILQ_NEXT(o, link)) {
 		if (o == c || !conn_unauthenticated(o) ||
 		    (route_over && o->r->stats != c->r->stats))
 			continue;
-		route_handshake_failed(o->r, REASON_HANDSHAKE_SHED);
-		conn_close(o, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
-		    "max_connections reached: room for a new connection");
-		return (true);
+		*victim = o;
+		return (CONN_ROOM_SHED);
 	}
-	return (false);
+	return (CONN_ROOM_REFUSE);
+}
+
+struct conn *
+conn_shed_victim(const struct conn_table *t)
+{
+	size_t cap = (t->cfg->max_handshakes + t->nworkers - 1) / t->nworkers;
+	struct conn *c;
+
+	if (t->nhandshakes < cap)
+		return (NULL);
+	/* The list is in accept order: the first one counted is the oldest. */
+	for (c = TAILQ_FIRST(&t->conns); c != NULL; c = TAILQ_NEXT(c, link))
+		if (c->pre_tls)
+			return (c);
+	return (NULL);
 }
 
 /*
  * The route C would be accepted on now: C's own while no reload replaced
- * it, else the current one of the same name and mode in C's worker, or
+ * it, else the current one of the same name and mode in C's table, or
  * NULL when the reload removed it (or changed its mode).
  */
 static struct route *
 conn_route_now(const struct conn *c)
 {
-	const struct worker *w = c->w;
+	const struct conn_table *t = c->t;
 	const struct route *r = c->r;
 
-	if (r->index < w->nroutes && w->routes[r->index] == r)
+	if (r->index < t->nroutes && t->routes[r->index] == r)
 		return (c->r);
-	for (size_t j = 0; j < w->nroutes; j++)
-		if (strcmp(w->routes[j]->cfg->name, r->cfg->name) == 0 &&
-		    w->routes[j]->cfg->mode == r->cfg->mode)
-			return (w->routes[j]);
+	for (size_t j = 0; j < t->nroutes; j++)
+		if (strcmp(t->routes[j]->cfg->name, r->cfg->name) == 0 &&
+		    t->routes[j]->cfg->mode == r->cfg->mode)
+			return (t->routes[j]);
 	return (NULL);
 }
 
@@ -265,7 +253,8 @@ conn_rebind(struct conn *c, struct route *cur)
 	c->r = route_ref(cur);
 	if (!c->handshaken && c->tl == NULL) {
 		tls_peer_clear(&c->peer);
-		tls_peer_init(&c->peer, cur->cfg, &c->w->sessions[cur->index]);
+		tls_peer_init(
+		    &c->peer, cur->cfg, &c->t->sessions[cur->index].tc);
 	} else {
 		c->peer.patterns = cur->cfg->allow;
 		c->peer.npatterns = cur->cfg->nallow;
@@ -284,36 +273,27 @@ conn_follow_reload(struct conn *c)
 		(void)conn_rebind(c, cur);
 }
 
-/*
- * C's handshake just succeeded. When C was accepted on a route a reload
- * has replaced since, judge its peer by the route of that name in force
- * now, as a new connection would be (conn_priv.h).
- */
-int
-conn_recheck_current(struct conn *c)
+enum reason
+conn_recheck_current(struct conn *c, char *detail, size_t len)
 {
 	struct route *cur = conn_route_now(c);
 	enum reason why;
-	char detail[256], what[160];
+	char what[160];
 
 	if (cur == c->r)
-		return (0);
+		return (REASON_NONE);
 	if (cur == NULL) {
-		why = c->tl == &c->cl ? REASON_IDENTITY_NOT_ALLOWED
-				      : REASON_IDENTITY_NOT_EXPECTED;
-		snprintf(detail, sizeof(detail),
+		snprintf(detail, len,
 		    "route removed (or its mode changed) by a reload during "
 		    "the handshake");
-	} else {
-		why = recheck_handshake(c->tl->ssl, cur, what, sizeof(what));
-		snprintf(detail, sizeof(detail),
-		    "judged by the policy reloaded since the accept: %s", what);
+		return (c->tl == &c->cl ? REASON_IDENTITY_NOT_ALLOWED
+					: REASON_IDENTITY_NOT_EXPECTED);
 	}
-	if (why != REASON_NONE) {
-		route_handshake_failed(c->r, why);
-		conn_close(c, why, CONN_BY_PROXY, detail);
-		return (-1);
-	}
+	why = recheck_handshake(c->tl->ssl, cur, what, sizeof(what));
+	snprintf(detail, len,
+	    "judged by the policy reloaded since the accept: %s", what);
+	if (why != REASON_NONE)
+		return (why);
 	/*
 	 * A terminate connection goes on under the current route (its
 	 * target, timeouts and PostgreSQL roles): it sends its startup
@@ -322,97 +302,36 @@ conn_recheck_current(struct conn *c)
 	 */
 	if (c->tl == &c->cl)
 		(void)conn_rebind(c, cur);
-	return (0);
+	return (REASON_NONE);
 }
 
-/*
- * Over the cap on handshakes in progress (max_handshakes, shared out among
- * the workers): close the oldest connection still before its handshake,
- * so clients that never say hello cannot lock out one that does.
- */
-void
-conn_shed(struct worker *w)
+enum reason
+conn_reload_verdict(const struct conn *c, char *detail, size_t len)
 {
-	size_t cap = (w->cfg->max_handshakes + w->pool->nw - 1) / w->pool->nw;
-	struct conn *c;
-
-	if (w->nhandshakes < cap)
-		return;
-	/* The list is in accept order: the first one counted is the oldest. */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
-		if (!c->pre_tls)
-			continue;
-		route_handshake_failed(c->r, REASON_HANDSHAKE_SHED);
-		conn_close(c, REASON_HANDSHAKE_SHED, CONN_BY_PROXY,
-		    "too many handshakes in progress");
-		return;
-	}
-}
-
-/* Terminate stream C: does the reloaded route of its name still admit
- * the tunnel's peer? */
-static void
-conn_reload_stream(struct conn *c, struct route *const *routes, size_t n)
-{
+	const struct conn_table *t = c->t;
 	const struct identity *id = tls_peer_identity(&c->peer);
 
-	if (c->r->cfg->mode != CONFIG_MODE_TERMINATE)
-		return;
-	for (size_t j = 0; j < n; j++) {
-		const struct config_route *rc = routes[j]->cfg;
+	for (size_t j = 0; j < t->nroutes; j++) {
+		const struct config_route *rc = t->routes[j]->cfg;
 
 		if (strcmp(rc->name, c->r->cfg->name) != 0)
 			continue;
-		if (policy_match(rc->allow, rc->nallow, id, rc->trust_domains,
-			rc->ntrust_domains) < 0)
-			conn_close(c, REASON_NOT_ALLOWED_AFTER_RELOAD,
-			    CONN_BY_PROXY,
-			    "no longer in the allow of the route it reached");
-		return;
+		if (c->tl != NULL)
+			return (recheck_peer(
+			    c->tl->ssl, t->routes[j], detail, len));
+		/*
+		 * A stream: its tunnel's certificate is checked by
+		 * mux_reload_all(); here the allow of the terminate route
+		 * the stream reached, which may be another than the
+		 * tunnel's (its CONNECT named it).
+		 */
+		if (c->r->cfg->mode != CONFIG_MODE_TERMINATE ||
+		    policy_match(rc->allow, rc->nallow, id, rc->trust_domains,
+			rc->ntrust_domains) >= 0)
+			return (REASON_NONE);
+		snprintf(detail, len,
+		    "no longer in the allow of the route it reached");
+		return (REASON_NOT_ALLOWED_AFTER_RELOAD);
 	}
-}
-
-static void
-conn_reload(struct conn *c, struct route *const *routes, size_t n, bool recheck)
-{
-	enum reason why;
-	char detail[160];
-
-	c->peer.cache = NULL; /* the worker's session caches go away */
-	if (c->state == CONN_S_TLS_WAIT) { /* for a session of the old one */
-		conn_connect_start(c);
-		return;
-	}
-	if (!recheck || !c->handshaken || c->state == CONN_S_CLOSED)
-		return;
-	/*
-	 * A stream (c->tl NULL): its tunnel's certificate is checked by
-	 * mux_reload_all(); here the allow of the route the stream reached,
-	 * which may be another than the tunnel's (its CONNECT named it).
-	 */
-	if (c->tl == NULL) {
-		conn_reload_stream(c, routes, n);
-		return;
-	}
-	for (size_t j = 0; j < n; j++) {
-		if (strcmp(routes[j]->cfg->name, c->r->cfg->name) != 0)
-			continue;
-		why =
-		    recheck_peer(c->tl->ssl, routes[j], detail, sizeof(detail));
-		if (why != REASON_NONE)
-			conn_close(c, why, CONN_BY_PROXY, detail);
-		return;
-	}
-}
-
-void
-conn_reload_all(
-    struct worker *w, struct route *const *routes, size_t n, bool recheck)
-{
-	struct conn *c, *next;
-
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		conn_reload(c, routes, n, recheck);
-	}
+	return (REASON_NONE);
 }

@@ -4,7 +4,7 @@
  * While an originating worker holds no session for a route, the first
  * connection that needs one (the leader, ticket_leader) connects and does
  * a full handshake; the connections that come while it is out wait in
- * CONN_S_TLS_WAIT, before connecting upstream, for the ticket it brings
+ * TICKET_WAIT, before connecting upstream, for the ticket it brings
  * back, instead of each doing a full handshake of its own (~2.7 times the
  * CPU of a resumed one, and on each side ~10 KiB more for as long as the
  * connection lives: its own decoded copy of the peer's chain). They go
@@ -18,12 +18,16 @@
  * In the last two cases, once the leader's handshake has finished, the
  * server is taken to issue no tickets: the worker stops making
  * connections wait on that route until a ticket does come
- * (tls_cache.no_tickets), so that waiting never serialises the
+ * (conn_session.no_tickets), so that waiting never serialises the
  * connections to such a server behind one another.
- *   - at a reload (the worker's sessions go away) or at the handshake
+ *   - at a reload (the table.s sessions go away) or at the handshake
  *     deadline, as any connection before its handshake.
  * A connection that waits has not connected upstream yet, so the server
  * sees no idle connection that has not sent its ClientHello.
+ *
+ * The functions here decide and keep the burst's state (struct
+ * conn_session, conn_table.h); conn.c makes the transitions they call for
+ * (into TICKET_WAIT, and out of it with CONN_E_WAKE).
  *
  * The same when the server did not resume the session offered (it has
  * dropped it: expired, evicted, or a fatal alert on another connection
@@ -34,28 +38,28 @@
  */
 #include "conn_priv.h"
 
-#include <sys/time.h>
+#include <stddef.h>
 
 #define GRACE_MIN_MS 10
 
-/* Have C's timer fire at DUE (monotonic ms), or at once if that is past. */
-static void
-conn_resume_arm(struct conn *c, uint64_t due)
+/* The burst of C's route in its table; NULL when resumption is off or a
+ * reload took the table's sessions away. */
+static struct conn_session *
+conn_burst(const struct conn *c)
 {
-	uint64_t now = conn_now(), ms = due > now ? due - now : 1;
-	struct timeval tv;
+	struct tls_cache *tc = c->peer.cache;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	evtimer_add(c->ev_timer, &tv);
+	return (tc == NULL ? NULL
+			   : (struct conn_session *)((char *)tc -
+				 offsetof(struct conn_session, tc)));
 }
 
 bool
 conn_resume_wait(struct conn *c)
 {
-	struct tls_cache *sc = c->peer.cache; /* NULL: resumption off */
+	struct conn_session *sc = conn_burst(c);
 
-	if (sc == NULL || sc->s != NULL || sc->no_tickets)
+	if (sc == NULL || sc->tc.s != NULL || sc->no_tickets)
 		return (false);
 	if (sc->fetching == 0) {
 		sc->fetching = 1;
@@ -66,85 +70,72 @@ conn_resume_wait(struct conn *c)
 		sc->no_tickets = true; /* the ticket is late: none is coming */
 		return (false);
 	}
-	conn_set_state(c, CONN_S_TLS_WAIT);
-	leg_watch(&c->cl, 0); /* its bytes wait in the socket meanwhile */
-	if (sc->fetching == 2)
-		conn_resume_arm(c, sc->due);
 	return (true);
 }
 
-/* Let the connections of W waiting on route R go ahead. */
-static void
-conn_resume_wake(struct worker *w, const struct route *r)
+uint64_t
+conn_resume_due(const struct conn *c)
 {
-	struct conn *c, *next;
+	const struct conn_session *sc = conn_burst(c);
 
-	/* Each can only close itself, so NEXT stays valid. */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, link);
-		if (c->state == CONN_S_TLS_WAIT && c->r == r)
-			conn_connect_start(c);
-	}
+	return (sc != NULL && sc->fetching == 2 ? sc->due : 0);
 }
 
-/* Leader C holds the ticket, or closes: the others go ahead. */
-static void
-conn_resume_release(struct conn *c)
+bool
+conn_resume_release(struct conn *c, bool closing)
 {
-	struct tls_cache *sc = c->peer.cache; /* NULL: a reload took it */
+	struct conn_session *sc = conn_burst(c);
 
+	if (!c->ticket_leader || (!closing && (sc == NULL || sc->tc.s == NULL)))
+		return (false);
 	c->ticket_leader = false;
 	if (sc != NULL) {
-		if (sc->s == NULL && sc->fetching == 2)
+		if (sc->tc.s == NULL && sc->fetching == 2)
 			sc->no_tickets = true;
 		sc->fetching = 0;
 	}
-	conn_resume_wake(c->w, c->r);
+	return (true);
 }
 
-void
+bool
 conn_resume_handshaken(struct conn *c)
 {
-	struct tls_cache *sc = c->peer.cache;
-	uint64_t ms = 2 * (conn_now() - c->t_state);
-	struct conn *o;
+	struct conn_session *sc = conn_burst(c);
+	uint64_t now = conn_now(), ms = 2 * (now - c->t_state);
 
 	if (sc == NULL)
-		return;
+		return (false);
 	if (!c->ticket_leader) {
 		/* Refused: its ticket is the one to wait for, if no other. */
 		if (!c->peer.refused || sc->fetching != 0)
-			return;
+			return (false);
 		c->ticket_leader = true;
 	}
 	sc->fetching = 2;
-	sc->due = conn_now() + (ms < GRACE_MIN_MS ? GRACE_MIN_MS : ms);
-	TAILQ_FOREACH(o, &c->w->conns, link)
-	if (o->state == CONN_S_TLS_WAIT && o->r == c->r)
-		conn_resume_arm(o, sc->due);
-}
-
-void
-conn_resume_check(struct conn *c)
-{
-	if (c->peer.cache != NULL && c->peer.cache->s != NULL)
-		conn_resume_release(c);
-}
-
-void
-conn_resume_close(struct conn *c)
-{
-	if (c->ticket_leader)
-		conn_resume_release(c);
+	sc->due = now + (ms < GRACE_MIN_MS ? GRACE_MIN_MS : ms);
+	return (true);
 }
 
 void
 conn_resume_timeout(struct conn *c)
 {
-	struct tls_cache *sc = c->peer.cache;
+	struct conn_session *sc = conn_burst(c);
 
 	/* The leader's handshake is done and no ticket came in time. */
-	if (sc != NULL && sc->s == NULL && sc->fetching == 2)
+	if (sc != NULL && sc->tc.s == NULL && sc->fetching == 2 &&
+	    conn_now() >= sc->due)
 		sc->no_tickets = true;
-	conn_connect_start(c);
+}
+
+void
+conn_ticket_poll(SSL *ssl, struct tls_peer *p)
+{
+	struct tls_cache *tc = p->cache;
+	const SSL_SESSION *before = tc != NULL ? tc->s : NULL;
+
+	tls_peer_poll(ssl, p);
+	if (tc != NULL && tc->s != before) /* a ticket came: wait again */
+		((struct conn_session *)((char *)tc -
+		     offsetof(struct conn_session, tc)))
+		    ->no_tickets = false;
 }

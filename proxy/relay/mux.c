@@ -23,7 +23,7 @@
 #include "log.h"
 #include "proto.h"
 #include "recheck.h"
-#include "worker.h"
+#include "conn_table.h"
 
 #define MUX_READS 16        /* TLS reads per run: fairness */
 #define MUX_OBUF_MARK 65536 /* frame this much before writing it */
@@ -227,7 +227,7 @@ mux_ping_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct mux_tunnel *
-mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
+mux_tunnel_adopt(struct conn_table *ct, struct route *r, struct leg *l,
     struct tls_peer *peer, const char *client, bool server)
 {
 	size_t evsz = event_get_struct_event_size();
@@ -241,14 +241,14 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
 		return (NULL);
 	}
 	t->magic = MUX_T_MAGIC;
-	t->w = w;
+	t->ct = ct;
 	t->r = route_ref(r);
 	t->server = server;
 	TAILQ_INIT(&t->streams);
 	TAILQ_INIT(&t->pending);
 	leg_init(&t->tl);
-	t->ev_kick = event_new(w->base, -1, 0, mux_kick_cb, t);
-	t->ev_ping = event_new(w->base, -1, EV_PERSIST, mux_ping_cb, t);
+	t->ev_kick = event_new(ct->base, -1, 0, mux_kick_cb, t);
+	t->ev_ping = event_new(ct->base, -1, EV_PERSIST, mux_ping_cb, t);
 	if (t->ev_kick == NULL || t->ev_ping == NULL ||
 	    mux_session_new(t) != 0) {
 		if (t->h2 != NULL)
@@ -263,8 +263,8 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
 	}
 	/* The socket and its SSL move over; so does the identity. */
 	event_del(l->ev);
-	leg_open(
-	    &t->tl, (struct event *)t->evmem, w->base, l->fd, mux_tunnel_cb, t);
+	leg_open(&t->tl, (struct event *)t->evmem, ct->base, l->fd,
+	    mux_tunnel_cb, t);
 	t->tl.ssl = l->ssl;
 	l->fd = -1;
 	l->ssl = NULL;
@@ -273,7 +273,7 @@ mux_tunnel_adopt(struct worker *w, struct route *r, struct leg *l,
 	tls_peer_share(&t->peer, peer, t->tl.ssl);
 	snprintf(t->client, sizeof(t->client), "%s", client);
 	t->t_start = conn_now();
-	TAILQ_INSERT_TAIL(&w->tunnels, t, link);
+	TAILQ_INSERT_TAIL(&ct->tunnels, t, link);
 	atomic_fetch_add_explicit(&mux_stats.tunnels, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->stats->tunnels, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(
@@ -296,12 +296,13 @@ mux_tunnel_set_cache(struct mux_tunnel *t, struct tls_cache *cache)
 }
 
 struct mux_tunnel *
-mux_tunnel_find(struct worker *w, const struct route *r)
+mux_tunnel_find(struct conn_table *ct, const struct route *r)
 {
 	struct mux_tunnel *t;
 	uint32_t max;
 
-	for (t = TAILQ_FIRST(&w->tunnels); t != NULL; t = TAILQ_NEXT(t, link)) {
+	for (t = TAILQ_FIRST(&ct->tunnels); t != NULL;
+	     t = TAILQ_NEXT(t, link)) {
 		if (t->r != r || t->draining || t->server || t->dead ||
 		    !nghttp2_session_want_read(t->h2))
 			continue;
@@ -410,7 +411,7 @@ mux_tunnel_accept(struct mux_tunnel *t)
 		TAILQ_INSERT_TAIL(&t->streams, s, link);
 		t->nstreams++;
 		t->nstreams_total++;
-		conn_mux_accept(t->w, t->r, s, &t->peer, t->client,
+		conn_mux_accept(t->ct, t->r, s, &t->peer, t->client,
 		    s->is_connect && s->authority[0] != '\0');
 	}
 }
@@ -497,5 +498,5 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 	if (t->olen > 0 || (mux_tunnel_done(t) && !t->tl.shut))
 		want |= t->tl.wr_block;
 	leg_watch(&t->tl, want);
-	tls_peer_poll(t->tl.ssl, &t->peer);
+	conn_ticket_poll(t->tl.ssl, &t->peer);
 }

@@ -44,7 +44,7 @@
 #define MUX_MAX_HEADERS 4096
 #define MUX_WBUF (64 * 1024)
 
-struct worker;
+struct conn_table;
 struct mux_tunnel;
 struct mux_stream;
 
@@ -63,24 +63,25 @@ bool mux_negotiated(SSL *ssl);
 
 /*
  * Make a tunnel of leg L (handshake done, ALPN h2) of a connection of
- * worker W on route R: L's socket and SSL move to the tunnel (L is left
+ * table CT on route R: L's socket and SSL move to the tunnel (L is left
  * closed; its bytes counters stay), PEER is shared (a copy holding its own
  * identity reference; its session cache moves to the tunnel), CLIENT is
  * the peer's address for the audit line. SERVER: we accepted it. Returns
  * the tunnel, or NULL (logged; L is then untouched).
  */
-struct mux_tunnel *mux_tunnel_adopt(struct worker *w, struct route *r,
+struct mux_tunnel *mux_tunnel_adopt(struct conn_table *ct, struct route *r,
     struct leg *l, struct tls_peer *peer, const char *client, bool server);
 
 /*
- * Originate: a tunnel of W for route R that can take one more stream, or
+ * Originate: a tunnel of CT for route R that can take one more stream, or
  * NULL.
  */
-struct mux_tunnel *mux_tunnel_find(struct worker *w, const struct route *r);
+struct mux_tunnel *
+mux_tunnel_find(struct conn_table *ct, const struct route *r);
 
 /*
  * Originate: open a stream on T carrying a CONNECT for AUTHORITY and make
- * L (closed, its event storage EV on W's base calling CB with ARG) that
+ * L (closed, its event storage EV on T's base calling CB with ARG) that
  * stream. 0, or -1 when the stream cannot be opened (L untouched).
  */
 int mux_stream_open(struct mux_tunnel *t, const char *authority, struct leg *l,
@@ -132,15 +133,15 @@ enum leg_res mux_stream_shutdown(struct leg *l);
 void mux_stream_watch(struct leg *l, short want);
 
 /*
- * After a reload, in W's thread: close (audit reason *_after_reload) the
+ * After a reload, in CT's thread: close (audit reason *_after_reload) the
  * tunnels whose peer no longer passes the route of the same name among
  * ROUTES[0..N) when RECHECK; send GOAWAY on originate tunnels whose route
  * was replaced (new connections open tunnels under the new route).
  */
 void mux_reload_all(
-    struct worker *w, struct route *const *routes, size_t n, bool recheck);
+    struct conn_table *ct, struct route *const *routes, size_t n, bool recheck);
 
-/* W drains: GOAWAY on every tunnel (CLOSE: close them all now). */
-void mux_drain_all(struct worker *w, bool close);
+/* CT drains: GOAWAY on every tunnel (CLOSE: close them all now). */
+void mux_drain_all(struct conn_table *ct, bool close);
 
 #endif

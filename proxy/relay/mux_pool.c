@@ -12,7 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "recheck.h"
-#include "worker.h"
+#include "conn_table.h"
 
 /* The tunnel's audit record: one per tunnel, when it closes. */
 static void
@@ -74,7 +74,7 @@ mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail)
 		mux_stream_free(s);
 	}
 	mux_tunnel_audit(t, why, detail);
-	TAILQ_REMOVE(&t->w->tunnels, t, link);
+	TAILQ_REMOVE(&t->ct->tunnels, t, link);
 	atomic_fetch_sub_explicit(&mux_stats.tunnels, 1, memory_order_relaxed);
 	atomic_fetch_sub_explicit(
 	    &t->r->stats->tunnels, 1, memory_order_relaxed);
@@ -108,11 +108,12 @@ mux_tunnel_idle_check(struct mux_tunnel *t)
 		return;
 	/* Adopted under a route a reload replaced meanwhile: none will use it.
 	 */
-	if (t->r->index >= t->w->nroutes || t->w->routes[t->r->index] != t->r) {
+	if (t->r->index >= t->ct->nroutes ||
+	    t->ct->routes[t->r->index] != t->r) {
 		mux_tunnel_goaway(t);
 		return;
 	}
-	for (o = TAILQ_FIRST(&t->w->tunnels); o != NULL;
+	for (o = TAILQ_FIRST(&t->ct->tunnels); o != NULL;
 	     o = TAILQ_NEXT(o, link))
 		if (o->r == t->r && o->nstreams == 0 && !o->draining &&
 		    !o->dead)
@@ -135,16 +136,17 @@ mux_tunnel_goaway(struct mux_tunnel *t)
 
 void
 mux_reload_all(
-    struct worker *w, struct route *const *routes, size_t n, bool recheck)
+    struct conn_table *ct, struct route *const *routes, size_t n, bool recheck)
 {
 	struct mux_tunnel *t, *next;
 	enum reason why;
 	char detail[160];
 
-	for (t = TAILQ_FIRST(&w->tunnels); t != NULL; t = next) {
+	for (t = TAILQ_FIRST(&ct->tunnels); t != NULL; t = next) {
 		const struct route *cur = NULL;
 
 		next = TAILQ_NEXT(t, link);
+		t->peer.cache = NULL; /* the table's sessions go away */
 		for (size_t j = 0; j < n; j++)
 			if (strcmp(routes[j]->cfg->name, t->r->cfg->name) ==
 				0 &&
@@ -163,11 +165,11 @@ mux_reload_all(
 }
 
 void
-mux_drain_all(struct worker *w, bool close)
+mux_drain_all(struct conn_table *ct, bool close)
 {
 	struct mux_tunnel *t, *next;
 
-	for (t = TAILQ_FIRST(&w->tunnels); t != NULL; t = next) {
+	for (t = TAILQ_FIRST(&ct->tunnels); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, link);
 		if (close)
 			mux_tunnel_close(t, REASON_DRAIN, NULL);

@@ -48,8 +48,8 @@ TAILQ_HEAD(mux_stream_list, mux_stream);
 
 struct mux_tunnel {
 	uint32_t magic;
-	struct worker *w;
-	struct route *r; /* a reference */
+	struct conn_table *ct; /* its worker's */
+	struct route *r;       /* a reference */
 	bool server;
 	struct leg tl; /* the TLS connection */
 	struct event *ev_kick, *ev_ping;
@@ -58,7 +58,7 @@ struct mux_tunnel {
 	struct mux_stream_list streams; /* bound to legs (or closing) */
 	struct mux_stream_list pending; /* terminate: CONNECTs to accept */
 	size_t nstreams;                /* in streams */
-	TAILQ_ENTRY(mux_tunnel) link;   /* in w->tunnels */
+	TAILQ_ENTRY(mux_tunnel) link;   /* in ct->tunnels */
 	char *obuf; /* framed, not yet written: [ooff, ooff+olen) of ocap */
 	size_t ooff, olen, ocap;
 	bool draining; /* GOAWAY sent: no new streams */

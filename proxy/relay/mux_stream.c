@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "worker.h"
+#include "conn_table.h"
 
 static const struct leg_ops mux_stream_ops;
 
@@ -88,7 +88,7 @@ void
 mux_stream_bind(struct mux_stream *s, struct leg *l, struct event *ev,
     event_callback_fn cb, void *arg)
 {
-	struct event_base *base = s->t->w->base;
+	struct event_base *base = s->t->ct->base;
 
 	leg_init(l);
 	l->ops = &mux_stream_ops;

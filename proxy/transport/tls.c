@@ -262,7 +262,6 @@ tls_peer_poll(SSL *ssl, struct tls_peer *p)
 		return;
 	SSL_SESSION_free(c->s);
 	c->s = s;
-	c->no_tickets = false;
 }
 
 /* True when HOST is an IPv4 or IPv6 literal. */

@@ -30,16 +30,11 @@
  * SSL_SESS_CACHE_CLIENT: ours has the cache off, and tls_peer_poll()
  * picks up new tickets instead. The server keeps the session in its cache
  * (SSL_OP_NO_ANTI_REPLAY, no early data), so one ticket serves them all.
+ * Who fetches the first session while there is none (the ticket burst) is
+ * the connections' business (conn_table.h, struct conn_session).
  */
 struct tls_cache {
 	SSL_SESSION *s; /* an owned reference, or NULL */
-	/* conn_resume.c: a connection is out for the first session (1: in
-	 * its handshake, 2: handshake done, ticket due by DUE, monotonic ms);
-	 * the server sent none in time, so connections no longer wait (until
-	 * a ticket comes). */
-	unsigned char fetching;
-	bool no_tickets;
-	uint64_t due;
 };
 
 struct tls_ident;

@@ -20,7 +20,7 @@
 
 #include "mux_priv.h"
 #include "route.h"
-#include "worker.h"
+#include "conn_table.h"
 
 Suite *mux_suite(void);
 
@@ -45,7 +45,7 @@ struct peer {
 
 struct rig {
 	struct event_base *base;
-	struct worker w;
+	struct conn_table ct; /* the worker's side */
 	struct route r, *routes[1];
 	struct route_stats stats;
 	struct config_route rc;
@@ -220,9 +220,9 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	memset(g, 0, sizeof(*g));
 	signal(SIGPIPE, SIG_IGN);
 	ck_assert_ptr_nonnull(g->base = event_base_new());
-	g->w.base = g->base;
-	TAILQ_INIT(&g->w.tunnels);
-	TAILQ_INIT(&g->w.conns);
+	g->ct.base = g->base;
+	TAILQ_INIT(&g->ct.tunnels);
+	TAILQ_INIT(&g->ct.conns);
 	g->rc.name = "unit";
 	g->rc.mode = CONFIG_MODE_ORIGINATE;
 	g->rc.protocol = CONFIG_PROTO_TCP;
@@ -235,15 +235,15 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	g->r.stats = &g->stats;
 	atomic_init(&g->r.refs, 1); /* ours, never dropped */
 	g->routes[0] = &g->r;
-	g->w.routes = g->routes;
-	g->w.nroutes = 1;
+	g->ct.routes = g->routes;
+	g->ct.nroutes = 1;
 	ck_assert_int_eq(
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	g->tev = calloc(1, event_get_struct_event_size());
 	g->sev = calloc(1, event_get_struct_event_size());
 	leg_init(&g->tl);
 	leg_open(&g->tl, (struct event *)g->tev, g->base, sv[0], NULL, NULL);
-	g->t = mux_tunnel_adopt(&g->w, &g->r, &g->tl, &tp, "unit", false);
+	g->t = mux_tunnel_adopt(&g->ct, &g->r, &g->tl, &tp, "unit", false);
 	ck_assert_ptr_nonnull(g->t);
 
 	g->p.fd = sv[1];
@@ -279,10 +279,10 @@ rig_free(struct rig *g)
 		event_del((struct event *)g->sev);
 		mux_stream_close(&g->sl, REASON_RESET);
 	}
-	if (!TAILQ_EMPTY(&g->w.tunnels))
+	if (!TAILQ_EMPTY(&g->ct.tunnels))
 		mux_tunnel_close(g->t, REASON_EOF, NULL);
 	pump(g, 2);
-	ck_assert(TAILQ_EMPTY(&g->w.tunnels));
+	ck_assert(TAILQ_EMPTY(&g->ct.tunnels));
 	nghttp2_session_del(g->p.h2);
 	close(g->p.fd);
 	free(g->p.rx);
@@ -426,7 +426,7 @@ START_TEST(app_abort_mid_stream_is_rst_stream)
 	ck_assert_uint_eq(g.p.rst_code, NGHTTP2_CANCEL);
 	ck_assert(!g.p.rx_eof);
 	/* The tunnel outlives its stream. */
-	ck_assert(!TAILQ_EMPTY(&g.w.tunnels));
+	ck_assert(!TAILQ_EMPTY(&g.ct.tunnels));
 	ck_assert_uint_eq(g.t->nstreams, 0);
 	rig_free(&g);
 }
@@ -469,7 +469,7 @@ START_TEST(tunnel_loss_mid_stream_fails_the_stream)
 	ck_assert_int_eq(shutdown(g.p.fd, SHUT_RDWR), 0);
 	g.fired = 0;
 	pump(&g, 4);
-	ck_assert(TAILQ_EMPTY(&g.w.tunnels));
+	ck_assert(TAILQ_EMPTY(&g.ct.tunnels));
 	ck_assert(g.fired & (EV_READ | EV_WRITE));
 	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_ERR);
 	ck_assert_int_eq(mux_stream_write(&g.sl, "x", 1, &n), LEG_ERR);
