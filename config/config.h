@@ -18,6 +18,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * The most event-loop threads (key `workers`): "auto" is capped here and
+ * the proxy sizes its per-worker arrays by it. Defined once, here, the
+ * lowest layer that needs it.
+ */
+#define CONFIG_MAX_WORKERS 64
+
 enum config_mode { CONFIG_MODE_ORIGINATE, CONFIG_MODE_TERMINATE };
 
 /* What the route speaks on its TLS leg (see DESIGN.md, protocol facts). */
@@ -243,7 +250,8 @@ struct cotai_config {
 	/* enum log_level (default info) and enum log_format (default text) */
 	int log_level;
 	int log_format;
-	/* event-loop threads, >= 1; "auto" = number of CPUs (at most 64) */
+	/* event-loop threads, >= 1; "auto" = number of CPUs (at most
+	 * CONFIG_MAX_WORKERS) */
 	uint32_t workers;
 	/* switch to this user after binding; NULL */
 	char *user;

@@ -35,7 +35,7 @@ enum cfg_type {
 	CT_LEVEL,    /* int (enum log_level) */
 	CT_FORMAT,   /* int (enum log_format) */
 	CT_TLSVER,   /* int TLS1_x_VERSION */
-	CT_WORKERS,  /* "auto" or 1..64 */
+	CT_WORKERS,  /* "auto" or 1..CONFIG_MAX_WORKERS */
 	CT_ROUTES,   /* the routes sequence */
 	CT_PGUP,     /* enum config_pg_upstream */
 	CT_SSLNEG,   /* enum config_pg_sslneg */
@@ -295,8 +295,8 @@ static const struct cfg_key top_keys[] = {
     {"reload", CT_MAP, 0, 0, 0, 0, &reload_table, 0},
     {"max_handshakes", CT_U32, offsetof(struct cfg_top, cfg.max_handshakes), 0,
 	1, 1000000, NULL, 0},
-    {"workers", CT_WORKERS, offsetof(struct cfg_top, cfg.workers), 0, 1, 64,
-	NULL, 0},
+    {"workers", CT_WORKERS, offsetof(struct cfg_top, cfg.workers), 0, 1,
+	CONFIG_MAX_WORKERS, NULL, 0},
     {"user", CT_NAME, offsetof(struct cfg_top, cfg.user), 0, 0, 0, NULL, 0},
     {"sandbox", CT_SANDBOX, offsetof(struct cfg_top, cfg.sandbox), 0, 0, 0,
 	NULL, 0},

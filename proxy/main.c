@@ -47,9 +47,6 @@
 #include "version.h"
 #include "worker.h"
 
-#define HEALTH_DEFAULT_ADMIN "127.0.0.1:9901"
-#define HEALTH_TIMEOUT_MS 3000
-
 static void
 usage(FILE *fp)
 {
@@ -175,8 +172,7 @@ on_session_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct signals *sg = arg;
 
-	for (size_t i = 0; i < sg->pool->nroutes; i++)
-		tls_sessions_flush(sg->pool->routes[i]->ssl_ctx, false);
+	worker_pool_sweep_sessions(sg->pool);
 }
 
 /* SIGTERM/SIGINT (after drain_delay): stop accepting, keep answering the
@@ -249,7 +245,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		start_drain(sg);
 		return;
 	}
-	delay = sg->pool != NULL ? sg->pool->cfg->drain_delay_ms : 0;
+	delay =
+	    sg->pool != NULL ? worker_pool_config(sg->pool)->drain_delay_ms : 0;
 	if (delay > 0) {
 		log_info("signal %d: still accepting for drain_delay %s, "
 			 "then draining",
@@ -299,83 +296,6 @@ signals_clear(struct signals *sg)
 		event_base_free(sg->base);
 }
 
-/*
- * `cotai-proxy health`: GET /healthz (or /readyz) from the admin endpoint
- * named by --admin, by -c FILE's admin.health_listen or admin.listen (not
- * when that is mTLS), or the default. 0 or 1.
- */
-static int
-health_main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"admin", required_argument, NULL, 'a'},
-	    {"ready", no_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct cotai_config *cfg = NULL;
-	const char *addr = HEALTH_DEFAULT_ADMIN, *path = NULL;
-	const char *what = "/healthz";
-	char err[1024], why[256];
-	int ch, code = -1;
-
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (ch == 'c')
-			path = optarg;
-		else if (ch == 'a')
-			addr = optarg;
-		else if (ch == 'r')
-			what = "/readyz";
-		else if (ch == 'h') {
-			usage(stdout);
-			return (0);
-		} else {
-			usage(stderr);
-			return (2);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return (2);
-	}
-	if (path != NULL) {
-		if (config_load(path, &cfg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cotai-proxy health: %s\n", err);
-			return (1);
-		}
-		if (!cfg->admin_enabled) {
-			fprintf(stderr,
-			    "cotai-proxy health: admin disabled "
-			    "in %s\n",
-			    path);
-			config_free(cfg);
-			return (1);
-		}
-		/* An mTLS endpoint would want a certificate: ask the plain
-		 * loopback health listener instead. */
-		addr = cfg->admin_health_listen.text != NULL
-		    ? cfg->admin_health_listen.text
-		    : cfg->admin_listen.text;
-		if (cfg->admin_tls && cfg->admin_health_listen.text == NULL) {
-			fprintf(stderr,
-			    "cotai-proxy health: the admin endpoint of %s "
-			    "is mTLS only; set admin.health_listen (a "
-			    "loopback address) for health checks\n",
-			    path);
-			config_free(cfg);
-			return (1);
-		}
-	}
-	code = probe_http(addr, what, HEALTH_TIMEOUT_MS, why, sizeof(why));
-	if (code == 200)
-		printf("healthy: %s %s\n", addr, what);
-	else
-		printf("unhealthy: %s %s: %s\n", addr, what, why);
-	config_free(cfg);
-	return (code == 200 ? 0 : 1);
-}
-
 /* Run POOL until SIGTERM/SIGINT, then drain. 0 or -1. */
 static int
 serve(struct worker_pool *pool, struct signals *sg)
@@ -384,7 +304,8 @@ serve(struct worker_pool *pool, struct signals *sg)
 		worker_pool_join(pool);
 		return (-1);
 	}
-	log_info("ready: %zu routes, %zu workers", pool->nroutes, pool->nw);
+	log_info("ready: %zu routes, %zu workers", worker_pool_nroutes(pool),
+	    worker_pool_nworkers(pool));
 	event_base_dispatch(sg->base);
 	if (!sg->draining)
 		worker_pool_drain(pool);
@@ -397,8 +318,8 @@ serve(struct worker_pool *pool, struct signals *sg)
 static void
 audit_started(const struct worker_pool *pool)
 {
-	for (size_t i = 0; i < pool->nroutes; i++) {
-		const struct route *r = pool->routes[i];
+	for (size_t i = 0; i < worker_pool_nroutes(pool); i++) {
+		const struct route *r = worker_pool_route(pool, i);
 		struct audit_rec a;
 		char serial[80];
 
@@ -418,10 +339,11 @@ audit_started(const struct worker_pool *pool)
  * (logged).
  */
 static int
-start(struct worker_pool *pool, struct signals *sg, const char *ports)
+start(struct worker_pool *pool, struct signals *sg, const char *ports,
+    const struct renew *rn)
 {
-	const struct cotai_config *cfg = pool->cfg;
-	const struct admin_opts aopts = {.tls = cfg->admin_tls};
+	const struct cotai_config *cfg = worker_pool_config(pool);
+	const struct admin_opts aopts = {.tls = cfg->admin_tls, .renew = rn};
 	const struct admin_opts hopts = {.health_only = true};
 
 	sg->pool = pool;
@@ -429,21 +351,19 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 		if ((sg->ad = admin_new(
 			 sg->base, &cfg->admin_listen, pool, &aopts)) == NULL)
 			return (-1);
-		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
-		    admin_bound(sg->ad));
 		if (!cfg->admin_tls && cfg->admin_plaintext_bind_any &&
 		    !config_addr_is_local(&cfg->admin_listen))
 			log_warn("admin: %s serves /metrics without "
 				 "authentication (admin.plaintext_bind_any)",
 			    cfg->admin_listen.text);
 	}
-	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL) {
-		if ((sg->health = admin_new(sg->base, &cfg->admin_health_listen,
-			 pool, &hopts)) == NULL)
-			return (-1);
-		snprintf(pool->health_bound, sizeof(pool->health_bound), "%s",
-		    admin_bound(sg->health));
-	}
+	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL &&
+	    (sg->health = admin_new(
+		 sg->base, &cfg->admin_health_listen, pool, &hopts)) == NULL)
+		return (-1);
+	worker_pool_set_admin_bound(pool,
+	    sg->ad != NULL ? admin_bound(sg->ad) : NULL,
+	    sg->health != NULL ? admin_bound(sg->health) : NULL);
 	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL ||
 	    audit_start(sg->base) != 0)
 		return (-1);
@@ -458,9 +378,9 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 	}
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		return (-1);
-	if (drop_privileges(pool->cfg->user) != 0)
+	if (drop_privileges(cfg->user) != 0)
 		return (-1);
-	return (sandbox_apply(pool->cfg, ports));
+	return (sandbox_apply(cfg, ports));
 }
 
 /*
@@ -552,7 +472,7 @@ main(int argc, char **argv)
 	memset(&sg, 0, sizeof(sg));
 	if (argc > 1 && strcmp(argv[1], "health") == 0) {
 		log_setup("cotai-proxy", LOG_L_WARN, LOG_F_TEXT);
-		return (health_main(argc - 1, argv + 1));
+		return (probe_main(argc - 1, argv + 1, usage));
 	}
 	if ((ret = args_parse(argc, argv, &a)) >= 0)
 		return (ret);
@@ -585,8 +505,7 @@ main(int argc, char **argv)
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
 	    (pool = worker_pool_new(rc)) == NULL)
 		goto out;
-	pool->renew = rn;
-	if (start(pool, &sg, a.ports) == 0 &&
+	if (start(pool, &sg, a.ports, rn) == 0 &&
 	    (rn == NULL || renew_start(rn, sg.base, sg.rl) == 0) &&
 	    serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;

@@ -161,7 +161,7 @@ listener_error_cb(struct evconnlistener *lev, void *arg)
 }
 
 struct listener *
-listener_new(struct worker *w, struct route *r, int fd)
+listener_new(struct worker *w, struct event_base *base, struct route *r, int fd)
 {
 	struct listener *l;
 
@@ -172,14 +172,13 @@ listener_new(struct worker *w, struct route *r, int fd)
 	}
 	l->w = w;
 	l->r = r;
-	if ((l->ev_resume = evtimer_new(w->base, listener_resume_cb, l)) ==
-	    NULL) {
+	if ((l->ev_resume = evtimer_new(base, listener_resume_cb, l)) == NULL) {
 		log_error("evtimer_new failed");
 		close(fd);
 		free(l);
 		return (NULL);
 	}
-	l->lev = evconnlistener_new(w->base, listener_accept_cb, l,
+	l->lev = evconnlistener_new(base, listener_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (l->lev == NULL) {
 		log_error("route %s: evconnlistener_new failed", r->cfg->name);

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "route.h"
 
@@ -31,10 +33,12 @@ int listener_name(int fd, const struct config_addr *a, char *buf, size_t len);
 int listener_port(int fd, char *buf, size_t len);
 
 /*
- * Accept on FD (consumed, also on failure) in worker W for route R (both
- * borrowed, must outlive the listener). Returns NULL on failure, logged.
+ * Accept on FD (consumed, also on failure) on BASE, worker W's, for route
+ * R (all borrowed, must outlive the listener). Returns NULL on failure,
+ * logged.
  */
-struct listener *listener_new(struct worker *w, struct route *r, int fd);
+struct listener *listener_new(
+    struct worker *w, struct event_base *base, struct route *r, int fd);
 
 /* From now on, hand accepted sockets to route R (borrowed, as above). */
 void listener_set_route(struct listener *l, struct route *r);

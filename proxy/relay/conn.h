@@ -13,6 +13,8 @@
 #include "route.h"
 #include "worker.h"
 
+struct conn;
+
 /*
  * Take FD, just accepted by worker W on route R (a reference to R is taken),
  * and run the connection on W's event base. FD is always consumed: on any

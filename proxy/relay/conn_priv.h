@@ -25,7 +25,7 @@
 #include "reason.h"
 #include "route.h"
 #include "tls.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 #define CONN_MAGIC 0x434f4e4eU /* "CONN" */
 #define CONN_DEAD 0xdeadc0deU

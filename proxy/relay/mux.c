@@ -22,7 +22,7 @@
 #include "conn.h"
 #include "log.h"
 #include "recheck.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 #define MUX_READS 16        /* TLS reads per run: fairness */
 #define MUX_OBUF_MARK 65536 /* frame this much before writing it */

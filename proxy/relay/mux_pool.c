@@ -12,7 +12,7 @@
 #include "conn.h"
 #include "log.h"
 #include "recheck.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 /* The tunnel's audit record: one per tunnel, when it closes. */
 static void

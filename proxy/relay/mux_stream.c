@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 struct mux_stream *
 mux_stream_new(struct mux_tunnel *t)

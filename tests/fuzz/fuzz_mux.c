@@ -39,7 +39,7 @@
 #include "log.h"
 #include "mux_priv.h"
 #include "route.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 #define MAX_LEGS 8
 

@@ -20,7 +20,7 @@
 
 #include "mux_priv.h"
 #include "route.h"
-#include "worker.h"
+#include "worker_priv.h" /* until the conn table (worker_priv.h) */
 
 Suite *mux_suite(void);
 
