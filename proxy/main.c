@@ -19,15 +19,11 @@
  * time for clients to stop using this address (an orchestrator has taken
  * it out of DNS), so none of them is refused meanwhile.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +35,7 @@
 #include "config.h"
 #include "duration.h"
 #include "log.h"
+#include "privs.h"
 #include "probe.h"
 #include "reload.h"
 #include "renew.h"
@@ -46,6 +43,9 @@
 #include "tls.h"
 #include "version.h"
 #include "worker.h"
+
+#define HEALTH_DEFAULT_ADMIN "127.0.0.1:9901"
+#define HEALTH_TIMEOUT_MS 3000
 
 static void
 usage(FILE *fp)
@@ -81,55 +81,6 @@ version(void)
 	printf("%s, libevent %s, libyaml %s\n",
 	    OpenSSL_version(OPENSSL_VERSION), event_get_version(),
 	    yaml_get_version_string());
-}
-
-/*
- * Switch to USER for good (root only), then forbid gaining privileges
- * again (PR_SET_NO_NEW_PRIVS, whether or not we started as root: a proxy
- * never needs setuid binaries or file capabilities). 0 or -1, logged.
- */
-static int
-drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0) {
-		if (user != NULL)
-			log_warn("not root: staying uid %ld, ignoring user %s",
-			    (long)getuid(), user);
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-			log_errno("PR_SET_NO_NEW_PRIVS");
-			return (-1);
-		}
-		return (0);
-	}
-	if (user == NULL) {
-		log_error(
-		    "refusing to run as root: set \"user:\" in the config");
-		return (-1);
-	}
-	if ((pw = getpwnam(user)) == NULL) {
-		log_error("unknown user %s", user);
-		return (-1);
-	}
-	if (pw->pw_uid == 0) {
-		log_error("user %s is root", user);
-		return (-1);
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		log_errno("cannot switch to user %s", user);
-		return (-1);
-	}
-	if (setuid(0) == 0) {
-		log_error("could regain root after dropping it");
-		return (-1);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		log_errno("PR_SET_NO_NEW_PRIVS");
-		return (-1);
-	}
-	return (0);
 }
 
 /*
@@ -296,6 +247,83 @@ signals_clear(struct signals *sg)
 		event_base_free(sg->base);
 }
 
+/*
+ * `cotai-proxy health`: GET /healthz (or /readyz) from the admin endpoint
+ * named by --admin, by -c FILE's admin.health_listen or admin.listen (not
+ * when that is mTLS), or the default. 0 or 1.
+ */
+static int
+health_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"admin", required_argument, NULL, 'a'},
+	    {"ready", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cotai_config *cfg = NULL;
+	const char *addr = HEALTH_DEFAULT_ADMIN, *path = NULL;
+	const char *what = "/healthz";
+	char err[1024], why[256];
+	int ch, code = -1;
+
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (ch == 'c')
+			path = optarg;
+		else if (ch == 'a')
+			addr = optarg;
+		else if (ch == 'r')
+			what = "/readyz";
+		else if (ch == 'h') {
+			usage(stdout);
+			return (0);
+		} else {
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return (2);
+	}
+	if (path != NULL) {
+		if (config_load(path, &cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cotai-proxy health: %s\n", err);
+			return (1);
+		}
+		if (!cfg->admin_enabled) {
+			fprintf(stderr,
+			    "cotai-proxy health: admin disabled "
+			    "in %s\n",
+			    path);
+			config_free(cfg);
+			return (1);
+		}
+		/* An mTLS endpoint would want a certificate: ask the plain
+		 * loopback health listener instead. */
+		addr = cfg->admin_health_listen.text != NULL
+		    ? cfg->admin_health_listen.text
+		    : cfg->admin_listen.text;
+		if (cfg->admin_tls && cfg->admin_health_listen.text == NULL) {
+			fprintf(stderr,
+			    "cotai-proxy health: the admin endpoint of %s "
+			    "is mTLS only; set admin.health_listen (a "
+			    "loopback address) for health checks\n",
+			    path);
+			config_free(cfg);
+			return (1);
+		}
+	}
+	code = probe_http(addr, what, HEALTH_TIMEOUT_MS, why, sizeof(why));
+	if (code == 200)
+		printf("healthy: %s %s\n", addr, what);
+	else
+		printf("unhealthy: %s %s: %s\n", addr, what, why);
+	config_free(cfg);
+	return (code == 200 ? 0 : 1);
+}
+
 /* Run POOL until SIGTERM/SIGINT, then drain. 0 or -1. */
 static int
 serve(struct worker_pool *pool, struct signals *sg)
@@ -378,7 +406,7 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports,
 	}
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		return (-1);
-	if (drop_privileges(cfg->user) != 0)
+	if (privs_drop(cfg->user) != 0)
 		return (-1);
 	return (sandbox_apply(cfg, ports));
 }
@@ -472,7 +500,7 @@ main(int argc, char **argv)
 	memset(&sg, 0, sizeof(sg));
 	if (argc > 1 && strcmp(argv[1], "health") == 0) {
 		log_setup("cotai-proxy", LOG_L_WARN, LOG_F_TEXT);
-		return (probe_main(argc - 1, argv + 1, usage));
+		return (health_main(argc - 1, argv + 1));
 	}
 	if ((ret = args_parse(argc, argv, &a)) >= 0)
 		return (ret);

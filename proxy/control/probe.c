@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,9 +19,6 @@
 
 #include "config.h"
 #include "duration.h"
-
-#define PROBE_DEFAULT_ADMIN "127.0.0.1:9901"
-#define PROBE_TIMEOUT_MS 3000
 
 /* Wait for EVENTS on FD until DEADLINE; 0 ready, -1 timeout or error. */
 static int
@@ -161,81 +157,4 @@ out:
 		close(fd);
 	config_addr_clear(&a);
 	return (code);
-}
-
-/*
- * `cotai-proxy health`: GET /healthz (or /readyz) from the admin endpoint
- * named by --admin, by -c FILE's admin.health_listen or admin.listen (not
- * when that is mTLS), or the default. 0 or 1 (2 for a bad command line).
- */
-int
-probe_main(int argc, char **argv, void (*usage)(FILE *))
-{
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"admin", required_argument, NULL, 'a'},
-	    {"ready", no_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct cotai_config *cfg = NULL;
-	const char *addr = PROBE_DEFAULT_ADMIN, *path = NULL;
-	const char *what = "/healthz";
-	char err[1024], why[256];
-	int ch, code = -1;
-
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		if (ch == 'c')
-			path = optarg;
-		else if (ch == 'a')
-			addr = optarg;
-		else if (ch == 'r')
-			what = "/readyz";
-		else if (ch == 'h') {
-			usage(stdout);
-			return (0);
-		} else {
-			usage(stderr);
-			return (2);
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return (2);
-	}
-	if (path != NULL) {
-		if (config_load(path, &cfg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "cotai-proxy health: %s\n", err);
-			return (1);
-		}
-		if (!cfg->admin_enabled) {
-			fprintf(stderr,
-			    "cotai-proxy health: admin disabled "
-			    "in %s\n",
-			    path);
-			config_free(cfg);
-			return (1);
-		}
-		/* An mTLS endpoint would want a certificate: ask the plain
-		 * loopback health listener instead. */
-		addr = cfg->admin_health_listen.text != NULL
-		    ? cfg->admin_health_listen.text
-		    : cfg->admin_listen.text;
-		if (cfg->admin_tls && cfg->admin_health_listen.text == NULL) {
-			fprintf(stderr,
-			    "cotai-proxy health: the admin endpoint of %s "
-			    "is mTLS only; set admin.health_listen (a "
-			    "loopback address) for health checks\n",
-			    path);
-			config_free(cfg);
-			return (1);
-		}
-	}
-	code = probe_http(addr, what, PROBE_TIMEOUT_MS, why, sizeof(why));
-	if (code == 200)
-		printf("healthy: %s %s\n", addr, what);
-	else
-		printf("unhealthy: %s %s: %s\n", addr, what, why);
-	config_free(cfg);
-	return (code == 200 ? 0 : 1);
 }

@@ -8,7 +8,6 @@
 #define COTAI_PROBE_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 /*
  * GET PATH from the admin endpoint at ADDR ("host:port", "[v6]:port" or
@@ -17,13 +16,5 @@
  */
 int probe_http(const char *addr, const char *path, int timeout_ms, char *why,
     size_t whylen);
-
-/*
- * `cotai-proxy health [-c FILE | --admin ADDR] [--ready]` (ARGV[0] is
- * "health"): probe_http() of /healthz or /readyz, the result on stdout;
- * USAGE prints the program's usage for -h and bad arguments. Returns the
- * exit status: 0 healthy, 1 not, 2 bad arguments.
- */
-int probe_main(int argc, char **argv, void (*usage)(FILE *));
 
 #endif

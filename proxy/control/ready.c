@@ -34,8 +34,8 @@ ready_cert_short(const SSL_CTX *ctx, const char *name, const char *what,
 
 /* Why route R is not ready (in BUF), or NULL. */
 static const char *
-ready_route(const struct route *r, time_t now, time_t window, char *buf,
-    size_t len)
+ready_route(
+    const struct route *r, time_t now, time_t window, char *buf, size_t len)
 {
 	time_t crl_next;
 
@@ -48,8 +48,9 @@ ready_route(const struct route *r, time_t now, time_t window, char *buf,
 	/* Leaf checks then refuse every peer: not ready. */
 	crl_next = metrics_crl_next_update(r->ssl_ctx);
 	if (crl_next != 0 && crl_next < now) {
-		snprintf(buf, len, "route %s: CRL past its nextUpdate %llds ago",
-		    r->cfg->name, (long long)(now - crl_next));
+		snprintf(buf, len,
+		    "route %s: CRL past its nextUpdate %llds ago", r->cfg->name,
+		    (long long)(now - crl_next));
 		return (buf);
 	}
 	return (NULL);

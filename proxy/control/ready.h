@@ -13,6 +13,7 @@
 #include "worker.h"
 
 /* Why POOL (borrowed) is not ready, written in BUF, or NULL when it is. */
-const char *ready_why_not(const struct worker_pool *pool, char *buf, size_t len);
+const char *
+ready_why_not(const struct worker_pool *pool, char *buf, size_t len);
 
 #endif

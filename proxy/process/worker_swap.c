@@ -25,8 +25,8 @@ pool_swap_init(struct pool_swap *s, const struct worker_pool *p, size_t n)
 	s->keep = calloc(n, sizeof(*s->keep));
 	s->bound = calloc(n, sizeof(*s->bound));
 	s->fds = malloc(n * s->nw * sizeof(*s->fds));
-	if ((n > 0 && (s->routes == NULL || s->keep == NULL ||
-			  s->bound == NULL)) ||
+	if ((n > 0 &&
+		(s->routes == NULL || s->keep == NULL || s->bound == NULL)) ||
 	    (n * s->nw > 0 && s->fds == NULL)) {
 		log_errno("calloc");
 		return (-1);
