@@ -380,8 +380,8 @@ child_change(struct route_stats *st, struct resolver *rs, unsigned short port)
  * test, and so does its exit status (a leak under ASan included).
  */
 static void
-run_child(void (*scenario)(struct route_stats *, struct resolver *,
-    unsigned short))
+run_child(
+    void (*scenario)(struct route_stats *, struct resolver *, unsigned short))
 {
 	char out[2048];
 	ssize_t n, got = 0;
@@ -422,8 +422,7 @@ run_child(void (*scenario)(struct route_stats *, struct resolver *,
 		exit(0); /* LeakSanitizer runs at exit */
 	}
 	close(fds[1]);
-	while ((n = read(fds[0], out + got, sizeof(out) - 1 - (size_t)got)) >
-	    0)
+	while ((n = read(fds[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
 		got += n;
 	out[got] = '\0';
 	close(fds[0]);
