@@ -107,19 +107,28 @@ teardown(void)
 	nftw(dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The text of file P (up to 64 KiB, in a buffer of its own). */
+static char *
+slurp(const char *p)
+{
+	static char buf[2][65536];
+	static int which;
+	char *b = buf[which++ % 2];
+	FILE *fp = fopen(p, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(fp);
+	n = fread(b, 1, sizeof(buf[0]) - 1, fp);
+	b[n] = '\0';
+	fclose(fp);
+	return (b);
+}
+
 /* What was written to standard error since the test began. */
 static char *
 stderr_text(void)
 {
-	static char buf[65536];
-	FILE *fp = fopen(logp, "r");
-	size_t n;
-
-	ck_assert_ptr_nonnull(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return (buf);
+	return (slurp(logp));
 }
 
 /* The identity for every route, then routes: ROUTES (YAML lines). */
@@ -130,7 +139,7 @@ stderr_text(void)
 	"routes:\n"
 /* An originate route NAME listening on LISTEN. */
 #define ROUTE(name, listen)                                                    \
-	"  - name: " name "\n    mode: originate\n    listen: " listen       \
+	"  - name: " name "\n    mode: originate\n    listen: " listen         \
 	"\n    target: 127.0.0.1:1\n    expect: peer\n"
 
 /* Write the config file: YAML with @D@ the temp dir and @CA@ CA. */
@@ -168,7 +177,8 @@ rig_start(struct rig *g, const char *yaml)
 	char err[1024];
 
 	write_config(yaml, "ca");
-	ck_assert_msg(config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(
+	    config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_ptr_nonnull(rc = route_config_new(cfg));
 	ck_assert_ptr_nonnull(g->p = worker_pool_new(rc));
 	route_config_unref(rc); /* the pool has its own reference */
@@ -216,24 +226,9 @@ accepts(unsigned short port)
 	return (ok);
 }
 
-/* The ports file's text. */
-static char *
-ports_text(void)
-{
-	static char buf[1024];
-	FILE *fp = fopen(ports, "r");
-	size_t n;
-
-	ck_assert_ptr_nonnull(fp);
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return (buf);
-}
-
 static void
-counts(const struct worker_pool *p, uint64_t ok, uint64_t config,
-    uint64_t tls, uint64_t bind)
+counts(const struct worker_pool *p, uint64_t ok, uint64_t config, uint64_t tls,
+    uint64_t bind)
 {
 	struct pool_snapshot s;
 
@@ -286,15 +281,15 @@ START_TEST(good_swap)
 
 	rig_start(&g, HEAD ROUTE("a", "127.0.0.1:0"));
 	state_get(g.p, &before);
-	write_config(HEAD ROUTE("a", "127.0.0.1:0") ROUTE("b", "127.0.0.1:0"),
-	    "ca");
+	write_config(
+	    HEAD ROUTE("a", "127.0.0.1:0") ROUTE("b", "127.0.0.1:0"), "ca");
 	ck_assert_int_eq(reload_run(g.rl, "test"), POOL_RELOAD_OK);
 	ck_assert_uint_eq(worker_pool_nroutes(g.p), 2);
 	ck_assert_ptr_ne(worker_pool_config(g.p), before.cfg);
 	ck_assert_uint_eq(worker_pool_config(g.p)->nroutes, 2);
 	ck_assert_str_eq(worker_pool_route(g.p, 1)->cfg->name, "b");
-	ck_assert_ptr_eq(worker_pool_route_named(g.p, "b"),
-	    worker_pool_route(g.p, 1));
+	ck_assert_ptr_eq(
+	    worker_pool_route_named(g.p, "b"), worker_pool_route(g.p, 1));
 	/* a: a new route object, the same sockets and counters. */
 	ck_assert_ptr_ne(worker_pool_route(g.p, 0), before.r[0]);
 	ck_assert_str_eq(worker_pool_bound(g.p, 0), before.bound[0]);
@@ -302,7 +297,7 @@ START_TEST(good_swap)
 	ck_assert(accepts(bound_port(g.p, 1)));
 	snprintf(line, sizeof(line), "a %s\nb %s\n", worker_pool_bound(g.p, 0),
 	    worker_pool_bound(g.p, 1));
-	ck_assert_str_eq(ports_text(), line);
+	ck_assert_str_eq(slurp(ports), line);
 	counts(g.p, 1, 0, 0, 0);
 	ck_assert_ptr_nonnull(strstr(stderr_text(), "reload done: 2 routes"));
 	rig_stop(&g);
@@ -323,8 +318,8 @@ START_TEST(bad_config)
 	ck_assert_int_eq(reload_run(g.rl, "test"), POOL_RELOAD_CONFIG);
 	state_same(g.p, &before);
 	ck_assert(accepts(bound_port(g.p, 0)));
-	snprintf(want, sizeof(want), "reload: %s:10:5: routes[0].colour: ",
-	    path);
+	snprintf(
+	    want, sizeof(want), "reload: %s:10:5: routes[0].colour: ", path);
 	ck_assert_msg(strstr(stderr_text(), want) != NULL, "no \"%s\" in:\n%s",
 	    want, stderr_text());
 	ck_assert_ptr_nonnull(strstr(stderr_text(),
@@ -395,7 +390,7 @@ START_TEST(remove_route)
 	ck_assert_ptr_null(worker_pool_route_named(g.p, "b"));
 	ck_assert_uint_eq(bound_port(g.p, 0), pa);
 	snprintf(line, sizeof(line), "a %s\n", worker_pool_bound(g.p, 0));
-	ck_assert_str_eq(ports_text(), line);
+	ck_assert_str_eq(slurp(ports), line);
 	/* The workers apply it between two events. */
 	end = duration_now_ms() + 5000;
 	while (accepts(pb) && duration_now_ms() < end)

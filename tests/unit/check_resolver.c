@@ -40,43 +40,17 @@
 #include "route.h"
 #include "upstream.h"
 
+#include "data/upstream_fixture.h"
+
 Suite *resolver_suite(void);
 
 #define NAME "cotai-unit-target"
 #define WAIT_MS 5000 /* for what the resolver thread does (loaded CI) */
 
-static struct route_stats *
-stats_new(void)
-{
-	struct route_stats *st = calloc(1, sizeof(*st));
-
-	ck_assert_ptr_nonnull(st);
-	atomic_init(&st->refs, 1);
-	return (st);
-}
-
 static uint64_t
 failures(struct route_stats *st)
 {
 	return (atomic_load(&st->resolve_failures));
-}
-
-/* An upstream for ADDR, or NULL (the target is copied). */
-static struct upstream *
-mk(const char *addr, uint32_t interval_ms, struct route_stats *st,
-    struct resolver *rs)
-{
-	struct config_addr a;
-	struct upstream_opts o;
-	struct upstream *u;
-
-	memset(&a, 0, sizeof(a));
-	if (config_addr_parse(addr, &a) != 0)
-		return (NULL);
-	o = (struct upstream_opts){"r", &a, interval_ms, st, rs};
-	u = upstream_new(&o);
-	config_addr_clear(&a);
-	return (u);
 }
 
 /* A listening TCP socket on IP, port *PORT (0: any, set to the one got);
@@ -312,7 +286,7 @@ child_nx(struct route_stats *st, struct resolver *rs, unsigned short port)
 	uint64_t t0;
 
 	snprintf(addr, sizeof(addr), NAME ":%u", port);
-	EXPECT((u = mk(addr, 0, st, rs)) != NULL, "upstream_new failed");
+	u = mk(addr, 0, st, rs);
 	EXPECT(failures(st) == 1, "failures %ju after the first lookup",
 	    (uintmax_t)failures(st));
 	errno = 0;
@@ -351,7 +325,7 @@ child_change(struct route_stats *st, struct resolver *rs, unsigned short port)
 
 	EXPECT(put("hosts", "127.0.0.2 " NAME "\n") == 0, "write hosts");
 	snprintf(addr, sizeof(addr), NAME ":%u", port);
-	EXPECT((u = mk(addr, 100, st, rs)) != NULL, "upstream_new failed");
+	u = mk(addr, 100, st, rs);
 	peer(u, 0, got, sizeof(got));
 	EXPECT(strcmp(got, "127.0.0.2") == 0, "first address %s", got);
 	resolver_add(rs, u);
