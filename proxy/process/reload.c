@@ -12,7 +12,6 @@
 
 #include "audit.h"
 #include "log.h"
-#include "resolver.h"
 #include "sandbox.h"
 #include "tls.h"
 #include "watch.h"
@@ -121,48 +120,52 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct pool_swap *s)
 	return (POOL_RELOAD_OK);
 }
 
+/* The serial a route presented before a reload and the one it presents
+ * after, for its "cert_change" audit record. */
+struct reload_serial {
+	char was[80], now[80];
+};
+
 /*
- * What each route of S presents, next to what the route of its name
- * presents now ("-" for a new route): WAS[j] and NOW[j] (S->n of them,
- * 80 bytes each), for the "cert_change" records once S is in.
+ * For each route of S: what it presents, next to what the route of its
+ * name presents now ("-" for a new route). An array of S->n (free it), or
+ * NULL (logged).
  */
-static int
-reload_serials(const struct worker_pool *p, const struct pool_swap *s,
-    char (**was)[80], char (**now)[80])
+static struct reload_serial *
+reload_serials(const struct worker_pool *p, const struct pool_swap *s)
 {
-	*was = calloc(s->n, sizeof(**was));
-	*now = calloc(s->n, sizeof(**now));
-	if (*was == NULL || *now == NULL) {
+	struct reload_serial *v = calloc(s->n, sizeof(*v));
+
+	if (v == NULL) {
 		log_errno("calloc");
-		return (-1);
+		return (NULL);
 	}
 	for (size_t j = 0; j < s->n; j++) {
 		const struct route *o =
 		    worker_pool_route_named(p, s->routes[j]->cfg->name);
 
-		audit_ctx_serial(o != NULL ? o->ssl_ctx : NULL, (*was)[j],
-		    sizeof((*was)[j]));
 		audit_ctx_serial(
-		    s->routes[j]->ssl_ctx, (*now)[j], sizeof((*now)[j]));
+		    o != NULL ? o->ssl_ctx : NULL, v[j].was, sizeof(v[j].was));
+		audit_ctx_serial(
+		    s->routes[j]->ssl_ctx, v[j].now, sizeof(v[j].now));
 	}
-	return (0);
+	return (v);
 }
 
 /* A "cert_change" audit record for each route of P (just swapped in)
- * whose certificate is not the one its name presented before. */
+ * whose certificate is not the one its name presented before (V). */
 static void
-reload_audit_certs(
-    const struct worker_pool *p, const char (*was)[80], const char (*now)[80])
+reload_audit_certs(const struct worker_pool *p, const struct reload_serial *v)
 {
 	for (size_t j = 0; j < worker_pool_nroutes(p); j++) {
 		struct audit_rec a;
 
-		if (strcmp(was[j], now[j]) == 0)
+		if (strcmp(v[j].was, v[j].now) == 0)
 			continue;
 		audit_begin(&a, "cert_change");
 		audit_str(&a, "route", worker_pool_route(p, j)->cfg->name);
-		audit_str(&a, "old_serial", was[j]);
-		audit_str(&a, "new_serial", now[j]);
+		audit_str(&a, "old_serial", v[j].was);
+		audit_str(&a, "new_serial", v[j].now);
 		audit_end(&a);
 	}
 }
@@ -172,20 +175,19 @@ static enum pool_reload
 reload_commit(struct reload *rl, struct pool_swap *s)
 {
 	struct worker_pool *p = rl->pool;
-	char(*was)[80] = NULL, (*now)[80] = NULL;
-	enum pool_reload res = POOL_RELOAD_CONFIG;
+	struct reload_serial *v;
 
-	if (reload_serials(p, s, &was, &now) != 0 ||
-	    worker_pool_swap(p, s) != 0)
-		goto out;
-	reload_audit_certs(p, (const char(*)[80])was, (const char(*)[80])now);
+	if ((v = reload_serials(p, s)) == NULL)
+		return (POOL_RELOAD_CONFIG);
+	if (worker_pool_swap(p, s) != 0) {
+		free(v);
+		return (POOL_RELOAD_CONFIG);
+	}
+	reload_audit_certs(p, v);
+	free(v);
 	if (rl->ports != NULL && worker_pool_write_ports(p, rl->ports) != 0)
 		log_warn("reload: the ports file %s is stale", rl->ports);
-	res = POOL_RELOAD_OK;
-out:
-	free(was);
-	free(now);
-	return (res);
+	return (POOL_RELOAD_OK);
 }
 
 static bool

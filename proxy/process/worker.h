@@ -10,7 +10,8 @@
  * them; worker_pool_start() then starts the threads. Both structs are
  * opaque: the main thread (main.c, reload.c, admin, metrics) reads the
  * pool through the functions below and changes it in one place,
- * worker_pool_swap(). Every function here is for the main thread.
+ * worker_pool_swap(). Every function here is for the main thread, but
+ * worker_conn_gone() (a worker's own).
  */
 #ifndef COTAI_WORKER_H
 #define COTAI_WORKER_H
