@@ -65,7 +65,8 @@ worker_pool_route_new(struct worker_pool *p, struct route_config *rc, size_t i)
 	    worker_pool_route_named(p, rc->cfg->routes[i].name), p->resolver));
 }
 
-/* Worker K's share of S (sockets still in S); NULL when memory runs out. */
+/* One worker's share of S (its sockets still in S); NULL when memory runs
+ * out. */
 static struct worker_update *
 swap_update(const struct pool_swap *s)
 {
