@@ -19,15 +19,11 @@
  * time for clients to stop using this address (an orchestrator has taken
  * it out of DNS), so none of them is refused meanwhile.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +35,7 @@
 #include "config.h"
 #include "duration.h"
 #include "log.h"
+#include "privs.h"
 #include "probe.h"
 #include "reload.h"
 #include "renew.h"
@@ -87,55 +84,6 @@ version(void)
 }
 
 /*
- * Switch to USER for good (root only), then forbid gaining privileges
- * again (PR_SET_NO_NEW_PRIVS, whether or not we started as root: a proxy
- * never needs setuid binaries or file capabilities). 0 or -1, logged.
- */
-static int
-drop_privileges(const char *user)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0) {
-		if (user != NULL)
-			log_warn("not root: staying uid %ld, ignoring user %s",
-			    (long)getuid(), user);
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-			log_errno("PR_SET_NO_NEW_PRIVS");
-			return (-1);
-		}
-		return (0);
-	}
-	if (user == NULL) {
-		log_error(
-		    "refusing to run as root: set \"user:\" in the config");
-		return (-1);
-	}
-	if ((pw = getpwnam(user)) == NULL) {
-		log_error("unknown user %s", user);
-		return (-1);
-	}
-	if (pw->pw_uid == 0) {
-		log_error("user %s is root", user);
-		return (-1);
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		log_errno("cannot switch to user %s", user);
-		return (-1);
-	}
-	if (setuid(0) == 0) {
-		log_error("could regain root after dropping it");
-		return (-1);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		log_errno("PR_SET_NO_NEW_PRIVS");
-		return (-1);
-	}
-	return (0);
-}
-
-/*
  * The main thread's event base, with SIGTERM/SIGINT/SIGHUP handled from
  * before the ports file is written (a test may signal us right after).
  * POOL, RL and AD are set once they exist.
@@ -175,8 +123,7 @@ on_session_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct signals *sg = arg;
 
-	for (size_t i = 0; i < sg->pool->nroutes; i++)
-		tls_sessions_flush(sg->pool->routes[i]->ssl_ctx, false);
+	worker_pool_sweep_sessions(sg->pool);
 }
 
 /* SIGTERM/SIGINT (after drain_delay): stop accepting, keep answering the
@@ -249,7 +196,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		start_drain(sg);
 		return;
 	}
-	delay = sg->pool != NULL ? sg->pool->cfg->drain_delay_ms : 0;
+	delay =
+	    sg->pool != NULL ? worker_pool_config(sg->pool)->drain_delay_ms : 0;
 	if (delay > 0) {
 		log_info("signal %d: still accepting for drain_delay %s, "
 			 "then draining",
@@ -384,7 +332,8 @@ serve(struct worker_pool *pool, struct signals *sg)
 		worker_pool_join(pool);
 		return (-1);
 	}
-	log_info("ready: %zu routes, %zu workers", pool->nroutes, pool->nw);
+	log_info("ready: %zu routes, %zu workers", worker_pool_nroutes(pool),
+	    worker_pool_nworkers(pool));
 	event_base_dispatch(sg->base);
 	if (!sg->draining)
 		worker_pool_drain(pool);
@@ -397,8 +346,8 @@ serve(struct worker_pool *pool, struct signals *sg)
 static void
 audit_started(const struct worker_pool *pool)
 {
-	for (size_t i = 0; i < pool->nroutes; i++) {
-		const struct route *r = pool->routes[i];
+	for (size_t i = 0; i < worker_pool_nroutes(pool); i++) {
+		const struct route *r = worker_pool_route(pool, i);
 		struct audit_rec a;
 		char serial[80];
 
@@ -418,10 +367,11 @@ audit_started(const struct worker_pool *pool)
  * (logged).
  */
 static int
-start(struct worker_pool *pool, struct signals *sg, const char *ports)
+start(struct worker_pool *pool, struct signals *sg, const char *ports,
+    const struct renew *rn)
 {
-	const struct cotai_config *cfg = pool->cfg;
-	const struct admin_opts aopts = {.tls = cfg->admin_tls};
+	const struct cotai_config *cfg = worker_pool_config(pool);
+	const struct admin_opts aopts = {.tls = cfg->admin_tls, .renew = rn};
 	const struct admin_opts hopts = {.health_only = true};
 
 	sg->pool = pool;
@@ -429,21 +379,19 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 		if ((sg->ad = admin_new(
 			 sg->base, &cfg->admin_listen, pool, &aopts)) == NULL)
 			return (-1);
-		snprintf(pool->admin_bound, sizeof(pool->admin_bound), "%s",
-		    admin_bound(sg->ad));
 		if (!cfg->admin_tls && cfg->admin_plaintext_bind_any &&
 		    !config_addr_is_local(&cfg->admin_listen))
 			log_warn("admin: %s serves /metrics without "
 				 "authentication (admin.plaintext_bind_any)",
 			    cfg->admin_listen.text);
 	}
-	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL) {
-		if ((sg->health = admin_new(sg->base, &cfg->admin_health_listen,
-			 pool, &hopts)) == NULL)
-			return (-1);
-		snprintf(pool->health_bound, sizeof(pool->health_bound), "%s",
-		    admin_bound(sg->health));
-	}
+	if (cfg->admin_enabled && cfg->admin_health_listen.text != NULL &&
+	    (sg->health = admin_new(
+		 sg->base, &cfg->admin_health_listen, pool, &hopts)) == NULL)
+		return (-1);
+	worker_pool_set_admin_bound(pool,
+	    sg->ad != NULL ? admin_bound(sg->ad) : NULL,
+	    sg->health != NULL ? admin_bound(sg->health) : NULL);
 	if ((sg->rl = reload_new(sg->base, pool, ports)) == NULL ||
 	    audit_start(sg->base) != 0)
 		return (-1);
@@ -458,9 +406,9 @@ start(struct worker_pool *pool, struct signals *sg, const char *ports)
 	}
 	if (ports != NULL && worker_pool_write_ports(pool, ports) != 0)
 		return (-1);
-	if (drop_privileges(pool->cfg->user) != 0)
+	if (privs_drop(cfg->user) != 0)
 		return (-1);
-	return (sandbox_apply(pool->cfg, ports));
+	return (sandbox_apply(cfg, ports));
 }
 
 /*
@@ -585,8 +533,7 @@ main(int argc, char **argv)
 	if (rc == NULL || signals_init(&sg) != 0 || tls_init() != 0 ||
 	    (pool = worker_pool_new(rc)) == NULL)
 		goto out;
-	pool->renew = rn;
-	if (start(pool, &sg, a.ports) == 0 &&
+	if (start(pool, &sg, a.ports, rn) == 0 &&
 	    (rn == NULL || renew_start(rn, sg.base, sg.rl) == 0) &&
 	    serve(pool, &sg) == 0)
 		ret = EXIT_SUCCESS;

@@ -54,6 +54,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "ready.h"
 #include "route.h"
 #include "tls.h"
 #include "worker.h"
@@ -90,6 +91,7 @@ struct admin {
 	time_t evict_logged;  /* when that line was written */
 	unsigned burst;       /* accepts since the listener last paused */
 	struct event *resume; /* enables the listener again */
+	uint64_t refused[REASON__N]; /* TLS: clients refused, by reason */
 };
 
 static void
@@ -120,7 +122,7 @@ admin_refuse(struct admin_conn *c, enum reason why, const char *detail)
 
 	if (why <= REASON_NONE || why >= REASON__N)
 		why = REASON_TLS_ERROR;
-	c->ad->pool->admin_refused[why]++;
+	c->ad->refused[why]++;
 	if (log_begin(&r, LOG_L_WARN, "admin_refused")) {
 		log_str(&r, "client", c->client);
 		log_str(&r, "reason", reason_name(why));
@@ -200,64 +202,6 @@ admin_evict(struct admin *ad)
 	}
 }
 
-/*
- * Is CTX's certificate missing or expiring within WINDOW seconds of NOW?
- * Then BUF says so (route NAME, WHAT certificate).
- */
-static bool
-admin_cert_short(const SSL_CTX *ctx, const char *name, const char *what,
-    time_t now, time_t window, char *buf, size_t len)
-{
-	time_t na = metrics_cert_not_after(ctx);
-
-	if (na == 0) {
-		snprintf(buf, len, "route %s: no %scertificate", name, what);
-		return (true);
-	}
-	if (na - now < window) {
-		snprintf(buf, len, "route %s: %scertificate expires in %llds",
-		    name, what, (long long)(na - now));
-		return (true);
-	}
-	return (false);
-}
-
-/* Why the proxy is not ready, or NULL when it is. */
-static const char *
-admin_not_ready(const struct admin *ad, char *buf, size_t len)
-{
-	time_t now = time(NULL);
-	time_t window = (time_t)(ad->pool->cfg->ready_min_validity_ms / 1000);
-
-	if (ad->draining)
-		return ("draining");
-	if (ad->pool->admin_ctx != NULL &&
-	    admin_cert_short(
-		ad->pool->admin_ctx, "(admin)", "", now, window, buf, len))
-		return (buf);
-	for (size_t i = 0; i < ad->pool->nroutes; i++) {
-		const struct route *r = ad->pool->routes[i];
-
-		time_t crl_next;
-
-		if (admin_cert_short(
-			r->ssl_ctx, r->cfg->name, "", now, window, buf, len) ||
-		    (r->local_ctx != NULL &&
-			admin_cert_short(r->local_ctx, r->cfg->name,
-			    "local_tls ", now, window, buf, len)))
-			return (buf);
-		/* Leaf checks then refuse every peer: not ready. */
-		crl_next = metrics_crl_next_update(r->ssl_ctx);
-		if (crl_next != 0 && crl_next < now) {
-			snprintf(buf, len,
-			    "route %s: CRL past its nextUpdate %llds ago",
-			    r->cfg->name, (long long)(now - crl_next));
-			return (buf);
-		}
-	}
-	return (NULL);
-}
-
 /* Write the status line, headers and BODY (unless HEAD). */
 static void
 admin_answer(struct admin_conn *c, int code, const char *ctype,
@@ -286,6 +230,19 @@ admin_answer(struct admin_conn *c, int code, const char *ctype,
 	bufferevent_disable(c->bev, EV_READ);
 }
 
+/* /metrics: the pool as it is now, this endpoint's refusals. */
+static void
+admin_metrics(const struct admin *ad, struct evbuffer *body)
+{
+	struct metrics_src src;
+
+	memset(&src, 0, sizeof(src));
+	worker_pool_snapshot(ad->pool, &src.pool);
+	src.admin_refused = ad->refused;
+	src.renew = ad->opts.renew;
+	metrics_render(&src, body);
+}
+
 /* Route a parsed request to its answer. */
 static void
 admin_serve(struct admin_conn *c, const struct httpreq *req)
@@ -306,12 +263,13 @@ admin_serve(struct admin_conn *c, const struct httpreq *req)
 		evbuffer_add_printf(
 		    body, "%s\n", ad->draining ? "draining" : "ok");
 	} else if (strcmp(req->path, "/readyz") == 0) {
-		why = admin_not_ready(ad, buf, sizeof(buf));
+		why = ad->draining ? "draining"
+				   : ready_why_not(ad->pool, buf, sizeof(buf));
 		code = why != NULL ? 503 : 200;
 		evbuffer_add_printf(body, "%s\n", why != NULL ? why : "ready");
 	} else if (strcmp(req->path, "/metrics") == 0 &&
 	    !ad->opts.health_only) {
-		metrics_render(ad->pool, body);
+		admin_metrics(ad, body);
 		admin_answer(
 		    c, 200, "text/plain; version=0.0.4", body, req->head);
 		evbuffer_free(body);
@@ -457,9 +415,10 @@ admin_tls_bev(struct admin_conn *c, struct event_base *base, int fd)
 	struct bufferevent *bev;
 	SSL *ssl;
 
-	c->rc = route_config_ref(p->rcfg);
+	c->rc = route_config_ref(worker_pool_route_config(p));
 	tls_peer_init(&c->peer, &c->rc->cfg->admin_route, NULL);
-	if ((ssl = tls_ssl_new(p->admin_ctx, fd, &c->peer, NULL)) == NULL)
+	if ((ssl = tls_ssl_new(worker_pool_admin_ctx(p), fd, &c->peer, NULL)) ==
+	    NULL)
 		return (NULL);
 	/*
 	 * No read-ahead (the routes' contexts have it): the request often
@@ -559,7 +518,7 @@ admin_new(struct event_base *base, const struct config_addr *a,
 	}
 	ad->pool = pool;
 	ad->opts = *opts;
-	if (ad->opts.tls && pool->admin_ctx == NULL) {
+	if (ad->opts.tls && worker_pool_admin_ctx(pool) == NULL) {
 		log_error("admin: no TLS context");
 		free(ad);
 		return (NULL);

@@ -25,28 +25,30 @@
 #include "config.h"
 
 struct admin;
+struct renew;
 struct worker_pool;
 
 /* How an endpoint serves. */
 struct admin_opts {
 	/*
-	 * Mutual TLS with POOL->admin_ctx (admin.tls): every connection's
-	 * client certificate must verify and match admin.allow of the
-	 * config current when it was accepted; refusals are logged (event
-	 * admin_refused) and counted in POOL->admin_refused.
+	 * Mutual TLS with the pool's admin context (admin.tls): every
+	 * connection's client certificate must verify and match admin.allow
+	 * of the config current when it was accepted; refusals are logged
+	 * (event admin_refused) and counted (cotai_admin_refused_total).
 	 */
 	bool tls;
 	/* Answer /healthz and /readyz only, /metrics is 404
 	 * (admin.health_listen). */
 	bool health_only;
+	/* identity.renew: the renewal client, for /metrics (borrowed, may
+	 * be NULL) */
+	const struct renew *renew;
 };
 
 /*
  * Bind the admin endpoint at A and serve it on BASE for POOL as OPTS say
  * (all borrowed; they must outlive the admin; OPTS is copied). /readyz
- * fails when a certificate (the admin endpoint's own included) expires
- * within the current config's admin.ready_min_validity. Returns NULL after
- * logging why.
+ * answers as ready.h says. Returns NULL after logging why.
  */
 struct admin *admin_new(struct event_base *base, const struct config_addr *a,
     struct worker_pool *pool, const struct admin_opts *opts);

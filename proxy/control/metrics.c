@@ -19,7 +19,6 @@
 #include "mux.h"
 #include "reason.h"
 #include "route.h"
-#include "worker.h"
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -74,7 +73,7 @@ metrics_family(
 
 /* One sample per route of the counter that FIELD selects. */
 static void
-metrics_per_route(struct evbuffer *out, const struct worker_pool *p,
+metrics_per_route(struct evbuffer *out, const struct pool_snapshot *p,
     const char *name, size_t field)
 {
 	for (size_t i = 0; i < p->nroutes; i++) {
@@ -98,7 +97,7 @@ metrics_per_route(struct evbuffer *out, const struct worker_pool *p,
 
 /* Handshake duration histogram, one series set per route. */
 static void
-metrics_histogram(struct evbuffer *out, const struct worker_pool *p)
+metrics_histogram(struct evbuffer *out, const struct pool_snapshot *p)
 {
 	metrics_family(out, "cotai_handshake_duration_seconds", "histogram",
 	    "TLS handshake duration (completed handshakes).");
@@ -133,7 +132,7 @@ metrics_histogram(struct evbuffer *out, const struct worker_pool *p)
 /* One sample per route and reason of the array at FIELD (zeros left out
  * except eof, so that every route has a series). */
 static void
-metrics_by_reason(struct evbuffer *out, const struct worker_pool *p,
+metrics_by_reason(struct evbuffer *out, const struct pool_snapshot *p,
     const char *name, size_t field, bool all)
 {
 	for (size_t i = 0; i < p->nroutes; i++) {
@@ -158,21 +157,17 @@ metrics_by_reason(struct evbuffer *out, const struct worker_pool *p,
 
 /* Process-wide families: open connections, reloads. */
 static void
-metrics_process(struct evbuffer *out, const struct worker_pool *p)
+metrics_process(struct evbuffer *out, const struct pool_snapshot *p)
 {
-	static const char *const results[POOL_RELOAD__N] = {
-	    "ok", "config_error", "tls_error", "bind_error"};
-
 	metrics_family(out, "cotai_open_connections", "gauge",
 	    "Connections open now, all routes (removed ones included).");
-	evbuffer_add_printf(out, "cotai_open_connections %u\n",
-	    atomic_load_explicit(&p->active, memory_order_relaxed));
+	evbuffer_add_printf(out, "cotai_open_connections %u\n", p->active);
 	metrics_family(out, "cotai_reloads_total", "counter",
 	    "Reloads (SIGHUP or changed files), by result.");
 	for (int k = 0; k < POOL_RELOAD__N; k++)
 		evbuffer_add_printf(out,
-		    "cotai_reloads_total{result=\"%s\"} %llu\n", results[k],
-		    (unsigned long long)p->reloads[k]);
+		    "cotai_reloads_total{result=\"%s\"} %llu\n",
+		    pool_reload_names[k], (unsigned long long)p->reloads[k]);
 	metrics_family(out, "cotai_mux_tunnels", "gauge",
 	    "HTTP/2 tunnels to or from peer sidecars open now (mux).");
 	evbuffer_add_printf(out, "cotai_mux_tunnels %llu\n",
@@ -192,25 +187,27 @@ metrics_process(struct evbuffer *out, const struct worker_pool *p)
 	    (unsigned long long)LOAD(mux_stats.flow_stalls));
 }
 
-/* The mTLS admin endpoint (admin.tls): the clients it refused. */
+/* The mTLS admin endpoint (admin.tls): the clients it refused (REFUSED,
+ * per reason). */
 static void
-metrics_admin(struct evbuffer *out, const struct worker_pool *p)
+metrics_admin(struct evbuffer *out, const struct pool_snapshot *p,
+    const uint64_t *refused)
 {
-	if (p->admin_ctx == NULL)
+	if (p->admin_ctx == NULL || refused == NULL)
 		return;
 	metrics_family(out, "cotai_admin_refused_total", "counter",
 	    "Clients the mTLS admin endpoint refused, by reason.");
 	evbuffer_add_printf(out,
 	    "cotai_admin_refused_total{reason=\"%s\"} %llu\n",
 	    reason_name(REASON_IDENTITY_NOT_ALLOWED),
-	    (unsigned long long)p->admin_refused[REASON_IDENTITY_NOT_ALLOWED]);
+	    (unsigned long long)refused[REASON_IDENTITY_NOT_ALLOWED]);
 	for (int k = REASON_NONE + 1; k < REASON__N; k++)
-		if (k != REASON_IDENTITY_NOT_ALLOWED && p->admin_refused[k] > 0)
+		if (k != REASON_IDENTITY_NOT_ALLOWED && refused[k] > 0)
 			evbuffer_add_printf(out,
 			    "cotai_admin_refused_total{reason=\"%s\"} "
 			    "%llu\n",
 			    reason_name((enum reason)k),
-			    (unsigned long long)p->admin_refused[k]);
+			    (unsigned long long)refused[k]);
 }
 
 /*
@@ -218,7 +215,7 @@ metrics_admin(struct evbuffer *out, const struct worker_pool *p)
  * and the local_tls certificate's notAfter where there is one.
  */
 static void
-metrics_pg(struct evbuffer *out, const struct worker_pool *p)
+metrics_pg(struct evbuffer *out, const struct pool_snapshot *p)
 {
 	static const char *const results[ROUTE_CANCEL__N] = {
 	    "relayed", "refused", "failed"};
@@ -262,7 +259,7 @@ metrics_pg(struct evbuffer *out, const struct worker_pool *p)
  * the cache's lock, so a scrape may see it one handshake early or late.
  */
 static void
-metrics_sessions(struct evbuffer *out, const struct worker_pool *p)
+metrics_sessions(struct evbuffer *out, const struct pool_snapshot *p)
 {
 	metrics_family(out, "cotai_tls_sessions_cached", "gauge",
 	    "Sessions in a terminate route's resumption cache.");
@@ -278,12 +275,13 @@ metrics_sessions(struct evbuffer *out, const struct worker_pool *p)
 }
 
 int
-metrics_render(const struct worker_pool *p, struct evbuffer *out)
+metrics_render(const struct metrics_src *src, struct evbuffer *out)
 {
+	const struct pool_snapshot *p = &src->pool;
 	time_t admin_next;
 
 	metrics_process(out, p);
-	renew_metrics(p->renew, out);
+	renew_metrics(src->renew, out);
 	PER_ROUTE(out, p, "cotai_connections_active", "gauge",
 	    "Connections open now (before and after reloads).", active);
 	PER_ROUTE(out, p, "cotai_connections_accepted_total", "counter",
@@ -356,7 +354,7 @@ metrics_render(const struct worker_pool *p, struct evbuffer *out)
 		    "cotai_crl_next_update_seconds{route=\"(admin)\"} "
 		    "%lld\n",
 		    (long long)admin_next);
-	metrics_admin(out, p);
+	metrics_admin(out, p, src->admin_refused);
 	metrics_pg(out, p);
 	metrics_sessions(out, p);
 	audit_metrics(out);

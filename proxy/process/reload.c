@@ -12,8 +12,8 @@
 
 #include "audit.h"
 #include "log.h"
-#include "resolver.h"
 #include "sandbox.h"
+#include "tls.h"
 #include "watch.h"
 
 struct reload {
@@ -22,39 +22,6 @@ struct reload {
 	struct watch *watch;
 	bool stopped;
 };
-
-/* What a reload builds before anything is swapped. */
-struct reload_set {
-	struct route **routes; /* n references */
-	size_t n, nw;
-	int *fds;           /* n * nw sockets, -1 where none */
-	int *keep;          /* per route: old route whose sockets stay, or -1 */
-	char **bound;       /* per route */
-	SSL_CTX *admin_ctx; /* admin.tls: the new context, owned */
-};
-
-static const char *const reload_results[POOL_RELOAD__N] = {
-    "ok", "config_error", "tls_error", "bind_error"};
-
-static void
-reload_set_clear(struct reload_set *s)
-{
-	for (size_t j = 0; j < s->n; j++) {
-		if (s->routes != NULL)
-			route_unref(s->routes[j]);
-		if (s->bound != NULL)
-			free(s->bound[j]);
-		for (size_t k = 0; s->fds != NULL && k < s->nw; k++)
-			if (s->fds[j * s->nw + k] >= 0)
-				close(s->fds[j * s->nw + k]);
-	}
-	free(s->routes);
-	free(s->fds);
-	free(s->keep);
-	free(s->bound);
-	SSL_CTX_free(s->admin_ctx);
-	memset(s, 0, sizeof(*s));
-}
 
 /*
  * Does R's own certificate verify against its own CA bundle (revocation
@@ -101,8 +68,8 @@ reload_keep(const struct worker_pool *p, const struct config_route *nr)
 	bool any = nr->listen.kind == CONFIG_ADDR_INET &&
 	    strcmp(nr->listen.port, "0") == 0;
 
-	for (size_t i = 0; i < p->nroutes; i++) {
-		const struct config_route *o = p->routes[i]->cfg;
+	for (size_t i = 0; i < worker_pool_nroutes(p); i++) {
+		const struct config_route *o = worker_pool_route(p, i)->cfg;
 
 		if (o->listen.kind == nr->listen.kind &&
 		    strcmp(o->listen.text, nr->listen.text) == 0 &&
@@ -112,47 +79,26 @@ reload_keep(const struct worker_pool *p, const struct config_route *nr)
 	return (-1);
 }
 
-/* The current route named NAME, whose counters a new one continues. */
-static const struct route *
-reload_prev(const struct worker_pool *p, const char *name)
-{
-	for (size_t i = 0; i < p->nroutes; i++)
-		if (strcmp(p->routes[i]->cfg->name, name) == 0)
-			return (p->routes[i]);
-	return (NULL);
-}
-
 /* Steps 2 and 3 of reload.h for RC into S. */
 static enum pool_reload
-reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
+reload_prepare(struct reload *rl, struct route_config *rc, struct pool_swap *s)
 {
 	struct worker_pool *p = rl->pool;
 	char name[512];
 
-	s->n = rc->cfg->nroutes;
-	s->nw = p->nw;
-	s->routes = calloc(s->n, sizeof(*s->routes));
-	s->keep = calloc(s->n, sizeof(*s->keep));
-	s->bound = calloc(s->n, sizeof(*s->bound));
-	s->fds = malloc(s->n * s->nw * sizeof(*s->fds));
-	if (s->routes == NULL || s->keep == NULL || s->bound == NULL ||
-	    s->fds == NULL) {
-		log_errno("calloc");
+	if (pool_swap_init(s, p, rc->cfg->nroutes) != 0)
 		return (POOL_RELOAD_CONFIG);
-	}
-	for (size_t k = 0; k < s->n * s->nw; k++)
-		s->fds[k] = -1;
+	s->rc = rc;
+	s->recheck = rc->cfg->reload_close_revoked;
 	for (size_t j = 0; j < s->n; j++)
 		if (sandbox_check_target(&rc->cfg->routes[j]) != 0)
 			return (POOL_RELOAD_CONFIG);
 	for (size_t j = 0; j < s->n; j++)
-		if ((s->routes[j] = route_new(rc, j,
-			 reload_prev(p, rc->cfg->routes[j].name),
-			 p->resolver)) == NULL ||
+		if ((s->routes[j] = worker_pool_route_new(p, rc, j)) == NULL ||
 		    reload_self_check(
 			s->routes[j]->ssl_ctx, s->routes[j]->cfg) != 0)
 			return (POOL_RELOAD_TLS);
-	if (p->admin_ctx != NULL &&
+	if (worker_pool_admin_ctx(p) != NULL &&
 	    ((s->admin_ctx = tls_ctx_new(&rc->cfg->admin_route)) == NULL ||
 		reload_self_check(s->admin_ctx, &rc->cfg->admin_route) != 0))
 		return (POOL_RELOAD_TLS);
@@ -160,7 +106,7 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 		const struct config_route *nr = &rc->cfg->routes[j];
 
 		if ((s->keep[j] = reload_keep(p, nr)) >= 0) {
-			s->bound[j] = strdup(p->bound[s->keep[j]]);
+			s->bound[j] = strdup(worker_pool_bound(p, s->keep[j]));
 		} else {
 			if (sandbox_check_listen(nr) != 0 ||
 			    worker_pool_bind_route(p, nr, &s->fds[j * s->nw],
@@ -174,112 +120,71 @@ reload_prepare(struct reload *rl, struct route_config *rc, struct reload_set *s)
 	return (POOL_RELOAD_OK);
 }
 
-/* Worker K's share of S; NULL when memory runs out. */
-static struct worker_update *
-reload_update(struct reload_set *s, size_t k, bool recheck)
-{
-	struct worker_update *u = calloc(1, sizeof(*u));
-
-	if (u == NULL)
-		return (NULL);
-	u->nroutes = s->n;
-	u->recheck = recheck;
-	u->routes = calloc(s->n, sizeof(*u->routes));
-	u->lfd = malloc(s->n * sizeof(*u->lfd));
-	u->keep = malloc(s->n * sizeof(*u->keep));
-	if (u->routes == NULL || u->lfd == NULL || u->keep == NULL) {
-		u->nroutes = 0;
-		worker_update_free(u);
-		return (NULL);
-	}
-	for (size_t j = 0; j < s->n; j++) {
-		u->routes[j] = route_ref(s->routes[j]);
-		u->lfd[j] = -1;
-		u->keep[j] = s->keep[j];
-	}
-	return (u);
-}
+/* The serial a route presented before a reload and the one it presents
+ * after, for its "cert_change" audit record. */
+struct reload_serial {
+	char was[80], now[80];
+};
 
 /*
- * A "cert_change" audit record for each route of S whose certificate
- * differs from the one the route of that name presents now (a new route
- * has old_serial "-").
+ * For each route of S: what it presents, next to what the route of its
+ * name presents now ("-" for a new route). An array of S->n (free it), or
+ * NULL (logged).
  */
-static void
-reload_audit_certs(const struct worker_pool *p, const struct reload_set *s)
+static struct reload_serial *
+reload_serials(const struct worker_pool *p, const struct pool_swap *s)
 {
-	char was[80], now[80];
+	struct reload_serial *v = calloc(s->n, sizeof(*v));
 
+	if (v == NULL) {
+		log_errno("calloc");
+		return (NULL);
+	}
 	for (size_t j = 0; j < s->n; j++) {
-		const struct route *o = reload_prev(p, s->routes[j]->cfg->name);
-		struct audit_rec a;
+		const struct route *o =
+		    worker_pool_route_named(p, s->routes[j]->cfg->name);
 
 		audit_ctx_serial(
-		    o != NULL ? o->ssl_ctx : NULL, was, sizeof(was));
-		audit_ctx_serial(s->routes[j]->ssl_ctx, now, sizeof(now));
-		if (strcmp(was, now) == 0)
+		    o != NULL ? o->ssl_ctx : NULL, v[j].was, sizeof(v[j].was));
+		audit_ctx_serial(
+		    s->routes[j]->ssl_ctx, v[j].now, sizeof(v[j].now));
+	}
+	return (v);
+}
+
+/* A "cert_change" audit record for each route of P (just swapped in)
+ * whose certificate is not the one its name presented before (V). */
+static void
+reload_audit_certs(const struct worker_pool *p, const struct reload_serial *v)
+{
+	for (size_t j = 0; j < worker_pool_nroutes(p); j++) {
+		struct audit_rec a;
+
+		if (strcmp(v[j].was, v[j].now) == 0)
 			continue;
 		audit_begin(&a, "cert_change");
-		audit_str(&a, "route", s->routes[j]->cfg->name);
-		audit_str(&a, "old_serial", was);
-		audit_str(&a, "new_serial", now);
+		audit_str(&a, "route", worker_pool_route(p, j)->cfg->name);
+		audit_str(&a, "old_serial", v[j].was);
+		audit_str(&a, "new_serial", v[j].now);
 		audit_end(&a);
 	}
 }
 
-/* Step 4 and 5: nothing fails from here on but memory. */
+/* Steps 4 and 5: swap S in (nothing fails from here on but memory). */
 static enum pool_reload
-reload_commit(struct reload *rl, struct route_config *rc, struct reload_set *s)
+reload_commit(struct reload *rl, struct pool_swap *s)
 {
 	struct worker_pool *p = rl->pool;
-	struct worker_update *u[64] = {NULL};
+	struct reload_serial *v;
 
-	for (size_t k = 0; k < p->nw; k++) {
-		if ((u[k] = reload_update(
-			 s, k, rc->cfg->reload_close_revoked)) == NULL) {
-			log_error("reload: out of memory");
-			for (size_t i = 0; i < k; i++)
-				worker_update_free(u[i]);
-			return (POOL_RELOAD_CONFIG);
-		}
+	if ((v = reload_serials(p, s)) == NULL)
+		return (POOL_RELOAD_CONFIG);
+	if (worker_pool_swap(p, s) != 0) {
+		free(v);
+		return (POOL_RELOAD_CONFIG);
 	}
-	reload_audit_certs(p, s);
-	for (size_t k = 0; k < p->nw; k++) {
-		for (size_t j = 0; j < s->n; j++) {
-			u[k]->lfd[j] = s->fds[j * s->nw + k];
-			s->fds[j * s->nw + k] = -1;
-		}
-		worker_post(&p->w[k], u[k]);
-	}
-	/* New registrations first: a shared upstream is never dropped. */
-	for (size_t j = 0; j < s->n; j++)
-		resolver_add(p->resolver, s->routes[j]->up);
-	for (size_t i = 0; i < p->nroutes; i++) {
-		resolver_remove(p->resolver, p->routes[i]->up);
-		/* Old connections may keep the route for days: not its cache.
-		 */
-		tls_sessions_flush(p->routes[i]->ssl_ctx, true);
-		route_unref(p->routes[i]);
-		free(p->bound[i]);
-	}
-	free(p->routes);
-	free(p->bound);
-	p->routes = s->routes;
-	p->bound = s->bound;
-	p->nroutes = s->n;
-	s->routes = NULL;
-	s->bound = NULL;
-	s->n = 0;
-	/* Admin connections in progress keep the old one (SSL_new's
-	 * reference) with the old config's admin.allow (theirs). */
-	if (s->admin_ctx != NULL) {
-		SSL_CTX_free(p->admin_ctx);
-		p->admin_ctx = s->admin_ctx;
-		s->admin_ctx = NULL;
-	}
-	route_config_unref(p->rcfg);
-	p->rcfg = route_config_ref(rc);
-	p->cfg = rc->cfg;
+	reload_audit_certs(p, v);
+	free(v);
 	if (rl->ports != NULL && worker_pool_write_ports(p, rl->ports) != 0)
 		log_warn("reload: the ports file %s is stale", rl->ports);
 	return (POOL_RELOAD_OK);
@@ -357,7 +262,7 @@ reload_audit(
 
 	audit_begin(&a, "reload");
 	audit_str(&a, "trigger", trigger);
-	audit_str(&a, "result", reload_results[res]);
+	audit_str(&a, "result", pool_reload_names[res]);
 	audit_u64(&a, "routes", nroutes);
 	if (res != POOL_RELOAD_OK && err[0] != '\0')
 		audit_str(&a, "detail", err);
@@ -369,7 +274,8 @@ reload_run(struct reload *rl, const char *trigger)
 {
 	static const struct config_load_opts opts = {sandbox_file_note};
 	struct worker_pool *p = rl->pool;
-	struct reload_set set;
+	const struct cotai_config *old = worker_pool_config(p);
+	struct pool_swap set;
 	struct cotai_config *cfg = NULL;
 	struct route_config *rc = NULL;
 	enum pool_reload res = POOL_RELOAD_CONFIG;
@@ -378,16 +284,16 @@ reload_run(struct reload *rl, const char *trigger)
 	if (rl->stopped)
 		return (POOL_RELOAD_OK);
 	memset(&set, 0, sizeof(set));
-	log_info("reload (%s): loading %s", trigger, p->cfg->path);
-	if (config_load_with(p->cfg->path, &opts, &cfg, err, sizeof(err)) !=
-	    0) {
+	log_info("reload (%s): loading %s", trigger, old->path);
+	if (config_load_with(old->path, &opts, &cfg, err, sizeof(err)) != 0) {
 		log_error("reload: %s", err);
 		goto out;
 	}
-	reload_warn_fixed(p->cfg, cfg);
+	reload_warn_fixed(old, cfg);
 	/* The running endpoint is plain or TLS: never switch it silently. */
-	if ((p->admin_ctx != NULL) != (cfg->admin_enabled && cfg->admin_tls) &&
-	    p->admin_bound[0] != '\0') {
+	if ((worker_pool_admin_ctx(p) != NULL) !=
+		(cfg->admin_enabled && cfg->admin_tls) &&
+	    worker_pool_has_admin(p)) {
 		log_error("reload: admin.tls changes only with a restart");
 		config_free(cfg);
 		goto out;
@@ -396,22 +302,22 @@ reload_run(struct reload *rl, const char *trigger)
 		goto out;
 	if ((res = reload_prepare(rl, rc, &set)) != POOL_RELOAD_OK)
 		goto out;
-	res = reload_commit(rl, rc, &set);
+	res = reload_commit(rl, &set);
 out:
-	p->reloads[res]++;
+	worker_pool_count_reload(p, res);
 	if (res == POOL_RELOAD_OK) {
-		reload_apply_log(p->cfg);
-		log_info("reload done: %zu routes", p->nroutes);
+		reload_apply_log(worker_pool_config(p));
+		log_info("reload done: %zu routes", worker_pool_nroutes(p));
 	} else {
 		log_error("reload failed (%s): the running configuration "
 			  "stays",
-		    reload_results[res]);
+		    pool_reload_names[res]);
 	}
-	reload_audit(trigger, res, p->nroutes, err);
-	reload_set_clear(&set);
+	reload_audit(trigger, res, worker_pool_nroutes(p), err);
+	pool_swap_clear(&set);
 	route_config_unref(rc);
 	if (rl->watch != NULL)
-		(void)watch_set(rl->watch, p->cfg);
+		(void)watch_set(rl->watch, worker_pool_config(p));
 	return (res);
 }
 
@@ -432,11 +338,12 @@ reload_new(struct event_base *base, struct worker_pool *pool, const char *ports)
 	}
 	rl->pool = pool;
 	rl->ports = ports;
-	if (!pool->cfg->reload_watch)
+	if (!worker_pool_config(pool)->reload_watch)
 		return (rl);
-	rl->watch =
-	    watch_new(base, pool->cfg->reload_debounce_ms, reload_on_files, rl);
-	if (rl->watch == NULL || watch_set(rl->watch, pool->cfg) != 0) {
+	rl->watch = watch_new(base,
+	    worker_pool_config(pool)->reload_debounce_ms, reload_on_files, rl);
+	if (rl->watch == NULL ||
+	    watch_set(rl->watch, worker_pool_config(pool)) != 0) {
 		log_error("cannot watch the configuration's files");
 		reload_free(rl);
 		return (NULL);

@@ -7,15 +7,19 @@
  *      certificate and the certificate must verify against the CA bundle);
  *   3. keep the listening sockets of routes whose listen address is
  *      unchanged, bind the new ones;
- *   4. hand each worker its new routes (worker_post); workers move their
- *      listeners over, close those of removed routes and check their live
- *      connections' peers again (reload.close_revoked);
- *   5. swap the main thread's view (metrics, admin) and rewrite the ports
- *      file.
+ *   4. swap it all in with one call, worker_pool_swap() (worker.h): each
+ *      worker gets its new routes and moves its listeners over, closes
+ *      those of removed routes and checks its live connections' peers
+ *      again (reload.close_revoked); the main thread's view (metrics,
+ *      admin) becomes the new one;
+ *   5. rewrite the ports file.
  *
- * Any failure before step 4 leaves everything as it was; the outcome is
- * logged and counted in pool->reloads. Live connections keep the routes
- * (and TLS contexts and config) they started with, through references.
+ * Steps 1-3 build a struct pool_swap and leave the pool untouched, so any
+ * failure before step 4 (and running out of memory in it) leaves
+ * everything as it was; the outcome is logged and counted
+ * (worker_pool_count_reload, cotai_reloads_total). Live connections keep
+ * the routes (and TLS contexts and config) they started with, through
+ * references.
  */
 #ifndef COTAI_RELOAD_H
 #define COTAI_RELOAD_H

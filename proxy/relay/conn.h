@@ -13,6 +13,8 @@
 #include "reason.h"
 #include "route.h"
 
+struct conn;
+
 /*
  * Take FD, just accepted on route R (a reference to R is taken) by the
  * worker of table T, and run the connection on T's event base. FD is

@@ -1,7 +1,7 @@
 /*
- * Unit tests for proxy/control/metrics.c: the exposition of a pool with one
- * route whose counters are set by hand (histogram buckets are cumulative, label
- * values come from the route name and fixed names only).
+ * Unit tests for proxy/control/metrics.c: the exposition of a pool snapshot
+ * with one route whose counters are set by hand (histogram buckets are
+ * cumulative, label values come from the route name and fixed names only).
  */
 #include <check.h>
 #include <string.h>
@@ -16,13 +16,14 @@
 Suite *metrics_suite(void);
 
 static char *
-render(struct worker_pool *p)
+render(const struct pool_snapshot *p)
 {
+	const struct metrics_src src = {.pool = *p};
 	struct evbuffer *b = evbuffer_new();
 	size_t n;
 	char *s;
 
-	ck_assert_int_eq(metrics_render(p, b), 0);
+	ck_assert_int_eq(metrics_render(&src, b), 0);
 	n = evbuffer_get_length(b);
 	s = malloc(n + 1);
 	ck_assert_ptr_nonnull(s);
@@ -37,9 +38,8 @@ render(struct worker_pool *p)
 START_TEST(one_route)
 {
 	struct config_route rc = {.name = "pg-in"};
-	struct cotai_config cfg = {.routes = &rc, .nroutes = 1};
 	struct route r, *rp = &r;
-	struct worker_pool p;
+	struct pool_snapshot p;
 	char *s;
 
 	memset(&r, 0, sizeof(r));
@@ -48,10 +48,9 @@ START_TEST(one_route)
 	ck_assert_ptr_nonnull(r.stats);
 	r.cfg = &rc;
 	r.ssl_ctx = SSL_CTX_new(TLS_method());
-	p.cfg = &cfg;
 	p.routes = &rp;
 	p.nroutes = 1;
-	atomic_store(&p.active, 4);
+	p.active = 4;
 	p.reloads[POOL_RELOAD_OK] = 7;
 	p.reloads[POOL_RELOAD_TLS] = 1;
 	atomic_store(&r.stats->accepted, 12);
@@ -113,9 +112,8 @@ START_TEST(pg_route)
 {
 	struct config_route rc = {
 	    .name = "pg", .protocol = CONFIG_PROTO_POSTGRES};
-	struct cotai_config cfg = {.routes = &rc, .nroutes = 1};
 	struct route r, *rp = &r;
-	struct worker_pool p;
+	struct pool_snapshot p;
 	char *s;
 
 	memset(&r, 0, sizeof(r));
@@ -124,7 +122,6 @@ START_TEST(pg_route)
 	r.cfg = &rc;
 	r.ssl_ctx = SSL_CTX_new(TLS_method());
 	r.local_ctx = SSL_CTX_new(TLS_method());
-	p.cfg = &cfg;
 	p.routes = &rp;
 	p.nroutes = 1;
 	atomic_store(&r.stats->pg_cancels[0][ROUTE_CANCEL_RELAYED], 3);
