@@ -37,6 +37,7 @@ leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
 	l->ev = ev;
 	l->armed = 0;
 	(void)event_assign(ev, base, fd, EV_PERSIST, cb, arg);
+	leg_set_bulk(l, l->bulk);
 }
 
 void
@@ -265,6 +266,8 @@ leg_watch(struct leg *l, short want)
 	event_callback_fn cb;
 	void *arg;
 
+	if (l->ev != NULL)
+		leg_set_bulk(l, l->bulk);
 	if (l->ms != NULL && l->ev != NULL) {
 		mux_stream_watch(l, want);
 		return;
@@ -276,7 +279,19 @@ leg_watch(struct leg *l, short want)
 	arg = event_get_callback_arg(l->ev);
 	event_del(l->ev);
 	(void)event_assign(l->ev, base, l->fd, want | EV_PERSIST, cb, arg);
+	leg_set_bulk(l, l->bulk);
 	if (want != 0)
 		event_add(l->ev, NULL);
 	l->armed = want;
+}
+
+void
+leg_set_bulk(struct leg *l, bool bulk)
+{
+	int prio = bulk ? LEG_PRIO_BULK : LEG_PRIO_NORMAL;
+
+	l->bulk = bulk;
+	/* Fails harmlessly while active, or on a base without priorities. */
+	if (l->ev != NULL && event_get_priority(l->ev) != prio)
+		(void)event_priority_set(l->ev, prio);
 }
