@@ -71,31 +71,6 @@ worker_pool_bind(struct worker_pool *p, size_t i)
 }
 
 /* Allocate worker W's per-route arrays and its event base. */
-/*
- * A worker's event base: LEG_PRIOS priorities, and after each callback at
- * LEG_PRIO_BULK the loop polls again, so connections moving small messages
- * are not queued behind a round of bulk transfers (see leg.h).
- */
-static struct event_base *
-worker_base_new(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base = NULL;
-
-	if (cfg == NULL ||
-	    event_config_set_max_dispatch_interval(
-		cfg, NULL, 1, LEG_PRIO_BULK) != 0 ||
-	    (base = event_base_new_with_config(cfg)) == NULL ||
-	    event_base_priority_init(base, LEG_PRIOS) != 0) {
-		if (base != NULL)
-			event_base_free(base);
-		base = NULL;
-	}
-	if (cfg != NULL)
-		event_config_free(cfg);
-	return (base);
-}
-
 static int
 worker_init(struct worker_pool *p, struct worker *w, size_t id)
 {
@@ -117,7 +92,7 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 	}
 	for (size_t i = 0; i < p->nroutes; i++)
 		w->lfd[i] = -1;
-	if ((w->base = worker_base_new()) == NULL) {
+	if ((w->base = leg_base_new()) == NULL) {
 		log_error("event_base_new failed");
 		return (-1);
 	}

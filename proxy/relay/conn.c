@@ -488,29 +488,6 @@ conn_first_eof(struct conn *c, const struct leg *src)
 	conn_arm_timer(c);
 }
 
-/*
- * A relay step moved MOVED bytes (in and out, both directions): a step of
- * CONN_BULK_STEP or more makes C a bulk transfer, whose events then run
- * after every other ready one (leg.h); a small step makes it interactive
- * again. A step that moved nothing (blocked on the other side) changes
- * nothing.
- */
-#define CONN_BULK_STEP (32 * 1024)
-#define CONN_SMALL_STEP (8 * 1024)
-
-static void
-conn_classify(struct conn *c, uint64_t moved)
-{
-	bool bulk = c->cl.bulk;
-
-	if (moved >= CONN_BULK_STEP)
-		bulk = true;
-	else if (moved > 0 && moved < CONN_SMALL_STEP)
-		bulk = false;
-	leg_set_bulk(&c->cl, bulk);
-	leg_set_bulk(&c->up, bulk);
-}
-
 void
 conn_relay_io(struct conn *c)
 {

@@ -1,8 +1,9 @@
 /*
  * conn_limits: the limits on a connection: its timeouts (one timer per
  * connection, see the top of conn.c), connect retries, the connection
- * limits, the handshake cap, and the recheck of live connections after a
- * reload.
+ * limits, the handshake cap, the recheck of live connections after a
+ * reload, and the share of the worker's loop a relay gets (pumps resumed
+ * later, bulk transfers at a lower event priority).
  */
 #include "conn_priv.h"
 #include "mux.h"
@@ -415,4 +416,27 @@ conn_reload_all(
 		next = TAILQ_NEXT(c, link);
 		conn_reload(c, routes, n, recheck);
 	}
+}
+
+/*
+ * A relay step moved MOVED bytes (in and out, both directions): a step of
+ * CONN_BULK_STEP or more makes C a bulk transfer, whose events then run
+ * after every other ready one (leg.h); a small step makes it interactive
+ * again. A step that moved nothing (blocked on the other side) changes
+ * nothing.
+ */
+#define CONN_BULK_STEP (32 * 1024)
+#define CONN_SMALL_STEP (8 * 1024)
+
+void
+conn_classify(struct conn *c, uint64_t moved)
+{
+	bool bulk = c->cl.bulk;
+
+	if (moved >= CONN_BULK_STEP)
+		bulk = true;
+	else if (moved > 0 && moved < CONN_SMALL_STEP)
+		bulk = false;
+	leg_set_bulk(&c->cl, bulk);
+	leg_set_bulk(&c->up, bulk);
 }

@@ -197,4 +197,10 @@ void conn_follow_reload(struct conn *c);
 /* Over the cap on handshakes in progress: close W's oldest pending one. */
 void conn_shed(struct worker *w);
 
+/*
+ * A relay step of C moved MOVED bytes: run its legs' events at bulk or
+ * normal priority from now on (conn_limits.c).
+ */
+void conn_classify(struct conn *c, uint64_t moved);
+
 #endif

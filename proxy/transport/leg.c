@@ -295,3 +295,23 @@ leg_set_bulk(struct leg *l, bool bulk)
 	if (l->ev != NULL && event_get_priority(l->ev) != prio)
 		(void)event_priority_set(l->ev, prio);
 }
+
+struct event_base *
+leg_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	if (cfg == NULL ||
+	    event_config_set_max_dispatch_interval(
+		cfg, NULL, 1, LEG_PRIO_BULK) != 0 ||
+	    (base = event_base_new_with_config(cfg)) == NULL ||
+	    event_base_priority_init(base, LEG_PRIOS) != 0) {
+		if (base != NULL)
+			event_base_free(base);
+		base = NULL;
+	}
+	if (cfg != NULL)
+		event_config_free(cfg);
+	return (base);
+}

@@ -113,4 +113,10 @@ void leg_watch(struct leg *l, short want);
  */
 void leg_set_bulk(struct leg *l, bool bulk);
 
+/*
+ * A new event base for legs: LEG_PRIOS priorities, and after each
+ * callback at LEG_PRIO_BULK the loop polls again. NULL on failure.
+ */
+struct event_base *leg_base_new(void);
+
 #endif
