@@ -41,6 +41,7 @@ redis	get_rps	redis-benchmark -c 50 GET	req/s	hi	1.1	best	-	-
 redis	set_rps_noresume	redis-benchmark -c 50 SET, tls_resumption: false	req/s	hi	-	best	-	-
 redis	get_rps_noresume	redis-benchmark -c 50 GET, tls_resumption: false	req/s	hi	-	best	-	-
 redis	cpu_us	proxy CPU per request, -c 50 (A+B)	µs	lo	-	best	-	-
+redis	cpu_us_noresume	proxy CPU per request, -c 50, tls_resumption: false (A+B)	µs	lo	-	best	-	-
 pgbench	tps	pgbench -S -c 8	tps	hi	1.1	best	-	-
 pgbench	tps_C	pgbench -S -C -c 8 (connect per transaction)	tps	hi	1.1	best	-	-'
 

@@ -517,9 +517,14 @@ REDIS_VARIANT=resume
 redis_one() {
 	local peer=$1 out c0 c1
 	if [ "$REDIS_VARIANT" = noresume ]; then
+		c0=$(cpu_ticks $CHAIN_PIDS)
 		out=$(timeout 120 redis-benchmark -h 127.0.0.1 \
 		    -p "$CHAIN_PORT" -c 50 -n "$N_REDIS" -t set,get --csv \
 		    2>/dev/null) || return 1
+		c1=$(cpu_ticks $CHAIN_PIDS)
+		[ -z "$CHAIN_PIDS" ] || record redis cpu_us_noresume "$peer" \
+		    "$(awk -v c=$((c1 - c0)) -v hz="$HZ" -v n="$N_REDIS" \
+			'BEGIN { printf "%.1f", c / hz * 1e6 / (2 * n) }')"
 		record redis set_rps_noresume "$peer" "$(echo "$out" |
 		    awk -F'"' '$2 == "SET" { printf "%.0f", $4 }')"
 		record redis get_rps_noresume "$peer" "$(echo "$out" |

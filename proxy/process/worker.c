@@ -19,6 +19,7 @@
 
 #include "conn.h"
 #include "conn_table.h"
+#include "leg.h"
 #include "listener.h"
 #include "log.h"
 #include "tls.h"
@@ -42,7 +43,7 @@ worker_init(struct worker_pool *p, struct worker *w, size_t id)
 	}
 	for (size_t i = 0; i < p->nroutes; i++)
 		w->lfd[i] = -1;
-	if ((w->base = event_base_new()) == NULL) {
+	if ((w->base = leg_base_new()) == NULL) {
 		log_error("event_base_new failed");
 		return (-1);
 	}

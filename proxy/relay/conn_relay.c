@@ -107,6 +107,9 @@ conn_relay_step(struct conn *c, enum reason *why, enum conn_by *by, char *buf,
 		c->up.bytes_out !=
 	    before)
 		c->t_io = conn_now();
+	conn_classify(c,
+	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
+		c->up.bytes_out - before);
 	leg_watch(&c->cl, pump_wants(&c->cl, &c->dup, &c->ddown));
 	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*

@@ -193,6 +193,8 @@ conn_table_new(const struct conn_table_args *a)
 	t->ev_sweep =
 	    event_new(t->base, -1, EV_PERSIST, conn_table_sweep_cb, t);
 	t->ev_more = event_new(t->base, -1, 0, conn_table_more_cb, t);
+	if (t->ev_more != NULL) /* it resumes bulk transfers */
+		(void)event_priority_set(t->ev_more, LEG_PRIO_BULK);
 	if (t->sessions == NULL || t->ev_sweep == NULL || t->ev_more == NULL ||
 	    event_add(t->ev_sweep, &tv) != 0) {
 		log_error("conn_table: out of memory");

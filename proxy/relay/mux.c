@@ -15,6 +15,9 @@
 #include "mux_priv.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +28,18 @@
 #include "recheck.h"
 #include "conn_table.h"
 
-#define MUX_READS 16        /* TLS reads per run: fairness */
-#define MUX_OBUF_MARK 65536 /* frame this much before writing it */
+/*
+ * Head-of-line bounds (issue 16): what a small frame of one stream can
+ * find queued ahead of it in the tunnel. A run reads MUX_READS records
+ * (64 KiB) before the other ready events get their turn; the output buffer
+ * frames MUX_OBUF_MARK bytes (one TLS record) before writing them; the
+ * kernel keeps at most MUX_NOTSENT_LOWAT bytes not yet sent
+ * (TCP_NOTSENT_LOWAT): the rest of a bulk stream waits in its own buffer,
+ * where nghttp2 interleaves the other streams' frames ahead of it.
+ */
+#define MUX_READS 4
+#define MUX_OBUF_MARK 16384
+#define MUX_NOTSENT_LOWAT 16384
 
 struct mux_stats mux_stats;
 
@@ -262,6 +275,10 @@ mux_tunnel_adopt(struct conn_table *ct, struct route *r, struct leg *l,
 		return (NULL);
 	}
 	/* The socket and its SSL move over; so does the identity. */
+	if (setsockopt(l->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT,
+		&(int){MUX_NOTSENT_LOWAT}, sizeof(int)) != 0)
+		log_debug("route %s: TCP_NOTSENT_LOWAT: %s", r->cfg->name,
+		    strerror(errno));
 	event_del(l->ev);
 	leg_open(&t->tl, (struct event *)t->evmem, ct->base, l->fd,
 	    mux_tunnel_cb, t);

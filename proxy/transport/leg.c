@@ -48,6 +48,7 @@ leg_open(struct leg *l, struct event *ev, struct event_base *base, int fd,
 	l->ev = ev;
 	l->armed = 0;
 	(void)event_assign(ev, base, fd, EV_PERSIST, cb, arg);
+	leg_set_bulk(l, l->bulk);
 }
 
 void
@@ -365,6 +366,7 @@ leg_sock_watch(struct leg *l, short want)
 	arg = event_get_callback_arg(l->ev);
 	event_del(l->ev);
 	(void)event_assign(l->ev, base, l->fd, want | EV_PERSIST, cb, arg);
+	leg_set_bulk(l, l->bulk);
 	if (want != 0)
 		event_add(l->ev, NULL);
 	l->armed = want;
@@ -373,6 +375,8 @@ leg_sock_watch(struct leg *l, short want)
 void
 leg_watch(struct leg *l, short want)
 {
+	if (l->ev != NULL) /* a stream leg's too (leg.h) */
+		leg_set_bulk(l, l->bulk);
 	leg_ops(l)->watch(l, want);
 }
 
@@ -395,3 +399,34 @@ static const struct leg_ops leg_tls_ops = {
     .idle = leg_tls_idle,
     .clear = leg_tls_clear,
 };
+
+void
+leg_set_bulk(struct leg *l, bool bulk)
+{
+	int prio = bulk ? LEG_PRIO_BULK : LEG_PRIO_NORMAL;
+
+	l->bulk = bulk;
+	/* Fails harmlessly while active, or on a base without priorities. */
+	if (l->ev != NULL && event_get_priority(l->ev) != prio)
+		(void)event_priority_set(l->ev, prio);
+}
+
+struct event_base *
+leg_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	if (cfg == NULL ||
+	    event_config_set_max_dispatch_interval(
+		cfg, NULL, 1, LEG_PRIO_BULK) != 0 ||
+	    (base = event_base_new_with_config(cfg)) == NULL ||
+	    event_base_priority_init(base, LEG_PRIOS) != 0) {
+		if (base != NULL)
+			event_base_free(base);
+		base = NULL;
+	}
+	if (cfg != NULL)
+		event_config_free(cfg);
+	return (base);
+}

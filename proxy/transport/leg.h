@@ -33,6 +33,18 @@
 
 enum leg_res { LEG_OK, LEG_AGAIN, LEG_EOF, LEG_ERR };
 
+/*
+ * Event priorities of a worker's base (event_base_priority_init with
+ * LEG_PRIOS; an event starts at LEG_PRIO_NORMAL, the middle one). A leg
+ * of a connection that moves bulk data runs at LEG_PRIO_BULK: the loop
+ * runs every ready NORMAL event before any BULK one and polls again after
+ * each BULK callback, so a small message on another connection (or
+ * stream) waits for at most one bulk step, not for a whole round of them.
+ */
+#define LEG_PRIOS 3
+#define LEG_PRIO_NORMAL 1
+#define LEG_PRIO_BULK 2
+
 struct leg;
 struct mux_stream;
 
@@ -72,6 +84,7 @@ struct leg {
 	 * no fd, no SSL. */
 	const struct leg_ops *ops;
 	struct mux_stream *ms;
+	bool bulk; /* ev runs at LEG_PRIO_BULK (leg_set_bulk) */
 };
 
 /* A closed leg (fd -1, no event): a socket leg until OPS are set. */
@@ -130,5 +143,18 @@ void leg_ready(struct leg *l, short what);
 
 /* Watch exactly WANT (EV_READ|EV_WRITE, or 0) on the leg's event. */
 void leg_watch(struct leg *l, short want);
+
+/*
+ * Run the leg's event at LEG_PRIO_BULK (BULK) or LEG_PRIO_NORMAL. An event
+ * that is active now keeps its priority until its callback has run (the
+ * next leg_watch() or leg_set_bulk() applies it).
+ */
+void leg_set_bulk(struct leg *l, bool bulk);
+
+/*
+ * A new event base for legs: LEG_PRIOS priorities, and after each
+ * callback at LEG_PRIO_BULK the loop polls again. NULL on failure.
+ */
+struct event_base *leg_base_new(void);
 
 #endif
