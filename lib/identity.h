@@ -3,7 +3,7 @@
  * policy decisions and audit lines read plain strings.
  *
  * Every cotai certificate names one workload with exactly one URI SAN
- * spiffe://<trust-domain>/<name> (see DESIGN.md, Identity); the CN is kept
+ * spiffe://<trust-domain>/<name> (proxy/DESIGN.md, Identity); the CN is kept
  * for logs and for databases that map it to a user, never for policy.
  */
 #ifndef COTAI_IDENTITY_H
