@@ -216,14 +216,15 @@ ca_cert_add_san(X509 *x, const struct ca_cert_leaf_req *req)
 	if (ca_cert_push(gens, ca_cert_gen_ia5(GEN_URI, id)) != 0 ||
 	    ca_cert_push(gens, ca_cert_gen_ia5(GEN_DNS, req->name)) != 0)
 		goto out;
-	for (size_t i = 0; i < req->ndns; i++) {
-		if (ca_cert_seen(req->dns[i], req->name, req->dns, i))
+	for (size_t i = 0; i < req->sans.ndns; i++) {
+		if (ca_cert_seen(req->sans.dns[i], req->name, req->sans.dns, i))
 			continue;
-		if (ca_cert_push(gens, ca_cert_gen_ia5(GEN_DNS, req->dns[i])))
+		if (ca_cert_push(
+			gens, ca_cert_gen_ia5(GEN_DNS, req->sans.dns[i])))
 			goto out;
 	}
-	for (size_t i = 0; i < req->nips; i++)
-		if (ca_cert_push(gens, ca_cert_gen_ip(req->ips[i])) != 0)
+	for (size_t i = 0; i < req->sans.nips; i++)
+		if (ca_cert_push(gens, ca_cert_gen_ip(req->sans.ips[i])) != 0)
 			goto out;
 	if (!X509_add1_ext_i2d(
 		x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT)) {

@@ -238,10 +238,7 @@ ca_cmd_issue(const char *dir, int argc, char **argv)
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.name = o.name;
-	req.dns = o.names.dns;
-	req.ndns = o.names.ndns;
-	req.ips = o.names.ips;
-	req.nips = o.names.nips;
+	req.sans = ca_ctx_names_sans(&o.names);
 	req.ttl = o.ttl != 0 ? o.ttl : CA_CTX_DEFAULT_TTL;
 	req.key_type = o.key_type;
 	req.out_dir = out;
@@ -281,10 +278,7 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 	if (ca_key_type_parse(old.key_type, &req.key_type) != 0)
 		req.key_type = CA_KEY_EC_P256;
 	req.name = old.name;
-	req.dns = names.dns;
-	req.ndns = names.ndns;
-	req.ips = names.ips;
-	req.nips = names.nips;
+	req.sans = ca_ctx_names_sans(&names);
 	req.ttl = o->ttl != 0
 	    ? o->ttl
 	    : old.not_after - old.not_before - CA_CERT_BACKDATE;

@@ -314,10 +314,7 @@ ca_ctx_sign(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *key,
 	memset(&lr, 0, sizeof(lr));
 	lr.name = req->name;
 	lr.trust_domain = c->td;
-	lr.dns = req->dns;
-	lr.ndns = req->ndns;
-	lr.ips = req->ips;
-	lr.nips = req->nips;
+	lr.sans = req->sans;
 	lr.now = c->now;
 	lr.ttl = req->ttl;
 	lr.key = key;
@@ -540,4 +537,12 @@ ca_ctx_publish_crl(struct ca_ctx *c, const char *out_dir, int all)
 out:
 	BIO_free(b);
 	return (rc);
+}
+
+struct ca_sans
+ca_ctx_names_sans(const struct ca_ctx_names *n)
+{
+	struct ca_sans s = {n->dns, n->ndns, n->ips, n->nips};
+
+	return (s);
 }

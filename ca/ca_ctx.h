@@ -41,10 +41,7 @@ struct ca_ctx {
 /* What to issue: validated names, an absolute output directory. */
 struct ca_ctx_req {
 	const char *name;
-	const char *const *dns;
-	size_t ndns;
-	const char *const *ips;
-	size_t nips;
+	struct ca_sans sans;
 	int64_t ttl;
 	enum ca_key_type key_type;
 	const char *out_dir;
@@ -101,6 +98,9 @@ int ca_ctx_reload_index(struct ca_ctx *c);
  * printing an error.
  */
 int ca_ctx_names_of(X509 *x, const char *name, struct ca_ctx_names *n);
+
+/* N's names as the struct ca_sans requests carry (borrowing N's arrays). */
+struct ca_sans ca_ctx_names_sans(const struct ca_ctx_names *n);
 
 /*
  * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL followed by

@@ -244,10 +244,7 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	ca_name_spiffe_id(s->ca.td, r->name, spiffe, sizeof(spiffe));
 	ident.name = r->name;
 	ident.spiffe = spiffe;
-	ident.dns = names->dns;
-	ident.ndns = names->ndns;
-	ident.ips = names->ips;
-	ident.nips = names->nips;
+	ident.sans = ca_ctx_names_sans(names);
 	if (ca_csr_check(csr, &ident, key_type, &why) != 0) {
 		est_refuse(r, strstr(why, "identity") != NULL ? 403 : 400, why);
 		goto out;
@@ -269,10 +266,7 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	}
 	memset(&creq, 0, sizeof(creq));
 	creq.name = r->name;
-	creq.dns = names->dns;
-	creq.ndns = names->ndns;
-	creq.ips = names->ips;
-	creq.nips = names->nips;
+	creq.sans = ca_ctx_names_sans(names);
 	creq.ttl = s->conf->ttl;
 	creq.out_dir = out;
 	if (cur != NULL)
