@@ -194,7 +194,11 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 	if (cfg->workers == CFG_UNSET || cfg->workers == 0) {
 		cfg->workers_auto = true;
 		n = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg->workers = n < 1 ? 1 : n > 64 ? 64 : (uint32_t)n;
+		if (n < 1)
+			n = 1;
+		if (n > CONFIG_MAX_WORKERS)
+			n = CONFIG_MAX_WORKERS;
+		cfg->workers = (uint32_t)n;
 	}
 	if (cfg->admin_listen.text == NULL &&
 	    config_addr_parse(CFG_DEF_ADMIN, &cfg->admin_listen) == -1)

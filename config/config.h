@@ -18,6 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The most worker threads (key `workers`, and what "auto" is capped at). */
+#define CONFIG_MAX_WORKERS 64
+
 enum config_mode { CONFIG_MODE_ORIGINATE, CONFIG_MODE_TERMINATE };
 
 /* What the route speaks on its TLS leg (proxy/DESIGN.md, Protocol facts). */
@@ -243,7 +246,8 @@ struct cotai_config {
 	/* enum log_level (default info) and enum log_format (default text) */
 	int log_level;
 	int log_format;
-	/* event-loop threads, >= 1; "auto" = number of CPUs (at most 64) */
+	/* event-loop threads, 1..CONFIG_MAX_WORKERS; "auto" = number of CPUs
+	 * (at most CONFIG_MAX_WORKERS) */
 	uint32_t workers;
 	/* switch to this user after binding; NULL */
 	char *user;

@@ -27,7 +27,7 @@ enum cfg_type {
 	CT_LEVEL,    /* int (enum log_level) */
 	CT_FORMAT,   /* int (enum log_format) */
 	CT_TLSVER,   /* int TLS1_x_VERSION */
-	CT_WORKERS,  /* "auto" or 1..64 */
+	CT_WORKERS,  /* "auto" or 1..CONFIG_MAX_WORKERS */
 	CT_ROUTES,   /* the routes sequence */
 	CT_PGUP,     /* enum config_pg_upstream */
 	CT_SSLNEG,   /* enum config_pg_sslneg */
