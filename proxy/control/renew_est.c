@@ -1,7 +1,8 @@
 /*
  * renew_est: the EST client's pieces (renew_priv.h): one HTTPS request per
- * connection on the main event base, keys and CSRs, PKCS#7 answers, and the
- * state directory's atomic files.
+ * connection on the main event base (the CA server's name looked up by
+ * evdns on that loop, never blocking it), the token, keys and CSRs, PKCS#7
+ * answers, and the state directory's atomic files.
  */
 #include "renew_priv.h"
 
@@ -16,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
@@ -68,6 +70,27 @@ renew_reap_all(struct renew *rn)
 {
 	while (rn->reqs != NULL)
 		renew_req_free(rn->reqs);
+}
+
+void
+renew_dns_start(struct renew *rn)
+{
+	/* resolv.conf and hosts are read now (before the sandbox, which
+	 * leaves /etc readable anyway); DISABLE_WHEN_INACTIVE: an idle
+	 * resolver keeps no loop alive (the bootstrap's loop ends). */
+	if ((rn->dns = evdns_base_new(rn->base,
+		 EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		     EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		log_warn("renew: no asynchronous resolver (resolv.conf?): the "
+			 "CA server's name is looked up with getaddrinfo");
+}
+
+void
+renew_dns_stop(struct renew *rn)
+{
+	if (rn->dns != NULL)
+		evdns_base_free(rn->dns, 0);
+	rn->dns = NULL;
 }
 
 /* Log why the CA server's certificate was refused (the handshake fails). */
@@ -193,7 +216,7 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 		log_error("renew: bufferevent_openssl_socket_new failed");
 		goto fail;
 	}
-	if ((ec = evhttp_connection_base_bufferevent_new(rn->base, NULL, bev,
+	if ((ec = evhttp_connection_base_bufferevent_new(rn->base, rn->dns, bev,
 		 rn->host, (unsigned short)atoi(rn->port))) == NULL) {
 		bufferevent_free(bev);
 		log_error(
@@ -240,6 +263,31 @@ fail:
 	evbuffer_free(body);
 	free(q);
 	return (-1);
+}
+
+/* The token, first line of token_file; NULL (logged). */
+char *
+renew_token(const struct renew *rn)
+{
+	FILE *fp = fopen(rn->token_file, "re");
+	char line[512], *auth;
+
+	if (fp == NULL) {
+		log_errno("renew: cannot read the token %s", rn->token_file);
+		return (NULL);
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n \t")] = '\0';
+	if (line[0] == '\0') {
+		log_error("renew: the token file %s is empty", rn->token_file);
+		return (NULL);
+	}
+	if ((auth = malloc(strlen(line) + 8)) != NULL)
+		snprintf(auth, strlen(line) + 8, "Bearer %s", line);
+	OPENSSL_cleanse(line, sizeof(line));
+	return (auth);
 }
 
 EVP_PKEY *
