@@ -36,6 +36,7 @@ static const char main_usage[] =
     "  verify CERT [--name NAME] [--json]\n"
     "  check [--json]\n"
     "  token NAME [--ttl DUR]\n"
+    "  rollover [--root-key F] [--passphrase-file F] | --finish [--force]\n"
     "  serve [-c|--config FILE] [--check] [--listen ADDR:PORT]\n"
     "        [--tls-cert F] [--tls-key F] [--ttl DUR] [--timeout DUR]\n"
     "        [--max-body N] [--max-connections N] [--rate N]\n"
@@ -59,6 +60,7 @@ static const struct {
     {"verify", ca_cmd_verify},
     {"check", ca_cmd_check},
     {"token", ca_cmd_token},
+    {"rollover", ca_cmd_rollover},
     {"serve", ca_cmd_serve},
 };
 
