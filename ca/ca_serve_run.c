@@ -26,12 +26,13 @@ static const char ca_serve_usage[] =
     "usage: cotai-ca [--dir DIR] serve [-c|--config FILE] [--check]\n"
     "                [--listen A:P] [--tls-cert F] [--tls-key F] [--ttl DUR]\n"
     "                [--timeout DUR] [--max-body N] [--max-connections N]\n"
-    "                [--rate N] [--crl-max-age DUR] [--audit F]\n"
-    "                [--port-file F]\n"
+    "                [--rate N] [--crl-max-age DUR] [--rollover-delay DUR]\n"
+    "                [--audit F] [--port-file F]\n"
     "Serve EST (RFC 7030) over TLS 1.3: GET /.well-known/est/cacerts,\n"
     "POST /.well-known/est/simpleenroll (Authorization: Bearer TOKEN from\n"
     "\"cotai-ca token\"), POST /.well-known/est/simplereenroll (the client\n"
-    "certificate being replaced) and GET /crl. Flags win over FILE (YAML,\n"
+    "certificate being replaced), GET /crl (DER) and GET /crl.pem (every\n"
+    "intermediate's CRL). Flags win over FILE (YAML,\n"
     "the same keys with '_'). --check validates, prints the effective\n"
     "configuration and exits. SIGHUP reloads tls_cert and tls_key.\n"
     "See ca/README.md.\n";
@@ -286,6 +287,7 @@ ca_serve_args(int argc, char **argv, struct ca_serve_conf *c,
 	    {"max-connections", required_argument, NULL, 0},
 	    {"rate", required_argument, NULL, 0},
 	    {"crl-max-age", required_argument, NULL, 0},
+	    {"rollover-delay", required_argument, NULL, 0},
 	    {"audit", required_argument, NULL, 0},
 	    {"port-file", required_argument, NULL, 0},
 	    {NULL, 0, NULL, 0},
