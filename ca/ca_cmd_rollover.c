@@ -57,8 +57,8 @@ ca_cmd_rollover_permits(X509 *x, char v[][CA_NAME_MAX + 1], size_t *n)
 	int rc = 0;
 
 	*n = 0;
-	for (int i = 0; nc != NULL && i < sk_GENERAL_SUBTREE_num(
-						 nc->permittedSubtrees);
+	for (int i = 0;
+	     nc != NULL && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees);
 	     i++) {
 		GENERAL_NAME *g =
 		    sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i)->base;
@@ -329,8 +329,8 @@ ca_cmd_rollover(const char *dir, int argc, char **argv)
 		return (ca_cmd_usage_error(ca_cmd_rollover_usage,
 		    "unexpected argument: %s", argv[optind]));
 	if (o.finish && (o.root_key != NULL || o.pass_file != NULL))
-		return (ca_cmd_usage_error(ca_cmd_rollover_usage,
-		    "--finish needs no root key"));
+		return (ca_cmd_usage_error(
+		    ca_cmd_rollover_usage, "--finish needs no root key"));
 	if (o.force && !o.finish)
 		return (ca_cmd_usage_error(
 		    ca_cmd_rollover_usage, "--force goes with --finish"));

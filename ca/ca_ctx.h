@@ -113,8 +113,9 @@ int ca_ctx_names_of(X509 *x, const char *name, struct ca_ctx_names *n);
 
 /*
  * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL, during a
- * rollover the previous intermediate's CRL, then the root's CRL) and copy it to OUT_DIR (may be NULL) and, when ALL, to
- * every existing output directory recorded in the index. 0 or -1.
+ * rollover the previous intermediate's CRL, then the root's CRL) and copy it to
+ * OUT_DIR (may be NULL) and, when ALL, to every existing output directory
+ * recorded in the index. 0 or -1.
  */
 int ca_ctx_publish_crl(struct ca_ctx *c, const char *out_dir, int all);
 

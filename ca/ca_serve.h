@@ -126,7 +126,8 @@ int ca_serve_crl_load(struct ca_serve *s);
 int ca_serve_build_cacerts(struct ca_serve *s);
 
 /* The identity of DIR/FILE into *F (size -1 when missing). */
-void ca_serve_fid_of(struct ca_serve *s, const char *file, struct ca_serve_fid *f);
+void
+ca_serve_fid_of(struct ca_serve *s, const char *file, struct ca_serve_fid *f);
 
 /*
  * When intermediate.crt or intermediate-old.crt changed (cotai-ca rollover),

@@ -219,9 +219,8 @@ est_body(struct evhttp_request *req, size_t *len)
  * certificate it covers.
  */
 static int
-est_issue_pub(struct ca_serve *s, const struct ca_ctx_req *creq,
-    EVP_PKEY *pub, const char *key_type, X509 **leaf,
-    struct ca_index_entry *e, X509 **issuer)
+est_issue_pub(struct ca_serve *s, const struct ca_ctx_req *creq, EVP_PKEY *pub,
+    const char *key_type, X509 **leaf, struct ca_index_entry *e, X509 **issuer)
 {
 	X509 *inter = s->ca.inter;
 	EVP_PKEY *key = s->ca.inter_key;

@@ -213,8 +213,9 @@ ca_serve_ca_check(struct ca_serve *s)
 	ca_store_unlock(s->ca.store);
 	if (rc != 0) {
 		ca_ctx_close(&n);
-		fprintf(stderr, "cotai-ca: serve: the intermediate changed but "
-				"the CA does not open: the current one stays\n");
+		fprintf(stderr,
+		    "cotai-ca: serve: the intermediate changed but "
+		    "the CA does not open: the current one stays\n");
 		return;
 	}
 	ca_ctx_close(&s->ca);

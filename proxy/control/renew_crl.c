@@ -69,7 +69,7 @@ renew_crls(struct evbuffer *body)
 	int n = 0;
 
 	while (in != NULL && out != NULL &&
-	       (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
+	    (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
 		if (PEM_write_bio_X509_CRL(out, crl) == 1)
 			n++;
 		X509_CRL_free(crl);
