@@ -11,7 +11,8 @@
  *	temporary file and rename) and echoes every byte back until SIGTERM.
  *   benchtool rtt PORT COUNT [SIZE]
  *	One connection, COUNT sequential SIZE-byte (default 64) round trips
- *	after 200 unmeasured ones: p50_us= p99_us= mean_us= rps=.
+ *	after 200 unmeasured ones: p50_us= p99_us= mean_us= rps= p999_us=
+ *	max_us= over5ms= (round trips over 5 ms).
  *   benchtool hol PORT COUNT
  *	Head-of-line blocking: one connection does COUNT sequential 64-byte
  *	round trips (after 200 unmeasured ones) alone, then COUNT more while a
@@ -363,6 +364,7 @@ static int
 cmd_rtt(int port, long count, size_t size)
 {
 	double *lat, total, t;
+	long i;
 	int fd;
 
 	lat = calloc((size_t)count, sizeof(*lat));
@@ -375,9 +377,13 @@ cmd_rtt(int port, long count, size_t size)
 	if ((t = rtt_loop(fd, count, size, lat, &total)) < 0)
 		return 1;
 	close(fd);
-	printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f rps=%.0f\n",
+	for (i = 0; i < count && lat[count - 1 - i] > 5000; i++)
+		;
+	printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f rps=%.0f p999_us=%.1f "
+	       "max_us=%.1f over5ms=%ld\n",
 	    quantile(lat, (size_t)count, 0.50),
-	    quantile(lat, (size_t)count, 0.99), total / count, count / t);
+	    quantile(lat, (size_t)count, 0.99), total / count, count / t,
+	    quantile(lat, (size_t)count, 0.999), lat[count - 1], i);
 	free(lat);
 	return 0;
 }
