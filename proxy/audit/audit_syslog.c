@@ -68,7 +68,8 @@ struct audit_syslog {
 	char *target; /* for logs */
 	char *host, *port, *expect;
 	uint32_t queue_max;
-	SSL_CTX *ctx;
+	char *id[3];  /* identity: ca, cert, key (files) */
+	SSL_CTX *ctx; /* built at each connection */
 	struct spool *spool;
 	char *spool_path;
 	char hostname[256];
@@ -95,6 +96,8 @@ struct audit_syslog {
 	atomic_uint_fast64_t dropped_busy; /* at the hand-off, not logged yet */
 	atomic_bool up;
 };
+
+static SSL_CTX *sl_ctx_new(char *const id[3]);
 
 static void
 sl_push_tail(struct sl_list *l, struct sl_rec *r)
@@ -340,6 +343,12 @@ sl_bev_new(struct audit_syslog *s)
 	struct bufferevent *bev;
 	SSL *ssl;
 
+	/* From the identity files as they are now: a renewed certificate
+	 * (identity.renew, replaced files) serves from the next connection
+	 * on, and before the first enrollment there are none yet. */
+	SSL_CTX_free(s->ctx);
+	if ((s->ctx = sl_ctx_new(s->id)) == NULL)
+		return (NULL);
 	if ((ssl = SSL_new(s->ctx)) == NULL ||
 	    SSL_set_tlsext_host_name(ssl, s->expect) != 1 ||
 	    SSL_set1_host(ssl, s->expect) != 1) {
@@ -457,19 +466,18 @@ sl_on_wake(evutil_socket_t fd, short what, void *arg)
 
 /* The client context: TLS 1.3, our certificate, verify the collector. */
 static SSL_CTX *
-sl_ctx_new(const struct config_audit *a)
+sl_ctx_new(char *const id[3])
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, a->identity.ca, NULL) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, a->identity.cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(
-		ctx, a->identity.key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, id[0], NULL) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, id[1]) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, id[2], SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_ssl("audit.syslog: TLS context (%s, %s, %s)",
-		    a->identity.ca, a->identity.cert, a->identity.key);
+		log_ssl("audit.syslog: TLS context (%s, %s, %s)", id[0], id[1],
+		    id[2]);
 		SSL_CTX_free(ctx);
 		return (NULL);
 	}
@@ -494,6 +502,9 @@ audit_syslog_new(const struct config_audit *a)
 	    (s->host = strdup(a->target.host)) == NULL ||
 	    (s->port = strdup(a->target.port)) == NULL ||
 	    (s->expect = strdup(a->expect)) == NULL ||
+	    (s->id[0] = strdup(a->identity.ca)) == NULL ||
+	    (s->id[1] = strdup(a->identity.cert)) == NULL ||
+	    (s->id[2] = strdup(a->identity.key)) == NULL ||
 	    (s->rbuf = malloc(SPOOL_REC_MAX)) == NULL) {
 		log_errno("audit: out of memory");
 		goto fail;
@@ -501,8 +512,7 @@ audit_syslog_new(const struct config_audit *a)
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0 ||
 	    s->hostname[0] == '\0')
 		snprintf(s->hostname, sizeof(s->hostname), "-");
-	if ((s->ctx = sl_ctx_new(a)) == NULL ||
-	    (s->spool = spool_open(a->spool, a->spool_bytes)) == NULL)
+	if ((s->spool = spool_open(a->spool, a->spool_bytes)) == NULL)
 		goto fail;
 	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		log_errno("audit: eventfd");
@@ -668,6 +678,8 @@ audit_syslog_free(struct audit_syslog *s)
 	free(s->host);
 	free(s->port);
 	free(s->expect);
+	for (int i = 0; i < 3; i++)
+		free(s->id[i]);
 	free(s->spool_path);
 	free(s);
 }
