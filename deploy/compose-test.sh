@@ -773,9 +773,11 @@ else
 	within 40 "a renewal of every sidecar" renewed_since 1 || exit 1
 	echo "every sidecar renewed once ($(($(date +%s) - t7)) s into 7)"
 
-	# The CA stopped for 20 s: renewal attempts fail (counted, retried
-	# with backoff), the current certificates go on serving (40 s left at
-	# each renewal), and renewals resume when the CA is back.
+	# The CA stopped until a renewal attempt has failed (each sidecar
+	# starts one within 20 s; a request fails within 15 s, name lookup
+	# included): the attempts fail (counted, retried with backoff), the
+	# current certificates go on serving (40 s left at each renewal), and
+	# renewals resume when the CA is back.
 	declare -A f0 r1
 	for s in $SC; do f0[$s]=$(count "$s" 'renewal failed'); done
 	pm stop -t 5 "$(cid ca)" >/dev/null
@@ -787,9 +789,8 @@ else
 		done
 		return 1
 	}
-	within 20 "a failed renewal attempt while the CA is stopped" failed_some ||
+	within 40 "a failed renewal attempt while the CA is stopped" failed_some ||
 	    exit 1
-	while [ $(($(date +%s) - tstop)) -lt 20 ]; do sleep 1; done
 	for s in $SC; do r1[$s]=$(count "$s" 'renew: renewed'); done
 	pm start "$(cid ca)" >/dev/null
 	echo "the CA was stopped for $(($(date +%s) - tstop)) s; failed attempts:" \

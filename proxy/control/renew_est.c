@@ -29,6 +29,10 @@
 #include "log.h"
 
 #define RENEW_TIMEOUT_S 10
+/* The whole request, name lookup included (evhttp's timeout starts with
+ * the connection: a name server that does not answer, as Docker's for a
+ * stopped container on an internal network, would hold it much longer). */
+#define RENEW_DEADLINE_S 15
 #define RENEW_MAX_ANSWER (1024 * 1024)
 
 /*
@@ -40,6 +44,8 @@ struct renew_req {
 	struct renew *rn;
 	renew_done_fn done;
 	struct evhttp_connection *ec;
+	struct event *deadline; /* RENEW_DEADLINE_S */
+	bool finished;          /* DONE was called */
 	struct renew_req *next;
 	char what[96]; /* "POST /path", for the log */
 };
@@ -54,6 +60,8 @@ renew_req_free(struct renew_req *q)
 		pp = &(*pp)->next;
 	if (*pp == q)
 		*pp = q->next;
+	if (q->deadline != NULL)
+		event_free(q->deadline);
 	if (q->ec != NULL)
 		evhttp_connection_free(q->ec);
 	free(q);
@@ -154,6 +162,31 @@ fail:
 	return (NULL);
 }
 
+/* Free Q one loop turn from now (libevent may still hold it). */
+static void
+renew_req_release(struct renew_req *q)
+{
+	if (event_base_once(q->rn->base, -1, EV_TIMEOUT, renew_reap, q,
+		&(struct timeval){0, 0}) != 0)
+		log_error("renew: cannot schedule a connection's release");
+}
+
+/* The deadline passed: the request fails as without an answer. */
+static void
+renew_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct renew_req *q = arg;
+
+	if (q->finished)
+		return;
+	q->finished = true;
+	log_error("renew: %s to %s:%s: no answer within %ds (name lookup, "
+		  "connection, TLS or server)",
+	    q->what, q->rn->host, q->rn->port, RENEW_DEADLINE_S);
+	q->done(q->rn, 0, NULL, NULL);
+	renew_req_release(q);
+}
+
 static void
 renew_on_answer(struct evhttp_request *req, void *arg)
 {
@@ -162,6 +195,10 @@ renew_on_answer(struct evhttp_request *req, void *arg)
 	struct evbuffer *body = NULL;
 	const char *etag = NULL;
 	int status = 0;
+
+	if (q->finished)
+		return;
+	q->finished = true;
 
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
 		log_error("renew: %s to %s:%s: no answer (connection, TLS or "
@@ -179,9 +216,7 @@ renew_on_answer(struct evhttp_request *req, void *arg)
 		}
 	}
 	q->done(rn, status, body, etag);
-	if (event_base_once(rn->base, -1, EV_TIMEOUT, renew_reap, q,
-		&(struct timeval){0, 0}) != 0)
-		log_error("renew: cannot schedule a connection's release");
+	renew_req_release(q);
 }
 
 int
@@ -189,6 +224,7 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
     const char *auth, const char *inm, struct evbuffer *body,
     renew_done_fn done)
 {
+	struct timeval deadline = {RENEW_DEADLINE_S, 0};
 	struct evhttp_connection *ec = NULL;
 	struct evhttp_request *req = NULL;
 	struct bufferevent *bev = NULL;
@@ -253,6 +289,10 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 	q->ec = ec;
 	q->next = rn->reqs;
 	rn->reqs = q;
+	if ((q->deadline = evtimer_new(rn->base, renew_on_deadline, q)) ==
+		NULL ||
+	    evtimer_add(q->deadline, &deadline) != 0)
+		log_warn("renew: no deadline for %s", q->what);
 	return (0);
 fail_ec:
 	if (req != NULL)
