@@ -80,9 +80,21 @@ renew_reap_all(struct renew *rn)
 		renew_req_free(rn->reqs);
 }
 
+/* evdns's own messages into our log (not raw lines on stderr): a name
+ * server that stops answering is a warning, the rest debug. */
+static void
+renew_evdns_log(int is_warning, const char *msg)
+{
+	if (is_warning)
+		log_warn("evdns: %s", msg);
+	else
+		log_debug("evdns: %s", msg);
+}
+
 void
 renew_dns_start(struct renew *rn)
 {
+	evdns_set_log_fn(renew_evdns_log); /* process-wide, idempotent */
 	/* resolv.conf and hosts are read now (before the sandbox, which
 	 * leaves /etc readable anyway); DISABLE_WHEN_INACTIVE: an idle
 	 * resolver keeps no loop alive (the bootstrap's loop ends). */

@@ -12,7 +12,8 @@
 #      is in the CRL the sidecars fetched (the old CRL is still signed);
 #   4. `rollover --finish` is refused while a certificate of the previous
 #      intermediate is valid, then succeeds: it leaves cacerts, the
-#      sidecars' bundle.pem and crl.pem, and renewals go on.
+#      sidecars' bundle.pem and crl.pem, and renewals go on (`renew --all`
+#      from the CLI leaves the sidecars' certificates to them).
 # Every new connection keeps working throughout, and a held connection
 # through each phase (a live connection lasts at most its certificates'
 # lifetime: the mesh closes it when the peer's certificate expires).
@@ -194,6 +195,15 @@ one() {
 one_all() { one web && one api; }
 traffic_until "the old intermediate out of the sidecars' bundle and CRL" 15 one_all
 [ "$(cacerts)" = 2 ] || fail "cacerts after finish: $(cacerts)"
+
+echo "== renew --all from the CLI leaves the sidecars' certificates to them"
+"$CA" renew --all >"$T/renew-all.out" 2>&1 || { cat "$T/renew-all.out"; fail "renew --all"; }
+for n in web api; do
+	grep -q "renew: $n (.*left to its holder" "$T/renew-all.out" ||
+	    { cat "$T/renew-all.out"; fail "renew --all renewed $n"; }
+	[ ! -e "$COTAI_CA_DIR/issued/$n/$n.key" ] || fail "renew --all wrote a key for $n"
+done
+grep -q '^renewed est-server' "$T/renew-all.out" || fail "renew --all skipped est-server"
 
 echo "== renewals go on under the new intermediate"
 w=$(count 'renew: renewed' "$T/web.log")
