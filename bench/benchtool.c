@@ -11,7 +11,8 @@
  *	temporary file and rename) and echoes every byte back until SIGTERM.
  *   benchtool rtt PORT COUNT [SIZE]
  *	One connection, COUNT sequential SIZE-byte (default 64) round trips
- *	after 200 unmeasured ones: p50_us= p99_us= mean_us= rps=.
+ *	after 200 unmeasured ones: p50_us= p99_us= mean_us= rps= p999_us=
+ *	max_us= over5ms= (round trips over 5 ms).
  *   benchtool hol PORT COUNT
  *	Head-of-line blocking: one connection does COUNT sequential 64-byte
  *	round trips (after 200 unmeasured ones) alone, then COUNT more while a

@@ -99,6 +99,7 @@ int
 cmd_rtt(int port, long count, size_t size)
 {
 	double *lat, total, t;
+	long i;
 	int fd;
 
 	lat = calloc((size_t)count, sizeof(*lat));
@@ -111,9 +112,13 @@ cmd_rtt(int port, long count, size_t size)
 	if ((t = rtt_loop(fd, count, size, lat, &total)) < 0)
 		return 1;
 	close(fd);
-	printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f rps=%.0f\n",
+	for (i = 0; i < count && lat[count - 1 - i] > 5000; i++)
+		;
+	printf("p50_us=%.1f p99_us=%.1f mean_us=%.1f rps=%.0f p999_us=%.1f "
+	       "max_us=%.1f over5ms=%ld\n",
 	    quantile(lat, (size_t)count, 0.50),
-	    quantile(lat, (size_t)count, 0.99), total / count, count / t);
+	    quantile(lat, (size_t)count, 0.99), total / count, count / t,
+	    quantile(lat, (size_t)count, 0.999), lat[count - 1], i);
 	free(lat);
 	return 0;
 }

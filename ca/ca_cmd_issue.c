@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ca_cert.h"
 #include "ca_cmd.h"
 #include "ca_ctx.h"
 #include "ca_readback.h"
@@ -301,6 +302,32 @@ out:
 	return (rc);
 }
 
+/*
+ * Is E renewed by its holder rather than here? An EST enrollment
+ * (cotai-ca serve) records DIR/issued/NAME and writes nothing there: its
+ * certificate is in no OUTDIR/NAME.crt. Renewing it from the CLI would
+ * write a new key into that directory and supersede the certificate the
+ * sidecar renews with, so `renew --all` leaves it to its holder.
+ */
+static int
+ca_cmd_renew_held(const struct ca_index_entry *e)
+{
+	char path[PATH_MAX], hex[CA_CERT_SERIAL_HEX];
+	X509 *x;
+	int held;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.crt", e->out_dir,
+		e->name) >= sizeof(path) ||
+	    access(path, F_OK) != 0)
+		return (1);
+	if ((x = ca_ctx_load_cert(path)) == NULL)
+		return (0); /* unreadable: renewing it rewrites it */
+	held = ca_cert_serial_hex(x, hex, sizeof(hex)) == 0 &&
+	    strcmp(hex, e->serial) != 0;
+	X509_free(x);
+	return (held);
+}
+
 int
 ca_cmd_renew(const char *dir, int argc, char **argv)
 {
@@ -331,6 +358,13 @@ ca_cmd_renew(const char *dir, int argc, char **argv)
 		    (!o.all && strcmp(e->name, o.name) != 0) ||
 		    (o.if_due && !ca_ctx_due(e, c.now)))
 			continue;
+		if (o.all && ca_cmd_renew_held(e)) {
+			fprintf(stderr,
+			    "cotai-ca: renew: %s (%s): not in %s/%s.crt, "
+			    "left to its holder (cotai-ca serve)\n",
+			    e->name, e->serial, e->out_dir, e->name);
+			continue;
+		}
 		if (ca_cmd_renew_one(&c, i, &o) != 0)
 			failed = 1;
 	}

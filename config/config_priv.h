@@ -111,6 +111,8 @@ void cfg_renew_clear(struct config_renew *r);
  */
 bool
 cfg_renew_waiting(const struct cotai_config *cfg, const struct config_route *r);
+/* Likewise for audit.syslog's identity (inherited from the renewal). */
+bool cfg_renew_audit_waiting(const struct cotai_config *cfg);
 
 /* The record for FIELD, or NULL; valid until the next cfg_where_add(). */
 const struct cfg_where *

@@ -168,28 +168,6 @@ sl_on_wake(evutil_socket_t fd, short what, void *arg)
 	sl_pump(s);
 }
 
-/* The client context: TLS 1.3, our certificate, verify the collector. */
-static SSL_CTX *
-sl_ctx_new(const struct config_audit *a)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-	if (ctx == NULL ||
-	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, a->identity.ca, NULL) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, a->identity.cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(
-		ctx, a->identity.key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		log_ssl("audit.syslog: TLS context (%s, %s, %s)",
-		    a->identity.ca, a->identity.cert, a->identity.key);
-		SSL_CTX_free(ctx);
-		return (NULL);
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	return (ctx);
-}
-
 struct audit_syslog *
 audit_syslog_new(const struct config_audit *a)
 {
@@ -207,6 +185,9 @@ audit_syslog_new(const struct config_audit *a)
 	    (s->host = strdup(a->target.host)) == NULL ||
 	    (s->port = strdup(a->target.port)) == NULL ||
 	    (s->expect = strdup(a->expect)) == NULL ||
+	    (s->id[0] = strdup(a->identity.ca)) == NULL ||
+	    (s->id[1] = strdup(a->identity.cert)) == NULL ||
+	    (s->id[2] = strdup(a->identity.key)) == NULL ||
 	    (s->rbuf = malloc(SPOOL_REC_MAX)) == NULL) {
 		log_errno("audit: out of memory");
 		goto fail;
@@ -214,8 +195,7 @@ audit_syslog_new(const struct config_audit *a)
 	if (gethostname(s->hostname, sizeof(s->hostname) - 1) != 0 ||
 	    s->hostname[0] == '\0')
 		snprintf(s->hostname, sizeof(s->hostname), "-");
-	if ((s->ctx = sl_ctx_new(a)) == NULL ||
-	    (s->spool = spool_open(a->spool, a->spool_bytes)) == NULL)
+	if ((s->spool = spool_open(a->spool, a->spool_bytes)) == NULL)
 		goto fail;
 	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		log_errno("audit: eventfd");
@@ -381,6 +361,8 @@ audit_syslog_free(struct audit_syslog *s)
 	free(s->host);
 	free(s->port);
 	free(s->expect);
+	for (int i = 0; i < 3; i++)
+		free(s->id[i]);
 	free(s->spool_path);
 	free(s);
 }

@@ -162,6 +162,27 @@ sl_on_write(struct bufferevent *bev, void *arg)
 	sl_pump(arg);
 }
 
+/* The client context: TLS 1.3, our certificate, verify the collector. */
+static SSL_CTX *
+sl_ctx_new(char *const id[3])
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
+	    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, id[0], NULL) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, id[1]) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, id[2], SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl("audit.syslog: TLS context (%s, %s, %s)", id[0], id[1],
+		    id[2]);
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return (ctx);
+}
+
 /*
  * The TLS bufferevent for a new connection: SSL with SNI and host name
  * check for EXPECT. On failure everything made here is freed (libevent
@@ -173,6 +194,12 @@ sl_bev_new(struct audit_syslog *s)
 	struct bufferevent *bev;
 	SSL *ssl;
 
+	/* From the identity files as they are now: a renewed certificate
+	 * (identity.renew, replaced files) serves from the next connection
+	 * on, and before the first enrollment there are none yet. */
+	SSL_CTX_free(s->ctx);
+	if ((s->ctx = sl_ctx_new(s->id)) == NULL)
+		return (NULL);
 	if ((ssl = SSL_new(s->ctx)) == NULL ||
 	    SSL_set_tlsext_host_name(ssl, s->expect) != 1 ||
 	    SSL_set1_host(ssl, s->expect) != 1) {

@@ -53,7 +53,8 @@ struct audit_syslog {
 	char *target; /* for logs */
 	char *host, *port, *expect;
 	uint32_t queue_max;
-	SSL_CTX *ctx;
+	char *id[3];  /* identity: ca, cert, key (files) */
+	SSL_CTX *ctx; /* built at each connection */
 	struct spool *spool;
 	char *spool_path;
 	char hostname[256];
