@@ -1,10 +1,12 @@
 /*
  * audit_syslog_conn: the collector sink's TLS connection (see
- * audit_syslog.h): the name looked up without blocking (evdns), connect
- * and handshake with the collector's name checked, records sent oldest
- * first in RFC 5425 framing, delivery counted from the socket's
- * acknowledged bytes (SIOCOUTQ), and on a break every record not yet known
- * delivered queued again in front, with a doubling reconnect wait.
+ * audit_syslog.h): the TLS context built from the identity files at each
+ * connection (a renewed certificate serves from the next one), the name
+ * looked up without blocking (evdns), connect and handshake with the
+ * collector's name checked, records sent oldest first in RFC 5425
+ * framing, delivery counted from the socket's acknowledged bytes
+ * (SIOCOUTQ), and on a break every record not yet known delivered queued
+ * again in front, with a doubling reconnect wait.
  */
 #include "audit_syslog_priv.h"
 
