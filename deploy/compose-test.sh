@@ -53,6 +53,9 @@
 #     without a certificate
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
+# Step 4's stack file is made by deploy/test/stack.py; the proofs 6d
+# (security operations) and 7 (rotation) are deploy/test/secops.sh and
+# deploy/test/rotation.sh, sourced here (they use the functions below).
 #
 # Environment: ENGINE (docker, the default, or podman), COMPOSE_TEST_PROJECT,
 # COMPOSE_TEST_TAG, COMPOSE_TEST_DOCKERD_STATE (see P= below), COMPOSE_TEST_LIMIT
@@ -120,6 +123,26 @@ cid() {
 		[ -n "$id" ] || fail "no container for service $1"
 		echo "$id"
 	fi
+}
+# prom PATH: GET PATH from Prometheus's API, which listens on 127.0.0.1
+# inside its own container only (bash's /dev/tcp: the image has no HTTP
+# client); prints the body.
+prom() {
+	pm exec "$(cid prometheus)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
+	    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 &&
+	    sed "1,/^\r\$/d" <&3' prom "$1"
+}
+# within SECONDS DESC COMMAND...: run COMMAND every second until it succeeds
+# (bounded wait on an asynchronous result, not a healthcheck poll).
+within() {
+	local n=$1 desc=$2 i
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 1
+	done
+	echo "compose-test: FAIL: $desc: not within $n s" >&2
+	return 1
 }
 if [ "$E" = podman ]; then
 	LABEL=io.podman.compose.project=$P
@@ -273,72 +296,9 @@ export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE COTAI_PROMETHEUS_IMAGE \
     COTAI_COLLECTOR_IMAGE COTAI_CERT_TTL=${COMPOSE_TEST_TTL:-60s}
 docker-compose -p "$P" --project-directory "$here" -f "$here/compose.yaml" \
     -f "$here/compose.local.yaml" config >"$W/full.yaml"
-# Drop mongo (and what points at it) and the build sections (the images
-# exist); add the probe: a container on the mesh with the test's
-# certificates, started only when every other service is healthy. Record
-# each service's healthcheck (podman runs them by hand) and the tmpfs
-# volumes that podman-compose 1.0.3 would create without their driver_opts.
-python3 - "$W" "$E" "$here/test/probe.py" "$test_base" <<'PY'
-import sys, yaml
-w, engine, probe, base = sys.argv[1:5]
-c = yaml.safe_load(open(w + "/full.yaml"))
-drop = {"mongo", "mongo-sidecar"}
-for name in drop:
-    c["services"].pop(name, None)
-for name, s in c["services"].items():
-    s.pop("build", None)
-    # The test's copies of the sidecar configurations (renewal at 1/3).
-    vols = []
-    for v in s.get("volumes", []):
-        if isinstance(v, str) and "/sidecars/" in v and v.endswith(
-                ":/etc/cotai/cotai.yaml:ro"):
-            v = "%s/sidecars/%s:/etc/cotai/cotai.yaml:ro" % (
-                w, v.split(":")[0].rsplit("/", 1)[1])
-        vols.append(v)
-    if vols:
-        s["volumes"] = vols
-    dep = s.get("depends_on")
-    if isinstance(dep, dict):
-        for d in drop:
-            dep.pop(d, None)
-    elif isinstance(dep, list):
-        s["depends_on"] = [d for d in dep if d not in drop]
-    # podman-compose 1.0.3 only understands a plain list of networks.
-    if engine == "podman" and isinstance(s.get("networks"), dict):
-        s["networks"] = sorted(s["networks"])
-with open(w + "/health.tsv", "w") as f:
-    for name, s in sorted(c["services"].items()):
-        t = (s.get("healthcheck") or {}).get("test")
-        if not t:
-            sys.exit("service %s has no healthcheck" % name)
-        if isinstance(t, str):
-            t = ["CMD-SHELL", t]
-        f.write("\t".join([name] + t) + "\n")
-c["services"]["probe"] = {
-    "image": base,
-    "entrypoint": ["sleep", "infinity"],
-    "user": "10001:10001",
-    "read_only": True,
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges:true"],
-    "networks": ["mesh"],
-    "volumes": [probe + ":/probe.py:ro",
-                w + "/probe-certs/backend:/certs/backend:ro",
-                w + "/secrets/intruder:/certs/intruder:ro"],
-    "depends_on": {s: {"condition": "service_healthy"}
-                   for s in sorted(c["services"])},
-}
-used = set()
-for s in c["services"].values():
-    used |= set(s.get("networks", []))
-c["networks"] = {k: v for k, v in c.get("networks", {}).items() if k in used}
-yaml.safe_dump(c, open(w + "/stack.yaml", "w"), default_flow_style=False)
-with open(w + "/volumes.tsv", "w") as f:
-    for name, v in (c.get("volumes") or {}).items():
-        o = (v or {}).get("driver_opts")
-        if o and engine == "podman":
-            f.write("%s\t%s\t%s\t%s\n" % (name, o["type"], o["device"], o["o"]))
-PY
+# Drop mongo, add the probe, record the healthchecks (deploy/test/stack.py).
+python3 "$here/test/stack.py" "$W" "$E" "$here/test/probe.py" "$test_base" ||
+    fail "deploy/test/stack.py"
 while IFS=$'\t' read -r v type dev opts; do
 	podman volume create --label "$LABEL" \
 	    --opt "type=$type" --opt "device=$dev" --opt "o=$opts" \
@@ -509,173 +469,10 @@ echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
 # ---------------------------------------------------------------------------
-say "6d. security operations: Prometheus over mTLS, an alert, the audit collector"
-t6d=$(date +%s)
-# prom PATH: GET PATH from Prometheus's API, which listens on 127.0.0.1
-# inside its own container only (bash's /dev/tcp: the image has no HTTP
-# client); prints the body.
-prom() {
-	pm exec "$(cid prometheus)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
-	    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 &&
-	    sed "1,/^\r\$/d" <&3' prom "$1"
-}
-# within SECONDS DESC COMMAND...: run COMMAND every second until it succeeds
-# (bounded wait on an asynchronous result, not a healthcheck poll).
-within() {
-	local n=$1 desc=$2 i
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 1
-	done
-	echo "compose-test: FAIL: $desc: not within $n s" >&2
-	return 1
-}
-targets_up() {
-	prom /api/v1/targets >"$W/targets.json" || return 1
-	python3 - "$W/targets.json" <<'PY2'
-import json, sys
-t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901"}
-up = {x["labels"]["instance"] for x in t
-      if x["health"] == "up" and x["scrapeUrl"].startswith("https://")}
-for x in sorted(t, key=lambda x: x["labels"]["instance"]):
-    print("  %-24s %-5s %s %s" % (x["labels"]["instance"], x["health"],
-                                 x["scrapeUrl"], x.get("lastError", "")))
-sys.exit(0 if want <= up and len(t) == len(want) else 1)
-PY2
-}
-within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
-    targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
-tail -n 3 "$W/targets.out"
-echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
-# The rogue: a container of its own on the mesh, claiming to be the backend
-# with a certificate from a CA of its own (made here with openssl), so its
-# refusals (unknown_ca) can come from nothing else in this test.
-mkdir -p "$W/rogue"
-(
-	cd "$W/rogue"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -subj "/CN=rogue CA" -days 1 -keyout ca.key -out ca.crt \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign,cRLSign
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -subj /CN=backend -keyout rogue.key -out rogue.csr
-	printf 'subjectAltName=DNS:backend,URI:spiffe://compose.test/backend\nextendedKeyUsage=clientAuth\n' >ext
-	openssl x509 -req -in rogue.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-	    -days 1 -extfile ext -out rogue.crt
-	chmod 0644 rogue.key # the rogue container's user reads it
-) >"$W/rogue.log" 2>&1 || { cat "$W/rogue.log"; fail "making the rogue's certificate"; }
-# refused_seen: how many unknown_ca refusals of redis-sidecar Prometheus has
-# scraped ("none" before the series exists).
-refused_seen() {
-	prom '/api/v1/query?query=sum(cotai_connections_closed_total%7Binstance%3D%22redis-sidecar%3A9901%22%2Creason%3D%22unknown_ca%22%7D)' |
-	    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else "none")'
-}
-rogue() {
-	pm run --rm --label "cotai.compose-test=$P" --network "${P}_mesh" \
-	    --read-only --cap-drop ALL --user 10001:10001 \
-	    -v "$here/test/probe.py:/probe.py:ro" \
-	    -v "$W/secrets/ca.crt:/certs/ca.crt:ro" \
-	    -v "$W/secrets/intruder:/certs/intruder:ro" \
-	    -v "$W/rogue:/certs/rogue:ro" \
-	    --entrypoint python3 "$test_base" /probe.py "$@"
-}
-RG=(--tls /certs/ca.crt --cert /certs/rogue/rogue.crt
-    --key /certs/rogue/rogue.key)
-# The "intruder": a certificate from the cotai CA for a name no one allows.
-IR=(--tls /certs/ca.crt --cert /certs/intruder/intruder.crt
-    --key /certs/intruder/intruder.key)
-fired() {
-	prom /api/v1/alerts >"$W/alerts.json" || return 1
-	python3 - "$W/alerts.json" <<'PY2'
-import json, sys
-a = json.load(open(sys.argv[1]))["data"]["alerts"]
-hit = [x for x in a if x["labels"].get("alertname") == "CotaiIdentityRefused"
-       and x["labels"].get("instance") == "redis-sidecar:9901"
-       and x["labels"].get("reason") == "unknown_ca"
-       and x["state"] == "firing"]
-for x in hit:
-    print("  firing: %s (%s)" % (x["annotations"].get("summary", ""), x["activeAt"]))
-sys.exit(0 if hit else 1)
-PY2
-}
-# Nothing before refused a certificate from an unknown CA: not firing yet.
-! fired >/dev/null ||
-    fail "CotaiIdentityRefused (unknown_ca, redis-sidecar) fired before the rogue"
-rounds=0
-while :; do
-	before=$(refused_seen)
-	out=$(rogue "${RG[@]}" --send "$PING" --expect +PONG redis-sidecar 6380) &&
-	    fail "the rogue got an answer: $out"
-	echo "rogue container -> redis-sidecar:6380: $out"
-	rounds=$((rounds + 1))
-	seen_more() { [ "$(refused_seen)" != "$before" ]; }
-	within 20 "Prometheus scraping the rogue's refusal" seen_more || exit 1
-	# A series that did not exist yet only starts here: one more attempt.
-	[ "$before" = none ] && [ $rounds -lt 2 ] || break
-done
-echo "Prometheus counted it: $before -> $(refused_seen) unknown_ca refusals"
-within 30 "CotaiIdentityRefused firing" fired >"$W/fired.out" ||
-    { cat "$W/alerts.json"; echo; exit 1; }
-cat "$W/fired.out"
-echo "CotaiIdentityRefused fired ($(($(date +%s) - t6d)) s into 6d)"
-# The rogue also tries to write into the audit trail without a certificate:
-# refused at the handshake. The same frame with the backend's certificate
-# (control) is taken. With its "intruder" certificate (chains to the cotai
-# CA, names no sidecar workload, so PermittedPeer should refuse it) the
-# outcome is only reported: Debian 12's rsyslog (8.2302, ossl driver) does
-# not reliably enforce PermittedPeer (rsyslog issue 6350), see README.
-frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
-	local m="<13>1 - probe x - - - $1"
-	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
-}
-rogue --tls /certs/ca.crt --send "$(frame ROGUE-AUDIT-RECORD)" collector 6514 >/dev/null || true
-rogue "${IR[@]}" --send "$(frame INTRUDER-AUDIT-RECORD)" collector 6514 >/dev/null || true
-backend_creds
-probe "${BK[@]}" --send "$(frame CONTROL-AUDIT-RECORD)" collector 6514 >/dev/null || true
-collected() {
-	pm exec "$(cid collector)" cat /var/lib/cotai-collector/audit.jsonl \
-	    >"$W/collected.jsonl" || return 1
-	python3 - "$W/collected.jsonl" <<'PY2'
-import json, sys
-backend = "spiffe://compose.test/backend"
-intruder = "spiffe://compose.test/intruder"
-close = refused = rogue = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    r = json.loads(line)
-    if r.get("event") == "close" and r.get("spiffe") == backend:
-        close += 1
-    if (r.get("event") == "refused" and r.get("spiffe") == intruder
-            and r.get("reason") == "identity_not_allowed"):
-        refused += 1
-    if (r.get("event") == "refused" and r.get("route") == "redis-in"
-            and r.get("reason") == "unknown_ca"):
-        rogue += 1
-print("collector: %d close records of the backend (%s), %d refusals of the "
-      "intruder, %d of the rogue (unknown_ca)" % (close, backend, refused, rogue))
-control = any("CONTROL-AUDIT-RECORD" in l for l in open(sys.argv[1]))
-sys.exit(0 if close > 0 and refused > 0 and rogue > 0 and control else 1)
-PY2
-}
-within 30 "the backend's and the rogue's audit records at the collector" \
-    collected >"$W/collected.out" || { cat "$W/collected.out"; exit 1; }
-tail -n 1 "$W/collected.out"
-! grep -q ROGUE-AUDIT-RECORD "$W/collected.jsonl" ||
-    fail "the collector took a record from the rogue without a certificate"
-echo "the collector took the backend certificate's frame (control), not the" \
-    "certificate-less rogue's"
-if grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl"; then
-	echo "NOT ENFORCED: the collector took a frame from the 'intruder'" \
-	    "certificate (PermittedPeer bypass, rsyslog issue 6350; see README)"
-else
-	echo "the collector did not take the 'intruder' certificate's frame" \
-	    "(PermittedPeer; not guaranteed by this rsyslog, see README)"
-fi
-echo "6d took $(($(date +%s) - t6d)) s"
+# 6d: deploy/test/secops.sh (sourced: it uses the functions above).
+# shellcheck source=deploy/test/secops.sh
+. "$here/test/secops.sh"
+
 
 # ---------------------------------------------------------------------------
 say "6e. the gateways: nothing of the stack answers on the host's side"
@@ -728,129 +525,8 @@ fi
 if [ "${COMPOSE_TEST_ROTATION:-1}" = 0 ]; then
 	say "7. rotation: SKIPPED (COMPOSE_TEST_ROTATION=0): NOT covered"
 else
-	say "7. automatic rotation under load: renewals, the CA stopped, a revocation"
-	t7=$(date +%s)
-	SC="backend-sidecar postgres-sidecar redis-sidecar"
-	# Every container's start time and restart count, but the ca's (this
-	# step stops and starts it on purpose).
-	started() {
-		# shellcheck disable=SC2046
-		pm inspect -f '{{.Name}} {{.State.StartedAt}} {{.RestartCount}}' \
-		    $(pm ps -q --filter "label=$LABEL") |
-		    grep -Ev '^/?[^ ]*[-_]ca[-_]1 ' | sort
-	}
-	started >"$W/started.before"
-	count() { # SERVICE PATTERN: lines of SERVICE's log matching PATTERN
-		pm logs "$(cid "$1")" 2>&1 | grep -c -- "$2" || true
-	}
-	declare -A r0
-	for s in $SC; do r0[$s]=$(count "$s" 'renew: renewed'); done
-	backend_creds
-	serial0=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
-	    fail "redis-sidecar's serial: $serial0"
-	# The backend's queries, one round (PostgreSQL and Redis) a second,
-	# for the whole step; any failure fails the test at the end.
-	(
-		while :; do
-			if pm exec "$(cid backend)" cotai-backend check >"$W/q.out" 2>&1 &&
-			    grep -q 'check=postgres result=ok' "$W/q.out" &&
-			    grep -q 'check=redis result=ok' "$W/q.out"; then
-				echo "ok $(date +%s)"
-			else
-				echo "FAILED $(date +%s) $(tr '\n' ' ' <"$W/q.out")"
-			fi
-			sleep 1
-		done
-	) >"$W/queries.log" 2>&1 &
-	qpid=$!
-	renewed_since() { # N: every sidecar renewed N times since the start of 7
-		local s
-		for s in $SC; do
-			[ $(($(count "$s" 'renew: renewed') - r0[$s])) -ge "$1" ] ||
-			    return 1
-		done
-	}
-	within 40 "a renewal of every sidecar" renewed_since 1 || exit 1
-	echo "every sidecar renewed once ($(($(date +%s) - t7)) s into 7)"
-
-	# The CA stopped until a renewal attempt has failed (each sidecar
-	# starts one within 20 s; a request fails within 15 s, name lookup
-	# included): the attempts fail (counted, retried with backoff), the
-	# current certificates go on serving (40 s left at each renewal), and
-	# renewals resume when the CA is back.
-	declare -A f0 r1
-	for s in $SC; do f0[$s]=$(count "$s" 'renewal failed'); done
-	pm stop -t 5 "$(cid ca)" >/dev/null
-	tstop=$(date +%s)
-	failed_some() {
-		local s
-		for s in $SC; do
-			[ "$(count "$s" 'renewal failed')" -gt "${f0[$s]}" ] && return 0
-		done
-		return 1
-	}
-	within 40 "a failed renewal attempt while the CA is stopped" failed_some ||
-	    exit 1
-	for s in $SC; do r1[$s]=$(count "$s" 'renew: renewed'); done
-	pm start "$(cid ca)" >/dev/null
-	echo "the CA was stopped for $(($(date +%s) - tstop)) s; failed attempts:" \
-	    "$(for s in $SC; do printf '%s %s ' "$s" $(($(count "$s" 'renewal failed') - f0[$s])); done)"
-	resumed() {
-		local s
-		for s in $SC; do
-			[ "$(count "$s" 'renew: renewed')" -gt "${r1[$s]}" ] || return 1
-		done
-	}
-	within 60 "renewals resumed on every sidecar after the CA came back" \
-	    resumed || exit 1
-	echo "renewals resumed on every sidecar ($(($(date +%s) - tstop)) s after the stop)"
-
-	# A revocation on the live mesh: Prometheus's certificate, revoked in
-	# the ca container; every sidecar fetches the CRL (crl_interval 20 s)
-	# and refuses it (its kept-alive scrape connections closed), so every
-	# target goes down.
-	trev=$(date +%s)
-	pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca revoke prometheus \
-	    >"$W/revoke.out" 2>&1 || { cat "$W/revoke.out"; fail "revoke prometheus"; }
-	all_down() {
-		prom /api/v1/targets >"$W/targets2.json" || return 1
-		python3 - "$W/targets2.json" <<'PY2'
-import json, sys
-t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-down = [x for x in t if x["health"] == "down"]
-for x in t:
-    print("  %-24s %-5s %s" % (x["labels"]["instance"], x["health"],
-                               x.get("lastError", "")))
-sys.exit(0 if t and len(down) == len(t) else 1)
-PY2
-	}
-	within 45 "every scrape refused after the revocation" all_down \
-	    >"$W/down.out" || { cat "$W/down.out"; exit 1; }
-	tail -n 3 "$W/down.out"
-	echo "prometheus revoked: every sidecar refuses it $(($(date +%s) - trev)) s later"
-
-	within 90 "three renewals of every sidecar" renewed_since 3 || exit 1
-	kill "$qpid" 2>/dev/null || true
-	wait "$qpid" 2>/dev/null || true
-	qpid=""
-	ok=$(grep -c '^ok' "$W/queries.log" || true)
-	bad=$(grep -c '^FAILED' "$W/queries.log" || true)
-	echo "renewals during 7: $(for s in $SC; do printf '%s %s ' "$s" $(($(count "$s" 'renew: renewed') - r0[$s])); done)"
-	echo "backend queries (PostgreSQL + Redis) during 7: $ok rounds ok, $bad failed"
-	[ "$bad" = 0 ] || { grep '^FAILED' "$W/queries.log" | head -n 5; fail "failed queries during rotation"; }
-	[ "$ok" -ge 30 ] || fail "only $ok query rounds"
-	backend_creds
-	serial1=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
-	    fail "redis-sidecar's serial: $serial1"
-	[ "$serial1" != "$serial0" ] || fail "redis-sidecar still serves $serial0"
-	echo "redis-sidecar serves $serial1 (was $serial0)"
-	! pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca list |
-	    grep -E '^(backend|postgres|redis) ' | grep -v -E 'valid|superseded|expired' ||
-	    fail "a sidecar certificate in an unexpected state in the CA's index"
-	started >"$W/started.after"
-	diff "$W/started.before" "$W/started.after" ||
-	    fail "a container restarted during rotation"
-	echo "no container restarted (the ca aside, stopped on purpose); 7 took $(($(date +%s) - t7)) s"
+	# shellcheck source=deploy/test/rotation.sh
+	. "$here/test/rotation.sh"
 fi
 
 # ---------------------------------------------------------------------------
