@@ -224,8 +224,9 @@ fi
 for f in "$here"/*.sh "$here"/test/*.sh "$here"/k8s/*.sh; do
 	if bash -n "$f"; then ok "bash -n ${f#"$repo"/}"; else bad "bash -n $f"; fi
 done
-python3 -m py_compile "$here/backend/backend.py" "$here/test/probe.py" &&
-    ok "python: backend.py, probe.py compile" || bad "python compile"
+python3 -m py_compile "$here/backend/backend.py" "$here/test/probe.py" \
+    "$here/test/stack.py" &&
+    ok "python: backend.py, probe.py, stack.py compile" || bad "python compile"
 find "$here" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 [ $fails -eq 0 ] || { echo "validate: $fails failed" >&2; exit 1; }
