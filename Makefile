@@ -10,6 +10,7 @@
 #   make itest-nomux  the relay tests (20-23) again with mux: off
 #   make asan       unit + integration tests under ASan/UBSan
 #   make demo       the two-sidecar demo    make bench   benchmarks
+#   make bench-regress [BASE=commit]  this cotai-proxy against BASE's
 #   make install    PREFIX=/usr/local DESTDIR= (programs, man pages)
 #   make man-lint   the man pages (mk/man.mk)
 #   make systemd-verify  the systemd unit (mk/systemd.mk)
@@ -67,7 +68,8 @@ TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 BINS := $(BUILD)/cotai-proxy $(BUILD)/cotai-ca
 
-.PHONY: FORCE all check unit itest itest-nomux asan valgrind demo bench install clean deps \
+.PHONY: FORCE all check unit itest itest-nomux asan valgrind demo bench bench-regress \
+	install clean deps \
 	lint format tools
 .DEFAULT_GOAL := all
 
@@ -199,6 +201,11 @@ bench:
 	@./mk/deps.sh build test bench
 	$(MAKE) all
 	COTAI_BUILD=$(abspath $(BUILD)) bench/run.sh $(B)
+
+# This tree's cotai-proxy against BASE's (default: main before issue 12's
+# refactoring), same loads, interleaved; ratios new/base (bench/regress.sh).
+bench-regress: $(BINS)
+	COTAI_BUILD=$(abspath $(BUILD)) bench/regress.sh $(BASE)
 
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find lib ca config proxy tests -name '*.[ch]')

@@ -98,11 +98,21 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --- tools and certificates ----------------------------------------------------
 
+# benchtool: benchtool.c (main, shared helpers) and bt_*.c (the commands),
+# rebuilt when any of them or benchtool.h is newer than the binary.
 BT=$COTAI_BUILD/bench/benchtool
 mkdir -p "$COTAI_BUILD/bench"
-if [ ! -x "$BT" ] || [ "$here/benchtool.c" -nt "$BT" ]; then
+bt_stale() {
+	local f
+	[ -x "$BT" ] || return 0
+	for f in "$here"/benchtool.[ch] "$here"/bt_*.c; do
+		[ "$f" -nt "$BT" ] && return 0
+	done
+	return 1
+}
+if bt_stale; then
 	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$BT" \
-	    "$here/benchtool.c"
+	    "$here/benchtool.c" "$here"/bt_*.c
 fi
 
 # shellcheck source=bench/peers.sh

@@ -15,6 +15,7 @@
 #include "ca_key.h"
 #include "ca_name.h"
 #include "ca_util.h"
+#include "identity.h"
 
 int
 ca_cert_set_serial(X509 *x)
@@ -41,26 +42,13 @@ out:
 int
 ca_cert_serial_hex(const X509 *x, char *buf, size_t len)
 {
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	int rc = -1;
+	int rc = identity_serial_hex(x, buf, len);
 
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) ==
-		NULL ||
-	    (hex = BN_bn2hex(bn)) == NULL) {
-		ca_util_err_ssl("serial number");
-		goto out;
-	}
-	if (strlen(hex) >= len) {
+	if (rc == -2)
 		ca_util_err("serial number too long");
-		goto out;
-	}
-	memcpy(buf, hex, strlen(hex) + 1);
-	rc = 0;
-out:
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return (rc);
+	else if (rc != 0)
+		ca_util_err_ssl("serial number");
+	return (rc == 0 ? 0 : -1);
 }
 
 int
@@ -228,14 +216,15 @@ ca_cert_add_san(X509 *x, const struct ca_cert_leaf_req *req)
 	if (ca_cert_push(gens, ca_cert_gen_ia5(GEN_URI, id)) != 0 ||
 	    ca_cert_push(gens, ca_cert_gen_ia5(GEN_DNS, req->name)) != 0)
 		goto out;
-	for (size_t i = 0; i < req->ndns; i++) {
-		if (ca_cert_seen(req->dns[i], req->name, req->dns, i))
+	for (size_t i = 0; i < req->sans.ndns; i++) {
+		if (ca_cert_seen(req->sans.dns[i], req->name, req->sans.dns, i))
 			continue;
-		if (ca_cert_push(gens, ca_cert_gen_ia5(GEN_DNS, req->dns[i])))
+		if (ca_cert_push(
+			gens, ca_cert_gen_ia5(GEN_DNS, req->sans.dns[i])))
 			goto out;
 	}
-	for (size_t i = 0; i < req->nips; i++)
-		if (ca_cert_push(gens, ca_cert_gen_ip(req->ips[i])) != 0)
+	for (size_t i = 0; i < req->sans.nips; i++)
+		if (ca_cert_push(gens, ca_cert_gen_ip(req->sans.ips[i])) != 0)
 			goto out;
 	if (!X509_add1_ext_i2d(
 		x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT)) {

@@ -25,6 +25,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "ca_name.h"
+
 #define CA_CERT_BACKDATE 60
 #define CA_CERT_ROOT_DAYS 3650
 #define CA_CERT_INTERMEDIATE_DAYS 365
@@ -35,13 +37,10 @@
 struct ca_cert_leaf_req {
 	const char *name;         /* CN, first DNS SAN, SPIFFE path */
 	const char *trust_domain; /* SPIFFE trust domain */
-	const char *const *dns;   /* extra DNS SANs */
-	size_t ndns;
-	const char *const *ips; /* IP SANs (text) */
-	size_t nips;
-	int64_t now;   /* unix seconds */
-	int64_t ttl;   /* seconds; capped at the issuer */
-	EVP_PKEY *key; /* the leaf's key (public part used) */
+	struct ca_sans sans;      /* extra DNS SANs, IP SANs */
+	int64_t now;              /* unix seconds */
+	int64_t ttl;              /* seconds; capped at the issuer */
+	EVP_PKEY *key;            /* the leaf's key (public part used) */
 };
 
 /* A new self-signed root for TD, signed with KEY. NULL on error. */

@@ -23,6 +23,7 @@ int ca_cmd_list(const char *dir, int argc, char **argv);
 int ca_cmd_verify(const char *dir, int argc, char **argv);
 int ca_cmd_check(const char *dir, int argc, char **argv);
 int ca_cmd_token(const char *dir, int argc, char **argv);
+int ca_cmd_rollover(const char *dir, int argc, char **argv);
 int ca_cmd_serve(const char *dir, int argc, char **argv);
 
 /*

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ca_cert.h"
 #include "ca_cmd.h"
 #include "ca_ctx.h"
 #include "ca_readback.h"
@@ -238,10 +239,7 @@ ca_cmd_issue(const char *dir, int argc, char **argv)
 		goto out;
 	memset(&req, 0, sizeof(req));
 	req.name = o.name;
-	req.dns = o.names.dns;
-	req.ndns = o.names.ndns;
-	req.ips = o.names.ips;
-	req.nips = o.names.nips;
+	req.sans = ca_ctx_names_sans(&o.names);
 	req.ttl = o.ttl != 0 ? o.ttl : CA_CTX_DEFAULT_TTL;
 	req.key_type = o.key_type;
 	req.out_dir = out;
@@ -281,10 +279,7 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 	if (ca_key_type_parse(old.key_type, &req.key_type) != 0)
 		req.key_type = CA_KEY_EC_P256;
 	req.name = old.name;
-	req.dns = names.dns;
-	req.ndns = names.ndns;
-	req.ips = names.ips;
-	req.nips = names.nips;
+	req.sans = ca_ctx_names_sans(&names);
 	req.ttl = o->ttl != 0
 	    ? o->ttl
 	    : old.not_after - old.not_before - CA_CERT_BACKDATE;
@@ -305,6 +300,32 @@ ca_cmd_renew_one(struct ca_ctx *c, size_t i, const struct ca_cmd_issue_opts *o)
 out:
 	X509_free(x);
 	return (rc);
+}
+
+/*
+ * Is E renewed by its holder rather than here? An EST enrollment
+ * (cotai-ca serve) records DIR/issued/NAME and writes nothing there: its
+ * certificate is in no OUTDIR/NAME.crt. Renewing it from the CLI would
+ * write a new key into that directory and supersede the certificate the
+ * sidecar renews with, so `renew --all` leaves it to its holder.
+ */
+static int
+ca_cmd_renew_held(const struct ca_index_entry *e)
+{
+	char path[PATH_MAX], hex[CA_CERT_SERIAL_HEX];
+	X509 *x;
+	int held;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s.crt", e->out_dir,
+		e->name) >= sizeof(path) ||
+	    access(path, F_OK) != 0)
+		return (1);
+	if ((x = ca_ctx_load_cert(path)) == NULL)
+		return (0); /* unreadable: renewing it rewrites it */
+	held = ca_cert_serial_hex(x, hex, sizeof(hex)) == 0 &&
+	    strcmp(hex, e->serial) != 0;
+	X509_free(x);
+	return (held);
 }
 
 int
@@ -337,6 +358,13 @@ ca_cmd_renew(const char *dir, int argc, char **argv)
 		    (!o.all && strcmp(e->name, o.name) != 0) ||
 		    (o.if_due && !ca_ctx_due(e, c.now)))
 			continue;
+		if (o.all && ca_cmd_renew_held(e)) {
+			fprintf(stderr,
+			    "cotai-ca: renew: %s (%s): not in %s/%s.crt, "
+			    "left to its holder (cotai-ca serve)\n",
+			    e->name, e->serial, e->out_dir, e->name);
+			continue;
+		}
 		if (ca_cmd_renew_one(&c, i, &o) != 0)
 			failed = 1;
 	}

@@ -181,6 +181,12 @@ ca_cmd_verify_chain(
 		ca_util_err_ssl("certificate store");
 		goto out;
 	}
+	/* During a rollover, certificates of the previous intermediate. */
+	if (c->old != NULL &&
+	    (!sk_X509_push(extra, c->old) || !X509_up_ref(c->old))) {
+		ca_util_err_ssl("certificate store");
+		goto out;
+	}
 	if (ca_cmd_verify_crls(c, st) != 0)
 		goto out;
 	X509_STORE_set_flags(st,

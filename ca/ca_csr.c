@@ -175,8 +175,8 @@ ca_csr_san_ok(const GENERAL_NAME *g, const struct ca_csr_identity *id)
 	case GEN_DNS:
 		if (ca_csr_str_is(g->d.dNSName, id->name))
 			return (0);
-		for (size_t i = 0; i < id->ndns; i++)
-			if (ca_csr_str_is(g->d.dNSName, id->dns[i]))
+		for (size_t i = 0; i < id->sans.ndns; i++)
+			if (ca_csr_str_is(g->d.dNSName, id->sans.dns[i]))
 				return (0);
 		return (-1);
 	case GEN_IPADD:
@@ -185,8 +185,8 @@ ca_csr_san_ok(const GENERAL_NAME *g, const struct ca_csr_identity *id)
 		    inet_ntop(s->length == 4 ? AF_INET : AF_INET6, s->data, ip,
 			sizeof(ip)) == NULL)
 			return (-1);
-		for (size_t i = 0; i < id->nips; i++)
-			if (strcmp(ip, id->ips[i]) == 0)
+		for (size_t i = 0; i < id->sans.nips; i++)
+			if (strcmp(ip, id->sans.ips[i]) == 0)
 				return (0);
 		return (-1);
 	}

@@ -24,6 +24,8 @@
 
 #include <openssl/x509.h>
 
+#include "ca_name.h"
+
 /* Longest CSR body accepted (base64 or PEM). */
 #define CA_CSR_MAX_BODY 65536
 /* Bytes of a key id (SHA-256 of the DER SubjectPublicKeyInfo). */
@@ -33,10 +35,7 @@
 struct ca_csr_identity {
 	const char *name;   /* workload name: CN and first DNS SAN */
 	const char *spiffe; /* spiffe://TD/NAME */
-	const char *const *dns;
-	size_t ndns;
-	const char *const *ips; /* text form */
-	size_t nips;
+	struct ca_sans sans;
 };
 
 /*

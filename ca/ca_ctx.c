@@ -77,6 +77,30 @@ ca_ctx_reload_index(struct ca_ctx *c)
 	return (ca_ctx_load_index(c));
 }
 
+/* The previous intermediate (and with CA_CTX_KEY its key), if any. */
+static int
+ca_ctx_open_old(struct ca_ctx *c, int flags)
+{
+	char path[PATH_MAX];
+
+	if (ca_store_path(c->store, CA_CTX_OLD_CRT, path, sizeof(path)) != 0)
+		return (-1);
+	if (!ca_store_exists(path))
+		return (0);
+	if ((c->old = ca_ctx_load_cert(path)) == NULL ||
+	    ca_store_path(c->store, CA_CTX_OLD_KEY, path, sizeof(path)) != 0)
+		return (-1);
+	if (!(flags & CA_CTX_KEY))
+		return (0);
+	if ((c->old_key = ca_key_load(path, NULL)) == NULL)
+		return (-1);
+	if (X509_check_private_key(c->old, c->old_key) != 1) {
+		ca_util_err_ssl("%s does not match %s", path, CA_CTX_OLD_CRT);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 ca_ctx_open(struct ca_ctx *c, const char *dir, int flags)
 {
@@ -104,7 +128,7 @@ ca_ctx_open(struct ca_ctx *c, const char *dir, int flags)
 		ca_util_err("bad trust domain in %s/trust-domain", dir);
 		return (-1);
 	}
-	if (ca_ctx_load_index(c) != 0)
+	if (ca_ctx_load_index(c) != 0 || ca_ctx_open_old(c, flags) != 0)
 		return (-1);
 	if (!(flags & CA_CTX_KEY))
 		return (0);
@@ -125,6 +149,8 @@ ca_ctx_close(struct ca_ctx *c)
 	ca_index_free(c->idx);
 	EVP_PKEY_free(c->inter_key);
 	X509_free(c->inter);
+	EVP_PKEY_free(c->old_key);
+	X509_free(c->old);
 	X509_free(c->root);
 	ca_store_free(c->store);
 	memset(c, 0, sizeof(*c));
@@ -314,10 +340,7 @@ ca_ctx_sign(struct ca_ctx *c, const struct ca_ctx_req *req, EVP_PKEY *key,
 	memset(&lr, 0, sizeof(lr));
 	lr.name = req->name;
 	lr.trust_domain = c->td;
-	lr.dns = req->dns;
-	lr.ndns = req->ndns;
-	lr.ips = req->ips;
-	lr.nips = req->nips;
+	lr.sans = req->sans;
 	lr.now = c->now;
 	lr.ttl = req->ttl;
 	lr.key = key;
@@ -448,16 +471,28 @@ ca_ctx_crl_number(struct ca_ctx *c, uint64_t *num, char *path, size_t len)
 	return (0);
 }
 
-/* Build the crl.pem contents: the new intermediate CRL, the root's CRL. */
+/*
+ * Build the crl.pem contents: the new intermediate CRL, during a rollover
+ * the previous intermediate's (the same revoked serials, signed by its
+ * key), then the root's CRL.
+ */
 static BIO *
 ca_ctx_crl_pem(struct ca_ctx *c, uint64_t num)
 {
 	char path[PATH_MAX], *data = NULL;
-	X509_CRL *crl = NULL;
+	X509_CRL *crl = NULL, *old = NULL;
 	BIO *b = NULL, *root = NULL;
 	long len;
 
 	if ((crl = ca_crl_build(c->inter, c->inter_key, c->idx, num,
+		 c->now - CA_CERT_BACKDATE, c->now + CA_CRL_VALIDITY)) == NULL)
+		goto err;
+	if (c->old != NULL && c->old_key == NULL) {
+		ca_util_err("the previous intermediate's key is not loaded");
+		goto err;
+	}
+	if (c->old != NULL &&
+	    (old = ca_crl_build(c->old, c->old_key, c->idx, num,
 		 c->now - CA_CERT_BACKDATE, c->now + CA_CRL_VALIDITY)) == NULL)
 		goto err;
 	if (ca_store_path(c->store, "ca-crl.pem", path, sizeof(path)) != 0 ||
@@ -466,15 +501,18 @@ ca_ctx_crl_pem(struct ca_ctx *c, uint64_t num)
 	len = BIO_get_mem_data(root, &data);
 	if ((b = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio_X509_CRL(b, crl) ||
+	    (old != NULL && !PEM_write_bio_X509_CRL(b, old)) ||
 	    (len > 0 && BIO_write(b, data, (int)len) != (int)len)) {
 		ca_util_err_ssl("encode CRL");
 		goto err;
 	}
 	X509_CRL_free(crl);
+	X509_CRL_free(old);
 	BIO_free(root);
 	return (b);
 err:
 	X509_CRL_free(crl);
+	X509_CRL_free(old);
 	BIO_free(root);
 	BIO_free(b);
 	return (NULL);
@@ -540,4 +578,12 @@ ca_ctx_publish_crl(struct ca_ctx *c, const char *out_dir, int all)
 out:
 	BIO_free(b);
 	return (rc);
+}
+
+struct ca_sans
+ca_ctx_names_sans(const struct ca_ctx_names *n)
+{
+	struct ca_sans s = {n->dns, n->ndns, n->ips, n->nips};
+
+	return (s);
 }

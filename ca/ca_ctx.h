@@ -19,6 +19,10 @@
 
 /* Default leaf lifetime (--ttl). */
 #define CA_CTX_DEFAULT_TTL (7 * 86400)
+/* The previous intermediate's files during a rollover. */
+#define CA_CTX_OLD_CRT "intermediate-old.crt"
+#define CA_CTX_OLD_KEY "intermediate-old.key"
+
 /* Longest --ttl accepted (the intermediate caps it anyway). */
 #define CA_CTX_MAX_TTL_MS (365ULL * 86400 * 1000)
 /* Most --dns or --ip values on one certificate. */
@@ -33,6 +37,11 @@ struct ca_ctx {
 	X509 *root;
 	X509 *inter;
 	EVP_PKEY *inter_key; /* NULL unless CA_CTX_KEY */
+	/* During an intermediate rollover (ca_cmd_rollover.c): the previous
+	 * intermediate, still published and still signing its CRL until
+	 * `rollover --finish`. NULL otherwise; OLD_KEY NULL unless KEY. */
+	X509 *old;
+	EVP_PKEY *old_key;
 	struct ca_index *idx;
 	char td[CA_NAME_TD_MAX + 1];
 	int64_t now;
@@ -41,10 +50,7 @@ struct ca_ctx {
 /* What to issue: validated names, an absolute output directory. */
 struct ca_ctx_req {
 	const char *name;
-	const char *const *dns;
-	size_t ndns;
-	const char *const *ips;
-	size_t nips;
+	struct ca_sans sans;
 	int64_t ttl;
 	enum ca_key_type key_type;
 	const char *out_dir;
@@ -102,10 +108,14 @@ int ca_ctx_reload_index(struct ca_ctx *c);
  */
 int ca_ctx_names_of(X509 *x, const char *name, struct ca_ctx_names *n);
 
+/* N's names as the struct ca_sans requests carry (borrowing N's arrays). */
+struct ca_sans ca_ctx_names_sans(const struct ca_ctx_names *n);
+
 /*
- * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL followed by
- * the root's CRL) and copy it to OUT_DIR (may be NULL) and, when ALL, to
- * every existing output directory recorded in the index. 0 or -1.
+ * Sign a new intermediate CRL, write DIR/crl.pem (the new CRL, during a
+ * rollover the previous intermediate's CRL, then the root's CRL) and copy it to
+ * OUT_DIR (may be NULL) and, when ALL, to every existing output directory
+ * recorded in the index. 0 or -1.
  */
 int ca_ctx_publish_crl(struct ca_ctx *c, const char *out_dir, int all);
 

@@ -14,6 +14,19 @@
 
 #include <stddef.h>
 
+/*
+ * The names a certificate carries besides its workload NAME: extra DNS
+ * SANs and IP SANs (text form), already validated; the arrays are
+ * borrowed. One type for what issue asks for (ca_ctx_req), what the leaf
+ * says (ca_cert_leaf_req) and what a CSR may ask for (ca_csr_identity).
+ */
+struct ca_sans {
+	const char *const *dns;
+	size_t ndns;
+	const char *const *ips;
+	size_t nips;
+};
+
 /* Longest workload or DNS name accepted (RFC 1035). */
 #define CA_NAME_MAX 253
 /* Longest trust domain accepted. */

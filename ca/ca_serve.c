@@ -179,7 +179,8 @@ ca_serve_reply_certs(struct evhttp_request *req, STACK_OF(X509) * certs)
 	return (0);
 }
 
-/* GET cacerts: the root and the intermediate (built once at start). */
+/* GET cacerts: the root and the intermediate(s) (built at start and when
+ * the intermediate changes). */
 static void
 ca_serve_cacerts(struct ca_serve *s, struct evhttp_request *req)
 {
@@ -208,6 +209,7 @@ ca_serve_build_cacerts(struct ca_serve *s)
 
 	if (certs == NULL || !sk_X509_push(certs, s->ca.root) ||
 	    !sk_X509_push(certs, s->ca.inter) ||
+	    (s->ca.old != NULL && !sk_X509_push(certs, s->ca.old)) ||
 	    (b = ca_serve_p7_b64(certs)) == NULL) {
 		ca_util_err_ssl("encode the CA certificates");
 		goto out;
@@ -224,6 +226,68 @@ out:
 	return (rc);
 }
 
+/* ETAG (48 bytes): a quoted SHA-256 prefix of LEN bytes at DATA. */
+static int
+ca_serve_etag(const void *data, size_t len, char *etag)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return (-1);
+	etag[0] = '"';
+	for (int i = 0; i < 16; i++)
+		snprintf(etag + 1 + 2 * i, 3, "%02x", md[i]);
+	strcat(etag, "\"");
+	return (0);
+}
+
+/*
+ * The PEM of FIRST and of every further CRL in B not issued by the root
+ * (the previous intermediate's during a rollover): a new memory BIO, or
+ * NULL after printing the error.
+ */
+static BIO *
+ca_serve_crls_pem(struct ca_serve *s, X509_CRL *first, BIO *b)
+{
+	X509_NAME *root = X509_get_subject_name(s->ca.root);
+	BIO *out = BIO_new(BIO_s_mem());
+	X509_CRL *c;
+
+	if (out == NULL || !PEM_write_bio_X509_CRL(out, first))
+		goto err;
+	while ((c = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_NAME_cmp(X509_CRL_get_issuer(c), root) == 0 ||
+		    PEM_write_bio_X509_CRL(out, c);
+
+		X509_CRL_free(c);
+		if (!ok)
+			goto err;
+	}
+	ERR_clear_error(); /* the end of the file */
+	return (out);
+err:
+	ca_util_err_ssl("encode the CRLs");
+	BIO_free(out);
+	return (NULL);
+}
+
+/* Keep the PEM in ALL as S->crls with its ETag; 0 or -1. */
+static int
+ca_serve_crls_keep(struct ca_serve *s, BIO *all)
+{
+	char *data = NULL;
+	long len = BIO_get_mem_data(all, &data);
+
+	free(s->crls);
+	s->crls_len = 0;
+	if (len <= 0 || (s->crls = malloc((size_t)len)) == NULL)
+		return (-1);
+	memcpy(s->crls, data, (size_t)len);
+	s->crls_len = (size_t)len;
+	return (ca_serve_etag(s->crls, s->crls_len, s->crls_etag));
+}
+
 /*
  * Load DIR/crl.pem's first CRL as DER, with its ETag (SHA-256 prefix) and
  * Last-Modified (its lastUpdate), when the file changed since last time.
@@ -232,13 +296,12 @@ int
 ca_serve_crl_load(struct ca_serve *s)
 {
 	char path[PATH_MAX];
-	unsigned char md[32], *der = NULL;
-	unsigned int mdlen = 0;
+	unsigned char *der = NULL;
 	X509_CRL *crl = NULL;
 	struct stat st;
 	struct tm tm;
 	int64_t t;
-	BIO *b = NULL;
+	BIO *b = NULL, *all = NULL;
 	int len, rc = -1;
 
 	if (ca_store_path(s->ca.store, "crl.pem", path, sizeof(path)) != 0)
@@ -256,7 +319,6 @@ ca_serve_crl_load(struct ca_serve *s)
 		return (-1);
 	if ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) == NULL ||
 	    (len = i2d_X509_CRL(crl, &der)) <= 0 ||
-	    !EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) ||
 	    ca_util_asn1_time(X509_CRL_get0_lastUpdate(crl), &t) != 0 ||
 	    X509_CRL_get0_nextUpdate(crl) == NULL ||
 	    ca_util_asn1_time(
@@ -264,15 +326,15 @@ ca_serve_crl_load(struct ca_serve *s)
 		ca_util_err_ssl("read CRL %s", path);
 		goto out;
 	}
+	if ((all = ca_serve_crls_pem(s, crl, b)) == NULL)
+		goto out;
 	free(s->crl);
 	if ((s->crl = malloc((size_t)len)) == NULL)
 		goto out;
 	memcpy(s->crl, der, (size_t)len);
 	s->crl_len = (size_t)len;
-	s->crl_etag[0] = '"';
-	for (int i = 0; i < 16; i++)
-		snprintf(s->crl_etag + 1 + 2 * i, 3, "%02x", md[i]);
-	strcat(s->crl_etag, "\"");
+	if (ca_serve_etag(der, (size_t)len, s->crl_etag) != 0)
+		goto out;
 	time_t tt = (time_t)t;
 	gmtime_r(&tt, &tm);
 	strftime(s->crl_modified, sizeof(s->crl_modified),
@@ -282,8 +344,9 @@ ca_serve_crl_load(struct ca_serve *s)
 	s->crl_file.size = st.st_size;
 	s->crl_file.mtime_ns =
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	rc = 0;
+	rc = ca_serve_crls_keep(s, all);
 out:
+	BIO_free(all);
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
 	BIO_free(b);
@@ -310,10 +373,15 @@ ca_serve_etag_match(const char *inm, const char *etag)
 	return (0);
 }
 
-/* GET /crl: DER, ETag, Last-Modified, Cache-Control; 304 when unchanged. */
+/*
+ * GET /crl (DER, the current intermediate's) or, with PEM, /crl.pem (every
+ * intermediate CRL): ETag, Last-Modified, Cache-Control; 304 when
+ * unchanged.
+ */
 static void
-ca_serve_crl(struct ca_serve *s, struct evhttp_request *req)
+ca_serve_crl(struct ca_serve *s, struct evhttp_request *req, int pem)
 {
+	const char *etag = pem ? s->crls_etag : s->crl_etag;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const char *inm = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "If-None-Match");
@@ -327,10 +395,11 @@ ca_serve_crl(struct ca_serve *s, struct evhttp_request *req)
 	}
 	snprintf(
 	    cc, sizeof(cc), "max-age=%lld", (long long)s->conf->crl_max_age);
-	evhttp_add_header(h, "ETag", s->crl_etag);
+	etag = pem ? s->crls_etag : s->crl_etag;
+	evhttp_add_header(h, "ETag", etag);
 	evhttp_add_header(h, "Last-Modified", s->crl_modified);
 	evhttp_add_header(h, "Cache-Control", cc);
-	if (inm != NULL && ca_serve_etag_match(inm, s->crl_etag)) {
+	if (inm != NULL && ca_serve_etag_match(inm, etag)) {
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
 		return;
 	}
@@ -338,8 +407,12 @@ ca_serve_crl(struct ca_serve *s, struct evhttp_request *req)
 		ca_serve_reply_text(req, 500, "Internal Server Error", "oom");
 		return;
 	}
-	evbuffer_add(out, s->crl, s->crl_len);
-	evhttp_add_header(h, "Content-Type", "application/pkix-crl");
+	if (pem)
+		evbuffer_add(out, s->crls, s->crls_len);
+	else
+		evbuffer_add(out, s->crl, s->crl_len);
+	evhttp_add_header(h, "Content-Type",
+	    pem ? "application/x-pem-file" : "application/pkix-crl");
 	evhttp_send_reply(req, HTTP_OK, "OK", out);
 	evbuffer_free(out);
 }
@@ -356,6 +429,7 @@ ca_serve_dispatch(struct evhttp_request *req, void *arg)
 	    {"/.well-known/est/simpleenroll", EVHTTP_REQ_POST, 1},
 	    {"/.well-known/est/simplereenroll", EVHTTP_REQ_POST, 2},
 	    {"/crl", EVHTTP_REQ_GET, 3},
+	    {"/crl.pem", EVHTTP_REQ_GET, 4},
 	};
 	struct ca_serve *s = arg;
 	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
@@ -365,6 +439,7 @@ ca_serve_dispatch(struct evhttp_request *req, void *arg)
 		ca_serve_reply_text(req, 403, "Forbidden", "TLS required");
 		return;
 	}
+	ca_serve_ca_check(s);
 	for (size_t i = 0;
 	     path != NULL && i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(path, routes[i].path) != 0)
@@ -389,7 +464,7 @@ ca_serve_dispatch(struct evhttp_request *req, void *arg)
 			ca_serve_est_reenroll(s, req);
 			return;
 		default:
-			ca_serve_crl(s, req);
+			ca_serve_crl(s, req, routes[i].est == 4);
 			return;
 		}
 	}

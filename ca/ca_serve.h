@@ -8,6 +8,8 @@
  *	POST /.well-known/est/simplereenroll  CSR + the client certificate
  *	                                       being replaced
  *	GET  /crl                             the intermediate's CRL, DER
+ *	GET  /crl.pem                         every intermediate CRL (two
+ *	                                       during a rollover), PEM
  *
  * ca_serve.c holds the HTTP and TLS plumbing and the two GETs;
  * ca_serve_est.c the two enrollments (authorization, checks, issuance,
@@ -33,6 +35,14 @@ struct ca_serve_rate {
 	uint64_t count;
 };
 
+/* A file's identity, to notice that it was replaced. */
+struct ca_serve_fid {
+	dev_t dev;
+	ino_t ino;
+	int64_t mtime_ns;
+	off_t size; /* -1: the file does not exist */
+};
+
 /* Most identities tracked by the rate limit at once. */
 #define CA_SERVE_RATE_SLOTS 4096
 
@@ -50,12 +60,19 @@ struct ca_serve {
 	struct ca_keyset *keys;
 	size_t keys_scanned; /* index entries whose key is in KEYS */
 	struct ca_serve_rate *rate;
+	/* intermediate.crt and intermediate-old.crt as loaded into CA. */
+	struct ca_serve_fid inter_file, old_file;
 	unsigned char *cacerts; /* base64 PKCS#7 */
 	size_t cacerts_len;
 	/* GET /crl: the DER of DIR/crl.pem's first CRL, by file identity. */
 	unsigned char *crl;
 	size_t crl_len;
 	char crl_etag[48];
+	/* GET /crl.pem: every intermediate CRL of DIR/crl.pem (two during a
+	 * rollover), PEM, with its own ETag. */
+	char *crls;
+	size_t crls_len;
+	char crls_etag[48];
 	char crl_modified[64];
 	int64_t crl_next_update; /* of the loaded CRL, unix seconds */
 	struct event *crl_timer;
@@ -104,8 +121,20 @@ void ca_serve_dispatch(struct evhttp_request *req, void *arg);
  */
 int ca_serve_crl_load(struct ca_serve *s);
 
-/* Build S->cacerts: root and intermediate, base64 PKCS#7; 0 or -1. */
+/* Build S->cacerts: root and intermediate (and during a rollover the
+ * previous one), base64 PKCS#7; 0 or -1. */
 int ca_serve_build_cacerts(struct ca_serve *s);
+
+/* The identity of DIR/FILE into *F (size -1 when missing). */
+void
+ca_serve_fid_of(struct ca_serve *s, const char *file, struct ca_serve_fid *f);
+
+/*
+ * When intermediate.crt or intermediate-old.crt changed (cotai-ca rollover),
+ * open the CA again (under the lock) and rebuild cacerts and the TLS
+ * context; a CA that does not open is logged and the current one stays.
+ */
+void ca_serve_ca_check(struct ca_serve *s);
 
 /*
  * Add the keys of index entries not yet seen to S->keys (loading

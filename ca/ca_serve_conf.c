@@ -36,6 +36,8 @@ static const struct ca_serve_conf_key {
 	3600 * 1000},
     {"crl_max_age", CONF_T_DUR, offsetof(struct ca_serve_conf, crl_max_age), 0,
 	86400 * 1000},
+    {"rollover_delay", CONF_T_DUR,
+	offsetof(struct ca_serve_conf, rollover_delay), 0, 7ULL * 86400 * 1000},
     {"max_body", CONF_T_UINT, offsetof(struct ca_serve_conf, max_body), 1024,
 	1048576},
     {"max_connections", CONF_T_UINT,
@@ -48,7 +50,7 @@ void
 ca_serve_conf_init(struct ca_serve_conf *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->ttl = c->timeout = c->crl_max_age = -1;
+	c->ttl = c->timeout = c->crl_max_age = c->rollover_delay = -1;
 	c->max_body = c->max_connections = c->rate = UINT64_MAX;
 }
 
@@ -262,6 +264,8 @@ ca_serve_conf_finish(struct ca_serve_conf *c, char *err, size_t errlen)
 		c->timeout = 10;
 	if (c->crl_max_age == -1)
 		c->crl_max_age = 60;
+	if (c->rollover_delay == -1)
+		c->rollover_delay = 600;
 	if (c->max_body == UINT64_MAX)
 		c->max_body = 16384;
 	if (c->max_connections == UINT64_MAX)
@@ -285,6 +289,7 @@ ca_serve_conf_print(const struct ca_serve_conf *c)
 	printf("ttl: %llds\ntimeout: %llds\ncrl_max_age: %llds\n",
 	    (long long)c->ttl, (long long)c->timeout,
 	    (long long)c->crl_max_age);
+	printf("rollover_delay: %llds\n", (long long)c->rollover_delay);
 	printf("max_body: %llu\nmax_connections: %llu\nrate: %llu\n",
 	    (unsigned long long)c->max_body,
 	    (unsigned long long)c->max_connections,

@@ -15,6 +15,9 @@
  *	rate             10           issuance attempts per identity a minute
  *	timeout          10s          idle read/write timeout of a connection
  *	crl_max_age      60s          Cache-Control max-age of GET /crl
+ *	rollover_delay   10m          after "cotai-ca rollover", keep issuing
+ *	                              under the previous intermediate this long
+ *	                              (the new CRL reaches every sidecar first)
  *	audit            (stdout)     file the JSON audit lines are appended to
  *	port_file        (none)       file to write "ADDR:PORT" bound into
  */
@@ -34,6 +37,7 @@ struct ca_serve_conf {
 	int64_t ttl;     /* seconds */
 	int64_t timeout; /* seconds */
 	int64_t crl_max_age;
+	int64_t rollover_delay; /* seconds */
 	uint64_t max_body;
 	uint64_t max_connections;
 	uint64_t rate;

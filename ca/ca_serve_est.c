@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ca_cert.h"
 #include "ca_csr.h"
 #include "ca_serve.h"
 #include "ca_token.h"
@@ -211,6 +212,35 @@ est_body(struct evhttp_request *req, size_t *len)
 }
 
 /*
+ * ca_ctx_issue_pub() under the intermediate to issue with, in *ISSUER:
+ * during a rollover the previous one until the new one is rollover_delay
+ * old (its notBefore is its creation minus CA_CERT_BACKDATE), so that the
+ * sidecars hold the new CRL (GET /crl.pem) before any peer presents a
+ * certificate it covers.
+ */
+static int
+est_issue_pub(struct ca_serve *s, const struct ca_ctx_req *creq, EVP_PKEY *pub,
+    const char *key_type, X509 **leaf, struct ca_index_entry *e, X509 **issuer)
+{
+	X509 *inter = s->ca.inter;
+	EVP_PKEY *key = s->ca.inter_key;
+	int64_t nb, na;
+	int rc;
+
+	if (s->ca.old != NULL && s->ca.old_key != NULL &&
+	    ca_cert_times(inter, &nb, &na) == 0 &&
+	    s->ca.now < nb + CA_CERT_BACKDATE + s->conf->rollover_delay) {
+		s->ca.inter = s->ca.old;
+		s->ca.inter_key = s->ca.old_key;
+	}
+	*issuer = s->ca.inter;
+	rc = ca_ctx_issue_pub(&s->ca, creq, pub, key_type, leaf, e);
+	s->ca.inter = inter;
+	s->ca.inter_key = key;
+	return (rc);
+}
+
+/*
  * Check the CSR of R against NAME and NAMES, then issue; CUR is the entry
  * being replaced (NULL: none), TOKENS/TOKEN the token to consume (enroll).
  * Holds the lock on entry; answers and audits in every case.
@@ -228,7 +258,7 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	STACK_OF(X509) *chain = NULL;
 	const char *why = NULL;
 	X509_REQ *csr = NULL;
-	X509 *leaf = NULL;
+	X509 *leaf = NULL, *issuer = NULL;
 	char *body = NULL;
 	size_t len = 0;
 
@@ -244,10 +274,7 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	ca_name_spiffe_id(s->ca.td, r->name, spiffe, sizeof(spiffe));
 	ident.name = r->name;
 	ident.spiffe = spiffe;
-	ident.dns = names->dns;
-	ident.ndns = names->ndns;
-	ident.ips = names->ips;
-	ident.nips = names->nips;
+	ident.sans = ca_ctx_names_sans(names);
 	if (ca_csr_check(csr, &ident, key_type, &why) != 0) {
 		est_refuse(r, strstr(why, "identity") != NULL ? 403 : 400, why);
 		goto out;
@@ -269,16 +296,13 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	}
 	memset(&creq, 0, sizeof(creq));
 	creq.name = r->name;
-	creq.dns = names->dns;
-	creq.ndns = names->ndns;
-	creq.ips = names->ips;
-	creq.nips = names->nips;
+	creq.sans = ca_ctx_names_sans(names);
 	creq.ttl = s->conf->ttl;
 	creq.out_dir = out;
 	if (cur != NULL)
 		cur->status = CA_INDEX_SUPERSEDED;
-	if (ca_ctx_issue_pub(&s->ca, &creq, X509_REQ_get0_pubkey(csr), key_type,
-		&leaf, &e) != 0 ||
+	if (est_issue_pub(s, &creq, X509_REQ_get0_pubkey(csr), key_type, &leaf,
+		&e, &issuer) != 0 ||
 	    (tokens != NULL &&
 		(ca_tokens_remove(tokens, token) != 0 ||
 		    ca_tokens_save(s->ca.store, tokens, s->ca.now) != 0)) ||
@@ -289,7 +313,7 @@ est_issue(struct est_req *r, const struct ca_ctx_names *names,
 	est_unlock(r);
 	ca_keyset_add(s->keys, id);
 	if ((chain = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(chain, leaf) || !sk_X509_push(chain, s->ca.inter) ||
+	    !sk_X509_push(chain, leaf) || !sk_X509_push(chain, issuer) ||
 	    ca_serve_reply_certs(r->req, chain) != 0) {
 		/* Issued and recorded; the client may retry with a new key. */
 		ca_serve_reply_text(

@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 
+#include "ca_cert.h"
 #include "ca_cmd.h"
 #include "ca_crl.h"
 #include "ca_serve.h"
@@ -24,12 +26,13 @@ static const char ca_serve_usage[] =
     "usage: cotai-ca [--dir DIR] serve [-c|--config FILE] [--check]\n"
     "                [--listen A:P] [--tls-cert F] [--tls-key F] [--ttl DUR]\n"
     "                [--timeout DUR] [--max-body N] [--max-connections N]\n"
-    "                [--rate N] [--crl-max-age DUR] [--audit F]\n"
-    "                [--port-file F]\n"
+    "                [--rate N] [--crl-max-age DUR] [--rollover-delay DUR]\n"
+    "                [--audit F] [--port-file F]\n"
     "Serve EST (RFC 7030) over TLS 1.3: GET /.well-known/est/cacerts,\n"
     "POST /.well-known/est/simpleenroll (Authorization: Bearer TOKEN from\n"
     "\"cotai-ca token\"), POST /.well-known/est/simplereenroll (the client\n"
-    "certificate being replaced) and GET /crl. Flags win over FILE (YAML,\n"
+    "certificate being replaced), GET /crl (DER) and GET /crl.pem (every\n"
+    "intermediate's CRL). Flags win over FILE (YAML,\n"
     "the same keys with '_'). --check validates, prints the effective\n"
     "configuration and exits. SIGHUP reloads tls_cert and tls_key.\n"
     "See ca/README.md.\n";
@@ -72,6 +75,7 @@ ca_serve_tls(struct ca_serve *s)
 	st = SSL_CTX_get_cert_store(ctx);
 	if (X509_STORE_add_cert(st, s->ca.root) != 1 ||
 	    X509_STORE_add_cert(st, s->ca.inter) != 1 ||
+	    (s->ca.old != NULL && X509_STORE_add_cert(st, s->ca.old) != 1) ||
 	    !SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1))
 		goto err;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, ca_serve_verify_cb);
@@ -167,6 +171,72 @@ ca_serve_on_signal(evutil_socket_t sig, short what, void *arg)
 	    s->conf->tls_cert);
 }
 
+void
+ca_serve_fid_of(struct ca_serve *s, const char *file, struct ca_serve_fid *f)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	f->size = -1;
+	if (ca_store_path(s->ca.store, file, path, sizeof(path)) != 0 ||
+	    stat(path, &st) != 0)
+		return;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime_ns =
+	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+void
+ca_serve_ca_check(struct ca_serve *s)
+{
+	struct ca_serve_fid fi, fo;
+	struct ca_ctx n;
+	SSL_CTX *ctx;
+	char a[CA_CERT_SERIAL_HEX], b[CA_CERT_SERIAL_HEX];
+	int rc;
+
+	ca_serve_fid_of(s, "intermediate.crt", &fi);
+	ca_serve_fid_of(s, CA_CTX_OLD_CRT, &fo);
+	if (memcmp(&fi, &s->inter_file, sizeof(fi)) == 0 &&
+	    memcmp(&fo, &s->old_file, sizeof(fo)) == 0)
+		return;
+	/* Noted before trying: a CA that does not open is reported once
+	 * per change, not on every request. */
+	s->inter_file = fi;
+	s->old_file = fo;
+	if (ca_store_lock(s->ca.store) != 0)
+		return;
+	rc = ca_ctx_open(&n, s->state_dir, CA_CTX_KEY);
+	ca_store_unlock(s->ca.store);
+	if (rc != 0) {
+		ca_ctx_close(&n);
+		fprintf(stderr,
+		    "cotai-ca: serve: the intermediate changed but "
+		    "the CA does not open: the current one stays\n");
+		return;
+	}
+	ca_ctx_close(&s->ca);
+	s->ca = n;
+	free(s->cacerts);
+	s->cacerts = NULL;
+	if (ca_serve_build_cacerts(s) != 0)
+		fprintf(stderr, "cotai-ca: serve: cacerts not rebuilt\n");
+	if ((ctx = ca_serve_tls(s)) != NULL) {
+		SSL_CTX_free(s->ssl);
+		s->ssl = ctx;
+	}
+	ca_cert_serial_hex(s->ca.inter, a, sizeof(a));
+	b[0] = '\0';
+	if (s->ca.old != NULL)
+		ca_cert_serial_hex(s->ca.old, b, sizeof(b));
+	fprintf(stderr,
+	    "cotai-ca: serve: issuing intermediate %s%s%s (loaded again)\n", a,
+	    s->ca.old != NULL ? ", previous one still published: " : "", b);
+}
+
 /*
  * Keep the CRL fresh without cron: when less than half of its validity is
  * left at the CA's clock, sign a new one (under the lock, like "cotai-ca
@@ -196,6 +266,7 @@ ca_serve_crl_refresh(struct ca_serve *s)
 static void
 ca_serve_on_crl_timer(evutil_socket_t fd, short what, void *arg)
 {
+	ca_serve_ca_check(arg);
 	ca_serve_crl_refresh(arg);
 }
 
@@ -217,6 +288,7 @@ ca_serve_args(int argc, char **argv, struct ca_serve_conf *c,
 	    {"max-connections", required_argument, NULL, 0},
 	    {"rate", required_argument, NULL, 0},
 	    {"crl-max-age", required_argument, NULL, 0},
+	    {"rollover-delay", required_argument, NULL, 0},
 	    {"audit", required_argument, NULL, 0},
 	    {"port-file", required_argument, NULL, 0},
 	    {NULL, 0, NULL, 0},
@@ -277,6 +349,8 @@ ca_serve_setup(struct ca_serve *s, const char *dir)
 	}
 	if (ca_serve_est_keys_sync(s) != 0 || ca_serve_build_cacerts(s) != 0)
 		return (-1);
+	ca_serve_fid_of(s, "intermediate.crt", &s->inter_file);
+	ca_serve_fid_of(s, CA_CTX_OLD_CRT, &s->old_file);
 	if (ca_serve_exidx == -1 &&
 	    (ca_serve_exidx = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0,
 		 NULL, NULL, NULL, ca_serve_conn_gone)) < 0) {
@@ -331,6 +405,7 @@ ca_serve_free(struct ca_serve *s)
 	free(s->rate);
 	free(s->cacerts);
 	free(s->crl);
+	free(s->crls);
 	ca_ctx_close(&s->ca);
 }
 

@@ -36,10 +36,12 @@ static const char main_usage[] =
     "  verify CERT [--name NAME] [--json]\n"
     "  check [--json]\n"
     "  token NAME [--ttl DUR]\n"
+    "  rollover [--root-key F] [--passphrase-file F] | --finish [--force]\n"
     "  serve [-c|--config FILE] [--check] [--listen ADDR:PORT]\n"
     "        [--tls-cert F] [--tls-key F] [--ttl DUR] [--timeout DUR]\n"
     "        [--max-body N] [--max-connections N] [--rate N]\n"
-    "        [--crl-max-age DUR] [--audit F] [--port-file F]\n"
+    "        [--crl-max-age DUR] [--rollover-delay DUR] [--audit F]\n"
+    "        [--port-file F]\n"
     "\n"
     "  --dir DIR      the CA directory; default $COTAI_CA_DIR, then ./pki\n"
     "  -V, --version  print the version, commit and OpenSSL's version\n"
@@ -59,6 +61,7 @@ static const struct {
     {"verify", ca_cmd_verify},
     {"check", ca_cmd_check},
     {"token", ca_cmd_token},
+    {"rollover", ca_cmd_rollover},
     {"serve", ca_cmd_serve},
 };
 

@@ -1,10 +1,10 @@
 /*
  * config: see config.h. Loading is three steps: config_load() starts with
- * every field unset, cfg_parse_root() (config_keys.c) stores what the file
- * says, cfg_defaults() fills the rest and lets routes inherit the global
- * identity and "defaults:" section; then cfg_check_routes() makes the checks
- * that involve several keys, and cfg_check_files() (config_files.c) opens
- * every certificate and key.
+ * every field unset, cfg_parse_root() (config_walk.c, with the key tables
+ * of config_keys.c) stores what the file says, cfg_defaults() fills the rest
+ * and lets routes inherit the global identity and "defaults:" section; then
+ * cfg_check_routes() makes the checks that involve several keys, and
+ * cfg_check_files() (config_files.c) opens every certificate and key.
  */
 #include "config_priv.h"
 
@@ -96,7 +96,7 @@ cfg_u32_default(uint32_t *v, uint32_t def)
 }
 
 /* Inherit a global identity file; the copy keeps the global's position. */
-int
+static int
 cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src)
 {
 	const struct cfg_where *w;
@@ -113,6 +113,19 @@ cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src)
 	return (cfg_where_add(c, dst, copy.mark, copy.key));
 }
 
+int
+cfg_inherit_identity(struct cfg_ctx *c, struct config_identity *dst,
+    const struct config_identity *src)
+{
+	if (cfg_inherit(c, &dst->ca, &src->ca) == -1 ||
+	    cfg_inherit(c, &dst->cert, &src->cert) == -1 ||
+	    cfg_inherit(c, &dst->key, &src->key) == -1 ||
+	    cfg_inherit(c, &dst->crl, &src->crl) == -1 ||
+	    cfg_inherit(c, &dst->trust_domain, &src->trust_domain) == -1)
+		return (-1);
+	return (0);
+}
+
 static int
 cfg_route_defaults(
     struct cfg_ctx *c, struct cfg_top *top, struct config_route *r)
@@ -120,11 +133,7 @@ cfg_route_defaults(
 	const struct config_identity *g = &top->cfg.identity;
 	const struct cfg_defaults *d = &top->defs;
 
-	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
-	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
-	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
-	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1 ||
-	    cfg_inherit(c, &r->identity.trust_domain, &g->trust_domain) == -1)
+	if (cfg_inherit_identity(c, &r->identity, g) == -1)
 		return (-1);
 	cfg_u32_default(&r->timeouts.connect_ms, d->timeouts.connect_ms);
 	cfg_u32_default(&r->timeouts.handshake_ms, d->timeouts.handshake_ms);

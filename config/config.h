@@ -23,7 +23,7 @@
 
 enum config_mode { CONFIG_MODE_ORIGINATE, CONFIG_MODE_TERMINATE };
 
-/* What the route speaks on its TLS leg (see DESIGN.md, protocol facts). */
+/* What the route speaks on its TLS leg (proxy/DESIGN.md, Protocol facts). */
 enum config_proto {
 	CONFIG_PROTO_TCP,      /* plain mTLS between two cotai sidecars */
 	CONFIG_PROTO_POSTGRES, /* PostgreSQL SSLRequest negotiation */

@@ -37,13 +37,7 @@ cfg_admin_defaults(struct cfg_ctx *c, struct cotai_config *cfg)
 		if (cfg_where_add(c, &r->line, at.mark, at.key) == -1)
 			return (-1);
 	}
-	if (cfg_inherit(c, &r->identity.ca, &g->ca) == -1 ||
-	    cfg_inherit(c, &r->identity.cert, &g->cert) == -1 ||
-	    cfg_inherit(c, &r->identity.key, &g->key) == -1 ||
-	    cfg_inherit(c, &r->identity.crl, &g->crl) == -1 ||
-	    cfg_inherit(c, &r->identity.trust_domain, &g->trust_domain) == -1)
-		return (-1);
-	return (0);
+	return (cfg_inherit_identity(c, &r->identity, g));
 }
 
 /* The identity key of the admin endpoint that is set, or NULL. */

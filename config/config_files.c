@@ -216,7 +216,8 @@ cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 {
 	const struct config_audit *a = &cfg->audit;
 
-	if (a->target.text != NULL &&
+	/* The renewal's files do not exist before the first enrollment. */
+	if (a->target.text != NULL && !cfg_renew_audit_waiting(cfg) &&
 	    (files_ca(c, &a->identity.ca, &a->target) == -1 ||
 		files_pair(c, &a->identity.cert, &a->identity.key, &a->target,
 		    "audit.syslog.identity") == -1))

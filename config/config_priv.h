@@ -1,5 +1,5 @@
 /*
- * config_priv: what config.c, config_keys.c, config_files.c and
+ * config_priv: what config.c, config_walk.c, config_files.c and
  * config_print.c share while loading. Not part of the public interface.
  *
  * While a file is loaded, every value the parser stores is recorded with
@@ -111,6 +111,8 @@ void cfg_renew_clear(struct config_renew *r);
  */
 bool
 cfg_renew_waiting(const struct cotai_config *cfg, const struct config_route *r);
+/* Likewise for audit.syslog's identity (inherited from the renewal). */
+bool cfg_renew_audit_waiting(const struct cotai_config *cfg);
 
 /* The record for FIELD, or NULL; valid until the next cfg_where_add(). */
 const struct cfg_where *
@@ -164,7 +166,7 @@ void cfg_roles_free(struct config_pg_role *roles, size_t n);
 /* Checks of the postgres keys of route I (config_roles.c). */
 int cfg_check_pg(struct cfg_ctx *c, const struct config_route *r, size_t i);
 
-/* Parse the document's root mapping into TOP (config_keys.c). */
+/* Parse the document's root mapping into TOP (config_walk.c). */
 int cfg_parse_root(struct cfg_ctx *c, yaml_node_t *root, struct cfg_top *top);
 
 /*
@@ -203,9 +205,13 @@ int cfg_check_shape(struct cfg_ctx *c, const unsigned char *buf, size_t len);
  */
 int cfg_check_crl(struct cfg_ctx *c, const struct config_route *r);
 
-/* Inherit a global identity file (*SRC) into *DST unless set; the copy
- * keeps the global's position. 0, or -1 (out of memory). */
-int cfg_inherit(struct cfg_ctx *c, char **dst, char *const *src);
+/*
+ * Inherit each global identity file and the trust domain of SRC into DST
+ * where DST does not set it; a copy keeps the global's position (file:line
+ * errors point at the global key). 0, or -1 (out of memory).
+ */
+int cfg_inherit_identity(struct cfg_ctx *c, struct config_identity *dst,
+    const struct config_identity *src);
 
 /* Would listen addresses A and B compete for the same socket? */
 bool cfg_addr_same(const struct config_addr *a, const struct config_addr *b);

@@ -160,6 +160,16 @@ cfg_renew_waiting(const struct cotai_config *cfg, const struct config_route *r)
 	    config_renew_pending(rn));
 }
 
+bool
+cfg_renew_audit_waiting(const struct cotai_config *cfg)
+{
+	const struct config_renew *rn = &cfg->identity.renew;
+	const char *cert = cfg->audit.identity.cert;
+
+	return (rn->url != NULL && cert != NULL && cfg->identity.cert != NULL &&
+	    strcmp(cert, cfg->identity.cert) == 0 && config_renew_pending(rn));
+}
+
 void
 cfg_renew_clear(struct config_renew *r)
 {

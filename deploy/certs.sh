@@ -2,20 +2,39 @@
 # deploy/certs.sh (make certs): everything deploy/compose.yaml needs, in one
 # idempotent command. Run it as root (sudo make certs).
 #
-#   deploy/certs.sh            create what is missing, renew what is due
-#   deploy/certs.sh --renew    renew every certificate now (rotation)
+#   deploy/certs.sh            create what is missing (automatic mode)
+#   deploy/certs.sh --tokens   also mint new tokens for every sidecar (one
+#                              that lost its identity volume needs one)
+#   deploy/certs.sh --files    file mode: certificates for the sidecars too
+#                              (deploy/compose.files.yaml); from cron it
+#                              renews what is due
+#   deploy/certs.sh --renew    file mode: renew every certificate now
 #
-# What it makes, under $COTAI_SECRETS (default deploy/secrets, 0711 root):
-#   ca/                 the cotai-ca state directory (0700, UID 10001); its
-#                       root passphrase is ca/ca.pass (see README: keep the
-#                       root offline in production)
-#   NAME/               for each workload (backend postgres redis mongo
-#                       prometheus collector):
-#                       NAME.crt (leaf + intermediate), NAME.key (0600),
-#                       ca.crt, crl.pem; directory 0700, all owned by 10001
+# Automatic mode (the default) makes, under $COTAI_SECRETS (default
+# deploy/secrets, 0711 root), no key of any sidecar:
+#   ca/                 the cotai-ca state directory (0700, UID 10001),
+#                       mounted only by the ca service; its root passphrase
+#                       is ca/ca.pass (see README: keep the root offline in
+#                       production); ca/server/ holds the CA server's own
+#                       certificate (ca-server, DNS name "ca", 365 days
+#                       capped at the intermediate: renew it with the
+#                       intermediate, see ca/README.md)
+#   ca.crt              the root certificate (0444): the sidecars' trust
+#                       anchor for the CA server
+#   tokens/NAME         for each sidecar (backend postgres redis mongo): a
+#                       one-time enrollment token for NAME (0400, UID
+#                       10001), valid $COTAI_TOKEN_TTL (default 1d): start
+#                       the stack within that time
+#   NAME/               for each other workload (prometheus collector: not
+#                       cotai-proxy, no EST client): NAME.crt (leaf +
+#                       intermediate), NAME.key (0600), ca.crt, crl.pem;
+#                       directory 0700, all owned by 10001; renewed by
+#                       running this again (cron) when due
 #   db-password         PostgreSQL password, owner 10001 group 999, 0440
 #                       (read by the backend, UID 10001, and by postgres,
 #                       GID 999 in the official image)
+# With --files the sidecars get NAME/ directories like the workloads (and
+# the tokens are minted all the same: compose.yaml names them).
 #
 # Ownership: Compose file secrets keep the host's owner and mode (`mode:` is
 # ignored for them), and the sidecars run as UID 10001 with no
@@ -25,17 +44,21 @@
 # by the sidecar, with no chown afterwards and no window where a sidecar
 # could see a root-owned key.
 #
-# Certificate names: CN and spiffe://TRUST_DOMAIN/NAME, DNS SANs NAME and
-# NAME-sidecar (the host name the mesh uses). The intermediate only permits
-# those DNS names (plus $COTAI_PERMIT_DNS).
+# Certificate names: CN and spiffe://TRUST_DOMAIN/NAME, DNS SAN NAME (and
+# NAME-sidecar for what this script issues). The intermediate only permits
+# those DNS names, ca and ca-server (plus $COTAI_PERMIT_DNS).
 #
 # Environment:
 #   COTAI_SECRETS       output directory (default: deploy/secrets)
 #   COTAI_TRUST_DOMAIN  SPIFFE trust domain (default: cotai.internal)
-#   COTAI_WORKLOADS     names (default: "backend postgres redis mongo
-#                       prometheus collector")
+#   COTAI_SIDECARS      the sidecars (default: "backend postgres redis mongo")
+#   COTAI_WORKLOADS     the other workloads with certificate files
+#                       (default: "prometheus collector")
 #   COTAI_PERMIT_DNS    extra DNS names the CA may certify (space separated)
-#   COTAI_TTL           leaf lifetime (default: cotai-ca's, 7d)
+#   COTAI_TTL           lifetime of the certificate files (default:
+#                       cotai-ca's, 7d); the sidecars' own comes from the ca
+#                       service (COTAI_CERT_TTL, default 24h)
+#   COTAI_TOKEN_TTL     lifetime of the enrollment tokens (default 1d)
 #   COTAI_CA            the cotai-ca binary (default: build/cotai-ca, then PATH)
 #   COTAI_CA_IMAGE      run cotai-ca from this image instead (docker/podman;
 #                       COTAI_ENGINE picks one), secrets mounted at the same
@@ -46,16 +69,18 @@ repo=$(cd "$here/.." && pwd)
 uid=10001
 db_gid=999
 
-renew_all=0
+renew_all=0 files=0 new_tokens=0
 case "${1:-}" in
---renew) renew_all=1 ;;
+--renew) renew_all=1 files=1 ;;
+--files) files=1 ;;
+--tokens) new_tokens=1 ;;
 "") ;;
 -h | --help)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 	exit 0
 	;;
 *)
-	echo "usage: $0 [--renew]" >&2
+	echo "usage: $0 [--tokens | --files | --renew]" >&2
 	exit 2
 	;;
 esac
@@ -70,7 +95,14 @@ S=${COTAI_SECRETS:-$here/secrets}
 mkdir -p "$S"
 S=$(cd "$S" && pwd)
 TD=${COTAI_TRUST_DOMAIN:-cotai.internal}
-read -r -a names <<<"${COTAI_WORKLOADS:-backend postgres redis mongo prometheus collector}"
+read -r -a sidecars <<<"${COTAI_SIDECARS:-backend postgres redis mongo}"
+read -r -a workloads <<<"${COTAI_WORKLOADS:-prometheus collector}"
+# The names that get certificate files.
+if [ $files = 1 ]; then
+	names=("${sidecars[@]}" "${workloads[@]}")
+else
+	names=("${workloads[@]}")
+fi
 
 # ca ARGS...: cotai-ca as UID 10001 with the state directory $S/ca.
 if [ -n "${COTAI_CA_IMAGE:-}" ]; then
@@ -126,10 +158,11 @@ chmod 0711 "$S"
 for d in ca "${names[@]}"; do
 	install -d -o "$uid" -g "$uid" -m 0700 "$S/$d"
 done
+install -d -o root -g root -m 0700 "$S/tokens"
 
 if [ ! -s "$S/ca/ca.crt" ]; then
-	permit=()
-	for n in "${names[@]}" ${COTAI_PERMIT_DNS:-}; do
+	permit=(--permit-dns ca --permit-dns ca-server)
+	for n in "${sidecars[@]}" "${workloads[@]}" ${COTAI_PERMIT_DNS:-}; do
 		permit+=(--permit-dns "$n")
 		case "$n" in *-sidecar) ;; *) permit+=(--permit-dns "$n-sidecar") ;; esac
 	done
@@ -149,8 +182,32 @@ for n in "${names[@]}"; do
 		ca renew "$n" "${ttl[@]}"
 	fi
 done
-# Renew whatever is due and refresh the CRL in every output directory.
-ca renew --all --if-due
+# Renew what is due among the files this script made, and refresh the CRL
+# in every output directory. Not `renew --all`: that would also renew the
+# sidecars' certificates, which they renew themselves from the CA server
+# (it would write a key into the CA's directory and supersede theirs).
+for n in "${names[@]}"; do
+	ca renew "$n" --if-due >/dev/null
+done
+[ ! -s "$S/ca/server/ca-server.crt" ] || ca renew ca-server --if-due >/dev/null
+ca crl >/dev/null
+
+# The CA server's own certificate, the root for the sidecars, the tokens.
+if [ ! -s "$S/ca/server/ca-server.crt" ]; then
+	echo "certs: the CA server's certificate (ca-server, DNS ca)"
+	ca issue ca-server --dns ca --ttl 365d --out "$S/ca/server" >/dev/null
+fi
+install -o root -g root -m 0444 "$S/ca/ca.crt" "$S/ca.crt"
+for n in "${sidecars[@]}"; do
+	if [ ! -s "$S/tokens/$n" ] || [ $new_tokens = 1 ]; then
+		echo "certs: enrollment token for $n (${COTAI_TOKEN_TTL:-1d})"
+		ca token "$n" --ttl "${COTAI_TOKEN_TTL:-1d}" >"$S/tokens/.$n" 2>/dev/null
+		[ -s "$S/tokens/.$n" ] || { echo "certs: token $n failed" >&2; exit 1; }
+		chown "$uid:$uid" "$S/tokens/.$n"
+		chmod 0400 "$S/tokens/.$n"
+		mv -f "$S/tokens/.$n" "$S/tokens/$n"
+	fi
+done
 
 if [ ! -s "$S/db-password" ]; then
 	umask 077

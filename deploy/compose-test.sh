@@ -15,7 +15,9 @@
 #     made with debootstrap, updated from bookworm-security and cached in
 #     $COTAI_CACHE; the cotai image from the sources of the last commit,
 #     COMPOSE_TEST_SOURCE=worktree: from the working tree; the backend)
-#  3. certificates: deploy/certs.sh, with cotai-ca run from the new image
+#  3. the CA and the tokens: deploy/certs.sh, with cotai-ca run from the new
+#     image (a token per sidecar; certificate files only for prometheus,
+#     collector and the test's "intruder")
 #  4. the stack: compose.yaml + compose.local.yaml merged by docker-compose,
 #     minus mongo and mongo-sidecar (MongoDB is not packaged by Debian 12:
 #     NOT covered here), plus a probe container on the mesh that depends on
@@ -32,9 +34,15 @@
 #     all get nothing, while the backend's certificate (control) gets an
 #     answer; nothing of the stack answers on any of its networks' gateway
 #     address (the host, which `internal: true` does not cut off) and no
-#     port is published; rotation: certs.sh --renew, SIGHUP, the sidecars
-#     serve the new certificates, the queries still work, no container
-#     restarted; a database sidecar moved to a new address is followed
+#     port is published; automatic rotation (60 s certificates, renewed at
+#     a third): while the backend queries PostgreSQL and Redis every second
+#     with no failure and no container restarts, every sidecar renews at
+#     least three times and serves its new certificates, the CA stopped
+#     for 20 s costs only failed renewal attempts and renewals resume when
+#     it is back, and `cotai-ca revoke prometheus` in the ca container
+#     takes Prometheus's scrapes down on every sidecar within the CRL
+#     interval; a database sidecar moved to a new address is followed
+#     (restarted from its identity volume, without a token)
 #  5b. security operations: Prometheus (asked through its HTTP API inside
 #     its container) has every sidecar's admin endpoint up as a target over
 #     mTLS; a rogue container's connection attempt (claiming the backend's
@@ -45,11 +53,15 @@
 #     without a certificate
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
+# Step 4's stack file is made by deploy/test/stack.py; the proofs 6d
+# (security operations) and 7 (rotation) are deploy/test/secops.sh and
+# deploy/test/rotation.sh, sourced here (they use the functions below).
 #
 # Environment: ENGINE (docker, the default, or podman), COMPOSE_TEST_PROJECT,
 # COMPOSE_TEST_TAG, COMPOSE_TEST_DOCKERD_STATE (see P= below), COMPOSE_TEST_LIMIT
 # (seconds for the whole run, default 1200), COMPOSE_TEST_ROTATION=0 (skip
-# the rotation step: reported NOT covered), COMPOSE_TEST_HEALTH_FALLBACK=1
+# the rotation step: reported NOT covered), COMPOSE_TEST_TTL (the sidecars'
+# certificates, default 60s), COMPOSE_TEST_HEALTH_FALLBACK=1
 # (podman only, see healthy() below), KEEP=1 (keep the stack and the work
 # directory for inspection; tear down later with
 # `docker-compose -p cotai-test -f DIR/stack.yaml down -v`, or
@@ -112,6 +124,26 @@ cid() {
 		echo "$id"
 	fi
 }
+# prom PATH: GET PATH from Prometheus's API, which listens on 127.0.0.1
+# inside its own container only (bash's /dev/tcp: the image has no HTTP
+# client); prints the body.
+prom() {
+	pm exec "$(cid prometheus)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
+	    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 &&
+	    sed "1,/^\r\$/d" <&3' prom "$1"
+}
+# within SECONDS DESC COMMAND...: run COMMAND every second until it succeeds
+# (bounded wait on an asynchronous result, not a healthcheck poll).
+within() {
+	local n=$1 desc=$2 i
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 1
+	done
+	echo "compose-test: FAIL: $desc: not within $n s" >&2
+	return 1
+}
 if [ "$E" = podman ]; then
 	LABEL=io.podman.compose.project=$P
 else
@@ -143,10 +175,12 @@ project_down() {
 	done
 }
 
+qpid=""
 cleanup() {
 	local rc=$? c
 	set +e
 	trap - EXIT INT TERM
+	[ -z "$qpid" ] || kill "$qpid" 2>/dev/null
 	if [ $rc -ne 0 ]; then
 		for c in $(pm ps -a --format '{{.Names}}' --filter "label=$LABEL"); do
 			echo "--- logs of $c (last 15 lines)" >&2
@@ -229,76 +263,42 @@ timeout "$(left)" "$here/test/images.sh" "$E" "$TAG" >"$W/images.env" ||
 test_base=$COTAI_TEST_BASE
 
 # ---------------------------------------------------------------------------
-say "3. certificates (deploy/certs.sh, cotai-ca from the image)"
+say "3. the CA and one token per sidecar (deploy/certs.sh, cotai-ca from the image)"
 export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
     COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test \
-    COTAI_WORKLOADS="backend postgres redis mongo prometheus collector intruder"
+    COTAI_WORKLOADS="prometheus collector intruder"
 "$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
-grep -E '^(NAME|backend|postgres|redis|intruder) ' "$W/certs.log"
-stat -c '%u:%g %a %n' "$W/secrets/redis/redis.key" "$W/secrets/db-password"
+grep -E '^(NAME|prometheus|intruder|ca-server) |token' "$W/certs.log"
+stat -c '%u:%g %a %n' "$W/secrets/tokens/redis" "$W/secrets/db-password"
+for n in backend postgres redis mongo; do
+	[ ! -e "$W/secrets/$n" ] || fail "certs.sh made files for the sidecar $n"
+done
+! find "$W/secrets" -name '*.key' | grep -Ev '/(ca|prometheus|collector|intruder)/' ||
+    fail "a key outside the CA and the non-sidecar workloads"
+echo "no key of any sidecar on the host: tokens only"
+# The probe speaks as the backend with the backend sidecar's current
+# certificate and key, copied out of its identity volume (backend_creds).
+install -d -o 10001 -g 10001 -m 0700 "$W/probe-certs/backend"
+# The sidecars' configurations with renewal at a third of the lifetime
+# (the shipped ones say two thirds): with COMPOSE_TEST_TTL (60 s) a renewal
+# every 20 s, and 40 s left at each, more than the 20 s the CA is stopped.
+mkdir -p "$W/sidecars"
+for n in backend postgres redis; do
+	sed 's|^    crl_interval: 20s$|    crl_interval: 20s\n    at: "1/3"|' \
+	    "$here/sidecars/$n.yaml" >"$W/sidecars/$n.yaml"
+	grep -q 'at: "1/3"' "$W/sidecars/$n.yaml" || fail "sidecars/$n.yaml: no crl_interval line"
+	chmod 0644 "$W/sidecars/$n.yaml"
+done
 
 # ---------------------------------------------------------------------------
 say "4. the stack (compose.yaml + compose.local.yaml, without mongo, plus a probe)"
 export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE COTAI_PROMETHEUS_IMAGE \
-    COTAI_COLLECTOR_IMAGE
+    COTAI_COLLECTOR_IMAGE COTAI_CERT_TTL=${COMPOSE_TEST_TTL:-60s}
 docker-compose -p "$P" --project-directory "$here" -f "$here/compose.yaml" \
     -f "$here/compose.local.yaml" config >"$W/full.yaml"
-# Drop mongo (and what points at it) and the build sections (the images
-# exist); add the probe: a container on the mesh with the test's
-# certificates, started only when every other service is healthy. Record
-# each service's healthcheck (podman runs them by hand) and the tmpfs
-# volumes that podman-compose 1.0.3 would create without their driver_opts.
-python3 - "$W" "$E" "$here/test/probe.py" "$test_base" <<'PY'
-import sys, yaml
-w, engine, probe, base = sys.argv[1:5]
-c = yaml.safe_load(open(w + "/full.yaml"))
-drop = {"mongo", "mongo-sidecar"}
-for name in drop:
-    c["services"].pop(name, None)
-for name, s in c["services"].items():
-    s.pop("build", None)
-    dep = s.get("depends_on")
-    if isinstance(dep, dict):
-        for d in drop:
-            dep.pop(d, None)
-    elif isinstance(dep, list):
-        s["depends_on"] = [d for d in dep if d not in drop]
-    # podman-compose 1.0.3 only understands a plain list of networks.
-    if engine == "podman" and isinstance(s.get("networks"), dict):
-        s["networks"] = sorted(s["networks"])
-with open(w + "/health.tsv", "w") as f:
-    for name, s in sorted(c["services"].items()):
-        t = (s.get("healthcheck") or {}).get("test")
-        if not t:
-            sys.exit("service %s has no healthcheck" % name)
-        if isinstance(t, str):
-            t = ["CMD-SHELL", t]
-        f.write("\t".join([name] + t) + "\n")
-c["services"]["probe"] = {
-    "image": base,
-    "entrypoint": ["sleep", "infinity"],
-    "user": "10001:10001",
-    "read_only": True,
-    "cap_drop": ["ALL"],
-    "security_opt": ["no-new-privileges:true"],
-    "networks": ["mesh"],
-    "volumes": [probe + ":/probe.py:ro",
-                w + "/secrets/backend:/certs/backend:ro",
-                w + "/secrets/intruder:/certs/intruder:ro"],
-    "depends_on": {s: {"condition": "service_healthy"}
-                   for s in sorted(c["services"])},
-}
-used = set()
-for s in c["services"].values():
-    used |= set(s.get("networks", []))
-c["networks"] = {k: v for k, v in c.get("networks", {}).items() if k in used}
-yaml.safe_dump(c, open(w + "/stack.yaml", "w"), default_flow_style=False)
-with open(w + "/volumes.tsv", "w") as f:
-    for name, v in (c.get("volumes") or {}).items():
-        o = (v or {}).get("driver_opts")
-        if o and engine == "podman":
-            f.write("%s\t%s\t%s\t%s\n" % (name, o["type"], o["device"], o["o"]))
-PY
+# Drop mongo, add the probe, record the healthchecks (deploy/test/stack.py).
+python3 "$here/test/stack.py" "$W" "$E" "$here/test/probe.py" "$test_base" ||
+    fail "deploy/test/stack.py"
 while IFS=$'\t' read -r v type dev opts; do
 	podman volume create --label "$LABEL" \
 	    --opt "type=$type" --opt "device=$dev" --opt "o=$opts" \
@@ -424,9 +424,22 @@ must_pass() {
 	out=$(probe "$@") || fail "$desc: $out"
 	echo "works (control): $desc: $out"
 }
-BK=(--tls /certs/backend/ca.crt --cert /certs/backend/backend.crt
-    --key /certs/backend/backend.key)
-IN=(--tls /certs/backend/ca.crt --cert /certs/intruder/intruder.crt
+# backend_creds: the backend sidecar's current certificate, key and bundle,
+# out of its identity volume (renewed every 20 s; a superseded one stays
+# valid until it expires, so a copy serves for the next minute).
+backend_creds() {
+	local f d=$W/probe-certs/backend
+	for f in cert.pem key.pem bundle.pem; do
+		pm cp "$(cid backend-sidecar):/var/lib/cotai/$f" "$d/$f" ||
+		    fail "copying $f out of backend-sidecar"
+	done
+	chown 10001:10001 "$d"/*.pem
+	chmod 0600 "$d"/*.pem
+}
+backend_creds
+BK=(--tls /certs/backend/bundle.pem --cert /certs/backend/cert.pem
+    --key /certs/backend/key.pem)
+IN=(--tls /certs/intruder/ca.crt --cert /certs/intruder/intruder.crt
     --key /certs/intruder/intruder.key)
 PING=$(printf 'PING\r\n' | od -An -tx1 | tr -d ' \n')
 # A PostgreSQL StartupMessage (protocol 3.0, user cotai, database cotai);
@@ -444,184 +457,22 @@ must_pass "postgres-sidecar, backend's certificate, StartupMessage" \
     "${BK[@]}" --send "$PGSTART" --expect R postgres-sidecar 6432
 must_fail "redis-sidecar, plaintext PING" --send "$PING" --expect +PONG \
     redis-sidecar 6380
-must_fail "redis-sidecar, TLS without a certificate" --tls /certs/backend/ca.crt \
+must_fail "redis-sidecar, TLS without a certificate" --tls /certs/intruder/ca.crt \
     --send "$PING" --expect +PONG redis-sidecar 6380
 must_fail "redis-sidecar, certificate for 'intruder' (not allowed)" \
     "${IN[@]}" --send "$PING" --expect +PONG redis-sidecar 6380
 must_fail "postgres-sidecar, TLS without a certificate" \
-    --tls /certs/backend/ca.crt --send "$PGSTART" --expect R postgres-sidecar 6432
+    --tls /certs/intruder/ca.crt --send "$PGSTART" --expect R postgres-sidecar 6432
 must_fail "postgres-sidecar, certificate for 'intruder' (not allowed)" \
     "${IN[@]}" --send "$PGSTART" --expect R postgres-sidecar 6432
 echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
 # ---------------------------------------------------------------------------
-say "6d. security operations: Prometheus over mTLS, an alert, the audit collector"
-t6d=$(date +%s)
-# prom PATH: GET PATH from Prometheus's API, which listens on 127.0.0.1
-# inside its own container only (bash's /dev/tcp: the image has no HTTP
-# client); prints the body.
-prom() {
-	pm exec "$(cid prometheus)" bash -c 'exec 3<>/dev/tcp/127.0.0.1/9090 &&
-	    printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" >&3 &&
-	    sed "1,/^\r\$/d" <&3' prom "$1"
-}
-# within SECONDS DESC COMMAND...: run COMMAND every second until it succeeds
-# (bounded wait on an asynchronous result, not a healthcheck poll).
-within() {
-	local n=$1 desc=$2 i
-	shift 2
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 1
-	done
-	echo "compose-test: FAIL: $desc: not within $n s" >&2
-	return 1
-}
-targets_up() {
-	prom /api/v1/targets >"$W/targets.json" || return 1
-	python3 - "$W/targets.json" <<'PY2'
-import json, sys
-t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901"}
-up = {x["labels"]["instance"] for x in t
-      if x["health"] == "up" and x["scrapeUrl"].startswith("https://")}
-for x in sorted(t, key=lambda x: x["labels"]["instance"]):
-    print("  %-24s %-5s %s %s" % (x["labels"]["instance"], x["health"],
-                                 x["scrapeUrl"], x.get("lastError", "")))
-sys.exit(0 if want <= up and len(t) == len(want) else 1)
-PY2
-}
-within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
-    targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
-tail -n 3 "$W/targets.out"
-echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
-# The rogue: a container of its own on the mesh, claiming to be the backend
-# with a certificate from a CA of its own (made here with openssl), so its
-# refusals (unknown_ca) can come from nothing else in this test.
-mkdir -p "$W/rogue"
-(
-	cd "$W/rogue"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -subj "/CN=rogue CA" -days 1 -keyout ca.key -out ca.crt \
-	    -addext basicConstraints=critical,CA:TRUE \
-	    -addext keyUsage=critical,keyCertSign,cRLSign
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -subj /CN=backend -keyout rogue.key -out rogue.csr
-	printf 'subjectAltName=DNS:backend,URI:spiffe://compose.test/backend\nextendedKeyUsage=clientAuth\n' >ext
-	openssl x509 -req -in rogue.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-	    -days 1 -extfile ext -out rogue.crt
-	chmod 0644 rogue.key # the rogue container's user reads it
-) >"$W/rogue.log" 2>&1 || { cat "$W/rogue.log"; fail "making the rogue's certificate"; }
-# refused_seen: how many unknown_ca refusals of redis-sidecar Prometheus has
-# scraped ("none" before the series exists).
-refused_seen() {
-	prom '/api/v1/query?query=sum(cotai_connections_closed_total%7Binstance%3D%22redis-sidecar%3A9901%22%2Creason%3D%22unknown_ca%22%7D)' |
-	    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else "none")'
-}
-rogue() {
-	pm run --rm --label "cotai.compose-test=$P" --network "${P}_mesh" \
-	    --read-only --cap-drop ALL --user 10001:10001 \
-	    -v "$here/test/probe.py:/probe.py:ro" \
-	    -v "$W/secrets/backend/ca.crt:/certs/ca.crt:ro" \
-	    -v "$W/secrets/intruder:/certs/intruder:ro" \
-	    -v "$W/rogue:/certs/rogue:ro" \
-	    --entrypoint python3 "$test_base" /probe.py "$@"
-}
-RG=(--tls /certs/ca.crt --cert /certs/rogue/rogue.crt
-    --key /certs/rogue/rogue.key)
-# The "intruder": a certificate from the cotai CA for a name no one allows.
-IR=(--tls /certs/ca.crt --cert /certs/intruder/intruder.crt
-    --key /certs/intruder/intruder.key)
-fired() {
-	prom /api/v1/alerts >"$W/alerts.json" || return 1
-	python3 - "$W/alerts.json" <<'PY2'
-import json, sys
-a = json.load(open(sys.argv[1]))["data"]["alerts"]
-hit = [x for x in a if x["labels"].get("alertname") == "CotaiIdentityRefused"
-       and x["labels"].get("instance") == "redis-sidecar:9901"
-       and x["labels"].get("reason") == "unknown_ca"
-       and x["state"] == "firing"]
-for x in hit:
-    print("  firing: %s (%s)" % (x["annotations"].get("summary", ""), x["activeAt"]))
-sys.exit(0 if hit else 1)
-PY2
-}
-# Nothing before refused a certificate from an unknown CA: not firing yet.
-! fired >/dev/null ||
-    fail "CotaiIdentityRefused (unknown_ca, redis-sidecar) fired before the rogue"
-rounds=0
-while :; do
-	before=$(refused_seen)
-	out=$(rogue "${RG[@]}" --send "$PING" --expect +PONG redis-sidecar 6380) &&
-	    fail "the rogue got an answer: $out"
-	echo "rogue container -> redis-sidecar:6380: $out"
-	rounds=$((rounds + 1))
-	seen_more() { [ "$(refused_seen)" != "$before" ]; }
-	within 20 "Prometheus scraping the rogue's refusal" seen_more || exit 1
-	# A series that did not exist yet only starts here: one more attempt.
-	[ "$before" = none ] && [ $rounds -lt 2 ] || break
-done
-echo "Prometheus counted it: $before -> $(refused_seen) unknown_ca refusals"
-within 30 "CotaiIdentityRefused firing" fired >"$W/fired.out" ||
-    { cat "$W/alerts.json"; echo; exit 1; }
-cat "$W/fired.out"
-echo "CotaiIdentityRefused fired ($(($(date +%s) - t6d)) s into 6d)"
-# The rogue also tries to write into the audit trail without a certificate:
-# refused at the handshake. The same frame with the backend's certificate
-# (control) is taken. With its "intruder" certificate (chains to the cotai
-# CA, names no sidecar workload, so PermittedPeer should refuse it) the
-# outcome is only reported: Debian 12's rsyslog (8.2302, ossl driver) does
-# not reliably enforce PermittedPeer (rsyslog issue 6350), see README.
-frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
-	local m="<13>1 - probe x - - - $1"
-	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
-}
-rogue --tls /certs/ca.crt --send "$(frame ROGUE-AUDIT-RECORD)" collector 6514 >/dev/null || true
-rogue "${IR[@]}" --send "$(frame INTRUDER-AUDIT-RECORD)" collector 6514 >/dev/null || true
-probe "${BK[@]}" --send "$(frame CONTROL-AUDIT-RECORD)" collector 6514 >/dev/null || true
-collected() {
-	pm exec "$(cid collector)" cat /var/lib/cotai-collector/audit.jsonl \
-	    >"$W/collected.jsonl" || return 1
-	python3 - "$W/collected.jsonl" <<'PY2'
-import json, sys
-backend = "spiffe://compose.test/backend"
-intruder = "spiffe://compose.test/intruder"
-close = refused = rogue = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    r = json.loads(line)
-    if r.get("event") == "close" and r.get("spiffe") == backend:
-        close += 1
-    if (r.get("event") == "refused" and r.get("spiffe") == intruder
-            and r.get("reason") == "identity_not_allowed"):
-        refused += 1
-    if (r.get("event") == "refused" and r.get("route") == "redis-in"
-            and r.get("reason") == "unknown_ca"):
-        rogue += 1
-print("collector: %d close records of the backend (%s), %d refusals of the "
-      "intruder, %d of the rogue (unknown_ca)" % (close, backend, refused, rogue))
-control = any("CONTROL-AUDIT-RECORD" in l for l in open(sys.argv[1]))
-sys.exit(0 if close > 0 and refused > 0 and rogue > 0 and control else 1)
-PY2
-}
-within 30 "the backend's and the rogue's audit records at the collector" \
-    collected >"$W/collected.out" || { cat "$W/collected.out"; exit 1; }
-tail -n 1 "$W/collected.out"
-! grep -q ROGUE-AUDIT-RECORD "$W/collected.jsonl" ||
-    fail "the collector took a record from the rogue without a certificate"
-echo "the collector took the backend certificate's frame (control), not the" \
-    "certificate-less rogue's"
-if grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl"; then
-	echo "NOT ENFORCED: the collector took a frame from the 'intruder'" \
-	    "certificate (PermittedPeer bypass, rsyslog issue 6350; see README)"
-else
-	echo "the collector did not take the 'intruder' certificate's frame" \
-	    "(PermittedPeer; not guaranteed by this rsyslog, see README)"
-fi
-echo "6d took $(($(date +%s) - t6d)) s"
+# 6d: deploy/test/secops.sh (sourced: it uses the functions above).
+# shellcheck source=deploy/test/secops.sh
+. "$here/test/secops.sh"
+
 
 # ---------------------------------------------------------------------------
 say "6e. the gateways: nothing of the stack answers on the host's side"
@@ -674,69 +525,8 @@ fi
 if [ "${COMPOSE_TEST_ROTATION:-1}" = 0 ]; then
 	say "7. rotation: SKIPPED (COMPOSE_TEST_ROTATION=0): NOT covered"
 else
-	say "7. rotation while running: certs.sh --renew, SIGHUP, nothing restarts"
-	started() {
-		# shellcheck disable=SC2046
-		pm inspect -f '{{.Name}} {{.State.StartedAt}} {{.RestartCount}}' \
-		    $(pm ps -q --filter "label=$LABEL") | sort
-	}
-	started >"$W/started.before"
-	file_serial() { # NAME: serial of the certificate on disk, as Python prints it
-		openssl x509 -noout -serial -in "$W/secrets/$1/$1.crt" | cut -d= -f2
-	}
-	old_redis=$(file_serial redis)
-	old_pg=$(file_serial postgres)
-	"$here/certs.sh" --renew >"$W/renew.log" 2>&1 ||
-	    { cat "$W/renew.log"; fail "certs.sh --renew"; }
-	new_redis=$(file_serial redis)
-	new_pg=$(file_serial postgres)
-	new_backend=$(file_serial backend)
-	[ "$old_redis" != "$new_redis" ] || fail "renew did not change redis's certificate"
-	echo "redis: $old_redis -> $new_redis; postgres: $old_pg -> $new_pg"
-	for s in backend-sidecar postgres-sidecar redis-sidecar; do
-		pm kill --signal HUP "$(cid "$s")" >/dev/null
-	done
-	# The sidecars must now present the renewed certificates.
-	ok=0
-	for _ in $(seq 30); do
-		r=$(probe "${BK[@]}" --serial redis-sidecar 6380 || true)
-		p=$(probe "${BK[@]}" --serial postgres-sidecar 6432 || true)
-		if [ "$r" = "$new_redis" ] && [ "$p" = "$new_pg" ]; then
-			ok=1
-			break
-		fi
-		sleep 1
-	done
-	[ $ok = 1 ] || fail "after renew + SIGHUP the sidecars still serve" \
-	    "redis=$r postgres=$p (want $new_redis, $new_pg)"
-	echo "served now: redis $r, postgres $p"
-	# The backend's queries go on working, and once the backend's sidecar
-	# has reloaded too (each sidecar reloads on its own), the database
-	# sidecars log its new serial in their audit lines.
-	ok=0
-	for _ in $(seq 30); do
-		pm exec "$(cid backend)" cotai-backend check >"$W/check2.out"
-		grep -q 'check=postgres result=ok' "$W/check2.out" ||
-		    { cat "$W/check2.out"; fail "postgres after rotation"; }
-		grep -q 'check=redis result=ok' "$W/check2.out" ||
-		    { cat "$W/check2.out"; fail "redis after rotation"; }
-		if pm logs "$(cid redis-sidecar)" 2>&1 | grep -qi "$new_backend" &&
-		    pm logs "$(cid postgres-sidecar)" 2>&1 | grep -qi "$new_backend"; then
-			ok=1
-			break
-		fi
-		sleep 1
-	done
-	cat "$W/check2.out"
-	[ $ok = 1 ] || fail "the database sidecars never saw the backend's new" \
-	    "serial $new_backend"
-	echo "postgres-sidecar and redis-sidecar saw the backend's new certificate $new_backend"
-	must_fail "the old intruder still gets nothing after rotation" \
-	    "${IN[@]}" --send "$PING" --expect +PONG redis-sidecar 6380
-	started >"$W/started.after"
-	diff "$W/started.before" "$W/started.after" ||
-	    fail "a container restarted during rotation"
-	echo "no container restarted"
+	# shellcheck source=deploy/test/rotation.sh
+	. "$here/test/rotation.sh"
 fi
 
 # ---------------------------------------------------------------------------
@@ -775,5 +565,8 @@ pm logs "$(cid backend-sidecar)" 2>&1 | grep 'now resolves to' |
     grep -F "$new_ip" || fail "the backend's sidecar did not log the move"
 [ "$(pm inspect -f '{{.RestartCount}}' "$(cid backend-sidecar)")" = 0 ] ||
     fail "the backend's sidecar restarted"
+[ "$(pm logs "$sc" 2>&1 | grep -c 'renew: enrolling')" = 1 ] ||
+    fail "postgres-sidecar enrolled again after its restart"
+echo "postgres-sidecar restarted from its identity volume (one enrollment, token spent)"
 
 say "all proofs passed"

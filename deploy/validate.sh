@@ -5,7 +5,9 @@
 #    alone, with compose.local.yaml, swarm/stack.yaml)
 #  - every Kubernetes manifest parses, and `kubectl kustomize` renders
 #    deploy/k8s when kubectl is installed
-#  - every sidecar configuration (deploy/sidecars/*.yaml, swarm's copies in
+#  - every sidecar configuration (deploy/sidecars/*.yaml with a state
+#    directory as an enrollment leaves it, the file mode's
+#    deploy/sidecars/files/*.yaml, swarm's copies in
 #    deploy/swarm/sidecars/ and the ones
 #    embedded in k8s/sidecar-configs.yaml) passes `cotai-proxy --check`
 #    against freshly issued certificates at the paths they name (as root,
@@ -46,6 +48,7 @@ check_compose() { # DESC FILE...
 }
 check_compose "compose.yaml" compose.yaml
 check_compose "compose.yaml + compose.local.yaml" compose.yaml compose.local.yaml
+check_compose "compose.yaml + compose.files.yaml" compose.yaml compose.files.yaml
 check_compose "swarm/stack.yaml" swarm/stack.yaml
 # docker-compose's exit status is what CI relies on; the grep above only
 # hides Swarm's expected "configs ignored" notice.
@@ -137,6 +140,9 @@ else
 	# A snapshot of the binaries: a rebuild under way must not race us.
 	cp "$BUILD/cotai-proxy" "$BUILD/cotai-ca" "$W/bin/"
 	cp "$here"/sidecars/*.yaml "$W/configs/"
+	for f in "$here"/sidecars/files/*.yaml; do
+		cp "$f" "$W/configs/files-$(basename "$f")"
+	done
 	for f in "$here"/swarm/sidecars/*.yaml; do
 		cp "$f" "$W/configs/swarm-$(basename "$f")"
 	done
@@ -154,8 +160,10 @@ PY
 	cat >"$W/inner.sh" <<'SH'
 set -eu
 W=$1 BUILD=$2
-# A tmpfs over /run in this namespace only: nothing is created on the host.
+# Tmpfs over /run and /var/lib in this namespace only: nothing is created
+# on the host.
 mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
 mkdir -m 0755 /run/secrets
 export COTAI_CA_DIR=$W/pki
 install -d -o 10001 -g 10001 -m 0700 "$W/pki"
@@ -165,10 +173,24 @@ for n in backend postgres redis mongo; do
 	install -d -o 10001 -g 10001 -m 0700 "/run/secrets/cotai-$n"
 	run "$BUILD/cotai-ca" --dir "$W/pki/ca" issue "$n" --out "/run/secrets/cotai-$n" >/dev/null
 done
+# The automatic mode's secrets, and a state directory as an enrollment
+# leaves it (filled per sidecar below).
+cp "$W/pki/ca/ca.crt" /run/secrets/cotai-root
+echo 0000 >/run/secrets/cotai-token
+chmod 0444 /run/secrets/cotai-root /run/secrets/cotai-token
 rc=0
 for f in "$W"/configs/*.yaml; do
 	name=$(basename "$f" .yaml)
 	case $name in
+	backend | postgres | redis | mongo)
+		rm -rf /var/lib/cotai
+		install -d -o 10001 -g 10001 -m 0700 /var/lib/cotai
+		s=/run/secrets/cotai-$name
+		cp -p "$s/$name.crt" /var/lib/cotai/cert.pem
+		cp -p "$s/$name.key" /var/lib/cotai/key.pem
+		cp -p "$s/ca.crt" /var/lib/cotai/bundle.pem
+		cp -p "$s/crl.pem" /var/lib/cotai/crl.pem
+		;;
 	k8s-cotai-sidecar-*)
 		n=${name#k8s-cotai-sidecar-}
 		rm -rf /run/secrets/cotai
@@ -202,8 +224,9 @@ fi
 for f in "$here"/*.sh "$here"/test/*.sh "$here"/k8s/*.sh; do
 	if bash -n "$f"; then ok "bash -n ${f#"$repo"/}"; else bad "bash -n $f"; fi
 done
-python3 -m py_compile "$here/backend/backend.py" "$here/test/probe.py" &&
-    ok "python: backend.py, probe.py compile" || bad "python compile"
+python3 -m py_compile "$here/backend/backend.py" "$here/test/probe.py" \
+    "$here/test/stack.py" &&
+    ok "python: backend.py, probe.py, stack.py compile" || bad "python compile"
 find "$here" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 [ $fails -eq 0 ] || { echo "validate: $fails failed" >&2; exit 1; }

@@ -104,18 +104,21 @@ identity_cn(X509 *cert, char **out)
 	return (*out == NULL ? -1 : 0);
 }
 
-static int
-identity_serial(X509 *cert, char *buf, size_t len)
+int
+identity_serial_hex(const X509 *cert, char *buf, size_t len)
 {
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	int rc = -1;
 
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) ==
-	    NULL)
+		NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL)
 		goto out;
-	if ((hex = BN_bn2hex(bn)) == NULL || strlen(hex) >= len)
+	if (strlen(hex) >= len) {
+		rc = -2;
 		goto out;
+	}
 	memcpy(buf, hex, strlen(hex) + 1);
 	rc = 0;
 out:
@@ -150,7 +153,7 @@ identity_from_x509(X509 *cert, struct identity *out)
 	if (identity_san(cert, &out->spiffe) == -1 ||
 	    (out->spiffe != NULL && identity_split(out) == -1) ||
 	    identity_cn(cert, &out->cn) == -1 ||
-	    identity_serial(cert, out->serial, sizeof(out->serial)) == -1 ||
+	    identity_serial_hex(cert, out->serial, sizeof(out->serial)) != 0 ||
 	    (na = X509_get0_notAfter(cert)) == NULL ||
 	    ASN1_TIME_to_tm(na, &tm) != 1) {
 		identity_clear(out);

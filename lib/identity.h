@@ -3,7 +3,7 @@
  * policy decisions and audit lines read plain strings.
  *
  * Every cotai certificate names one workload with exactly one URI SAN
- * spiffe://<trust-domain>/<name> (see DESIGN.md, Identity); the CN is kept
+ * spiffe://<trust-domain>/<name> (proxy/DESIGN.md, Identity); the CN is kept
  * for logs and for databases that map it to a user, never for policy.
  */
 #ifndef COTAI_IDENTITY_H
@@ -38,6 +38,13 @@ struct identity {
  * matches no policy pattern).
  */
 int identity_from_x509(X509 *cert, struct identity *out);
+
+/*
+ * CERT's serial number in hex (upper-case, no separators) into BUF of LEN
+ * bytes: 0; -1 when OpenSSL cannot read or convert it (its error queue
+ * says why); -2 when it does not fit. Used by cotai-ca too.
+ */
+int identity_serial_hex(const X509 *cert, char *buf, size_t len);
 
 /* Free the members and zero *ID; safe on a zeroed struct and on NULL. */
 void identity_clear(struct identity *id);

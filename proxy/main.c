@@ -1,5 +1,5 @@
 /*
- * cotai-proxy: the mutual-TLS sidecar. See DESIGN.md and issue 3.
+ * cotai-proxy: the mutual-TLS sidecar. See proxy/DESIGN.md and issue 3.
  *
  *	cotai-proxy -c FILE [--ports-file PATH]
  *	cotai-proxy --check -c FILE

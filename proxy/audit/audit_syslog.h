@@ -40,8 +40,9 @@ struct audit_syslog_stats {
 };
 
 /*
- * The sink for A (borrowed): its TLS context and the spool (opened here,
- * before the sandbox). NULL on failure (logged).
+ * The sink for A (borrowed): the spool (opened here, before the sandbox)
+ * and A's identity file names (the TLS context is built from them at each
+ * connection). NULL on failure (logged).
  */
 struct audit_syslog *audit_syslog_new(const struct config_audit *a);
 

@@ -360,31 +360,6 @@ out:
 	rn->newkey = NULL;
 }
 
-/* The token, first line of token_file; NULL (logged). */
-static char *
-renew_token(const struct renew *rn)
-{
-	FILE *fp = fopen(rn->token_file, "re");
-	char line[512], *auth;
-
-	if (fp == NULL) {
-		log_errno("renew: cannot read the token %s", rn->token_file);
-		return (NULL);
-	}
-	if (fgets(line, sizeof(line), fp) == NULL)
-		line[0] = '\0';
-	fclose(fp);
-	line[strcspn(line, "\r\n \t")] = '\0';
-	if (line[0] == '\0') {
-		log_error("renew: the token file %s is empty", rn->token_file);
-		return (NULL);
-	}
-	if ((auth = malloc(strlen(line) + 8)) != NULL)
-		snprintf(auth, strlen(line) + 8, "Bearer %s", line);
-	OPENSSL_cleanse(line, sizeof(line));
-	return (auth);
-}
-
 /* One bootstrap attempt on a fresh loop: 1 done, -1 refused, 0 retry. */
 static int
 renew_boot_once(struct renew *rn, bool enroll)
@@ -396,6 +371,7 @@ renew_boot_once(struct renew *rn, bool enroll)
 	rn->boot = 0;
 	if ((rn->base = event_base_new()) == NULL)
 		return (-1);
+	renew_dns_start(rn);
 	if (!enroll) {
 		renew_crl_fetch(rn);
 	} else if ((auth = renew_token(rn)) == NULL ||
@@ -414,6 +390,7 @@ renew_boot_once(struct renew *rn, bool enroll)
 	rc = rn->boot;
 	rn->busy_crl = false;
 	renew_reap_all(rn);
+	renew_dns_stop(rn);
 	event_base_free(rn->base);
 	rn->base = NULL;
 	return (rc);
@@ -477,6 +454,7 @@ renew_start(struct renew *rn, struct event_base *base, struct reload *rl)
 
 	rn->base = base;
 	rn->rl = rl;
+	renew_dns_start(rn);
 	rn->ev_renew = evtimer_new(base, renew_on_timer, rn);
 	rn->ev_crl = event_new(base, -1, EV_PERSIST, renew_on_crl_timer, rn);
 	if (rn->ev_renew == NULL || rn->ev_crl == NULL ||
@@ -586,6 +564,7 @@ renew_free(struct renew *rn)
 	if (rn == NULL)
 		return;
 	renew_reap_all(rn);
+	renew_dns_stop(rn);
 	if (rn->ev_renew != NULL)
 		event_free(rn->ev_renew);
 	if (rn->ev_crl != NULL)

@@ -1,6 +1,8 @@
 /*
- * renew_crl: the CRL and the trust bundle from the CA server (renew.h):
- * GET /crl with If-None-Match, then GET cacerts; a new CRL or bundle is
+ * renew_crl: the CRLs and the trust bundle from the CA server (renew.h):
+ * GET /crl.pem with If-None-Match (every intermediate's CRL: two during an
+ * intermediate rollover, so peers under either are checked), then GET
+ * cacerts; a new CRL or bundle is
  * written to state_dir and applied by a reload, which closes the live
  * connections of peers now revoked.
  */
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -52,12 +55,38 @@ done:
 		event_base_loopbreak(rn->base);
 }
 
+/*
+ * The PEM of every CRL in the PEM BODY (at least one, nothing else) into a
+ * new memory BIO, or NULL.
+ */
+static BIO *
+renew_crls(struct evbuffer *body)
+{
+	size_t len = evbuffer_get_length(body);
+	BIO *in = BIO_new_mem_buf(evbuffer_pullup(body, -1), (int)len);
+	BIO *out = BIO_new(BIO_s_mem());
+	X509_CRL *crl;
+	int n = 0;
+
+	while (in != NULL && out != NULL &&
+	    (crl = PEM_read_bio_X509_CRL(in, NULL, NULL, NULL)) != NULL) {
+		if (PEM_write_bio_X509_CRL(out, crl) == 1)
+			n++;
+		X509_CRL_free(crl);
+	}
+	ERR_clear_error(); /* the end of the body */
+	BIO_free(in);
+	if (n == 0) {
+		BIO_free(out);
+		return (NULL);
+	}
+	return (out);
+}
+
 static void
 renew_on_crl(
     struct renew *rn, int status, struct evbuffer *body, const char *etag)
 {
-	const unsigned char *der;
-	X509_CRL *crl = NULL;
 	BIO *b = NULL;
 	char *pem;
 	long n;
@@ -67,14 +96,9 @@ renew_on_crl(
 	if (rn->fetch_crl_ok)
 		rn->crl_checked = time(NULL);
 	if (status == 200 && body != NULL) {
-		size_t len = evbuffer_get_length(body);
-
-		der = evbuffer_pullup(body, -1);
-		if ((crl = d2i_X509_CRL(NULL, &der, (long)len)) == NULL ||
-		    (b = BIO_new(BIO_s_mem())) == NULL ||
-		    PEM_write_bio_X509_CRL(b, crl) != 1 ||
+		if ((b = renew_crls(body)) == NULL ||
 		    (n = BIO_get_mem_data(b, &pem)) <= 0) {
-			log_error("renew: GET /crl: not a DER CRL");
+			log_error("renew: GET /crl.pem: no PEM CRL");
 			rn->fetch_crl_ok = false;
 		} else if (renew_write(rn->dir, "crl.pem", pem, (size_t)n,
 			       "CRL") == 0) {
@@ -82,10 +106,9 @@ renew_on_crl(
 			snprintf(rn->crl_etag, sizeof(rn->crl_etag), "%s",
 			    etag != NULL ? etag : "");
 		}
-		X509_CRL_free(crl);
 		BIO_free(b);
 	} else if (status != 304 && status != 0) {
-		log_error("renew: GET /crl: status %d", status);
+		log_error("renew: GET /crl.pem: status %d", status);
 	}
 	if (renew_http(rn, false, "/.well-known/est/cacerts", false, NULL, NULL,
 		NULL, renew_on_cacerts) != 0)
@@ -98,7 +121,7 @@ renew_crl_fetch(struct renew *rn)
 	if (rn->busy_crl)
 		return;
 	rn->busy_crl = true;
-	if (renew_http(rn, false, "/crl", false, NULL, rn->crl_etag, NULL,
+	if (renew_http(rn, false, "/crl.pem", false, NULL, rn->crl_etag, NULL,
 		renew_on_crl) != 0)
 		renew_on_crl(rn, 0, NULL, NULL);
 }

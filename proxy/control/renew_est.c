@@ -1,7 +1,8 @@
 /*
  * renew_est: the EST client's pieces (renew_priv.h): one HTTPS request per
- * connection on the main event base, keys and CSRs, PKCS#7 answers, and the
- * state directory's atomic files.
+ * connection on the main event base (the CA server's name looked up by
+ * evdns on that loop, never blocking it), the token, keys and CSRs, PKCS#7
+ * answers, and the state directory's atomic files.
  */
 #include "renew_priv.h"
 
@@ -16,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/dns.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
@@ -27,6 +29,10 @@
 #include "log.h"
 
 #define RENEW_TIMEOUT_S 10
+/* The whole request, name lookup included (evhttp's timeout starts with
+ * the connection: a name server that does not answer, as Docker's for a
+ * stopped container on an internal network, would hold it much longer). */
+#define RENEW_DEADLINE_S 15
 #define RENEW_MAX_ANSWER (1024 * 1024)
 
 /*
@@ -38,6 +44,8 @@ struct renew_req {
 	struct renew *rn;
 	renew_done_fn done;
 	struct evhttp_connection *ec;
+	struct event *deadline; /* RENEW_DEADLINE_S */
+	bool finished;          /* DONE was called */
 	struct renew_req *next;
 	char what[96]; /* "POST /path", for the log */
 };
@@ -52,6 +60,8 @@ renew_req_free(struct renew_req *q)
 		pp = &(*pp)->next;
 	if (*pp == q)
 		*pp = q->next;
+	if (q->deadline != NULL)
+		event_free(q->deadline);
 	if (q->ec != NULL)
 		evhttp_connection_free(q->ec);
 	free(q);
@@ -68,6 +78,39 @@ renew_reap_all(struct renew *rn)
 {
 	while (rn->reqs != NULL)
 		renew_req_free(rn->reqs);
+}
+
+/* evdns's own messages into our log (not raw lines on stderr): a name
+ * server that stops answering is a warning, the rest debug. */
+static void
+renew_evdns_log(int is_warning, const char *msg)
+{
+	if (is_warning)
+		log_warn("evdns: %s", msg);
+	else
+		log_debug("evdns: %s", msg);
+}
+
+void
+renew_dns_start(struct renew *rn)
+{
+	evdns_set_log_fn(renew_evdns_log); /* process-wide, idempotent */
+	/* resolv.conf and hosts are read now (before the sandbox, which
+	 * leaves /etc readable anyway); DISABLE_WHEN_INACTIVE: an idle
+	 * resolver keeps no loop alive (the bootstrap's loop ends). */
+	if ((rn->dns = evdns_base_new(rn->base,
+		 EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		     EVDNS_BASE_DISABLE_WHEN_INACTIVE)) == NULL)
+		log_warn("renew: no asynchronous resolver (resolv.conf?): the "
+			 "CA server's name is looked up with getaddrinfo");
+}
+
+void
+renew_dns_stop(struct renew *rn)
+{
+	if (rn->dns != NULL)
+		evdns_base_free(rn->dns, 0);
+	rn->dns = NULL;
 }
 
 /* Log why the CA server's certificate was refused (the handshake fails). */
@@ -131,6 +174,31 @@ fail:
 	return (NULL);
 }
 
+/* Free Q one loop turn from now (libevent may still hold it). */
+static void
+renew_req_release(struct renew_req *q)
+{
+	if (event_base_once(q->rn->base, -1, EV_TIMEOUT, renew_reap, q,
+		&(struct timeval){0, 0}) != 0)
+		log_error("renew: cannot schedule a connection's release");
+}
+
+/* The deadline passed: the request fails as without an answer. */
+static void
+renew_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct renew_req *q = arg;
+
+	if (q->finished)
+		return;
+	q->finished = true;
+	log_error("renew: %s to %s:%s: no answer within %ds (name lookup, "
+		  "connection, TLS or server)",
+	    q->what, q->rn->host, q->rn->port, RENEW_DEADLINE_S);
+	q->done(q->rn, 0, NULL, NULL);
+	renew_req_release(q);
+}
+
 static void
 renew_on_answer(struct evhttp_request *req, void *arg)
 {
@@ -139,6 +207,10 @@ renew_on_answer(struct evhttp_request *req, void *arg)
 	struct evbuffer *body = NULL;
 	const char *etag = NULL;
 	int status = 0;
+
+	if (q->finished)
+		return;
+	q->finished = true;
 
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
 		log_error("renew: %s to %s:%s: no answer (connection, TLS or "
@@ -156,9 +228,7 @@ renew_on_answer(struct evhttp_request *req, void *arg)
 		}
 	}
 	q->done(rn, status, body, etag);
-	if (event_base_once(rn->base, -1, EV_TIMEOUT, renew_reap, q,
-		&(struct timeval){0, 0}) != 0)
-		log_error("renew: cannot schedule a connection's release");
+	renew_req_release(q);
 }
 
 int
@@ -166,6 +236,7 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
     const char *auth, const char *inm, struct evbuffer *body,
     renew_done_fn done)
 {
+	struct timeval deadline = {RENEW_DEADLINE_S, 0};
 	struct evhttp_connection *ec = NULL;
 	struct evhttp_request *req = NULL;
 	struct bufferevent *bev = NULL;
@@ -193,7 +264,7 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 		log_error("renew: bufferevent_openssl_socket_new failed");
 		goto fail;
 	}
-	if ((ec = evhttp_connection_base_bufferevent_new(rn->base, NULL, bev,
+	if ((ec = evhttp_connection_base_bufferevent_new(rn->base, rn->dns, bev,
 		 rn->host, (unsigned short)atoi(rn->port))) == NULL) {
 		bufferevent_free(bev);
 		log_error(
@@ -230,6 +301,10 @@ renew_http(struct renew *rn, bool post, const char *path, bool client,
 	q->ec = ec;
 	q->next = rn->reqs;
 	rn->reqs = q;
+	if ((q->deadline = evtimer_new(rn->base, renew_on_deadline, q)) ==
+		NULL ||
+	    evtimer_add(q->deadline, &deadline) != 0)
+		log_warn("renew: no deadline for %s", q->what);
 	return (0);
 fail_ec:
 	if (req != NULL)
@@ -240,6 +315,31 @@ fail:
 	evbuffer_free(body);
 	free(q);
 	return (-1);
+}
+
+/* The token, first line of token_file; NULL (logged). */
+char *
+renew_token(const struct renew *rn)
+{
+	FILE *fp = fopen(rn->token_file, "re");
+	char line[512], *auth;
+
+	if (fp == NULL) {
+		log_errno("renew: cannot read the token %s", rn->token_file);
+		return (NULL);
+	}
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	line[strcspn(line, "\r\n \t")] = '\0';
+	if (line[0] == '\0') {
+		log_error("renew: the token file %s is empty", rn->token_file);
+		return (NULL);
+	}
+	if ((auth = malloc(strlen(line) + 8)) != NULL)
+		snprintf(auth, strlen(line) + 8, "Bearer %s", line);
+	OPENSSL_cleanse(line, sizeof(line));
+	return (auth);
 }
 
 EVP_PKEY *

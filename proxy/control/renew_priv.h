@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/evp.h>
@@ -31,6 +32,7 @@ struct renew {
 	double at;
 	uint32_t crl_ms;
 	struct event_base *base; /* borrowed */
+	struct evdns_base *dns;  /* on base; NULL: getaddrinfo (blocking) */
 	struct reload *rl;       /* borrowed; NULL while bootstrapping */
 	SSL_CTX *ctx;            /* TLS 1.3 client, trusts renew.ca */
 	struct event *ev_renew, *ev_crl;
@@ -66,6 +68,15 @@ void renew_on_crl_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Free every request of RN and its connection (no callback runs). */
 void renew_reap_all(struct renew *rn);
+
+/* rn->dns on rn->base (a warning and NULL if it cannot be made), and its
+ * release (NULL-safe); stop before the base is freed. */
+void renew_dns_start(struct renew *rn);
+void renew_dns_stop(struct renew *rn);
+
+/* The token, first line of token_file, as an Authorization header value
+ * ("Bearer TOKEN"); NULL (logged). */
+char *renew_token(const struct renew *rn);
 
 /* A new EC P-256 key, and a base64 DER CSR for it in *BODY. */
 EVP_PKEY *renew_keygen(struct evbuffer **body);

@@ -1,7 +1,7 @@
 /*
  * pgconn: the PostgreSQL startup phase of a connection on a route with
- * `protocol: postgres`, between accept and the relay (see DESIGN.md,
- * "Database protocol facts", and the state diagram in conn.c).
+ * `protocol: postgres`, between accept and the relay (see
+ * proxy/DESIGN.md, "Protocol facts", and the state diagram in conn.c).
  *
  *   originate: read the client's startup packets in plaintext, answering
  *   'N' to SSLRequest and GSSENCRequest (with local_tls: 'S' to an

@@ -29,7 +29,7 @@
 static const char *const dns[] = {"api.internal"};
 static const char *const ips[] = {"10.0.0.7"};
 static const struct ca_csr_identity ident = {
-    "api", "spiffe://cotai.test/api", dns, 1, ips, 1};
+    "api", "spiffe://cotai.test/api", {dns, 1, ips, 1}};
 
 static void
 fuzz_csr(const char *buf, size_t len)

@@ -58,10 +58,10 @@ leaf_for(struct pki *p, const char *name, const char *const *dns, size_t ndns,
 	memset(&r, 0, sizeof(r));
 	r.name = name;
 	r.trust_domain = "cotai.test";
-	r.dns = dns;
-	r.ndns = ndns;
-	r.ips = ips;
-	r.nips = nips;
+	r.sans.dns = dns;
+	r.sans.ndns = ndns;
+	r.sans.ips = ips;
+	r.sans.nips = nips;
 	r.now = NOW;
 	r.ttl = ttl;
 	r.key = p->leaf_key;

@@ -78,7 +78,7 @@ csr_b64(X509_REQ *r)
 static const char *const dns_api[] = {"api.internal"};
 static const char *const ips_api[] = {"10.0.0.7"};
 static const struct ca_csr_identity id_api = {
-    "api", "spiffe://cotai.test/api", dns_api, 1, ips_api, 1};
+    "api", "spiffe://cotai.test/api", {dns_api, 1, ips_api, 1}};
 
 /* Decode B64 and check it against id_api; returns the refusal or NULL. */
 static const char *

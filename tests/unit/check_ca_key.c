@@ -53,6 +53,19 @@ save(BIO *b)
 	close(fd);
 }
 
+/* B, saved to path, loads back with PASSPHRASE as KEY. */
+static void
+loads_back(BIO *b, const char *passphrase, EVP_PKEY *key)
+{
+	EVP_PKEY *back;
+
+	save(b);
+	back = ca_key_load(path, passphrase);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
+	EVP_PKEY_free(back);
+}
+
 static long
 int_of(const ASN1_INTEGER *i)
 {
@@ -87,7 +100,7 @@ pbes2_of(BIO *b)
 
 START_TEST(encrypted_key_uses_scrypt)
 {
-	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P384), *back = NULL;
+	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P384);
 	BIO *b = ca_key_to_pem(key, pass, strlen(pass));
 	PBE2PARAM *pbe2;
 	SCRYPT_PARAMS *sp;
@@ -111,11 +124,7 @@ START_TEST(encrypted_key_uses_scrypt)
 	SCRYPT_PARAMS_free(sp);
 	PBE2PARAM_free(pbe2);
 
-	save(b);
-	back = ca_key_load(path, pass);
-	ck_assert_ptr_nonnull(back);
-	ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
-	EVP_PKEY_free(back);
+	loads_back(b, pass, key);
 	ck_assert_ptr_null(ca_key_load(path, "wrong passphrase"));
 	ck_assert_ptr_null(ca_key_load(path, NULL));
 	ERR_clear_error();
@@ -126,7 +135,7 @@ END_TEST
 
 START_TEST(old_pbkdf2_key_still_loads)
 {
-	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P384), *back = NULL;
+	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P384);
 	BIO *b = BIO_new(BIO_s_mem());
 	PBE2PARAM *pbe2;
 
@@ -138,11 +147,7 @@ START_TEST(old_pbkdf2_key_still_loads)
 	pbe2 = pbes2_of(b);
 	ck_assert_int_eq(OBJ_obj2nid(pbe2->keyfunc->algorithm), NID_id_pbkdf2);
 	PBE2PARAM_free(pbe2);
-	save(b);
-	back = ca_key_load(path, pass);
-	ck_assert_ptr_nonnull(back);
-	ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
-	EVP_PKEY_free(back);
+	loads_back(b, pass, key);
 	BIO_free(b);
 	EVP_PKEY_free(key);
 }
@@ -150,18 +155,14 @@ END_TEST
 
 START_TEST(clear_key_unchanged)
 {
-	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P256), *back = NULL;
+	EVP_PKEY *key = ca_key_generate(CA_KEY_EC_P256);
 	BIO *b = ca_key_to_pem(key, NULL, 0);
 	char *data = NULL;
 
 	ck_assert_ptr_nonnull(b);
 	BIO_get_mem_data(b, &data);
 	ck_assert(strncmp(data, "-----BEGIN PRIVATE KEY-----", 27) == 0);
-	save(b);
-	back = ca_key_load(path, NULL);
-	ck_assert_ptr_nonnull(back);
-	ck_assert_int_eq(EVP_PKEY_eq(key, back), 1);
-	EVP_PKEY_free(back);
+	loads_back(b, NULL, key);
 	BIO_free(b);
 	EVP_PKEY_free(key);
 }

@@ -16,7 +16,6 @@ Suite *config_scope_suite(void);
 
 #include "data/config_fixture.h"
 
-#define ID "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
 /* The routes key at line 2, a terminate route at lines 3-7 (col 5). */
 #define ROUTE(extra)                                                           \
 	"routes:\n  - name: t\n    mode: terminate\n    listen: "              \

@@ -7,15 +7,7 @@
 #ifndef COTAI_CONFIG_ERRORS_H
 #define COTAI_CONFIG_ERRORS_H
 
-#define ID "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
-/* An originate route at lines 3-7 (its mapping starts at 3:5). */
-#define R_O                                                                    \
-	"  - name: a\n    mode: originate\n    listen: 127.0.0.1:1000\n"       \
-	"    target: peer:2000\n    expect: peer\n"
-/* A terminate route, five lines. */
-#define R_T                                                                    \
-	"  - name: b\n    mode: terminate\n    listen: 0.0.0.0:2000\n"         \
-	"    target: 127.0.0.1:3000\n    allow: [backend]\n"
+#include "config_fixture.h" /* ID, R_O, R_T */
 
 struct err_case {
 	const char *yaml;

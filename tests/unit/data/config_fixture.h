@@ -1,9 +1,10 @@
 /*
- * The fixture of check_config.c: a temp dir with certificates, keys (good,
- * mismatched, open to others, group-readable) and a CRL made in memory,
- * the secrets the example configs expect, and load(), which writes YAML
- * with "@D@" replaced by that dir and loads it. Included once, by
- * check_config.c.
+ * The fixture of the config suites (check_config*.c): a temp dir with
+ * certificates, keys (good, mismatched, open to others, group-readable) and
+ * a CRL made in memory, the secrets the example configs expect, and load(),
+ * which writes YAML with "@D@" replaced by that dir and loads it; ID, R_O
+ * and R_T, the YAML pieces most cases are made of. Included once by each
+ * suite's file (its static functions are that file's own).
  */
 #ifndef COTAI_TEST_CONFIG_FIXTURE_H
 #define COTAI_TEST_CONFIG_FIXTURE_H
@@ -134,6 +135,26 @@ load(const char *yaml, struct cotai_config **cfg)
 	return (config_load(yaml_path, cfg, err, sizeof(err)));
 }
 
+#define ID "identity: {ca: @D@/ca.pem, cert: @D@/cert.pem, key: @D@/key.pem}\n"
+/* An originate route at lines 3-7 (its mapping starts at 3:5). */
+#define R_O                                                                    \
+	"  - name: a\n    mode: originate\n    listen: 127.0.0.1:1000\n"       \
+	"    target: peer:2000\n    expect: peer\n"
+/* A terminate route, five lines. */
+#define R_T                                                                    \
+	"  - name: b\n    mode: terminate\n    listen: 0.0.0.0:2000\n"         \
+	"    target: 127.0.0.1:3000\n    allow: [backend]\n"
+
+/* GOT must be the file NAME in the temp dir. */
+__attribute__((unused)) static void
+assert_file(const char *got, const char *name)
+{
+	char p[128];
+
+	dir_file(p, sizeof(p), name);
+	ck_assert_str_eq(got, p);
+}
+
 /* Where err points after "PATH:". */
 static const char *
 err_rest(void)
@@ -143,6 +164,19 @@ err_rest(void)
 	ck_assert_msg(strncmp(err, yaml_path, n) == 0 && err[n] == ':',
 	    "error does not start with the file: %s", err);
 	return (err + n + 1);
+}
+
+/* YAML (case I) must be refused, *cfg left NULL, with an error that after
+ * "PATH:" starts with WANT ("LINE:COL: KEY: ..."). */
+__attribute__((unused)) static void
+refused(size_t i, const char *yaml, const char *want)
+{
+	struct cotai_config *cfg = (void *)1;
+
+	ck_assert_int_eq(load(yaml, &cfg), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_msg(strncmp(err_rest(), want, strlen(want)) == 0,
+	    "case %zu: got \"%s\", want \"%s\"", i, err_rest(), want);
 }
 
 #endif

@@ -1,0 +1,133 @@
+# deploy/test/rotation.sh: compose-test step 7, automatic rotation under
+# load: while the backend queries PostgreSQL and Redis every second, every
+# sidecar renews (60 s certificates renewed at a third), the CA stopped
+# until a renewal attempt failed costs only failed attempts and renewals
+# resume when it is back, and `cotai-ca revoke prometheus` takes every
+# scrape down within the CRL interval; no container restarts. Sourced by
+# deploy/compose-test.sh (unless COMPOSE_TEST_ROTATION=0), whose functions
+# (say, fail, pm, cid, prom, within, probe, backend_creds) and variables
+# (W, LABEL, BK, qpid: its cleanup stops the query loop) it uses.
+# shellcheck shell=bash
+say "7. automatic rotation under load: renewals, the CA stopped, a revocation"
+t7=$(date +%s)
+SC="backend-sidecar postgres-sidecar redis-sidecar"
+# Every container's start time and restart count, but the ca's (this
+# step stops and starts it on purpose).
+started() {
+	# shellcheck disable=SC2046
+	pm inspect -f '{{.Name}} {{.State.StartedAt}} {{.RestartCount}}' \
+	    $(pm ps -q --filter "label=$LABEL") |
+	    grep -Ev '^/?[^ ]*[-_]ca[-_]1 ' | sort
+}
+started >"$W/started.before"
+count() { # SERVICE PATTERN: lines of SERVICE's log matching PATTERN
+	pm logs "$(cid "$1")" 2>&1 | grep -c -- "$2" || true
+}
+declare -A r0
+for s in $SC; do r0[$s]=$(count "$s" 'renew: renewed'); done
+backend_creds
+serial0=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
+    fail "redis-sidecar's serial: $serial0"
+# The backend's queries, one round (PostgreSQL and Redis) a second,
+# for the whole step; any failure fails the test at the end.
+(
+	while :; do
+		if pm exec "$(cid backend)" cotai-backend check >"$W/q.out" 2>&1 &&
+		    grep -q 'check=postgres result=ok' "$W/q.out" &&
+		    grep -q 'check=redis result=ok' "$W/q.out"; then
+			echo "ok $(date +%s)"
+		else
+			echo "FAILED $(date +%s) $(tr '\n' ' ' <"$W/q.out")"
+		fi
+		sleep 1
+	done
+) >"$W/queries.log" 2>&1 &
+qpid=$!
+renewed_since() { # N: every sidecar renewed N times since the start of 7
+	local s
+	for s in $SC; do
+		[ $(($(count "$s" 'renew: renewed') - r0[$s])) -ge "$1" ] ||
+		    return 1
+	done
+}
+within 40 "a renewal of every sidecar" renewed_since 1 || exit 1
+echo "every sidecar renewed once ($(($(date +%s) - t7)) s into 7)"
+
+# The CA stopped until a renewal attempt has failed (each sidecar
+# starts one within 20 s; a request fails within 15 s, name lookup
+# included): the attempts fail (counted, retried with backoff), the
+# current certificates go on serving (40 s left at each renewal), and
+# renewals resume when the CA is back.
+declare -A f0 r1
+for s in $SC; do f0[$s]=$(count "$s" 'renewal failed'); done
+pm stop -t 5 "$(cid ca)" >/dev/null
+tstop=$(date +%s)
+failed_some() {
+	local s
+	for s in $SC; do
+		[ "$(count "$s" 'renewal failed')" -gt "${f0[$s]}" ] && return 0
+	done
+	return 1
+}
+within 40 "a failed renewal attempt while the CA is stopped" failed_some ||
+    exit 1
+for s in $SC; do r1[$s]=$(count "$s" 'renew: renewed'); done
+pm start "$(cid ca)" >/dev/null
+echo "the CA was stopped for $(($(date +%s) - tstop)) s; failed attempts:" \
+    "$(for s in $SC; do printf '%s %s ' "$s" $(($(count "$s" 'renewal failed') - f0[$s])); done)"
+resumed() {
+	local s
+	for s in $SC; do
+		[ "$(count "$s" 'renew: renewed')" -gt "${r1[$s]}" ] || return 1
+	done
+}
+within 60 "renewals resumed on every sidecar after the CA came back" \
+    resumed || exit 1
+echo "renewals resumed on every sidecar ($(($(date +%s) - tstop)) s after the stop)"
+
+# A revocation on the live mesh: Prometheus's certificate, revoked in
+# the ca container; every sidecar fetches the CRL (crl_interval 20 s)
+# and refuses it (its kept-alive scrape connections closed), so every
+# target goes down.
+trev=$(date +%s)
+pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca revoke prometheus \
+    >"$W/revoke.out" 2>&1 || { cat "$W/revoke.out"; fail "revoke prometheus"; }
+all_down() {
+	prom /api/v1/targets >"$W/targets2.json" || return 1
+	python3 - "$W/targets2.json" <<'PY2'
+import json, sys
+t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
+down = [x for x in t if x["health"] == "down"]
+for x in t:
+    print("  %-24s %-5s %s" % (x["labels"]["instance"], x["health"],
+                               x.get("lastError", "")))
+sys.exit(0 if t and len(down) == len(t) else 1)
+PY2
+}
+within 45 "every scrape refused after the revocation" all_down \
+    >"$W/down.out" || { cat "$W/down.out"; exit 1; }
+tail -n 3 "$W/down.out"
+echo "prometheus revoked: every sidecar refuses it $(($(date +%s) - trev)) s later"
+
+within 90 "three renewals of every sidecar" renewed_since 3 || exit 1
+kill "$qpid" 2>/dev/null || true
+wait "$qpid" 2>/dev/null || true
+qpid=""
+ok=$(grep -c '^ok' "$W/queries.log" || true)
+bad=$(grep -c '^FAILED' "$W/queries.log" || true)
+echo "renewals during 7: $(for s in $SC; do printf '%s %s ' "$s" $(($(count "$s" 'renew: renewed') - r0[$s])); done)"
+echo "backend queries (PostgreSQL + Redis) during 7: $ok rounds ok, $bad failed"
+[ "$bad" = 0 ] || { grep '^FAILED' "$W/queries.log" | head -n 5; fail "failed queries during rotation"; }
+[ "$ok" -ge 30 ] || fail "only $ok query rounds"
+backend_creds
+serial1=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
+    fail "redis-sidecar's serial: $serial1"
+[ "$serial1" != "$serial0" ] || fail "redis-sidecar still serves $serial0"
+echo "redis-sidecar serves $serial1 (was $serial0)"
+! pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca list |
+    grep -E '^(backend|postgres|redis) ' | grep -v -E 'valid|superseded|expired' ||
+    fail "a sidecar certificate in an unexpected state in the CA's index"
+started >"$W/started.after"
+diff "$W/started.before" "$W/started.after" ||
+    fail "a container restarted during rotation"
+echo "no container restarted (the ca aside, stopped on purpose); 7 took $(($(date +%s) - t7)) s"
