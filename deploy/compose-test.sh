@@ -16,8 +16,11 @@
 #     $COTAI_CACHE; the cotai image from the sources of the last commit,
 #     COMPOSE_TEST_SOURCE=worktree: from the working tree; the backend)
 #  3. the CA and the tokens: deploy/certs.sh, with cotai-ca run from the new
-#     image (a token per sidecar; certificate files only for prometheus,
-#     collector and the test's "intruder")
+#     image (a token per sidecar, Prometheus's and the collector's
+#     included); then no private key exists under the secrets directory
+#     but the CA's own (ca/). The test's "intruder" (a cotai certificate
+#     for a name nobody allows) is issued afterwards into a directory of
+#     the test's own, outside it
 #  4. the stack: compose.yaml + compose.local.yaml merged by docker-compose,
 #     minus mongo and mongo-sidecar (MongoDB is not packaged by Debian 12:
 #     NOT covered here), plus a probe container on the mesh that depends on
@@ -44,13 +47,16 @@
 #     interval; a database sidecar moved to a new address is followed
 #     (restarted from its identity volume, without a token)
 #  5b. security operations: Prometheus (asked through its HTTP API inside
-#     its container) has every sidecar's admin endpoint up as a target over
-#     mTLS; a rogue container's connection attempt (claiming the backend's
+#     its container) has every sidecar's admin endpoint up as a target,
+#     scraped on loopback through prometheus-sidecar (whose log shows each
+#     scrape leaving over TLS 1.3 to the expected identity), and its
+#     sidecar's own; a rogue container's connection attempt (claiming the backend's
 #     name with a certificate from a CA of its own) makes
 #     CotaiIdentityRefused fire (unknown_ca, not firing before); the
-#     collector (rsyslog, mTLS) has the close records of the backend's
-#     traffic and the rogue's refusal, and took no frame from the rogue
-#     without a certificate
+#     collector (rsyslog behind collector-sidecar's mTLS) has the close
+#     records of the backend's traffic and the rogue's refusal, and took no
+#     frame from the rogue without a certificate nor from the "intruder"
+#     (refused by collector-sidecar's allow list)
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
 #
@@ -242,17 +248,34 @@ test_base=$COTAI_TEST_BASE
 # ---------------------------------------------------------------------------
 say "3. the CA and one token per sidecar (deploy/certs.sh, cotai-ca from the image)"
 export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
-    COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test \
-    COTAI_WORKLOADS="prometheus collector intruder"
+    COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test COTAI_PERMIT_DNS=intruder
+unset COTAI_WORKLOADS
 "$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
-grep -E '^(NAME|prometheus|intruder|ca-server) |token' "$W/certs.log"
+grep -E '^(NAME|ca-server) |token' "$W/certs.log"
 stat -c '%u:%g %a %n' "$W/secrets/tokens/redis" "$W/secrets/db-password"
-for n in backend postgres redis mongo; do
-	[ ! -e "$W/secrets/$n" ] || fail "certs.sh made files for the sidecar $n"
+for n in backend postgres redis mongo prometheus collector; do
+	[ -s "$W/secrets/tokens/$n" ] || fail "certs.sh minted no token for $n"
+	[ ! -e "$W/secrets/$n" ] || fail "certs.sh made files for the workload $n"
 done
-! find "$W/secrets" -name '*.key' | grep -Ev '/(ca|prometheus|collector|intruder)/' ||
-    fail "a key outside the CA and the non-sidecar workloads"
-echo "no key of any sidecar on the host: tokens only"
+# No private key on the host but the CA's own: any file under the secrets
+# directory outside ca/ that holds one (by content, whatever its name).
+keys=$(find "$W/secrets" -path "$W/secrets/ca" -prune -o -type f -print0 |
+    xargs -0 -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' || true)
+[ -z "$keys" ] || fail "private keys outside ca/: $keys"
+find "$W/secrets" -path "$W/secrets/ca" -prune -o -type f -print |
+    sed "s|^$W/secrets/|  |"
+echo "no private key under the secrets directory outside ca/ (the CA's own):" \
+    "tokens only"
+# The test's "intruder": a cotai certificate for a name nobody allows
+# (COTAI_PERMIT_DNS above), issued by cotai-ca from the image into the
+# test's own directory, outside the secrets directory.
+install -d -o 10001 -g 10001 -m 0700 "$W/intruder"
+pm run --rm --no-healthcheck --label "cotai.compose-test=$P" --network none \
+    --read-only --user 10001:10001 --cap-drop ALL \
+    -v "$W/secrets:$W/secrets" -v "$W/intruder:$W/intruder" \
+    --entrypoint /usr/local/bin/cotai-ca "$COTAI_IMAGE" --dir "$W/secrets/ca" \
+    issue intruder --out "$W/intruder" >"$W/intruder.log" 2>&1 ||
+    { cat "$W/intruder.log"; fail "issuing the intruder's certificate"; }
 # The probe speaks as the backend with the backend sidecar's current
 # certificate and key, copied out of its identity volume (backend_creds).
 install -d -o 10001 -g 10001 -m 0700 "$W/probe-certs/backend"
@@ -260,7 +283,7 @@ install -d -o 10001 -g 10001 -m 0700 "$W/probe-certs/backend"
 # (the shipped ones say two thirds): with COMPOSE_TEST_TTL (60 s) a renewal
 # every 20 s, and 40 s left at each, more than the 20 s the CA is stopped.
 mkdir -p "$W/sidecars"
-for n in backend postgres redis; do
+for n in backend postgres redis prometheus collector; do
 	sed 's|^    crl_interval: 20s$|    crl_interval: 20s\n    at: "1/3"|' \
 	    "$here/sidecars/$n.yaml" >"$W/sidecars/$n.yaml"
 	grep -q 'at: "1/3"' "$W/sidecars/$n.yaml" || fail "sidecars/$n.yaml: no crl_interval line"
@@ -324,7 +347,7 @@ c["services"]["probe"] = {
     "networks": ["mesh"],
     "volumes": [probe + ":/probe.py:ro",
                 w + "/probe-certs/backend:/certs/backend:ro",
-                w + "/secrets/intruder:/certs/intruder:ro"],
+                w + "/intruder:/certs/intruder:ro"],
     "depends_on": {s: {"condition": "service_healthy"}
                    for s in sorted(c["services"])},
 }
@@ -505,6 +528,13 @@ must_fail "postgres-sidecar, TLS without a certificate" \
     --tls /certs/intruder/ca.crt --send "$PGSTART" --expect R postgres-sidecar 6432
 must_fail "postgres-sidecar, certificate for 'intruder' (not allowed)" \
     "${IN[@]}" --send "$PGSTART" --expect R postgres-sidecar 6432
+# Prometheus and rsyslog speak plaintext on loopback in their sidecars'
+# namespaces only: none of it answers from the mesh.
+must_fail "collector's plaintext syslog port (rsyslog, 10514)" collector 10514
+must_fail "collector-sidecar's plaintext syslog port (10514)" collector-sidecar 10514
+must_fail "Prometheus's API (9090)" prometheus-sidecar 9090
+must_fail "prometheus-sidecar's scrape route (9103, loopback)" prometheus-sidecar 9103
+must_fail "prometheus-sidecar's admin endpoint (9901, loopback)" prometheus-sidecar 9901
 echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
@@ -531,24 +561,56 @@ within() {
 	echo "compose-test: FAIL: $desc: not within $n s" >&2
 	return 1
 }
+# Every target up: each sidecar's admin endpoint (instance NAME-sidecar:9901,
+# as the alert rules name it) scraped on loopback through prometheus-sidecar,
+# and prometheus-sidecar's own.
 targets_up() {
 	prom /api/v1/targets >"$W/targets.json" || return 1
 	python3 - "$W/targets.json" <<'PY2'
 import json, sys
 t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901"}
+want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901",
+        "collector-sidecar:9901", "prometheus-sidecar:9901"}
 up = {x["labels"]["instance"] for x in t
-      if x["health"] == "up" and x["scrapeUrl"].startswith("https://")}
+      if x["health"] == "up" and x["scrapeUrl"].startswith("http://127.0.0.1:")
+      and x["labels"]["job"].startswith("cotai")}
 for x in sorted(t, key=lambda x: x["labels"]["instance"]):
-    print("  %-24s %-5s %s %s" % (x["labels"]["instance"], x["health"],
-                                 x["scrapeUrl"], x.get("lastError", "")))
+    print("  %-24s %-5s %-24s %s %s" % (x["labels"]["instance"], x["health"],
+          x["labels"]["job"], x["scrapeUrl"], x.get("lastError", "")))
 sys.exit(0 if want <= up and len(t) == len(want) else 1)
 PY2
 }
-within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
-    targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
-tail -n 3 "$W/targets.out"
-echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
+within 30 "every sidecar's admin endpoint up in Prometheus (through its sidecar)" \
+    targets_up >"$W/targets.out" || { tail -n 5 "$W/targets.out"; exit 1; }
+tail -n 5 "$W/targets.out"
+# ... and every one of those scrapes left prometheus-sidecar as mTLS to the
+# identity its route expects (the sidecar's close records).
+scraped_tls() {
+	pm logs "$(cid prometheus-sidecar)" 2>&1 | python3 -c '
+import json, sys
+want = {"metrics-backend": "backend", "metrics-postgres": "postgres",
+        "metrics-redis": "redis", "metrics-collector": "collector"}
+seen = {}
+for line in sys.stdin:
+    if not line.startswith("{"):
+        continue
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if (r.get("event") == "close" and r.get("route") in want
+            and r.get("tls_version") == "TLSv1.3"
+            and r.get("spiffe") == "spiffe://compose.test/" + want[r["route"]]):
+        seen[r["route"]] = seen.get(r["route"], 0) + 1
+print("prometheus-sidecar: mTLS scrape connections by route:",
+      ", ".join("%s %d" % (k, seen.get(k, 0)) for k in sorted(want)))
+sys.exit(0 if all(seen.get(k) for k in want) else 1)'
+}
+within 20 "prometheus-sidecar's mTLS scrape connections" scraped_tls \
+    >"$W/scraped.out" || { cat "$W/scraped.out"; exit 1; }
+tail -n 1 "$W/scraped.out"
+echo "Prometheus scrapes all 4 sidecars through its own over mTLS, and that" \
+    "sidecar ($(($(date +%s) - t6d)) s)"
 # The rogue: a container of its own on the mesh, claiming to be the backend
 # with a certificate from a CA of its own (made here with openssl), so its
 # refusals (unknown_ca) can come from nothing else in this test.
@@ -577,7 +639,7 @@ rogue() {
 	    --read-only --cap-drop ALL --user 10001:10001 \
 	    -v "$here/test/probe.py:/probe.py:ro" \
 	    -v "$W/secrets/ca.crt:/certs/ca.crt:ro" \
-	    -v "$W/secrets/intruder:/certs/intruder:ro" \
+	    -v "$W/intruder:/certs/intruder:ro" \
 	    -v "$W/rogue:/certs/rogue:ro" \
 	    --entrypoint python3 "$test_base" /probe.py "$@"
 }
@@ -623,9 +685,9 @@ echo "CotaiIdentityRefused fired ($(($(date +%s) - t6d)) s into 6d)"
 # The rogue also tries to write into the audit trail without a certificate:
 # refused at the handshake. The same frame with the backend's certificate
 # (control) is taken. With its "intruder" certificate (chains to the cotai
-# CA, names no sidecar workload, so PermittedPeer should refuse it) the
-# outcome is only reported: Debian 12's rsyslog (8.2302, ossl driver) does
-# not reliably enforce PermittedPeer (rsyslog issue 6350), see README.
+# CA, names no sidecar workload) it is refused too: collector-sidecar's
+# allow list, enforced at the handshake (rsyslog's PermittedPeer, which
+# Debian 12's rsyslog did not reliably enforce, is gone; see README).
 frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
 	local m="<13>1 - probe x - - - $1"
 	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
@@ -668,13 +730,15 @@ tail -n 1 "$W/collected.out"
     fail "the collector took a record from the rogue without a certificate"
 echo "the collector took the backend certificate's frame (control), not the" \
     "certificate-less rogue's"
-if grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl"; then
-	echo "NOT ENFORCED: the collector took a frame from the 'intruder'" \
-	    "certificate (PermittedPeer bypass, rsyslog issue 6350; see README)"
-else
-	echo "the collector did not take the 'intruder' certificate's frame" \
-	    "(PermittedPeer; not guaranteed by this rsyslog, see README)"
-fi
+! grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl" ||
+    fail "the collector took a frame from the 'intruder' certificate"
+pm logs "$(cid collector-sidecar)" 2>&1 |
+    grep '"event":"refused"' | grep '"route":"collector-in"' |
+    grep '"reason":"identity_not_allowed"' |
+    grep -F '"spiffe":"spiffe://compose.test/intruder"' | tail -n 1 ||
+    fail "collector-sidecar logged no refusal of the 'intruder'"
+echo "the collector did not take the 'intruder' certificate's frame:" \
+    "collector-sidecar refused it (allow list)"
 echo "6d took $(($(date +%s) - t6d)) s"
 
 # ---------------------------------------------------------------------------
@@ -730,7 +794,10 @@ if [ "${COMPOSE_TEST_ROTATION:-1}" = 0 ]; then
 else
 	say "7. automatic rotation under load: renewals, the CA stopped, a revocation"
 	t7=$(date +%s)
-	SC="backend-sidecar postgres-sidecar redis-sidecar"
+	# The service sidecars and the collector's; prometheus-sidecar is
+	# counted on its own (its certificate is revoked below, after which it
+	# cannot renew).
+	SC="backend-sidecar postgres-sidecar redis-sidecar collector-sidecar"
 	# Every container's start time and restart count, but the ca's (this
 	# step stops and starts it on purpose).
 	started() {
@@ -744,7 +811,7 @@ else
 		pm logs "$(cid "$1")" 2>&1 | grep -c -- "$2" || true
 	}
 	declare -A r0
-	for s in $SC; do r0[$s]=$(count "$s" 'renew: renewed'); done
+	for s in $SC prometheus-sidecar; do r0[$s]=$(count "$s" 'renew: renewed'); done
 	backend_creds
 	serial0=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
 	    fail "redis-sidecar's serial: $serial0"
@@ -805,10 +872,13 @@ else
 	    resumed || exit 1
 	echo "renewals resumed on every sidecar ($(($(date +%s) - tstop)) s after the stop)"
 
-	# A revocation on the live mesh: Prometheus's certificate, revoked in
-	# the ca container; every sidecar fetches the CRL (crl_interval 20 s)
-	# and refuses it (its kept-alive scrape connections closed), so every
-	# target goes down.
+	# A revocation on the live mesh: Prometheus's certificate (its
+	# sidecar's), revoked in the ca container; every sidecar fetches the
+	# CRL (crl_interval 20 s) and refuses it, so every target on the mesh
+	# goes down (prometheus-sidecar's own /metrics, on loopback, stays up).
+	pr=$(($(count prometheus-sidecar "renew: renewed") - ${r0[prometheus-sidecar]}))
+	[ "$pr" -ge 1 ] || fail "prometheus-sidecar did not renew during 7"
+	echo "prometheus-sidecar renewed $pr times so far in 7"
 	trev=$(date +%s)
 	pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca revoke prometheus \
 	    >"$W/revoke.out" 2>&1 || { cat "$W/revoke.out"; fail "revoke prometheus"; }
@@ -817,16 +887,19 @@ else
 		python3 - "$W/targets2.json" <<'PY2'
 import json, sys
 t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-down = [x for x in t if x["health"] == "down"]
+own = "prometheus-sidecar:9901"
+mesh = [x for x in t if x["labels"]["instance"] != own]
+down = [x for x in mesh if x["health"] == "down"]
 for x in t:
     print("  %-24s %-5s %s" % (x["labels"]["instance"], x["health"],
                                x.get("lastError", "")))
-sys.exit(0 if t and len(down) == len(t) else 1)
+up_own = [x for x in t if x["labels"]["instance"] == own and x["health"] == "up"]
+sys.exit(0 if mesh and len(down) == len(mesh) and up_own else 1)
 PY2
 	}
 	within 45 "every scrape refused after the revocation" all_down \
 	    >"$W/down.out" || { cat "$W/down.out"; exit 1; }
-	tail -n 3 "$W/down.out"
+	tail -n 5 "$W/down.out"
 	echo "prometheus revoked: every sidecar refuses it $(($(date +%s) - trev)) s later"
 
 	within 90 "three renewals of every sidecar" renewed_since 3 || exit 1
@@ -835,7 +908,7 @@ PY2
 	qpid=""
 	ok=$(grep -c '^ok' "$W/queries.log" || true)
 	bad=$(grep -c '^FAILED' "$W/queries.log" || true)
-	echo "renewals during 7: $(for s in $SC; do printf '%s %s ' "$s" $(($(count "$s" 'renew: renewed') - r0[$s])); done)"
+	echo "renewals during 7: $(for s in $SC prometheus-sidecar; do printf '%s %s ' "$s" $(($(count "$s" 'renew: renewed') - r0[$s])); done)"
 	echo "backend queries (PostgreSQL + Redis) during 7: $ok rounds ok, $bad failed"
 	[ "$bad" = 0 ] || { grep '^FAILED' "$W/queries.log" | head -n 5; fail "failed queries during rotation"; }
 	[ "$ok" -ge 30 ] || fail "only $ok query rounds"
