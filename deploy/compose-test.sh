@@ -50,13 +50,16 @@
 #     its container) has every sidecar's admin endpoint up as a target,
 #     scraped on loopback through prometheus-sidecar (whose log shows each
 #     scrape leaving over TLS 1.3 to the expected identity), and its
-#     sidecar's own; a rogue container's connection attempt (claiming the backend's
-#     name with a certificate from a CA of its own) makes
+#     sidecar's own; a rogue container's connection attempt (claiming the
+#     backend's name with a certificate from a CA of its own) makes
 #     CotaiIdentityRefused fire (unknown_ca, not firing before); the
 #     collector (rsyslog behind collector-sidecar's mTLS) has the close
 #     records of the backend's traffic and the rogue's refusal, and took no
 #     frame from the rogue without a certificate nor from the "intruder"
-#     (refused by collector-sidecar's allow list)
+#     (refused by collector-sidecar's allow list); collector-sidecar
+#     restarted leaves the collector in its old network namespace: the
+#     collector's healthcheck fails, a restart of the collector rejoins it
+#     and frames arrive again
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
 #
@@ -767,7 +770,8 @@ gw_check() {
 import socket, sys
 gw, svc, net = sys.argv[1:4]
 bad = 0
-for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901, 9902, 9090, 6514):
+for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901, 9902, 9090, 6514,
+             10514, 9101, 9102, 9103, 9104, 9105):
     try:
         socket.create_connection((gw, port), timeout=2).close()
         print("REACHED %s:%d from %s" % (gw, port, svc)); bad = 1
@@ -965,5 +969,43 @@ pm logs "$(cid backend-sidecar)" 2>&1 | grep 'now resolves to' |
 [ "$(pm logs "$sc" 2>&1 | grep -c 'renew: enrolling')" = 1 ] ||
     fail "postgres-sidecar enrolled again after its restart"
 echo "postgres-sidecar restarted from its identity volume (one enrollment, token spent)"
+
+# ---------------------------------------------------------------------------
+say "9. collector-sidecar restarted: the collector's healthcheck sees it stranded, a restart rejoins it"
+# The collector lives in collector-sidecar's network namespace; a restarted
+# sidecar gets a new one and leaves the collector in the old, with loopback
+# only. Its healthcheck (which also asks the sidecar's /healthz on
+# loopback) must say so; `restart collector` joins it again, and audit
+# frames arrive again.
+t9=$(date +%s)
+pm restart -t 5 "$(cid collector-sidecar)" >/dev/null
+ok=0
+for _ in $(seq 20); do
+	healthy collector-sidecar >/dev/null 2>&1 && { ok=1; break; }
+	sleep 1
+done
+[ $ok = 1 ] || fail "collector-sidecar not healthy after its restart"
+! healthy collector >"$W/hc9.out" 2>&1 ||
+    fail "the collector's healthcheck passes in a stranded namespace"
+echo "collector-sidecar restarted: the collector's healthcheck fails (stranded)"
+pm restart -t 5 "$(cid collector)" >/dev/null
+ok=0
+for _ in $(seq 20); do
+	healthy collector >/dev/null 2>&1 && { ok=1; break; }
+	sleep 1
+done
+[ $ok = 1 ] || fail "the collector's healthcheck after its restart"
+backend_creds
+again() {
+	probe "${BK[@]}" --send "$(frame CONTROL-AGAIN-RECORD)" collector 6514 \
+	    >/dev/null 2>&1 || true
+	pm exec "$(cid collector)" grep -q CONTROL-AGAIN-RECORD \
+	    /var/lib/cotai-collector/audit.jsonl
+}
+within 20 "a frame at the collector after both restarts" again || exit 1
+[ "$(pm logs "$(cid collector-sidecar)" 2>&1 | grep -c 'renew: enrolling')" = 1 ] ||
+    fail "collector-sidecar enrolled again after its restart"
+echo "the collector restarted: healthy, and takes frames again (9 took" \
+    "$(($(date +%s) - t9)) s; collector-sidecar went on from its identity volume)"
 
 say "all proofs passed"
