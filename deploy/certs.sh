@@ -11,7 +11,7 @@
 #   deploy/certs.sh --renew    file mode: renew every certificate now
 #
 # Automatic mode (the default) makes, under $COTAI_SECRETS (default
-# deploy/secrets, 0711 root), no key of any sidecar:
+# deploy/secrets, 0711 root), no key of any workload:
 #   ca/                 the cotai-ca state directory (0700, UID 10001),
 #                       mounted only by the ca service; its root passphrase
 #                       is ca/ca.pass (see README: keep the root offline in
@@ -21,20 +21,23 @@
 #                       intermediate, see ca/README.md)
 #   ca.crt              the root certificate (0444): the sidecars' trust
 #                       anchor for the CA server
-#   tokens/NAME         for each sidecar (backend postgres redis mongo): a
-#                       one-time enrollment token for NAME (0400, UID
-#                       10001), valid $COTAI_TOKEN_TTL (default 1d): start
-#                       the stack within that time
-#   NAME/               for each other workload (prometheus collector: not
-#                       cotai-proxy, no EST client): NAME.crt (leaf +
-#                       intermediate), NAME.key (0600), ca.crt, crl.pem;
-#                       directory 0700, all owned by 10001; renewed by
-#                       running this again (cron) when due
+#   tokens/NAME         for each sidecar (backend postgres redis mongo
+#                       prometheus collector: Prometheus and rsyslog have
+#                       no EST client, so each runs in the network
+#                       namespace of a sidecar of its own): a one-time
+#                       enrollment token for NAME (0400, UID 10001), valid
+#                       $COTAI_TOKEN_TTL (default 1d): start the stack
+#                       within that time
 #   db-password         PostgreSQL password, owner 10001 group 999, 0440
 #                       (read by the backend, UID 10001, and by postgres,
 #                       GID 999 in the official image)
-# With --files the sidecars get NAME/ directories like the workloads (and
-# the tokens are minted all the same: compose.yaml names them).
+# That is all: no key, certificate or directory of any workload (the
+# only private keys under $COTAI_SECRETS are the CA's own, in ca/).
+# With --files (the file mode) each sidecar, and each of COTAI_WORKLOADS,
+# gets NAME/: NAME.crt (leaf + intermediate), NAME.key (0600), ca.crt,
+# crl.pem; directory 0700, all owned by 10001; renewed by running this
+# again (cron) when due. The tokens are minted all the same (compose.yaml
+# names them).
 #
 # Ownership: Compose file secrets keep the host's owner and mode (`mode:` is
 # ignored for them), and the sidecars run as UID 10001 with no
@@ -51,9 +54,11 @@
 # Environment:
 #   COTAI_SECRETS       output directory (default: deploy/secrets)
 #   COTAI_TRUST_DOMAIN  SPIFFE trust domain (default: cotai.internal)
-#   COTAI_SIDECARS      the sidecars (default: "backend postgres redis mongo")
-#   COTAI_WORKLOADS     the other workloads with certificate files
-#                       (default: "prometheus collector")
+#   COTAI_SIDECARS      the sidecars (default: "backend postgres redis mongo
+#                       prometheus collector")
+#   COTAI_WORKLOADS     with --files only: more names that get certificate
+#                       files and no token (default: none); refused in the
+#                       automatic mode, which writes no workload key
 #   COTAI_PERMIT_DNS    extra DNS names the CA may certify (space separated)
 #   COTAI_TTL           lifetime of the certificate files (default:
 #                       cotai-ca's, 7d); the sidecars' own comes from the ca
@@ -95,8 +100,14 @@ S=${COTAI_SECRETS:-$here/secrets}
 mkdir -p "$S"
 S=$(cd "$S" && pwd)
 TD=${COTAI_TRUST_DOMAIN:-cotai.internal}
-read -r -a sidecars <<<"${COTAI_SIDECARS:-backend postgres redis mongo}"
-read -r -a workloads <<<"${COTAI_WORKLOADS:-prometheus collector}"
+read -r -a sidecars <<<"${COTAI_SIDECARS:-backend postgres redis mongo prometheus collector}"
+read -r -a workloads <<<"${COTAI_WORKLOADS:-}"
+if [ $files = 0 ] && [ ${#workloads[@]} -gt 0 ]; then
+	echo "certs: COTAI_WORKLOADS (${workloads[*]}): the automatic mode" \
+	    "writes no workload key; give each a sidecar (COTAI_SIDECARS: a" \
+	    "token each) or use --files" >&2
+	exit 2
+fi
 # The names that get certificate files.
 if [ $files = 1 ]; then
 	names=("${sidecars[@]}" "${workloads[@]}")
@@ -159,6 +170,16 @@ for d in ca "${names[@]}"; do
 	install -d -o "$uid" -g "$uid" -m 0700 "$S/$d"
 done
 install -d -o root -g root -m 0700 "$S/tokens"
+# Key files an older certs.sh (prometheus, collector) or the file mode left:
+# the automatic mode neither reads nor renews them.
+if [ $files = 0 ]; then
+	for n in "${sidecars[@]}"; do
+		[ ! -e "$S/$n/$n.key" ] ||
+		    echo "certs: WARNING: $S/$n/ holds a key (the file mode, or an" \
+		        "older certs.sh) that the automatic mode does not use:" \
+		        "$n-sidecar enrolls with a token; delete the directory" >&2
+	done
+fi
 
 if [ ! -s "$S/ca/ca.crt" ]; then
 	permit=(--permit-dns ca --permit-dns ca-server)

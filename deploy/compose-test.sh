@@ -16,8 +16,11 @@
 #     $COTAI_CACHE; the cotai image from the sources of the last commit,
 #     COMPOSE_TEST_SOURCE=worktree: from the working tree; the backend)
 #  3. the CA and the tokens: deploy/certs.sh, with cotai-ca run from the new
-#     image (a token per sidecar; certificate files only for prometheus,
-#     collector and the test's "intruder")
+#     image (a token per sidecar, Prometheus's and the collector's
+#     included); then no private key exists under the secrets directory
+#     but the CA's own (ca/). The test's "intruder" (a cotai certificate
+#     for a name nobody allows) is issued afterwards into a directory of
+#     the test's own, outside it
 #  4. the stack: compose.yaml + compose.local.yaml merged by docker-compose,
 #     minus mongo and mongo-sidecar (MongoDB is not packaged by Debian 12:
 #     NOT covered here), plus a probe container on the mesh that depends on
@@ -44,13 +47,19 @@
 #     interval; a database sidecar moved to a new address is followed
 #     (restarted from its identity volume, without a token)
 #  5b. security operations: Prometheus (asked through its HTTP API inside
-#     its container) has every sidecar's admin endpoint up as a target over
-#     mTLS; a rogue container's connection attempt (claiming the backend's
-#     name with a certificate from a CA of its own) makes
+#     its container) has every sidecar's admin endpoint up as a target,
+#     scraped on loopback through prometheus-sidecar (whose log shows each
+#     scrape leaving over TLS 1.3 to the expected identity), and its
+#     sidecar's own; a rogue container's connection attempt (claiming the
+#     backend's name with a certificate from a CA of its own) makes
 #     CotaiIdentityRefused fire (unknown_ca, not firing before); the
-#     collector (rsyslog, mTLS) has the close records of the backend's
-#     traffic and the rogue's refusal, and took no frame from the rogue
-#     without a certificate
+#     collector (rsyslog behind collector-sidecar's mTLS) has the close
+#     records of the backend's traffic and the rogue's refusal, and took no
+#     frame from the rogue without a certificate nor from the "intruder"
+#     (refused by collector-sidecar's allow list); collector-sidecar
+#     restarted leaves the collector in its old network namespace: the
+#     collector's healthcheck fails, a restart of the collector rejoins it
+#     and frames arrive again
 #  6. teardown of every container, network and volume of the project, on
 #     any exit
 # Step 4's stack file is made by deploy/test/stack.py; the proofs 6d
@@ -265,17 +274,34 @@ test_base=$COTAI_TEST_BASE
 # ---------------------------------------------------------------------------
 say "3. the CA and one token per sidecar (deploy/certs.sh, cotai-ca from the image)"
 export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
-    COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test \
-    COTAI_WORKLOADS="prometheus collector intruder"
+    COTAI_ENGINE=$E COTAI_TRUST_DOMAIN=compose.test COTAI_PERMIT_DNS=intruder
+unset COTAI_WORKLOADS
 "$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
-grep -E '^(NAME|prometheus|intruder|ca-server) |token' "$W/certs.log"
+grep -E '^(NAME|ca-server) |token' "$W/certs.log"
 stat -c '%u:%g %a %n' "$W/secrets/tokens/redis" "$W/secrets/db-password"
-for n in backend postgres redis mongo; do
-	[ ! -e "$W/secrets/$n" ] || fail "certs.sh made files for the sidecar $n"
+for n in backend postgres redis mongo prometheus collector; do
+	[ -s "$W/secrets/tokens/$n" ] || fail "certs.sh minted no token for $n"
+	[ ! -e "$W/secrets/$n" ] || fail "certs.sh made files for the workload $n"
 done
-! find "$W/secrets" -name '*.key' | grep -Ev '/(ca|prometheus|collector|intruder)/' ||
-    fail "a key outside the CA and the non-sidecar workloads"
-echo "no key of any sidecar on the host: tokens only"
+# No private key on the host but the CA's own: any file under the secrets
+# directory outside ca/ that holds one (by content, whatever its name).
+keys=$(find "$W/secrets" -path "$W/secrets/ca" -prune -o -type f -print0 |
+    xargs -0 -r grep -l -- '-----BEGIN .*PRIVATE KEY-----' || true)
+[ -z "$keys" ] || fail "private keys outside ca/: $keys"
+find "$W/secrets" -path "$W/secrets/ca" -prune -o -type f -print |
+    sed "s|^$W/secrets/|  |"
+echo "no private key under the secrets directory outside ca/ (the CA's own):" \
+    "tokens only"
+# The test's "intruder": a cotai certificate for a name nobody allows
+# (COTAI_PERMIT_DNS above), issued by cotai-ca from the image into the
+# test's own directory, outside the secrets directory.
+install -d -o 10001 -g 10001 -m 0700 "$W/intruder"
+pm run --rm --no-healthcheck --label "cotai.compose-test=$P" --network none \
+    --read-only --user 10001:10001 --cap-drop ALL \
+    -v "$W/secrets:$W/secrets" -v "$W/intruder:$W/intruder" \
+    --entrypoint /usr/local/bin/cotai-ca "$COTAI_IMAGE" --dir "$W/secrets/ca" \
+    issue intruder --out "$W/intruder" >"$W/intruder.log" 2>&1 ||
+    { cat "$W/intruder.log"; fail "issuing the intruder's certificate"; }
 # The probe speaks as the backend with the backend sidecar's current
 # certificate and key, copied out of its identity volume (backend_creds).
 install -d -o 10001 -g 10001 -m 0700 "$W/probe-certs/backend"
@@ -283,7 +309,7 @@ install -d -o 10001 -g 10001 -m 0700 "$W/probe-certs/backend"
 # (the shipped ones say two thirds): with COMPOSE_TEST_TTL (60 s) a renewal
 # every 20 s, and 40 s left at each, more than the 20 s the CA is stopped.
 mkdir -p "$W/sidecars"
-for n in backend postgres redis; do
+for n in backend postgres redis prometheus collector; do
 	sed 's|^    crl_interval: 20s$|    crl_interval: 20s\n    at: "1/3"|' \
 	    "$here/sidecars/$n.yaml" >"$W/sidecars/$n.yaml"
 	grep -q 'at: "1/3"' "$W/sidecars/$n.yaml" || fail "sidecars/$n.yaml: no crl_interval line"
@@ -465,6 +491,13 @@ must_fail "postgres-sidecar, TLS without a certificate" \
     --tls /certs/intruder/ca.crt --send "$PGSTART" --expect R postgres-sidecar 6432
 must_fail "postgres-sidecar, certificate for 'intruder' (not allowed)" \
     "${IN[@]}" --send "$PGSTART" --expect R postgres-sidecar 6432
+# Prometheus and rsyslog speak plaintext on loopback in their sidecars'
+# namespaces only: none of it answers from the mesh.
+must_fail "collector's plaintext syslog port (rsyslog, 10514)" collector 10514
+must_fail "collector-sidecar's plaintext syslog port (10514)" collector-sidecar 10514
+must_fail "Prometheus's API (9090)" prometheus-sidecar 9090
+must_fail "prometheus-sidecar's scrape route (9103, loopback)" prometheus-sidecar 9103
+must_fail "prometheus-sidecar's admin endpoint (9901, loopback)" prometheus-sidecar 9901
 echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
@@ -500,7 +533,8 @@ gw_check() {
 import socket, sys
 gw, svc, net = sys.argv[1:4]
 bad = 0
-for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901, 9902, 9090, 6514):
+for port in (5432, 6379, 6380, 6432, 27017, 27018, 9901, 9902, 9090, 6514,
+             10514, 9101, 9102, 9103, 9104, 9105):
     try:
         socket.create_connection((gw, port), timeout=2).close()
         print("REACHED %s:%d from %s" % (gw, port, svc)); bad = 1
@@ -530,43 +564,8 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-say "8. postgres-sidecar comes back at a new address: followed without SIGHUP"
-# Stop it, let a placeholder take its address so that it must get another,
-# start it again: the backend's sidecar still has the old address until its
-# next lookup (resolve_interval, or at once when a connect fails).
-sc=$(cid postgres-sidecar)
-pm stop -t 5 "$sc" >/dev/null
-# Docker gives --ip only on networks with a subnet set by hand; its
-# allocator hands out the next free address after the last one anyway.
-ipopt=(--ip "$pgsc_ip")
-[ "$E" = podman ] || ipopt=()
-pm run -d --name "${P}-squatter" --label "cotai.compose-test=$P" \
-    --network "${P}_mesh" "${ipopt[@]}" --read-only --cap-drop ALL \
-    --entrypoint sleep "$test_base" 600 >/dev/null ||
-    fail "cannot start a placeholder on $pgsc_ip"
-pm start "$sc" >/dev/null
-new_ip=$(ip_on "$sc" "${P}_mesh")
-[ -n "$new_ip" ] && [ "$new_ip" != "$pgsc_ip" ] ||
-    fail "postgres-sidecar did not get a new address ($pgsc_ip -> $new_ip)"
-echo "postgres-sidecar: $pgsc_ip -> $new_ip"
-ok=0
-for _ in $(seq 30); do
-	if healthy postgres-sidecar >/dev/null 2>&1 &&
-	    pm exec "$(cid backend)" cotai-backend check >"$W/check3.out" 2>&1 &&
-	    grep -q 'check=postgres result=ok' "$W/check3.out"; then
-		ok=1
-		break
-	fi
-	sleep 1
-done
-cat "$W/check3.out"
-[ $ok = 1 ] || fail "the backend lost PostgreSQL after postgres-sidecar moved"
-pm logs "$(cid backend-sidecar)" 2>&1 | grep 'now resolves to' |
-    grep -F "$new_ip" || fail "the backend's sidecar did not log the move"
-[ "$(pm inspect -f '{{.RestartCount}}' "$(cid backend-sidecar)")" = 0 ] ||
-    fail "the backend's sidecar restarted"
-[ "$(pm logs "$sc" 2>&1 | grep -c 'renew: enrolling')" = 1 ] ||
-    fail "postgres-sidecar enrolled again after its restart"
-echo "postgres-sidecar restarted from its identity volume (one enrollment, token spent)"
+# 8 and 9: deploy/test/restarts.sh (sourced: it uses the functions above).
+# shellcheck source=deploy/test/restarts.sh
+. "$here/test/restarts.sh"
 
 say "all proofs passed"

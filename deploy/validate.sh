@@ -169,7 +169,7 @@ export COTAI_CA_DIR=$W/pki
 install -d -o 10001 -g 10001 -m 0700 "$W/pki"
 run() { setpriv --reuid=10001 --regid=10001 --clear-groups "$@"; }
 run "$BUILD/cotai-ca" --dir "$W/pki/ca" init --trust-domain validate.test >/dev/null
-for n in backend postgres redis mongo; do
+for n in backend postgres redis mongo prometheus collector; do
 	install -d -o 10001 -g 10001 -m 0700 "/run/secrets/cotai-$n"
 	run "$BUILD/cotai-ca" --dir "$W/pki/ca" issue "$n" --out "/run/secrets/cotai-$n" >/dev/null
 done
@@ -182,7 +182,7 @@ rc=0
 for f in "$W"/configs/*.yaml; do
 	name=$(basename "$f" .yaml)
 	case $name in
-	backend | postgres | redis | mongo)
+	backend | postgres | redis | mongo | prometheus | collector)
 		rm -rf /var/lib/cotai
 		install -d -o 10001 -g 10001 -m 0700 /var/lib/cotai
 		s=/run/secrets/cotai-$name

@@ -9,24 +9,56 @@
 # shellcheck shell=bash disable=SC2154 # here, test_base: compose-test.sh
 say "6d. security operations: Prometheus over mTLS, an alert, the audit collector"
 t6d=$(date +%s)
+# Every target up: each sidecar's admin endpoint (instance NAME-sidecar:9901,
+# as the alert rules name it) scraped on loopback through prometheus-sidecar,
+# and prometheus-sidecar's own.
 targets_up() {
 	prom /api/v1/targets >"$W/targets.json" || return 1
 	python3 - "$W/targets.json" <<'PY2'
 import json, sys
 t = json.load(open(sys.argv[1]))["data"]["activeTargets"]
-want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901"}
+want = {"backend-sidecar:9901", "postgres-sidecar:9901", "redis-sidecar:9901",
+        "collector-sidecar:9901", "prometheus-sidecar:9901"}
 up = {x["labels"]["instance"] for x in t
-      if x["health"] == "up" and x["scrapeUrl"].startswith("https://")}
+      if x["health"] == "up" and x["scrapeUrl"].startswith("http://127.0.0.1:")
+      and x["labels"]["job"].startswith("cotai")}
 for x in sorted(t, key=lambda x: x["labels"]["instance"]):
-    print("  %-24s %-5s %s %s" % (x["labels"]["instance"], x["health"],
-                                 x["scrapeUrl"], x.get("lastError", "")))
+    print("  %-24s %-5s %-24s %s %s" % (x["labels"]["instance"], x["health"],
+          x["labels"]["job"], x["scrapeUrl"], x.get("lastError", "")))
 sys.exit(0 if want <= up and len(t) == len(want) else 1)
 PY2
 }
-within 30 "every sidecar's admin endpoint up in Prometheus (https)" \
-    targets_up >"$W/targets.out" || { tail -n 3 "$W/targets.out"; exit 1; }
-tail -n 3 "$W/targets.out"
-echo "Prometheus scrapes all 3 sidecars over mTLS ($(($(date +%s) - t6d)) s)"
+within 30 "every sidecar's admin endpoint up in Prometheus (through its sidecar)" \
+    targets_up >"$W/targets.out" || { tail -n 5 "$W/targets.out"; exit 1; }
+tail -n 5 "$W/targets.out"
+# ... and every one of those scrapes left prometheus-sidecar as mTLS to the
+# identity its route expects (the sidecar's close records).
+scraped_tls() {
+	pm logs "$(cid prometheus-sidecar)" 2>&1 | python3 -c '
+import json, sys
+want = {"metrics-backend": "backend", "metrics-postgres": "postgres",
+        "metrics-redis": "redis", "metrics-collector": "collector"}
+seen = {}
+for line in sys.stdin:
+    if not line.startswith("{"):
+        continue
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if (r.get("event") == "close" and r.get("route") in want
+            and r.get("tls_version") == "TLSv1.3"
+            and r.get("spiffe") == "spiffe://compose.test/" + want[r["route"]]):
+        seen[r["route"]] = seen.get(r["route"], 0) + 1
+print("prometheus-sidecar: mTLS scrape connections by route:",
+      ", ".join("%s %d" % (k, seen.get(k, 0)) for k in sorted(want)))
+sys.exit(0 if all(seen.get(k) for k in want) else 1)'
+}
+within 20 "prometheus-sidecar's mTLS scrape connections" scraped_tls \
+    >"$W/scraped.out" || { cat "$W/scraped.out"; exit 1; }
+tail -n 1 "$W/scraped.out"
+echo "Prometheus scrapes all 4 sidecars through its own over mTLS, and that" \
+    "sidecar ($(($(date +%s) - t6d)) s)"
 # The rogue: a container of its own on the mesh, claiming to be the backend
 # with a certificate from a CA of its own (made here with openssl), so its
 # refusals (unknown_ca) can come from nothing else in this test.
@@ -55,7 +87,7 @@ rogue() {
 	    --read-only --cap-drop ALL --user 10001:10001 \
 	    -v "$here/test/probe.py:/probe.py:ro" \
 	    -v "$W/secrets/ca.crt:/certs/ca.crt:ro" \
-	    -v "$W/secrets/intruder:/certs/intruder:ro" \
+	    -v "$W/intruder:/certs/intruder:ro" \
 	    -v "$W/rogue:/certs/rogue:ro" \
 	    --entrypoint python3 "$test_base" /probe.py "$@"
 }
@@ -101,9 +133,9 @@ echo "CotaiIdentityRefused fired ($(($(date +%s) - t6d)) s into 6d)"
 # The rogue also tries to write into the audit trail without a certificate:
 # refused at the handshake. The same frame with the backend's certificate
 # (control) is taken. With its "intruder" certificate (chains to the cotai
-# CA, names no sidecar workload, so PermittedPeer should refuse it) the
-# outcome is only reported: Debian 12's rsyslog (8.2302, ossl driver) does
-# not reliably enforce PermittedPeer (rsyslog issue 6350), see README.
+# CA, names no sidecar workload) it is refused too: collector-sidecar's
+# allow list, enforced at the handshake (rsyslog's PermittedPeer, which
+# Debian 12's rsyslog did not reliably enforce, is gone; see README).
 frame() { # MARKER: an RFC 5425 frame (octet count, RFC 5424 message), in hex
 	local m="<13>1 - probe x - - - $1"
 	printf '%d %s' "${#m}" "$m" | od -An -tx1 | tr -d ' \n'
@@ -146,10 +178,12 @@ tail -n 1 "$W/collected.out"
     fail "the collector took a record from the rogue without a certificate"
 echo "the collector took the backend certificate's frame (control), not the" \
     "certificate-less rogue's"
-if grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl"; then
-	echo "NOT ENFORCED: the collector took a frame from the 'intruder'" \
-	    "certificate (PermittedPeer bypass, rsyslog issue 6350; see README)"
-else
-	echo "the collector did not take the 'intruder' certificate's frame" \
-	    "(PermittedPeer; not guaranteed by this rsyslog, see README)"
-fi
+! grep -q INTRUDER-AUDIT-RECORD "$W/collected.jsonl" ||
+    fail "the collector took a frame from the 'intruder' certificate"
+pm logs "$(cid collector-sidecar)" 2>&1 |
+    grep '"event":"refused"' | grep '"route":"collector-in"' |
+    grep '"reason":"identity_not_allowed"' |
+    grep -F '"spiffe":"spiffe://compose.test/intruder"' | tail -n 1 ||
+    fail "collector-sidecar logged no refusal of the 'intruder'"
+echo "the collector did not take the 'intruder' certificate's frame:" \
+    "collector-sidecar refused it (allow list)"

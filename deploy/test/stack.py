@@ -55,7 +55,7 @@ c["services"]["probe"] = {
     "networks": ["mesh"],
     "volumes": [probe + ":/probe.py:ro",
                 w + "/probe-certs/backend:/certs/backend:ro",
-                w + "/secrets/intruder:/certs/intruder:ro"],
+                w + "/intruder:/certs/intruder:ro"],
     "depends_on": {s: {"condition": "service_healthy"}
                    for s in sorted(c["services"])},
 }
