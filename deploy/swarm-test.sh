@@ -6,7 +6,8 @@
 #     stopped at the end only if this test started it); refuses to run on
 #     an engine that is already part of a swarm (not ours to leave)
 #  2. images: test/images.sh docker swarm-test (cached debootstrap bases)
-#  3. certificates: certs.sh, cotai-ca from the image
+#  3. certificates: certs.sh --files (the file mode: the stack takes
+#     them as Swarm secrets), cotai-ca from the image
 #  4. `docker swarm init`, the node labelled cotai.backend and cotai.db;
 #     the stack: stack.yaml through `docker stack config`, minus mongo
 #     (not packaged by Debian 12), PostgreSQL and Redis from the Debian
@@ -138,10 +139,13 @@ export COTAI_IMAGE COTAI_BACKEND_IMAGE COTAI_TEST_BASE
 
 # ---------------------------------------------------------------------------
 say "3. certificates (deploy/certs.sh, cotai-ca from the image)"
+# The file mode (--files): the Swarm stack's sidecars take their
+# certificates as Swarm secrets (deploy/swarm/README).
 export COTAI_SECRETS=$W/secrets COTAI_CA_IMAGE=$COTAI_IMAGE \
     COTAI_ENGINE=docker COTAI_TRUST_DOMAIN=swarm.test \
-    COTAI_WORKLOADS="backend postgres redis mongo" COTAI_CERT_GEN=1
-"$here/certs.sh" >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
+    COTAI_SIDECARS="backend postgres redis mongo"
+unset COTAI_WORKLOADS
+"$here/certs.sh" --files >"$W/certs.log" 2>&1 || { cat "$W/certs.log"; fail "certs.sh"; }
 grep -E '^(NAME|backend|postgres|redis) ' "$W/certs.log"
 
 # ---------------------------------------------------------------------------
