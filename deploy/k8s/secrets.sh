@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # deploy/k8s/secrets.sh: create or update the Kubernetes Secrets from the
-# files deploy/certs.sh made (run as root, after `make certs`):
+# files `deploy/certs.sh --files` made (the file mode; run as root after it):
 #   cotai-NAME-tls     tls.crt, tls.key, ca.crt, crl.pem   (per workload)
 #   cotai-db-password  password
-# Rotation: run `make certs` (renews what is due; --renew forces) and this
-# script again, e.g. from a CronJob or CI. The kubelet then swaps the
-# projected files in every pod (within about a minute) and the sidecars
-# reload them; no pod restarts.
+# Rotation: run `deploy/certs.sh --files` (renews what is due; --renew
+# forces) and this script again, e.g. from a CronJob or CI. The kubelet
+# then swaps the projected files in every pod (within about a minute) and
+# the sidecars reload them; no pod restarts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 S=${COTAI_SECRETS:-$here/../secrets}
