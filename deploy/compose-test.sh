@@ -111,7 +111,9 @@ pm() {
 dc() {
 	local c t
 	if [ "$E" = podman ]; then
-		c=(podman-compose)
+		# podman-net.sh: network_mode service:X and aliases, which
+		# podman-compose 1.0.3 gets wrong.
+		c=(podman-compose --podman-path "$here/test/podman-net.sh")
 	elif docker compose version >/dev/null 2>&1; then
 		c=(docker compose)
 	else

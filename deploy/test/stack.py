@@ -9,7 +9,8 @@
 # BASE: its image), started only when every other service is healthy.
 # It also records each service's healthcheck (W/health.tsv: podman runs
 # them by hand) and, for podman, the tmpfs volumes that podman-compose
-# 1.0.3 would create without their driver_opts (W/volumes.tsv).
+# 1.0.3 would create without their driver_opts (W/volumes.tsv) and, as a
+# label, the network aliases it would ignore (see deploy/test/podman-net.sh).
 import sys, yaml
 w, engine, probe, base = sys.argv[1:5]
 c = yaml.safe_load(open(w + "/full.yaml"))
@@ -34,8 +35,17 @@ for name, s in c["services"].items():
             dep.pop(d, None)
     elif isinstance(dep, list):
         s["depends_on"] = [d for d in dep if d not in drop]
-    # podman-compose 1.0.3 only understands a plain list of networks.
+    # podman-compose 1.0.3 only understands a plain list of networks and
+    # ignores aliases: they are recorded as a label that
+    # deploy/test/podman-net.sh turns into --network-alias.
     if engine == "podman" and isinstance(s.get("networks"), dict):
+        al = sorted({a for n in s["networks"].values()
+                     for a in (n or {}).get("aliases", [])})
+        if al:
+            lb = s.get("labels") or []
+            if isinstance(lb, dict):
+                lb = ["%s=%s" % kv for kv in lb.items()]
+            s["labels"] = lb + ["cotai.compose-test.aliases=" + ",".join(al)]
         s["networks"] = sorted(s["networks"])
 with open(w + "/health.tsv", "w") as f:
     for name, s in sorted(c["services"].items()):
