@@ -184,6 +184,17 @@ project_down() {
 	for v in $(pm volume ls -q --filter "label=$LABEL"); do
 		pm volume rm -f "$v" >/dev/null 2>&1 || true
 	done
+	# aardvark-dns (podman) keeps a file per network, its first line the
+	# gateway it listens on; one left behind by an earlier teardown that
+	# went wrong is appended to when the network is made again, and
+	# aardvark then listens on the old gateway only: no DNS on that
+	# network (seen: mesh, every sidecar's renewals failing). This
+	# project's files for networks that no longer exist go.
+	[ "$E" = podman ] || return 0
+	for n in /run/containers/networks/aardvark-dns/"${P}"_*; do
+		[ -e "$n" ] || continue
+		pm network exists "${n##*/}" 2>/dev/null || rm -f "$n"
+	done
 }
 
 qpid=""
