@@ -3,9 +3,7 @@
  * deadline of each state (one timer per connection, see the top of
  * conn.c), the backoff of connect retries and the reason of giving up,
  * the connection limits and the handshake cap, and the recheck of live
- * connections after a reload, and the share of the worker's loop a relay
- * gets (bulk transfers at a lower event priority). Nothing here makes a
- * transition.
+ * connections after a reload. Nothing here makes a transition.
  *
  * Terminate connections before their handshake count in t->nhandshakes;
  * over max_handshakes a new one sheds the oldest (conn_shed_victim), and
@@ -336,27 +334,4 @@ conn_reload_verdict(const struct conn *c, char *detail, size_t len)
 		return (REASON_NOT_ALLOWED_AFTER_RELOAD);
 	}
 	return (REASON_NONE);
-}
-
-/*
- * A relay step moved MOVED bytes (in and out, both directions): a step of
- * CONN_BULK_STEP or more makes C a bulk transfer, whose events then run
- * after every other ready one (leg.h); a small step makes it interactive
- * again. A step that moved nothing (blocked on the other side) changes
- * nothing.
- */
-#define CONN_BULK_STEP (32 * 1024)
-#define CONN_SMALL_STEP (8 * 1024)
-
-void
-conn_classify(struct conn *c, uint64_t moved)
-{
-	bool bulk = c->cl.bulk;
-
-	if (moved >= CONN_BULK_STEP)
-		bulk = true;
-	else if (moved > 0 && moved < CONN_SMALL_STEP)
-		bulk = false;
-	leg_set_bulk(&c->cl, bulk);
-	leg_set_bulk(&c->up, bulk);
 }

@@ -272,10 +272,4 @@ void conn_more_unlink(struct conn *c);
 /* Monotonic ms to a timeval from NOW to DUE (at least 1 ms). */
 struct timeval conn_tv_until(uint64_t due, uint64_t now);
 
-/*
- * A relay step of C moved MOVED bytes: run its legs' events at bulk or
- * normal priority from now on (conn_limits.c).
- */
-void conn_classify(struct conn *c, uint64_t moved);
-
 #endif

@@ -18,7 +18,8 @@
  *
  * When a pump stops early for fairness the connection goes on its table's
  * list of pumps to resume (more_due) and the table's ev_more fires once
- * the other connections had their turn.
+ * the other connections had their turn. A connection whose steps move
+ * bulk data runs its legs' events at a lower priority (conn_classify).
  */
 #include "conn_priv.h"
 
@@ -71,12 +72,42 @@ conn_relay_failed(struct conn *c, struct leg *bad, enum reason *why,
 	return (CONN_RELAY_CLOSE);
 }
 
+/* Bytes C's legs have read and written so far, both directions. */
+static uint64_t
+conn_relay_bytes(const struct conn *c)
+{
+	return (c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
+	    c->up.bytes_out);
+}
+
+/*
+ * A relay step moved MOVED bytes (in and out, both directions): a step of
+ * CONN_BULK_STEP or more makes C a bulk transfer, whose events then run
+ * after every other ready one (leg.h); a small step makes it interactive
+ * again. A step that moved nothing (blocked on the other side) changes
+ * nothing.
+ */
+#define CONN_BULK_STEP (32 * 1024)
+#define CONN_SMALL_STEP (8 * 1024)
+
+static void
+conn_classify(struct conn *c, uint64_t moved)
+{
+	bool bulk = c->cl.bulk;
+
+	if (moved >= CONN_BULK_STEP)
+		bulk = true;
+	else if (moved > 0 && moved < CONN_SMALL_STEP)
+		bulk = false;
+	leg_set_bulk(&c->cl, bulk);
+	leg_set_bulk(&c->up, bulk);
+}
+
 enum conn_relay
 conn_relay_step(struct conn *c, enum reason *why, enum conn_by *by, char *buf,
     size_t len, const char **detail)
 {
-	uint64_t before =
-	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out + c->up.bytes_out;
+	uint64_t before = conn_relay_bytes(c), moved;
 	struct pump *p[2] = {&c->dup, &c->ddown};
 	struct leg *bad = NULL;
 
@@ -103,13 +134,9 @@ conn_relay_step(struct conn *c, enum reason *why, enum conn_by *by, char *buf,
 		*detail = NULL;
 		return (CONN_RELAY_CLOSE);
 	}
-	if (c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
-		c->up.bytes_out !=
-	    before)
+	if ((moved = conn_relay_bytes(c) - before) != 0)
 		c->t_io = conn_now();
-	conn_classify(c,
-	    c->cl.bytes_in + c->up.bytes_in + c->cl.bytes_out +
-		c->up.bytes_out - before);
+	conn_classify(c, moved);
 	leg_watch(&c->cl, pump_wants(&c->cl, &c->dup, &c->ddown));
 	leg_watch(&c->up, pump_wants(&c->up, &c->ddown, &c->dup));
 	/*
