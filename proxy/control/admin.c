@@ -323,9 +323,22 @@ admin_on_write(struct bufferevent *bev, void *arg)
 
 	if (c->magic != ADMIN_MAGIC)
 		abort();
-	if (c->answered &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		admin_conn_free(c);
+	if (!c->answered ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	/*
+	 * Over TLS, end with close_notify (libevent frees the SSL without
+	 * one): a client, or a cotai sidecar relaying the scrape, would take
+	 * the bare FIN for a truncation. One try; the socket has just taken
+	 * the answer, so the alert fits, and nothing waits for the client's.
+	 */
+	if (c->rc != NULL) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (SSL_shutdown(ssl) < 0)
+			ERR_clear_error();
+	}
+	admin_conn_free(c);
 }
 
 /*

@@ -2,7 +2,8 @@
 # The admin endpoint over mutual TLS (admin.tls, admin.allow):
 #  - --check refuses a plaintext admin beyond loopback (file:line) unless
 #    admin.plaintext_bind_any says so;
-#  - an allowed client certificate (prometheus) reads /metrics; one of the
+#  - an allowed client certificate (prometheus) reads /metrics, and the
+#    answer ends with close_notify; one of the
 #    same CA that is not allowed (rogue), none at all, and plain HTTP get
 #    nothing, and each refusal is logged (event=admin_refused, reason)
 #    and counted in cotai_admin_refused_total;
@@ -67,6 +68,16 @@ assert_grep '^cotai_cert_expiry_timestamp_seconds\{route="\(admin\)"\} [0-9]+$' 
     "$T/prometheus.out"
 assert_grep '^cotai_admin_refused_total\{reason="identity_not_allowed"\} 0$' \
     "$T/prometheus.out"
+
+echo "== the answer ends with close_notify (not a bare FIN, a truncation)"
+printf 'GET /healthz HTTP/1.0\r\nHost: pg\r\n\r\n' |
+    timeout $((5 * TMO)) openssl s_client -connect "127.0.0.1:$aport" \
+    -servername pg -cert "$T/certs/prometheus.crt" \
+    -key "$T/certs/prometheus.key" -CAfile "$T/certs/ca.crt" -ign_eof -msg \
+    >"$T/notify.out" 2>&1 || true
+assert_grep '^HTTP/1.0 200' "$T/notify.out"
+assert_grep '^<<< .*Alert.*' "$T/notify.out"
+assert_grep 'close_notify' "$T/notify.out"
 
 echo "== refused: another identity, no certificate, plaintext"
 if scrape rogue; then fail "rogue read /metrics"; fi
