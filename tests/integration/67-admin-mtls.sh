@@ -3,7 +3,8 @@
 #  - --check refuses a plaintext admin beyond loopback (file:line) unless
 #    admin.plaintext_bind_any says so;
 #  - an allowed client certificate (prometheus) reads /metrics, and the
-#    answer ends with close_notify; one of the
+#    answer ends with close_notify (a cotai originate route relaying a
+#    scrape logs reason=eof, not tls_error); one of the
 #    same CA that is not allowed (rogue), none at all, and plain HTTP get
 #    nothing, and each refusal is logged (event=admin_refused, reason)
 #    and counted in cotai_admin_refused_total;
@@ -78,6 +79,18 @@ printf 'GET /healthz HTTP/1.0\r\nHost: pg\r\n\r\n' |
 assert_grep '^HTTP/1.0 200' "$T/notify.out"
 assert_grep '^<<< .*Alert.*' "$T/notify.out"
 assert_grep 'close_notify' "$T/notify.out"
+
+term_pid=$PROXY_PID term_admin=$ADMIN
+echo "== a scrape relayed by a cotai originate route closes cleanly"
+ops_config scr originate prometheus "$aport" "expect: [pg]"
+ops_start scr
+http_get "127.0.0.1:$PORT" /healthz >"$T/relayed.out"
+assert_grep '^HTTP/1.0 200' "$T/relayed.out"
+wait_for "the relayed scrape's close record" $((10 * TMO)) grep -q \
+    'event=close .*route=scr .*closed_by=upstream reason=eof' "$T/scr.log"
+assert_no_grep 'event=close .*reason=tls_error' "$T/scr.log"
+kill "$PROXY_PID"
+PROXY_PID=$term_pid ADMIN=$term_admin
 
 echo "== refused: another identity, no certificate, plaintext"
 if scrape rogue; then fail "rogue read /metrics"; fi
