@@ -284,6 +284,7 @@ reload_run(struct reload *rl, const char *trigger)
 	if (rl->stopped)
 		return (POOL_RELOAD_OK);
 	memset(&set, 0, sizeof(set));
+	watch_settle(rl->watch); /* what it saw so far is read now */
 	log_info("reload (%s): loading %s", trigger, old->path);
 	if (config_load_with(old->path, &opts, &cfg, err, sizeof(err)) != 0) {
 		log_error("reload: %s", err);

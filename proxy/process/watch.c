@@ -95,6 +95,20 @@ watch_read_cb(evutil_socket_t fd, short what, void *arg)
 	watch_arm(w);
 }
 
+void
+watch_settle(struct watch *w)
+{
+	char buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (w == NULL)
+		return;
+	while (read(w->fd, buf, sizeof(buf)) > 0)
+		;
+	debounce_init(&w->db, w->db.quiet_ms);
+	evtimer_del(w->timer);
+}
+
 struct watch *
 watch_new(struct event_base *base, uint32_t quiet_ms,
     void (*fire)(struct reload *), struct reload *rl)

@@ -34,6 +34,15 @@ struct watch *watch_new(struct event_base *base, uint32_t quiet_ms,
 /* Watch the files CFG names (replacing the previous set). 0 or -1. */
 int watch_set(struct watch *w, const struct cotai_config *cfg);
 
+/*
+ * A reload is about to read the files: forget the changes seen so far
+ * (read and drop the queued events, end the burst), so files the process
+ * wrote itself right before a reload (a renewal, a fetched CRL) or a
+ * SIGHUP after an edit do not cause a second one. Changes after this call
+ * count as ever. NULL-safe.
+ */
+void watch_settle(struct watch *w);
+
 /* Does an event named NAME concern one of NAMES[0..N)? (pure) */
 bool watch_name_matches(char *const *names, size_t n, const char *name);
 

@@ -6,7 +6,8 @@
 # restart from their state without a token, survive the CA server being
 # down (failures counted, backoff, the current certificate keeps working)
 # and pick up a revocation within crl_interval (2 s), closing the revoked
-# peer's live connection.
+# peer's live connection; each renewal and CRL fetch reloads once (the
+# files it wrote itself do not trigger the watch again).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"
@@ -179,4 +180,12 @@ if read -r -t 5 line <&4 2>/dev/null; then fail "revoked connection still open";
 exec 4>&-
 timeout 10 "$TOOLS/client" -p "$op" -m refused >"$T/r.out" 2>&1 ||
     { cat "$T/r.out"; fail "revoked client not refused"; }
+
+echo "== one reload per renewal or CRL fetch (reload.watch is on)"
+# The files a sidecar writes itself right before its reload must not
+# trigger a second one through the watch; nothing else changed them here.
+for n in api web; do
+	assert_grep 'event=reload .*trigger=renewal result=ok' "$T/$n.log"
+	assert_no_grep 'event=reload .*trigger="files changed"' "$T/$n.log"
+done
 echo "ok"
