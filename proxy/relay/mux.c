@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "log.h"
@@ -217,6 +218,29 @@ mux_kick_cb(evutil_socket_t fd, short what, void *arg)
 	mux_tunnel_cb(-1, 0, arg);
 }
 
+/*
+ * Originate: a tunnel takes no new stream (GOAWAY) from two PING periods
+ * before the peer certificate its handshake checked expires. The peer has
+ * renewed long before (identity.renew), so the next connection's handshake
+ * opens a tunnel that sees the new certificate, and no stream starts on a
+ * tunnel that the first reload after the expiry closes with all its streams
+ * (expired_after_reload). Streams already on it go on, as a connection
+ * does past its peer's notAfter.
+ */
+static void
+mux_expiry_check(struct mux_tunnel *t)
+{
+	time_t end = tls_peer_identity(&t->peer)->not_after;
+	time_t margin = (time_t)(2 * (t->r->cfg->mux_ping_ms / 1000 + 1));
+
+	if (t->server || t->draining || end == 0 || time(NULL) + margin < end)
+		return;
+	log_info("route %s: tunnel to %s: its peer certificate expires in "
+		 "%llds: no new streams on it (GOAWAY)",
+	    t->r->cfg->name, t->client, (long long)(end - time(NULL)));
+	mux_tunnel_goaway(t);
+}
+
 static void
 mux_ping_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -234,6 +258,7 @@ mux_ping_cb(evutil_socket_t fd, short what, void *arg)
 		mux_tunnel_close(t, REASON_IDLE_TIMEOUT, "PING unanswered");
 		return;
 	}
+	mux_expiry_check(t);
 	t->ping_out = true;
 	(void)nghttp2_submit_ping(t->h2, NGHTTP2_FLAG_NONE, NULL);
 	mux_tunnel_kick(t);
@@ -321,7 +346,8 @@ mux_tunnel_find(struct conn_table *ct, const struct route *r)
 	for (t = TAILQ_FIRST(&ct->tunnels); t != NULL;
 	     t = TAILQ_NEXT(t, link)) {
 		if (t->r != r || t->draining || t->server || t->dead ||
-		    !nghttp2_session_want_read(t->h2))
+		    !nghttp2_session_want_read(t->h2) ||
+		    !nghttp2_session_check_request_allowed(t->h2))
 			continue;
 		max = nghttp2_session_get_remote_settings(
 		    t->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
