@@ -126,6 +126,22 @@ cfg_inherit_identity(struct cfg_ctx *c, struct config_identity *dst,
 	return (0);
 }
 
+/*
+ * Can route R be multiplexed (mux.h)? Between two cotai sidecars: protocol
+ * tcp, and postgres on a terminate route or an originate route with
+ * upstream: sidecar. Not with a server's own TLS (postgres with upstream:
+ * postgres, redis, mongo): that speaks its own protocol.
+ */
+static bool
+cfg_may_mux(const struct config_route *r)
+{
+	if (r->protocol == CONFIG_PROTO_TCP)
+		return (true);
+	return (r->protocol == CONFIG_PROTO_POSTGRES &&
+	    (r->mode == CONFIG_MODE_TERMINATE ||
+		r->pg_upstream == CONFIG_PG_UP_SIDECAR));
+}
+
 static int
 cfg_route_defaults(
     struct cfg_ctx *c, struct cfg_top *top, struct config_route *r)
@@ -146,10 +162,9 @@ cfg_route_defaults(
 	cfg_u32_default(&r->mux_tunnels, CFG_DEF_MUX_TUNNELS);
 	cfg_u32_default(&r->mux_window, CFG_DEF_MUX_WINDOW);
 	cfg_u32_default(&r->mux_ping_ms, CFG_DEF_MUX_PING_MS);
-	if (r->protocol != CONFIG_PROTO_TCP)
-		r->mux = CONFIG_MUX_OFF;
-	else if (cfg_where_find(c, &r->mux) == NULL)
-		r->mux = d->mux;
+	/* Set on a route that cannot mux, it is refused (cfg_check_mux). */
+	if (cfg_where_find(c, &r->mux) == NULL)
+		r->mux = cfg_may_mux(r) ? d->mux : CONFIG_MUX_OFF;
 	cfg_u32_default(&r->retry.attempts, d->retry.attempts);
 	cfg_u32_default(&r->retry.backoff_ms, d->retry.backoff_ms);
 	cfg_u32_default(&r->resolve_interval_ms, d->resolve_interval_ms);
@@ -245,16 +260,17 @@ cfg_addr_same(const struct config_addr *a, const struct config_addr *b)
 }
 
 /*
- * mux and its bounds: only on protocol tcp routes (a native TLS upstream
- * speaks its own protocol, and postgres routes are not multiplexed yet);
- * elsewhere an unset mux means off (cfg_fill_route). mux_tunnels only on
- * originate routes.
+ * mux and its bounds: only on routes that can be multiplexed (cfg_may_mux);
+ * elsewhere an unset mux means off (cfg_route_defaults), and so may an
+ * explicit `mux: off` on a postgres route with upstream: postgres (its
+ * server's own TLS). mux_tunnels only on originate routes.
  */
 static int
 cfg_check_mux(struct cfg_ctx *c, const struct config_route *r, size_t i)
 {
 	const void *const keys[] = {&r->mux, &r->mux_streams, &r->mux_tunnels,
 	    &r->mux_window, &r->mux_ping_ms};
+	bool pg = r->protocol == CONFIG_PROTO_POSTGRES;
 	char key[CFG_KEYLEN];
 
 	snprintf(key, sizeof(key), "routes[%zu].mux", i);
@@ -262,13 +278,20 @@ cfg_check_mux(struct cfg_ctx *c, const struct config_route *r, size_t i)
 	    cfg_where_find(c, &r->mux_tunnels) != NULL)
 		return (cfg_err_field(c, &r->mux_tunnels, &r->line, key,
 		    "only on an originate route"));
-	if (r->protocol == CONFIG_PROTO_TCP)
+	if (cfg_may_mux(r))
 		return (0);
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-		if (cfg_where_find(c, keys[k]) != NULL)
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (cfg_where_find(c, keys[k]) == NULL ||
+		    (pg && k == 0 && r->mux == CONFIG_MUX_OFF))
+			continue;
+		if (pg)
 			return (cfg_err_field(c, keys[k], &r->line, key,
-			    "only for protocol: tcp (between two cotai "
-			    "sidecars)"));
+			    "only with upstream: sidecar (PostgreSQL's own "
+			    "TLS is not multiplexed)"));
+		return (cfg_err_field(c, keys[k], &r->line, key,
+		    "only for protocol: tcp or postgres (between two cotai "
+		    "sidecars)"));
+	}
 	return (0);
 }
 

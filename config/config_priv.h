@@ -62,7 +62,7 @@ struct cfg_defaults {
 	uint32_t buffer_bytes;
 	struct config_retry retry;
 	uint32_t resolve_interval_ms;
-	enum config_mux mux; /* for tcp routes without their own */
+	enum config_mux mux; /* routes that can mux, without their own */
 };
 
 /* Everything the top-level key table writes into. */

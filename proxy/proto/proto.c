@@ -36,15 +36,25 @@ proto_db_tls_opts(const struct config_route *rc, struct tls_ctx_opts *o)
  * postgres: ALPN "postgresql" selected when a client offers it
  * (terminate: a client with sslnegotiation=direct), offered on originate
  * routes whose server is PostgreSQL reached with sslnegotiation: direct.
+ * Between two cotai sidecars (upstream: sidecar, terminate) "h2" makes
+ * the TLS connection a tunnel unless mux is off (the configuration leaves
+ * it off with upstream: postgres): an originate route offers it, a
+ * terminate route selects it before "postgresql".
  */
 static void
 proto_pg_tls_opts(const struct config_route *rc, struct tls_ctx_opts *o)
 {
+	bool mux = rc->mux != CONFIG_MUX_OFF;
+
 	proto_db_tls_opts(rc, o);
-	if (rc->mode == CONFIG_MODE_TERMINATE ||
-	    (rc->pg_upstream == CONFIG_PG_UP_POSTGRES &&
-		rc->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT))
+	if (rc->mode == CONFIG_MODE_TERMINATE) {
+		o->alpn = mux ? PROTO_ALPN_MUX : "postgresql";
+		o->alpn_also = mux ? "postgresql" : NULL;
+	} else if (rc->pg_upstream == CONFIG_PG_UP_SIDECAR) {
+		o->alpn = mux ? PROTO_ALPN_MUX : NULL;
+	} else if (rc->pg_sslnegotiation == CONFIG_PG_SSLNEG_DIRECT) {
 		o->alpn = "postgresql";
+	}
 }
 
 /*

@@ -9,7 +9,8 @@
  *   accept ──▶ NEW ─┬─ originate ─────────────────────▶ (connect)
  *                   ├─ terminate ─────────────────────▶ HANDSHAKE
  *                   ├─ protocol postgres ─────────────▶ PG
- *                   └─ a tunnel's stream (handshaken) ─▶ (connect)
+ *                   ├─ a tunnel's stream (handshaken) ─▶ (connect)
+ *                   └─ ... on a postgres route ────────▶ PG (startup)
  *
  *   (connect): the first attempt of an originate connection may instead
  *       take a stream on a tunnel of the worker ─────────────▶ RELAY
@@ -46,9 +47,10 @@
  * HANDSHAKE, RELAY; terminate NEW, PG (ClientHello or SSLRequest), HANDSHAKE,
  * PG (startup packet, roles), CONNECTING, RELAY, or for a plaintext cancel NEW,
  * PG, CONNECTING, PG, CLOSED; mux (conn_mux.c): originate NEW, RELAY on a
- * tunnel's stream; each CONNECT on a terminate tunnel is a connection NEW,
- * CONNECTING, RELAY. BACKOFF and TICKET_WAIT may come before CONNECTING, as
- * drawn.
+ * tunnel's stream (postgres with upstream: sidecar: NEW, PG, RELAY); each
+ * CONNECT on a terminate tunnel is a connection NEW, CONNECTING, RELAY (on
+ * a postgres route NEW, PG (startup packet, roles), CONNECTING, RELAY).
+ * BACKOFF and TICKET_WAIT may come before CONNECTING, as drawn.
  *
  * A connection has two legs (leg.h): cl, the accepted socket, and up, the
  * socket to the target; exactly one of them speaks mutual TLS (c->tl). In
@@ -192,7 +194,8 @@ conn_start(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 	if (rc->mode == CONFIG_MODE_TERMINATE && !c->handshaken &&
 	    (o = conn_shed_victim(t)) != NULL)
 		on_shed(o, "too many handshakes in progress");
-	if (c->handshaken) { /* a tunnel's stream: its peer is the tunnel's */
+	/* A tunnel's stream is handshaken: its peer is the tunnel's. */
+	if (c->handshaken && !proto_negotiates(rc)) {
 		on_connect(c);
 	} else if (proto_negotiates(rc)) {
 		c->proto = proto_conn_new(rc, c->r->ssl_ctx, c->r->local_ctx);
@@ -201,6 +204,8 @@ conn_start(struct conn *c, enum reason why, enum conn_by by, const char *detail)
 			    c, REASON_INTERNAL, CONN_BY_PROXY, "out of memory");
 			return;
 		}
+		if (c->handshaken) /* a stream: as after a TLS handshake */
+			proto_conn_tls_done(c->proto);
 		conn_enter(c, CONN_S_PG);
 		on_pg_io(c);
 	} else if (rc->mode == CONFIG_MODE_ORIGINATE) {

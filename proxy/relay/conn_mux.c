@@ -2,13 +2,19 @@
  * conn_mux: where a connection meets the multiplexed transport (mux.h).
  *
  *   originate: (connect) ──▶ a stream on a tunnel of the worker ──▶ RELAY
+ *              (postgres, upstream: sidecar: after PG, the startup packet
+ *               or cancel read; the relay sends those bytes first)
  *              (none with room: CONNECTING and HANDSHAKE as ever; when
  *               the handshake negotiates h2 the TLS leg becomes a new
  *               tunnel and the connection its first stream)
  *   terminate: HANDSHAKE (h2) ──▶ the TLS leg becomes a tunnel; the
  *              connection ends without an audit line (the tunnel writes
  *              one when it closes). Each CONNECT on the tunnel is a new
- *              connection: NEW ──▶ CONNECTING ──▶ 200 ──▶ RELAY.
+ *              connection: NEW ──▶ CONNECTING ──▶ 200 ──▶ RELAY; on a
+ *              postgres route NEW ──▶ PG (the startup packet read inside
+ *              the stream, roles checked with the tunnel's peer) ──▶
+ *              CONNECTING ──▶ 200 ──▶ RELAY (a refusal's ErrorResponse
+ *              is the first write: it answers 200 first, mux_stream.c).
  *
  * The stream is the connection's leg on the tunnel's side (c->up or
  * c->cl), c->tl is NULL, and the peer's identity is the tunnel's (shared).
@@ -30,7 +36,7 @@ conn_mux_attach(struct conn *c)
 	struct mux_tunnel *t;
 
 	if (rc->mode != CONFIG_MODE_ORIGINATE || rc->mux == CONFIG_MUX_OFF ||
-	    c->proto != NULL || c->up.fd >= 0 || c->up.ms != NULL ||
+	    c->up.fd >= 0 || c->up.ms != NULL ||
 	    (t = mux_tunnel_find(c->t, c->r)) == NULL)
 		return (false);
 	if (mux_stream_open(t, rc->target.text, &c->up,
@@ -48,7 +54,7 @@ conn_mux_after(const struct conn *c)
 {
 	const struct config_route *rc = c->r->cfg;
 
-	if (rc->protocol != CONFIG_PROTO_TCP || c->proto != NULL)
+	if (rc->mux == CONFIG_MUX_OFF) /* also every native TLS upstream */
 		return (CONN_MUX_NONE);
 	if (!mux_negotiated(c->tl->ssl)) /* a peer without h2: as ever */
 		return (
@@ -94,24 +100,27 @@ conn_mux_error(
 /*
  * The terminate route of table T a CONNECT for AUTHORITY reaches on a tunnel
  * accepted on route R: the route of that name when it is a multiplexed
- * tcp terminate route trusting the same CA and CRL files, else R's
- * current version; NULL when a reload removed it.
+ * terminate route of R's protocol trusting the same CA and CRL files, else
+ * R's current version; NULL when a reload removed it or changed its
+ * protocol. A stream never reaches a route of another protocol: a tcp
+ * tunnel would skip a postgres route's startup checks (roles), and a
+ * postgres tunnel's streams would reach a tcp route without them.
  */
 static struct route *
 conn_mux_route(struct conn_table *t, const struct route *r, const char *auth)
 {
 	const struct config_identity *a = &r->cfg->identity, *b;
+	enum config_proto proto = r->cfg->protocol;
 	struct route *own = NULL;
 
 	for (size_t j = 0; j < t->nroutes; j++) {
 		const struct config_route *rc = t->routes[j]->cfg;
 
-		if (rc->mode != CONFIG_MODE_TERMINATE)
+		if (rc->mode != CONFIG_MODE_TERMINATE || rc->protocol != proto)
 			continue;
 		b = &rc->identity;
-		if (strcmp(rc->name, auth) == 0 &&
-		    rc->protocol == CONFIG_PROTO_TCP &&
-		    rc->mux != CONFIG_MUX_OFF && strcmp(a->ca, b->ca) == 0 &&
+		if (strcmp(rc->name, auth) == 0 && rc->mux != CONFIG_MUX_OFF &&
+		    strcmp(a->ca, b->ca) == 0 &&
 		    (a->crl == NULL) == (b->crl == NULL) &&
 		    (a->crl == NULL || strcmp(a->crl, b->crl) == 0))
 			return (t->routes[j]);

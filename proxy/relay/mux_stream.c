@@ -20,6 +20,8 @@
 #include "conn_table.h"
 
 static const struct leg_ops mux_stream_ops;
+static void
+mux_stream_answer(struct mux_stream *s, const char *status, enum reason why);
 
 struct mux_stream *
 mux_stream_new(struct mux_tunnel *t)
@@ -171,6 +173,14 @@ mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
 		l->err = ENOMEM;
 		return (LEG_ERR);
 	}
+	/*
+	 * Terminate: bytes before the target is connected (a postgres
+	 * route's ErrorResponse or 'N' to the startup read inside the
+	 * stream) can only follow an answer: 200, as a TLS handshake
+	 * accepted is. A tcp route writes only once it relays (answered).
+	 */
+	if (s->t->server && !s->responded)
+		mux_stream_answer(s, "200", REASON_NONE);
 	if (s->woff > 0 && s->woff + s->wlen + len > MUX_WBUF) {
 		memmove(s->wbuf, s->wbuf + s->woff, s->wlen);
 		s->woff = 0;
@@ -201,6 +211,8 @@ mux_stream_shutdown(struct leg *l)
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
+	if (s->t->server && !s->responded) /* as in mux_stream_write() */
+		mux_stream_answer(s, "200", REASON_NONE);
 	s->tx_shut = true;
 	l->shut = true;
 	if (s->deferred && s->id > 0) {
@@ -303,6 +315,7 @@ mux_stream_close(struct leg *l, enum reason why)
 {
 	struct mux_stream *s = l->ms;
 	struct mux_tunnel *t;
+	bool fin;
 
 	if (s == NULL)
 		return;
@@ -310,8 +323,13 @@ mux_stream_close(struct leg *l, enum reason why)
 	l->ops = NULL; /* a closed leg */
 	s->leg = NULL;
 	t = s->t;
-	if (t != NULL && why == REASON_EOF && !s->closed &&
-	    s->err == REASON_NONE && !s->tx_eof) {
+	/* A refusal answered in the stream (a postgres ErrorResponse) ends
+	 * with END_STREAM, as it ends with a FIN on a socket. */
+	fin = why == REASON_EOF ||
+	    (s->tx_shut && s->responded &&
+		(why == REASON_ROLE_NOT_ALLOWED || why == REASON_PROTOCOL));
+	if (t != NULL && fin && !s->closed && s->err == REASON_NONE &&
+	    !s->tx_eof) {
 		/*
 		 * The conn is done, the stream not yet: the last bytes and
 		 * END_STREAM are still queued. The tunnel keeps the stream

@@ -72,6 +72,10 @@ struct tls_ctx_opts {
 	/* ALPN, one protocol name of static storage: a client offers it, a
 	 * server selects it when a client offers it; NULL for none. */
 	const char *alpn;
+	/* Server only: a second protocol, selected when a client offers it
+	 * and not alpn (a postgres terminate route: "h2" for a cotai
+	 * sidecar's tunnel, else "postgresql" for a direct libpq). */
+	const char *alpn_also;
 	/* A TLS EOF without close_notify counts as an EOF (protocols that
 	 * frame their own messages, whose servers close so). */
 	bool eof_ok;

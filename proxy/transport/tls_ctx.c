@@ -8,6 +8,7 @@
 #include "tls.h"
 #include "tls_priv.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,12 +66,12 @@ tls_info_cb(const SSL *cssl, int where, int ret)
 		SSL_set_num_tickets(ssl, 0);
 }
 
-/* Server: select the one protocol ARG (a string) when the client offers it. */
-static int
-tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
+/* Is protocol WANT in the client's ALPN list IN of INLEN bytes? Then *OUT
+ * points at it there (of strlen(WANT) bytes). */
+static bool
+tls_alpn_offered(const char *want, const unsigned char *in, unsigned int inlen,
+    const unsigned char **out)
 {
-	const char *want = arg;
 	size_t wlen = strlen(want);
 
 	for (unsigned int i = 0; i < inlen;) {
@@ -80,10 +81,55 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 			break;
 		if (n == wlen && memcmp(in + i + 1, want, n) == 0) {
 			*out = in + i + 1;
-			*outlen = (unsigned char)n;
-			return (SSL_TLSEXT_ERR_OK);
+			return (true);
 		}
 		i += 1 + n;
+	}
+	return (false);
+}
+
+/*
+ * A server context's ALPN choices, in order of preference (static strings
+ * from struct tls_ctx_opts), held in the context's ex_data so that they
+ * live as long as it does.
+ */
+struct tls_ctx_alpn {
+	const char *name[2];
+};
+
+static int tls_alpn_idx = -1;
+static pthread_once_t tls_alpn_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_alpn_free(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	OPENSSL_free(ptr);
+}
+
+static void
+tls_alpn_init(void)
+{
+	tls_alpn_idx =
+	    SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_alpn_free);
+}
+
+/*
+ * Server: select ARG's first name (struct tls_ctx_alpn) the client offers;
+ * none offered: no ALPN.
+ */
+static int
+tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct tls_ctx_alpn *a = arg;
+
+	for (int i = 0; i < 2; i++) {
+		if (a->name[i] != NULL &&
+		    tls_alpn_offered(a->name[i], in, inlen, out)) {
+			*outlen = (unsigned char)strlen(a->name[i]);
+			return (SSL_TLSEXT_ERR_OK);
+		}
 	}
 	return (SSL_TLSEXT_ERR_NOACK);
 }
@@ -96,6 +142,7 @@ static int
 tls_ctx_apply(
     SSL_CTX *ctx, bool server, const struct tls_ctx_opts *o, const char *name)
 {
+	struct tls_ctx_alpn *a;
 	unsigned char wire[256];
 	size_t n;
 
@@ -106,9 +153,20 @@ tls_ctx_apply(
 	if (o->alpn == NULL)
 		return (0);
 	if (server) {
-		/* OpenSSL's callback argument is not const; ours is read. */
-		SSL_CTX_set_alpn_select_cb(
-		    ctx, tls_alpn_select, (void *)(uintptr_t)o->alpn);
+		(void)pthread_once(&tls_alpn_once, tls_alpn_init);
+		if (tls_alpn_idx < 0 ||
+		    (a = OPENSSL_malloc(sizeof(*a))) == NULL) {
+			log_ssl("route %s: ALPN", name);
+			return (-1);
+		}
+		a->name[0] = o->alpn;
+		a->name[1] = o->alpn_also;
+		if (SSL_CTX_set_ex_data(ctx, tls_alpn_idx, a) != 1) {
+			OPENSSL_free(a);
+			log_ssl("route %s: ALPN", name);
+			return (-1);
+		}
+		SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, a);
 		return (0);
 	}
 	n = strlen(o->alpn);

@@ -328,9 +328,10 @@ START_TEST(mux_keys)
 	    {ID "routes:\n" R_O "    mux: maybe\n",
 		"8:10: routes[0].mux: invalid value \"maybe\""},
 	    {ID "routes:\n" R_O "    protocol: redis\n    mux: on\n",
-		"9:10: routes[0].mux: only for protocol: tcp"},
+		"9:10: routes[0].mux: only for protocol: tcp or postgres"},
 	    {ID "routes:\n" R_O "    protocol: redis\n    mux_window: 64k\n",
-		"9:17: routes[0].mux_window: only for protocol: tcp"},
+		"9:17: routes[0].mux_window: only for protocol: tcp or "
+		"postgres"},
 	    {ID "routes:\n" R_T "    mux_tunnels: 3\n",
 		"8:18: routes[0].mux_tunnels: only on an originate route"},
 	    {ID "routes:\n" R_O "    mux_streams: 0\n",
@@ -342,6 +343,18 @@ START_TEST(mux_keys)
 		"8:15: routes[0].mux_ping: must be at least 100ms"},
 	    {ID "defaults: {mux: sometimes}\nroutes:\n" R_O,
 		"2:17: defaults.mux: invalid value \"sometimes\""},
+	    /* postgres: its server's own TLS is not multiplexed (issue 16) */
+	    {ID "routes:\n" R_O "    protocol: postgres\n    mux: on\n",
+		"9:10: routes[0].mux: only with upstream: sidecar"},
+	    {ID "routes:\n" R_O "    protocol: postgres\n"
+		"    upstream: postgres\n    mux: auto\n",
+		"10:10: routes[0].mux: only with upstream: sidecar"},
+	    {ID "routes:\n" R_O "    protocol: postgres\n    mux_streams: 5\n",
+		"9:18: routes[0].mux_streams: only with upstream: sidecar"},
+	    {ID "routes:\n" R_O "    protocol: mongo\n    mux: \"off\"\n",
+		"9:10: routes[0].mux: only for protocol: tcp or postgres"},
+	    {ID "routes:\n" R_T "    protocol: postgres\n    mux_tunnels: 3\n",
+		"9:18: routes[0].mux_tunnels: only on an originate route"},
 	};
 	struct cotai_config *cfg = NULL;
 
@@ -367,6 +380,40 @@ START_TEST(mux_keys)
 	ck_assert_msg(
 	    load(ID "routes:\n" R_O "    protocol: redis\n", &cfg) == 0, "%s",
 	    err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_OFF);
+	config_free(cfg);
+	/*
+	 * postgres between two sidecars (upstream: sidecar, terminate):
+	 * auto by default and from defaults.mux, like tcp; upstream:
+	 * postgres stays off, also with defaults.mux on, and may say off.
+	 */
+	ck_assert_msg(
+	    load(ID "routes:\n" R_O "    protocol: postgres\n"
+		    "    upstream: sidecar\n" R_T "    protocol: postgres\n",
+		&cfg) == 0,
+	    "%s", err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_AUTO);
+	ck_assert_int_eq(cfg->routes[1].mux, CONFIG_MUX_AUTO);
+	config_free(cfg);
+	ck_assert_msg(load(ID "defaults: {mux: on}\nroutes:\n" R_O
+			      "    protocol: postgres\n"
+			      "    upstream: sidecar\n    mux_streams: 9\n" R_T
+			      "    protocol: postgres\n    mux: \"off\"\n"
+			      "  - name: c\n    mode: originate\n"
+			      "    listen: 127.0.0.1:1001\n"
+			      "    target: db:5432\n    expect: db\n"
+			      "    protocol: postgres\n",
+			  &cfg) == 0,
+	    "%s", err);
+	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_ON);
+	ck_assert_uint_eq(cfg->routes[0].mux_streams, 9);
+	ck_assert_int_eq(cfg->routes[1].mux, CONFIG_MUX_OFF);
+	ck_assert_int_eq(cfg->routes[2].mux, CONFIG_MUX_OFF);
+	config_free(cfg);
+	ck_assert_msg(load(ID "routes:\n" R_O "    protocol: postgres\n"
+			      "    mux: \"off\"\n",
+			  &cfg) == 0,
+	    "%s", err);
 	ck_assert_int_eq(cfg->routes[0].mux, CONFIG_MUX_OFF);
 	config_free(cfg);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -90,10 +90,11 @@ START_TEST(redis_mongo_eof_rule)
 END_TEST
 
 /*
- * postgres: a terminate route selects "postgresql" when offered; an
- * originate route offers it only to a PostgreSQL server reached with
- * sslnegotiation: direct; the local_tls context selects it and takes an
- * EOF as an EOF.
+ * postgres: a terminate route selects "postgresql" when offered, and with
+ * mux "h2" first (a cotai sidecar's tunnel); an originate route offers
+ * "postgresql" only to a PostgreSQL server reached with sslnegotiation:
+ * direct, "h2" to a sidecar unless mux is off; the local_tls context
+ * selects "postgresql" and takes an EOF as an EOF.
  */
 START_TEST(postgres_alpn)
 {
@@ -102,11 +103,19 @@ START_TEST(postgres_alpn)
 	struct tls_ctx_opts o, lo;
 
 	ck_assert_ptr_eq(proto_of(CONFIG_PROTO_POSTGRES), &proto_postgres);
+	rc.mux = CONFIG_MUX_OFF;
 	opts(&rc, &o, &lo);
 	ck_assert_str_eq(o.alpn, "postgresql");
+	ck_assert_ptr_null(o.alpn_also);
 	ck_assert(!o.eof_ok);
 	ck_assert(proto_negotiates(&rc));
+	rc.mux = CONFIG_MUX_AUTO;
+	opts(&rc, &o, &lo);
+	ck_assert_str_eq(o.alpn, PROTO_ALPN_MUX);
+	ck_assert_str_eq(o.alpn_also, "postgresql");
 	rc.mode = CONFIG_MODE_ORIGINATE;
+	rc.mux =
+	    CONFIG_MUX_OFF; /* the configuration's for upstream: postgres */
 	rc.pg_upstream = CONFIG_PG_UP_POSTGRES;
 	rc.pg_sslnegotiation = CONFIG_PG_SSLNEG_POSTGRES;
 	opts(&rc, &o, &lo);
@@ -118,9 +127,17 @@ START_TEST(postgres_alpn)
 	opts(&rc, &o, &lo);
 	ck_assert_str_eq(o.alpn, "postgresql");
 	rc.pg_upstream = CONFIG_PG_UP_SIDECAR;
+	rc.pg_sslnegotiation = CONFIG_PG_SSLNEG_POSTGRES;
 	opts(&rc, &o, &lo);
 	ck_assert_ptr_null(o.alpn);
 	ck_assert(proto_negotiates(&rc));
+	rc.mux = CONFIG_MUX_AUTO;
+	opts(&rc, &o, &lo);
+	ck_assert_str_eq(o.alpn, PROTO_ALPN_MUX);
+	ck_assert_ptr_null(o.alpn_also);
+	rc.mux = CONFIG_MUX_ON;
+	opts(&rc, &o, &lo);
+	ck_assert_str_eq(o.alpn, PROTO_ALPN_MUX);
 }
 END_TEST
 

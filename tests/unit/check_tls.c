@@ -452,6 +452,40 @@ START_TEST(ctx_opts_alpn_and_eof)
 }
 END_TEST
 
+/*
+ * A server with two protocols (a postgres terminate route with mux)
+ * selects its first one a client offers: "h2" for a cotai sidecar,
+ * "postgresql" for libpq's direct TLS, none for another.
+ */
+START_TEST(ctx_opts_alpn_also)
+{
+	struct tls_ctx_opts so = {.alpn = "h2", .alpn_also = "postgresql"};
+	struct tls_ctx_opts co = {.alpn = "postgresql"};
+	const char *offer[] = {"postgresql", "h2", "http/1.1"};
+	struct fx f;
+	struct hs *h = &f.h;
+
+	fx_init(&f, "server", "client", &so, &co);
+	for (size_t i = 0; i < 3; i++) {
+		if (i > 0) {
+			SSL_CTX_free(f.cctx);
+			co.alpn = offer[i];
+			ck_assert_ptr_nonnull(
+			    f.cctx = tls_ctx_new_opts(&f.cli.rc, &co));
+		}
+		fx_run(&f, NULL);
+		ck_assert(h->res[0] == LEG_OK && h->res[1] == LEG_OK);
+		for (int k = 0; k < 2; k++) {
+			ck_assert(
+			    tls_alpn_is(h->l[k].ssl, "postgresql") == (i == 0));
+			ck_assert(tls_alpn_is(h->l[k].ssl, "h2") == (i == 1));
+		}
+		hs_clear(h);
+	}
+	fx_free(&f);
+}
+END_TEST
+
 /* Files that do not make a context: NULL (logged), nothing leaks. */
 START_TEST(ctx_bad_files)
 {
@@ -490,6 +524,7 @@ tls_suite(void)
 	tcase_add_test(tc, client_refuses_server);
 	tcase_add_test(tc, server_refuses_no_cert);
 	tcase_add_test(tc, ctx_opts_alpn_and_eof);
+	tcase_add_test(tc, ctx_opts_alpn_also);
 	tcase_add_test(tc, ctx_bad_files);
 	suite_add_tcase(s, tc);
 	return (s);
