@@ -13,6 +13,12 @@
  * that handshake. A stream is a leg (leg.h) without a socket: the leg
  * operations read what the peer sent on the stream and queue what the
  * conn writes, so the conn state machine and its pumps run unchanged.
+ * Tunnels join two cotai sidecars on tcp routes and on postgres routes
+ * (originate with upstream: sidecar, terminate), where the negotiation
+ * (pgconn.h) reads and writes the stream leg as it would a TLS leg; on a
+ * terminate tunnel the first bytes a conn writes on a stream answer its
+ * CONNECT with 200 first (a postgres refusal before any target is
+ * connected).
  *
  * Bounds: SETTINGS_MAX_CONCURRENT_STREAMS = mux_streams, each stream's
  * receive window = mux_window (bytes are granted back only as the app
