@@ -98,15 +98,11 @@ conn_mux_error(
 }
 
 /*
- * The terminate route of table T a CONNECT for AUTHORITY reaches on a tunnel
- * accepted on route R: the route of that name when it is a multiplexed
- * terminate route of R's protocol trusting the same CA and CRL files, else
- * R's current version; NULL when a reload removed it or changed its
- * protocol. A stream never reaches a route of another protocol: a tcp
- * tunnel would skip a postgres route's startup checks (roles), and a
+ * A stream never reaches a route of another protocol than its tunnel's: a
+ * tcp tunnel would skip a postgres route's startup checks (roles), and a
  * postgres tunnel's streams would reach a tcp route without them.
  */
-static struct route *
+struct route *
 conn_mux_route(struct conn_table *t, const struct route *r, const char *auth)
 {
 	const struct config_identity *a = &r->cfg->identity, *b;

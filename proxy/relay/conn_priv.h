@@ -143,6 +143,16 @@ void conn_close(
  * failed (REASON_NONE: it did not), BY and DETAIL for the close.
  */
 enum conn_mux { CONN_MUX_NONE, CONN_MUX_REFUSE, CONN_MUX_TUNNEL };
+/*
+ * conn_mux_route(): the terminate route of table T a CONNECT for AUTHORITY
+ * reaches on a tunnel accepted on route R: the route of that name when it
+ * is a terminate route of R's protocol with mux not off, trusting the same
+ * CA and CRL files, else R's current version (the terminate route of its
+ * name and protocol); NULL when a reload removed it or changed its
+ * protocol. Borrowed from T.
+ */
+struct route *
+conn_mux_route(struct conn_table *t, const struct route *r, const char *auth);
 bool conn_mux_attach(struct conn *c);
 enum conn_mux conn_mux_after(const struct conn *c);
 int conn_mux_adopt(struct conn *c, const char **detail);

@@ -300,6 +300,94 @@ START_TEST(states)
 }
 END_TEST
 
+/*
+ * The CONNECT's :authority picks a terminate route of the tunnel's own
+ * protocol only (issue 16): a postgres tunnel's streams never reach a
+ * tcp route (no startup checks), a tcp tunnel's never a postgres route;
+ * the named route must have mux on and the same CA and CRL files, else
+ * the tunnel's own route; none when a reload changed its protocol.
+ */
+START_TEST(mux_route_same_protocol)
+{
+	static struct { /* config_route's strings are not const */
+		char *name;
+		enum config_mode mode;
+		enum config_proto proto;
+		enum config_mux mux;
+		char *ca;
+	} def[] = {
+	    {"tcpa", CONFIG_MODE_TERMINATE, CONFIG_PROTO_TCP, CONFIG_MUX_AUTO,
+		"/ca"},
+	    {"pga", CONFIG_MODE_TERMINATE, CONFIG_PROTO_POSTGRES,
+		CONFIG_MUX_AUTO, "/ca"},
+	    {"pgb", CONFIG_MODE_TERMINATE, CONFIG_PROTO_POSTGRES, CONFIG_MUX_ON,
+		"/ca"},
+	    {"pgoff", CONFIG_MODE_TERMINATE, CONFIG_PROTO_POSTGRES,
+		CONFIG_MUX_OFF, "/ca"},
+	    {"pgca2", CONFIG_MODE_TERMINATE, CONFIG_PROTO_POSTGRES,
+		CONFIG_MUX_AUTO, "/other-ca"},
+	    {"orig", CONFIG_MODE_ORIGINATE, CONFIG_PROTO_POSTGRES,
+		CONFIG_MUX_AUTO, "/ca"},
+	    {"tcpb", CONFIG_MODE_TERMINATE, CONFIG_PROTO_TCP, CONFIG_MUX_AUTO,
+		"/ca"},
+	};
+	enum { N = sizeof(def) / sizeof(def[0]) };
+	static const struct {
+		int tunnel;
+		const char *auth;
+		int want;
+	} cases[] = {
+	    {1, "pgb", 2},
+	    {1, "tcpa", 1},
+	    {1, "tcpb", 1},
+	    {1, "pgoff", 1},
+	    {1, "pgca2", 1},
+	    {1, "orig", 1},
+	    {1, "127.0.0.1:5432", 1},
+	    {0, "tcpb", 6},
+	    {0, "pga", 0},
+	    {0, "pgb", 0},
+	    {6, "127.0.0.1:1", 6},
+	};
+	struct config_route rc[N + 1];
+	struct route r[N + 1], *list[N];
+	struct conn_table t;
+
+	memset(rc, 0, sizeof(rc));
+	memset(r, 0, sizeof(r));
+	memset(&t, 0, sizeof(t));
+	for (size_t i = 0; i < N; i++) {
+		rc[i].name = def[i].name;
+		rc[i].mode = def[i].mode;
+		rc[i].protocol = def[i].proto;
+		rc[i].mux = def[i].mux;
+		rc[i].identity.ca = def[i].ca;
+		r[i].cfg = &rc[i];
+		list[i] = &r[i];
+	}
+	t.routes = list;
+	t.nroutes = N;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(conn_mux_route(&t, &r[cases[i].tunnel],
+				  cases[i].auth) == &r[cases[i].want],
+		    "case %zu: %s on a tunnel of %s", i, cases[i].auth,
+		    def[cases[i].tunnel].name);
+	/* The same CRL file or none on both. */
+	rc[2].identity.crl = "/crl.pem";
+	ck_assert_ptr_eq(conn_mux_route(&t, &r[1], "pgb"), &r[1]);
+	rc[1].identity.crl = "/crl.pem";
+	ck_assert_ptr_eq(conn_mux_route(&t, &r[1], "pgb"), &r[2]);
+	/* A tunnel accepted on "tcpa" when it was postgres: gone. */
+	rc[N] = rc[0];
+	rc[N].protocol = CONFIG_PROTO_POSTGRES;
+	rc[N].identity.crl = "/crl.pem"; /* pgb's */
+	r[N].cfg = &rc[N];
+	ck_assert_ptr_null(conn_mux_route(&t, &r[N], "tcpa"));
+	ck_assert_ptr_null(conn_mux_route(&t, &r[N], "anything"));
+	ck_assert_ptr_eq(conn_mux_route(&t, &r[N], "pgb"), &r[2]);
+}
+END_TEST
+
 Suite *
 conn_suite(void)
 {
@@ -313,6 +401,7 @@ conn_suite(void)
 	tcase_add_test(tc, deadline);
 	tcase_add_test(tc, limit);
 	tcase_add_test(tc, states);
+	tcase_add_test(tc, mux_route_same_protocol);
 	suite_add_tcase(s, tc);
 	return (s);
 }
