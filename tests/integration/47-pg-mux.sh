@@ -11,7 +11,8 @@
 # tcp originate route's tunnel to the postgres terminate route gets the
 # same startup checks; a postgres terminate route with mux: off serves an
 # originate route with mux auto per connection and refuses one with mux:
-# on; --check refuses mux on an upstream: postgres route with file:line;
+# on; an originate route with mux: off (as an older cotai) gets one TLS
+# connection per connection from the terminate route with mux; --check refuses mux on an upstream: postgres route with file:line;
 # the tunnels write their tunnel_close lines when the originate side stops.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_db.sh"
@@ -60,6 +61,14 @@ relay_yaml "admin: { listen: \"127.0.0.1:0\" }" pgout originate backend \
     mux: on
     listen: 127.0.0.1:0
     target: 127.0.0.1:$offport
+    expect: pgside
+  - name: pgnomux
+    mode: originate
+    protocol: postgres
+    upstream: sidecar
+    mux: \"off\"
+    listen: 127.0.0.1:0
+    target: 127.0.0.1:$tport
     expect: pgside
   - name: tcpout
     mode: originate
@@ -180,6 +189,23 @@ wait_closes pgin pgoff 3
 [ "$(closes pgout pgmixed 'stream=')" = 0 ] || fail "pgmixed: a stream to mux: off"
 [ "$(metric pgout 'cotai_handshakes_total{route="pgmixed"}')" = 3 ] ||
     fail "pgmixed: not one handshake per connection"
+[ "$(metric pgin cotai_mux_tunnels)" = 2 ] || fail "pgin: a tunnel for mux: off"
+
+echo "== mux: off (or an older cotai) against a postgres terminate route with mux"
+nomuxport=$(port_of "$T/pgout.ports" pgnomux)
+before=$(closes pgin pgin '')
+for i in 1 2; do
+	[ "$(psql_at "$nomuxport" app -c "select $i")" = "$i" ] ||
+	    fail "psql $i through pgnomux"
+done
+wait_closes pgin pgin $((before + 2))
+[ "$(audit pgin | grep 'route=pgin ' | tail -n 2 | grep -Ec 'stream=')" = 0 ] ||
+    fail "pgin: a stream for a mux: off peer"
+[ "$(closes pgin pgin 'peer=backend .*resumed=(true|false) bytes_up=[0-9]+ .*reason=eof pg_user=app')" -ge 2 ] ||
+    fail "pgin: $(audit pgin | tail -n 2)"
+[ "$(closes pgout pgnomux 'stream=')" = 0 ] || fail "pgnomux: a stream over mux: off"
+[ "$(metric pgout 'cotai_handshakes_total{route="pgnomux"}')" = 2 ] ||
+    fail "pgnomux: not one handshake per connection"
 [ "$(metric pgin cotai_mux_tunnels)" = 2 ] || fail "pgin: a tunnel for mux: off"
 
 echo "== mux: on refuses a postgres terminate route with mux: off"

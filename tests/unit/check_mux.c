@@ -382,6 +382,42 @@ START_TEST(half_close_from_peer)
 }
 END_TEST
 
+/*
+ * leg_peek() on a stream leg (pgconn looks at first bytes through it):
+ * the bytes stay for the next read, are not counted and grant no window;
+ * nothing there yet is LEG_AGAIN, and after END_STREAM with nothing left,
+ * LEG_EOF.
+ */
+START_TEST(peek_leaves_the_bytes)
+{
+	struct rig g;
+	char buf[16];
+	size_t n;
+
+	rig_init(&g, 65535, true);
+	peer_answer(&g.p, "200", NULL);
+	pump(&g, 4);
+	ck_assert_int_eq(leg_peek(&g.sl, buf, 1, &n), LEG_AGAIN);
+	ck_assert_int_eq(g.sl.rd_block, EV_READ);
+	peer_send(&g.p, "startup", 7, true);
+	pump(&g, 4);
+	ck_assert_int_eq(leg_peek(&g.sl, buf, 3, &n), LEG_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(memcmp(buf, "sta", 3) == 0);
+	ck_assert_int_eq(leg_peek(&g.sl, buf, sizeof(buf), &n), LEG_OK);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_uint_eq(g.sl.bytes_in, 0);
+	ck_assert_uint_eq(g.sl.ms->rlen, 7);
+	ck_assert_int_eq(leg_read(&g.sl, buf, sizeof(buf), &n), LEG_OK);
+	ck_assert_uint_eq(n, 7);
+	ck_assert(memcmp(buf, "startup", 7) == 0);
+	ck_assert_uint_eq(g.sl.bytes_in, 7);
+	ck_assert_int_eq(leg_peek(&g.sl, buf, sizeof(buf), &n), LEG_EOF);
+	ck_assert_int_eq(leg_read(&g.sl, buf, sizeof(buf), &n), LEG_EOF);
+	rig_free(&g);
+}
+END_TEST
+
 START_TEST(peer_reset_mid_stream_is_a_reset)
 {
 	struct rig g;
@@ -573,6 +609,7 @@ mux_suite(void)
 
 	tcase_add_test(tc, fin_is_end_stream_and_half_close_from_app);
 	tcase_add_test(tc, half_close_from_peer);
+	tcase_add_test(tc, peek_leaves_the_bytes);
 	tcase_add_test(tc, peer_reset_mid_stream_is_a_reset);
 	tcase_add_test(tc, app_abort_mid_stream_is_rst_stream);
 	tcase_add_test(tc, refused_connect_carries_reason);
