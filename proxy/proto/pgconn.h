@@ -21,7 +21,9 @@
  *   CancelRequest with nothing after it is relayed alone over a fresh
  *   upstream leg when plaintext_cancel is on and dropped otherwise; other
  *   plaintext startups are refused. After the handshake the startup packet
- *   is read inside TLS and checked against roles with the peer's identity.
+ *   is read inside TLS and checked against roles with the peer's identity;
+ *   a stream of a mux tunnel (mux.h) starts there, with the tunnel peer's
+ *   identity, its legs being stream legs.
  *
  * The startup bytes read are handed to the relay (pgconn_prefill), so the
  * server gets them unchanged. Refusals send a PostgreSQL ErrorResponse
@@ -97,7 +99,8 @@ enum pgconn_next pgconn_io(struct pgconn *pg, struct leg *cl, struct leg *up,
  */
 bool pgconn_upstream_begin(struct pgconn *pg);
 
-/* Terminate, TLS handshake done: the startup packet comes next. */
+/* Terminate, TLS handshake done (or a mux stream begun): the startup
+ * packet comes next. */
 void pgconn_tls_done(struct pgconn *pg);
 
 /* Startup bytes waiting for the relay (0 for a NULL PG). */
