@@ -535,7 +535,7 @@ START_TEST(send_window_stalls_and_resumes)
 		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
 		off += n;
 	ck_assert_int_eq(res, LEG_AGAIN);
-	ck_assert_uint_eq(off, MUX_WBUF); /* bounded: MUX_WBUF queued */
+	ck_assert_uint_eq(off, WINDOW); /* bounded: mux_window queued */
 	pump(&g, 6);
 	ck_assert_uint_eq(g.p.rxlen, 1024); /* the peer's window, no more */
 	/* What went out made room for as much, and no more. */
@@ -543,7 +543,7 @@ START_TEST(send_window_stalls_and_resumes)
 		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
 		off += n;
 	ck_assert_int_eq(res, LEG_AGAIN);
-	ck_assert_uint_eq(off, MUX_WBUF + 1024);
+	ck_assert_uint_eq(off, WINDOW + 1024);
 	pump(&g, 3);
 	ck_assert_uint_eq(g.p.rxlen, 1024); /* still stalled */
 	/* The peer consumes: WINDOW_UPDATEs let the rest through. */
