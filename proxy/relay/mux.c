@@ -6,9 +6,9 @@
  * nghttp2 frames, through a buffer that coalesces small frames into one
  * TLS record. A DATA frame's payload goes from its stream's buffer into
  * that buffer with one copy, next to the header nghttp2 made
- * (NGHTTP2_DATA_FLAG_NO_COPY, mux_send_data()). Streams that change (bytes read or written by their conn)
- * kick the tunnel: its I/O runs again from the event loop, never inside
- * a conn's or nghttp2's callback.
+ * (NGHTTP2_DATA_FLAG_NO_COPY, mux_send_data()). Streams that change (bytes read
+ * or written by their conn) kick the tunnel: its I/O runs again from the event
+ * loop, never inside a conn's or nghttp2's callback.
  *
  * Terminate: a CONNECT whose headers are complete waits in t->pending
  * until the current nghttp2_session_mem_recv() returns, then becomes a
