@@ -18,13 +18,19 @@
 #                           profile (self time by symbol, >= 0.5 %)
 #   profile-WORKLOAD-X.data the perf data, for `perf report -i`
 # PROFILE_CALLGRAPH=dwarf (default; needed for OpenSSL, which has no frame
-# pointers), fp or none.
+# pointers), fp or none. PROFILE_PEER=cotai (default: mux, streams over a
+# tunnel) or cotai-pc (`mux: off`, a TLS connection per connection).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${COTAI_BUILD:?set COTAI_BUILD to the absolute build directory}"
 export LC_ALL=C
 SECS=${PROFILE_SECONDS:-5}
 CG=${PROFILE_CALLGRAPH:-dwarf}
+PEER=${PROFILE_PEER:-cotai}
+case $PEER in
+cotai | cotai-pc) ;;
+*) echo "profile: PROFILE_PEER is cotai or cotai-pc" >&2; exit 2 ;;
+esac
 OUT=${BENCH_OUT:-$here/out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -79,7 +85,7 @@ profile_one() {
 	local wl=$1 variant=resume a b pa pb c0 c1 x
 	[ "$wl" = fullhs ] && variant=noresume
 	backend "$wl"
-	chain_start cotai "$BACKEND" "$variant" || { note "$wl: no chain"; return 1; }
+	chain_start "$PEER" "$BACKEND" "$variant" || { note "$wl: no chain"; return 1; }
 	read -r b a <<<"$CHAIN_PIDS"
 	perf record -q -F 999 -g "${CGARGS[@]}" -p "$a" \
 	    -o "$OUT/profile-$wl-a.data" 2>"$W/perf-a.log" &
@@ -99,7 +105,8 @@ profile_one() {
 	for x in a b; do
 		{
 			echo "# cotai-proxy ($x: $([ $x = a ] && echo originate ||
-			    echo terminate)) under '$wl', $(date -u '+%F %T UTC')"
+			    echo terminate)) as $PEER under '$wl'," \
+			    "$(date -u '+%F %T UTC')"
 			[ $x = a ] && echo "# CPU: $(( ($3 - $1) * 1000 / HZ )) ms" ||
 			    echo "# CPU: $(( ($4 - $2) * 1000 / HZ )) ms"
 			echo "# $COTAI_VERSION"

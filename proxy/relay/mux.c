@@ -4,9 +4,11 @@
  * what the peer sent into nghttp2 (which calls back into mux_stream.c for
  * DATA and into here for headers and control frames) and writes what
  * nghttp2 frames, through a buffer that coalesces small frames into one
- * TLS record. Streams that change (bytes read or written by their conn)
- * kick the tunnel: its I/O runs again from the event loop, never inside
- * a conn's or nghttp2's callback.
+ * TLS record. A DATA frame's payload goes from its stream's buffer into
+ * that buffer with one copy, next to the header nghttp2 made
+ * (NGHTTP2_DATA_FLAG_NO_COPY, mux_send_data()). Streams that change (bytes read
+ * or written by their conn) kick the tunnel: its I/O runs again from the event
+ * loop, never inside a conn's or nghttp2's callback.
  *
  * Terminate: a CONNECT whose headers are complete waits in t->pending
  * until the current nghttp2_session_mem_recv() returns, then becomes a
@@ -39,7 +41,6 @@
  * where nghttp2 interleaves the other streams' frames ahead of it.
  */
 #define MUX_READS 4
-#define MUX_OBUF_MARK 16384
 #define MUX_NOTSENT_LOWAT 16384
 
 struct mux_stats mux_stats;
@@ -191,6 +192,7 @@ mux_session_new(struct mux_tunnel *t)
 	    cb, mux_on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(
 	    cb, mux_on_close);
+	nghttp2_session_callbacks_set_send_data_callback(cb, mux_send_data);
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_peer_max_concurrent_streams(opt, rc->mux_streams);
 	nghttp2_option_set_max_send_header_block_length(opt, MUX_MAX_HEADERS);
@@ -391,35 +393,48 @@ mux_stream_open(struct mux_tunnel *t, const char *authority, struct leg *l,
 }
 
 int
+mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len)
+{
+	size_t want;
+	char *nb;
+
+	if (t->ooff + t->olen + len > t->ocap) {
+		if (t->ooff > 0) {
+			memmove(t->obuf, t->obuf + t->ooff, t->olen);
+			t->ooff = 0;
+		}
+		if (t->olen + len > t->ocap) {
+			want = t->olen + len;
+			if (want < MUX_OBUF_MARK + MUX_OBUF_FRAME)
+				want = MUX_OBUF_MARK + MUX_OBUF_FRAME;
+			if ((nb = realloc(t->obuf, want)) == NULL)
+				return (-1);
+			t->obuf = nb;
+			t->ocap = want;
+		}
+	}
+	memcpy(t->obuf + t->ooff + t->olen, data, len);
+	t->olen += len;
+	return (0);
+}
+
+/*
+ * Frame until the output buffer holds MUX_OBUF_MARK bytes (DATA frames
+ * pause nghttp2 there, mux_send_data()), write it, and again, while the
+ * socket takes it and nghttp2 has something to send.
+ */
+int
 mux_tunnel_flush(struct mux_tunnel *t)
 {
 	const uint8_t *data;
 	ssize_t n;
 	size_t w;
-	char *nb;
 
 	for (;;) {
 		while (t->olen < MUX_OBUF_MARK &&
 		    (n = nghttp2_session_mem_send(t->h2, &data)) != 0) {
-			if (n < 0)
+			if (n < 0 || mux_tunnel_out(t, data, (size_t)n) != 0)
 				return (-1);
-			if (t->ooff + t->olen + (size_t)n > t->ocap) {
-				if (t->ooff > 0) {
-					memmove(t->obuf, t->obuf + t->ooff,
-					    t->olen);
-					t->ooff = 0;
-				}
-				if (t->olen + (size_t)n > t->ocap) {
-					nb = realloc(
-					    t->obuf, t->olen + (size_t)n);
-					if (nb == NULL)
-						return (-1);
-					t->obuf = nb;
-					t->ocap = t->olen + (size_t)n;
-				}
-			}
-			memcpy(t->obuf + t->ooff + t->olen, data, (size_t)n);
-			t->olen += (size_t)n;
 		}
 		if (t->olen == 0)
 			return (0);
@@ -534,10 +549,15 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 		mux_tunnel_close(t, REASON_RESET, "tunnel write failed");
 		return;
 	}
-	if (t->tl.rd_block == 0)
-		mux_tunnel_kick(t); /* more to read: after the others */
-	else
-		want |= t->tl.rd_block;
+	/*
+	 * The read budget ran out: the rest comes after the other ready
+	 * events. What is still in the socket, epoll (level-triggered)
+	 * reports again with the read watch left on (turning it off and on
+	 * cost two epoll_ctl per run); what OpenSSL read ahead, it cannot.
+	 */
+	if (t->tl.rd_block == 0 && leg_pending(&t->tl))
+		mux_tunnel_kick(t);
+	want |= t->tl.rd_block != 0 ? t->tl.rd_block : EV_READ;
 	if (t->olen > 0 || (mux_tunnel_done(t) && !t->tl.shut))
 		want |= t->tl.wr_block;
 	leg_watch(&t->tl, want);

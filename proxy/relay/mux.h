@@ -24,7 +24,8 @@
  * receive window = mux_window (bytes are granted back only as the app
  * reads them: a slow reader stalls its stream, never the tunnel), the
  * tunnel's window = MUX_TUNNEL_WINDOWS x mux_window, header lists of at
- * most MUX_MAX_HEADERS bytes, at most MUX_WBUF bytes queued per stream.
+ * most MUX_MAX_HEADERS bytes, at most mux_window bytes queued per stream
+ * toward the peer (the stream's write buffer, held only while not empty).
  * A tunnel PINGs every mux_ping and closes when the previous PING is
  * unanswered; it sends GOAWAY on drain and when a reload replaces its
  * route.
@@ -48,7 +49,6 @@
 
 #define MUX_TUNNEL_WINDOWS 8
 #define MUX_MAX_HEADERS 4096
-#define MUX_WBUF (64 * 1024)
 
 struct conn_table;
 struct mux_tunnel;

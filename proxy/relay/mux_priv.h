@@ -19,6 +19,16 @@
 #define MUX_S_MAGIC 0x4d555853U /* "MUXS" */
 #define MUX_AUTH_MAX 256
 
+/*
+ * The tunnel's output buffer frames MUX_OBUF_MARK bytes (one TLS record)
+ * before writing them (mux.c); a DATA frame is MUX_OBUF_FRAME bytes at
+ * most (header and nghttp2's default maximum payload), so the buffer
+ * holds less than the sum of the two.
+ */
+#define MUX_OBUF_MARK 16384
+#define MUX_FRAME_HDLEN 9 /* RFC 9113, 4.1 */
+#define MUX_OBUF_FRAME (MUX_FRAME_HDLEN + 16384)
+
 struct mux_stream {
 	uint32_t magic;
 	struct mux_tunnel *t; /* NULL once the tunnel is gone */
@@ -28,8 +38,8 @@ struct mux_stream {
 	char *rbuf; /* received, not yet read: [roff, roff+rlen) of rcap */
 	size_t roff, rlen, rcap;
 	char *wbuf; /* written by the leg, not yet framed: [woff, +wlen) */
-	size_t woff, wlen;
-	bool rx_eof;     /* END_STREAM received */
+	size_t woff, wlen, wcap; /* wcap: mux_window bytes */
+	bool rx_eof;             /* END_STREAM received */
 	bool tx_shut;    /* the leg finished: END_STREAM once wbuf is empty */
 	bool tx_eof;     /* END_STREAM handed to nghttp2 */
 	bool deferred;   /* the data source said DEFERRED: resume on write */
@@ -106,5 +116,10 @@ int
 mux_on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg);
 ssize_t mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *arg);
+int mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
+    size_t len, nghttp2_data_source *src, void *arg);
+
+/* Append LEN bytes of framed output to T's output buffer. 0/-1. */
+int mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len);
 
 #endif

@@ -27,6 +27,8 @@ Suite *mux_suite(void);
 #define WINDOW 16384 /* cotai's mux_window here */
 #define BIG (64 * 1024)
 
+static uint32_t rig_window = WINDOW; /* mux_window of the next rig */
+
 /* The peer sidecar: an nghttp2 server on the socketpair's other end. */
 struct peer {
 	int fd;
@@ -229,7 +231,7 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	g->rc.mux = CONFIG_MUX_ON;
 	g->rc.mux_streams = 8;
 	g->rc.mux_tunnels = 2;
-	g->rc.mux_window = WINDOW;
+	g->rc.mux_window = rig_window;
 	g->rc.mux_ping_ms = 60000;
 	g->r.cfg = &g->rc;
 	g->r.stats = &g->stats;
@@ -571,7 +573,7 @@ START_TEST(send_window_stalls_and_resumes)
 		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
 		off += n;
 	ck_assert_int_eq(res, LEG_AGAIN);
-	ck_assert_uint_eq(off, MUX_WBUF); /* bounded: MUX_WBUF queued */
+	ck_assert_uint_eq(off, WINDOW); /* bounded: mux_window queued */
 	pump(&g, 6);
 	ck_assert_uint_eq(g.p.rxlen, 1024); /* the peer's window, no more */
 	/* What went out made room for as much, and no more. */
@@ -579,7 +581,7 @@ START_TEST(send_window_stalls_and_resumes)
 		    &g.sl, big + off, sizeof(big) - off, &n)) == LEG_OK)
 		off += n;
 	ck_assert_int_eq(res, LEG_AGAIN);
-	ck_assert_uint_eq(off, MUX_WBUF + 1024);
+	ck_assert_uint_eq(off, WINDOW + 1024);
 	pump(&g, 3);
 	ck_assert_uint_eq(g.p.rxlen, 1024); /* still stalled */
 	/* The peer consumes: WINDOW_UPDATEs let the rest through. */
@@ -601,6 +603,43 @@ START_TEST(send_window_stalls_and_resumes)
 }
 END_TEST
 
+START_TEST(framing_pauses_at_one_record)
+{
+	struct rig g;
+	static char big[BIG];
+	size_t n, off = 0;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 31 + i / 257);
+	rig_window = BIG; /* a stream queues BIG toward the peer */
+	rig_init(&g, BIG, true);
+	peer_answer(&g.p, "200", NULL);
+	pump(&g, 3);
+	while (off < sizeof(big) &&
+	    mux_stream_write(&g.sl, big + off, sizeof(big) - off, &n) == LEG_OK)
+		off += n;
+	ck_assert_uint_eq(off, BIG); /* the stream holds a window's worth */
+	/*
+	 * The socket takes nothing now: framing stops once a TLS record's
+	 * worth is framed (one DATA frame), not after the whole window.
+	 */
+	g.t->tl.wr_block = EV_WRITE;
+	ck_assert_int_eq(mux_tunnel_flush(g.t), 0);
+	ck_assert_uint_ge(g.t->olen, MUX_OBUF_MARK);
+	ck_assert_uint_le(g.t->olen, MUX_OBUF_MARK + MUX_OBUF_FRAME);
+	ck_assert_uint_lt(g.t->olen, BIG);
+	/* Writable again: every byte arrives, in order. */
+	g.t->tl.wr_block = 0;
+	ck_assert_int_eq(mux_stream_shutdown(&g.sl), LEG_OK);
+	for (int round = 0; round < 200 && !g.p.rx_eof; round++)
+		pump(&g, 1);
+	ck_assert_uint_eq(g.p.rxlen, BIG);
+	ck_assert(memcmp(g.p.rx, big, BIG) == 0);
+	ck_assert(g.p.rx_eof);
+	rig_free(&g);
+}
+END_TEST
+
 Suite *
 mux_suite(void)
 {
@@ -616,6 +655,7 @@ mux_suite(void)
 	tcase_add_test(tc, tunnel_loss_mid_stream_fails_the_stream);
 	tcase_add_test(tc, receive_window_stalls_and_resumes);
 	tcase_add_test(tc, send_window_stalls_and_resumes);
+	tcase_add_test(tc, framing_pauses_at_one_record);
 	suite_add_tcase(s, tc);
 	return (s);
 }
