@@ -62,6 +62,24 @@ pg_startup_hex() {
 	printf '%08x00030000%s' "$len" "$body"
 }
 
+# pg_role_refused PORT: through the originate sidecar on PORT, psql as
+# identity backend asking for role "other" is refused by the roles map
+# ("may not log in"), and the ErrorResponse carries SQLSTATE 28000 (psql
+# does not show it for a failed login: the raw bytes do).
+pg_role_refused() {
+	local out
+	if psql_at "$1" other -v VERBOSITY=verbose -c 'select 1' \
+	    >"$T/other.out" 2>&1; then
+		fail "backend logged in as other"
+	fi
+	assert_grep 'may not log in as role "other"' "$T/other.out"
+	out=$(pg_raw "$1" "$(pg_startup_hex other other)")
+	case $out in
+	E*'SFATAL|VFATAL|C28000|M'*) ;;
+	*) fail "expected an ErrorResponse with 28000, got '$out'" ;;
+	esac
+}
+
 # pg_long_query_start CONNINFO: start `select pg_sleep(30)` with psql in
 # the background and wait until PostgreSQL runs it; sets LONG_PID (psql's
 # PID). psql's output goes to $T/cancel.out.
