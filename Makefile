@@ -186,6 +186,7 @@ asan:
 	@./mk/deps.sh build test
 	ASAN_OPTIONS=exitcode=98:abort_on_error=0:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98 \
+	COTAI_ITEST_SANITIZER=1 \
 		$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 unit itest
 
 valgrind: $(BINS) $(TOOLS)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renewal thresholds, expiry and CRL staleness with the test-only clock
 # override COTAI_CA_NOW (unix seconds), and renew keeping names and out dir.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 
 D=86400

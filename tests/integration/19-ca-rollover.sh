@@ -17,6 +17,7 @@
 # Every new connection keeps working throughout, and a held connection
 # through each phase (a live connection lasts at most its certificates'
 # lifetime: the mesh closes it when the peer's certificate expires).
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

@@ -7,6 +7,7 @@
 # with a connection still open: the proxy drains, closes it with reason
 # drain at the deadline and exits 0. An upstream that swallows SYNs is
 # retried after the connect timeout like one that refuses.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 

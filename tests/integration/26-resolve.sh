@@ -24,6 +24,7 @@
 #           lookups.
 # Each peer sends a different number of bytes, so the client knows which
 # one answered.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 

@@ -5,6 +5,7 @@
 # one whose client has finished sending while the upstream neither
 # answers nor closes is closed with reason halfclose_timeout once
 # timeouts.half_close has passed.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 

@@ -9,6 +9,7 @@
 # for it: 57-limit-shed). (4)
 # connect_retry: a connection made while the upstream is not yet
 # listening succeeds when the upstream starts a second later.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

@@ -5,6 +5,7 @@
 # a reload, a live connection whose client certificate has expired since
 # it connected is closed with reason expired_after_reload. (3) As root: a
 # reload that cannot watch a directory keeps the watches it had.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

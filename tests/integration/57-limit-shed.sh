@@ -8,6 +8,7 @@
 # the authenticated connections held all along are not shed. The same at
 # the process-wide max_connections. A route full of authenticated
 # connections still refuses a stranger (reason limit) and keeps them.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

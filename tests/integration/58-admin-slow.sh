@@ -6,6 +6,7 @@
 # 1 s, process start included, probe after probe, for more than 10 s.
 # SLOW_RECONNECT_MS=0 turns the trickle into a connect flood. Fails on the old endpoint, whose inactivity timeout never
 # fires and whose 32-connection cap then refuses every newcomer.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

@@ -5,6 +5,7 @@
 # Bad values are refused with file:line. What an orchestrator needs when
 # it takes a task out of DNS as it stops it (Docker Swarm, Kubernetes):
 # clients that still hold the old address are served, not refused.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 

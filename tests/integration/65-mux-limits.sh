@@ -9,6 +9,7 @@
 # every byte it sent. A peer that stops answering PINGs (SIGSTOP) loses
 # its tunnels and their streams (idle_timeout, "PING unanswered") within
 # two mux_ping intervals; the next connection opens a new tunnel.
+# itest: alone (it asserts how long things take)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/2_relay_lib.sh"
 . "$(dirname "$0")/5_ops_lib.sh"

@@ -18,6 +18,7 @@
 # base, the record's cotai image as the no-shell one, a tag that names
 # another image than the recorded ID refused, SCAN_IMAGES first,
 # compose.yaml's names without a record, a missing image never passed.
+# itest: runs no cotai binary (scan.py and its fixtures)
 . "$(dirname "$0")/lib.sh"
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
