@@ -141,8 +141,10 @@ serial1=$(probe "${BK[@]}" --serial redis-sidecar 6380) ||
     fail "redis-sidecar's serial: $serial1"
 [ "$serial1" != "$serial0" ] || fail "redis-sidecar still serves $serial0"
 echo "redis-sidecar serves $serial1 (was $serial0)"
+# Never revoked (or unknown); "due" is a valid certificate past the CA's
+# renewal mark that its sidecar has not replaced yet (seen on a slow run).
 ! pm exec "$(cid ca)" cotai-ca --dir /var/lib/cotai-ca list |
-    grep -E '^(backend|postgres|redis) ' | grep -v -E 'valid|superseded|expired' ||
+    grep -E '^(backend|postgres|redis) ' | grep -v -E 'valid|due|superseded|expired' ||
     fail "a sidecar certificate in an unexpected state in the CA's index"
 started >"$W/started.after"
 diff "$W/started.before" "$W/started.after" ||
