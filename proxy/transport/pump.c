@@ -172,12 +172,72 @@ pump_fill(struct pump *p)
 	return (LEG_OK);
 }
 
+/* The pump's buffer is empty and one of its legs has its own (pump.h). */
+static bool
+pump_in_place(const struct pump *p)
+{
+	return (p->len == 0 &&
+	    (leg_can_rview(p->src) || leg_can_wspace(p->dst)));
+}
+
+/*
+ * One move in place: from the source's buffer to the sink (until either
+ * blocks), or one read of the source into the sink's free room. LEG_OK
+ * (moved, or the sink blocked: p->held), LEG_AGAIN (the source is
+ * blocked), LEG_EOF, LEG_ERR (*BAD says which leg).
+ */
+static enum leg_res
+pump_move(struct pump *p, struct leg **bad)
+{
+	const void *rp;
+	void *wp;
+	size_t n, w;
+	enum leg_res r;
+
+	if (leg_can_rview(p->src)) {
+		while ((r = leg_rview(p->src, &rp, &n)) == LEG_OK) {
+			switch (leg_write(p->dst, rp, n, &w)) {
+			case LEG_OK:
+				leg_rtake(p->src, w);
+				break;
+			case LEG_AGAIN:
+				p->held = true;
+				return (LEG_OK);
+			default:
+				*bad = p->dst;
+				return (LEG_ERR);
+			}
+		}
+		*bad = p->src;
+		return (r);
+	}
+	switch (leg_wspace(p->dst, &wp, &n)) {
+	case LEG_OK:
+		break;
+	case LEG_AGAIN:
+		p->held = true;
+		return (LEG_OK);
+	default:
+		*bad = p->dst;
+		return (LEG_ERR);
+	}
+	*bad = p->src;
+	if ((r = leg_read(p->src, wp, n, &w)) != LEG_OK)
+		return (r);
+	leg_wput(p->dst, w);
+	if (w < n && !leg_pending(p->src)) /* drained: as pump_fill() */
+		p->src->rd_block = EV_READ;
+	return (LEG_OK);
+}
+
 enum pump_res
 pump_run(struct pump *p, struct leg **bad)
 {
 	enum pump_res res = PUMP_OK;
 	int rounds = PUMP_ROUNDS;
+	bool moved = false; /* read in place: the source may go idle */
 
+	p->held = false;
 	for (;;) {
 		if (pump_flush(p) != 0) {
 			*bad = p->dst;
@@ -185,11 +245,30 @@ pump_run(struct pump *p, struct leg **bad)
 		}
 		if (p->paused && p->len <= p->cap / 2)
 			p->paused = false;
-		if (p->src->eof || p->paused || p->src->rd_block != 0)
+		if (p->src->eof || p->paused || p->src->rd_block != 0 ||
+		    p->held)
 			break;
 		if (rounds-- == 0) {
 			p->more = true;
 			break;
+		}
+		if (pump_in_place(p)) {
+			if (p->dst->wr_block != 0) {
+				p->held = true;
+				break;
+			}
+			moved = true;
+			switch (pump_move(p, bad)) {
+			case LEG_OK:
+			case LEG_AGAIN:
+				continue;
+			case LEG_EOF:
+				p->src->eof = true;
+				res = PUMP_EOF;
+				continue;
+			default:
+				return (PUMP_ERR);
+			}
 		}
 		if (pump_reserve(p) != 0) {
 			p->src->err = ENOMEM;
@@ -209,7 +288,7 @@ pump_run(struct pump *p, struct leg **bad)
 			return (PUMP_ERR);
 		}
 	}
-	if (p->pooled && p->len == 0 &&
+	if ((p->pooled || moved) && p->len == 0 &&
 	    (p->src->eof || p->src->rd_block != 0)) {
 		pump_release(p);
 		leg_idle(p->src);
@@ -235,7 +314,7 @@ pump_wants(const struct leg *l, const struct pump *in, const struct pump *out)
 
 	if (!l->eof && !in->paused)
 		want |= l->rd_block;
-	if (out->len > 0 || (out->src->eof && !l->shut))
+	if (out->len > 0 || out->held || (out->src->eof && !l->shut))
 		want |= l->wr_block;
 	return (want);
 }

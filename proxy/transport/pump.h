@@ -8,6 +8,15 @@
  * When the source reaches EOF and the buffer is empty, the sink is shut
  * down for writing (FIN or TLS close_notify); the other direction is
  * unaffected.
+ *
+ * In place: while its buffer is empty, a pump whose source can be read in
+ * place (leg_can_rview(): a mux stream's receive buffer) writes the sink
+ * straight from there, and one whose sink can be written in place
+ * (leg_can_wspace(): a mux stream's send buffer) reads the source straight
+ * into it; no pump buffer is taken and no bytes are copied through it.
+ * Backpressure is then the other leg's buffer: bytes left in the source's
+ * wait for the sink to become writable, and a sink without room stops the
+ * reads until it has some.
  */
 #ifndef COTAI_PUMP_H
 #define COTAI_PUMP_H
@@ -24,6 +33,8 @@ struct pump {
 	bool pooled; /* buf is from the free list (pump_release returns it) */
 	bool paused; /* the buffer was full; resume at half */
 	bool more;   /* stopped early for fairness: run again soon */
+	bool held;   /* in place: waiting for the sink (bytes left in the
+			source's buffer, or no room in the sink's) */
 };
 
 enum pump_res { PUMP_OK, PUMP_EOF, PUMP_ERR };
