@@ -176,8 +176,8 @@ pump_fill(struct pump *p)
 static bool
 pump_in_place(const struct pump *p)
 {
-	return (p->len == 0 &&
-	    (leg_can_rview(p->src) || leg_can_wspace(p->dst)));
+	return (
+	    p->len == 0 && (leg_can_rview(p->src) || leg_can_wspace(p->dst)));
 }
 
 /*
