@@ -4,7 +4,9 @@
  * the peer sent on the stream (and only then grants the window back, so a
  * slow reader stalls its own stream), leg_write() queues up to mux_window
  * bytes that nghttp2 frames as DATA when the windows allow, and
- * leg_shutdown() ends the stream in our direction (END_STREAM). Readiness
+ * leg_shutdown() ends the stream in our direction (END_STREAM). A pump
+ * uses the two buffers in place instead (leg_rview()/leg_rtake(),
+ * leg_wspace()/leg_wput(): the same rules, one copy less). Readiness
  * comes from the tunnel: when bytes, END_STREAM, room or a failure arrive
  * for a leg that watches for them, its event is made active, and the conn
  * runs as it would for a socket.
