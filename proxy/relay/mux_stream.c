@@ -212,11 +212,21 @@ mux_stream_wspace(struct leg *l, void **p, size_t *n)
 	return (LEG_OK);
 }
 
-/* The conn put N bytes where mux_stream_wspace() showed: queue them. */
+/* The conn put N bytes where mux_stream_wspace() showed: queue them (0:
+ * none came, and an empty buffer is not kept). */
 static void
 mux_stream_wput(struct leg *l, size_t n)
 {
 	struct mux_stream *s = l->ms;
+
+	if (n == 0) {
+		if (s->wlen == 0) { /* an idle stream holds no buffer */
+			free(s->wbuf);
+			s->wbuf = NULL;
+			s->woff = 0;
+		}
+		return;
+	}
 
 	/*
 	 * Terminate: bytes before the target is connected (a postgres

@@ -150,7 +150,9 @@ void leg_rtake(struct leg *l, size_t n);
  * would put its bytes (LEG_OK, *N > 0), LEG_AGAIN when there is no room
  * (l->wr_block says what to wait for), LEG_ERR as leg_write(); after
  * filling the first N bytes, leg_wput() queues them as a write of them
- * would have (counted in bytes_out).
+ * would have (counted in bytes_out); leg_wput(L, 0) after a leg_wspace()
+ * that was not used (the source had nothing), so an idle leg holds no
+ * buffer.
  */
 bool leg_can_wspace(const struct leg *l);
 enum leg_res leg_wspace(struct leg *l, void **p, size_t *n);

@@ -222,8 +222,10 @@ pump_move(struct pump *p, struct leg **bad)
 		return (LEG_ERR);
 	}
 	*bad = p->src;
-	if ((r = leg_read(p->src, wp, n, &w)) != LEG_OK)
+	if ((r = leg_read(p->src, wp, n, &w)) != LEG_OK) {
+		leg_wput(p->dst, 0);
 		return (r);
+	}
 	leg_wput(p->dst, w);
 	if (w < n && !leg_pending(p->src)) /* drained: as pump_fill() */
 		p->src->rd_block = EV_READ;

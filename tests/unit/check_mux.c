@@ -732,11 +732,16 @@ START_TEST(pump_reads_the_source_into_the_stream)
 	peer_answer(&g.p, "200", NULL);
 	pump(&g, 3);
 	app_leg(&sock, &app, 0);
-	ck_assert_int_eq(write(app, big, BIG), BIG);
-	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
 	p = (struct pump){.src = &sock, .dst = &g.sl, .cap = BIG};
 	q = (struct pump){.src = &g.sl, .dst = &sock, .cap = BIG};
 	g.sl.rd_block = EV_READ;
+	/* Nothing to read: the stream keeps no send buffer. */
+	ck_assert_int_eq(pump_run(&p, &bad), PUMP_OK);
+	ck_assert_int_eq(sock.rd_block, EV_READ);
+	ck_assert_ptr_null(g.sl.ms->wbuf);
+	ck_assert_int_eq(write(app, big, BIG), BIG);
+	ck_assert_int_eq(shutdown(app, SHUT_WR), 0);
+	sock.rd_block = 0;
 	ck_assert_int_eq(pump_run(&p, &bad), PUMP_OK);
 	/*
 	 * Read straight into the stream's buffer until it was full: no pump
