@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pump.h"
 #include "conn_table.h"
 
 static const struct leg_ops mux_stream_ops;
@@ -51,8 +52,8 @@ mux_stream_free(struct mux_stream *s)
 {
 	if (s == NULL)
 		return;
-	free(s->rbuf);
-	free(s->wbuf);
+	pump_buf_put(s->rbuf, s->rcap);
+	pump_buf_put(s->wbuf, s->wcap);
 	s->magic = 0;
 	free(s);
 }
@@ -146,7 +147,7 @@ mux_stream_rtake(struct leg *l, size_t n)
 	s->roff += n;
 	s->rlen -= n;
 	if (s->rlen == 0) { /* an idle stream holds no buffer */
-		free(s->rbuf);
+		pump_buf_put(s->rbuf, s->rcap);
 		s->rbuf = NULL;
 		s->roff = s->rcap = 0;
 		s->stalled = false;
@@ -196,7 +197,7 @@ mux_stream_wspace(struct leg *l, void **p, size_t *n)
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
-	if (s->wbuf == NULL && (s->wbuf = malloc(s->wcap)) == NULL) {
+	if (s->wbuf == NULL && (s->wbuf = pump_buf_get(s->wcap)) == NULL) {
 		l->err = ENOMEM;
 		return (LEG_ERR);
 	}
@@ -221,7 +222,7 @@ mux_stream_wput(struct leg *l, size_t n)
 
 	if (n == 0) {
 		if (s->wlen == 0) { /* an idle stream holds no buffer */
-			free(s->wbuf);
+			pump_buf_put(s->wbuf, s->wcap);
 			s->wbuf = NULL;
 			s->woff = 0;
 		}
@@ -449,17 +450,22 @@ mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 	/*
 	 * A first chunk gets 16 KiB (a DATA frame's worth: what a small
 	 * message needs); more goes straight to the window, so a bulk
-	 * stream's buffer is grown (and its bytes copied by realloc) once,
-	 * not at each doubling: that was a copy of most bytes again.
+	 * stream's bytes are copied into a bigger buffer once, not at each
+	 * doubling. Both come from the thread's free list (pump.h): a bulk
+	 * stream's buffer empties and fills again at every tunnel run.
 	 */
 	if (s->roff + s->rlen + len > s->rcap) {
 		want = s->rcap == 0 && s->rlen + len <= MUX_RBUF_FIRST
 		    ? MUX_RBUF_FIRST
 		    : cap;
-		if ((nb = realloc(s->rbuf, want)) == NULL)
+		if ((nb = pump_buf_get(want)) == NULL)
 			return (nghttp2_submit_rst_stream(
 			    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR));
+		if (s->rlen > 0)
+			memcpy(nb, s->rbuf + s->roff, s->rlen);
+		pump_buf_put(s->rbuf, s->rcap);
 		s->rbuf = nb;
+		s->roff = 0;
 		s->rcap = want;
 	}
 	memcpy(s->rbuf + s->roff + s->rlen, data, len);
@@ -541,7 +547,7 @@ mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
 	s->woff += len;
 	s->wlen -= len;
 	if (s->wlen == 0) { /* an idle stream holds no buffer */
-		free(s->wbuf);
+		pump_buf_put(s->wbuf, s->wcap);
 		s->wbuf = NULL;
 		s->woff = 0;
 	}

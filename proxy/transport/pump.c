@@ -57,30 +57,60 @@ pump_key_init(void)
 	(void)pthread_key_create(&pump_key, pump_pool_free);
 }
 
+/* The first buffer this thread keeps: free its list when it exits. */
+static void
+pump_pool_register(struct pump_pool *pl)
+{
+	if (pl->n == 0) {
+		(void)pthread_once(&pump_once, pump_key_init);
+		(void)pthread_setspecific(pump_key, pl);
+	}
+}
+
+void *
+pump_buf_get(size_t size)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk **pp, *ch;
+
+	for (pp = &pl->head; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->size == size) {
+			ch = *pp;
+			*pp = ch->next;
+			pl->n--;
+			return (ch);
+		}
+	}
+	if (size < sizeof(*ch))
+		return (NULL);
+	return (malloc(size));
+}
+
+void
+pump_buf_put(void *buf, size_t size)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk *ch = buf;
+
+	if (buf == NULL)
+		return;
+	if (pl->n >= PUMP_POOL_MAX) {
+		free(buf);
+		return;
+	}
+	pump_pool_register(pl);
+	ch->size = size;
+	ch->next = pl->head;
+	pl->head = ch;
+	pl->n++;
+}
+
 /* Give P a buffer of p->cap bytes; 0 or -1. */
 static int
 pump_take(struct pump *p)
 {
-	struct pump_pool *pl = &pump_pool;
-	struct pump_chunk **pp, *ch = NULL;
-
-	for (pp = &pl->head; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->size == p->cap) {
-			ch = *pp;
-			*pp = ch->next;
-			pl->n--;
-			break;
-		}
-	}
-	if (ch == NULL) {
-		if (p->cap < sizeof(*ch) || (ch = malloc(p->cap)) == NULL)
-			return (-1);
-		if (pl->n == 0) { /* first use on this thread */
-			(void)pthread_once(&pump_once, pump_key_init);
-			(void)pthread_setspecific(pump_key, pl);
-		}
-	}
-	p->buf = (char *)ch;
+	if ((p->buf = pump_buf_get(p->cap)) == NULL)
+		return (-1);
 	p->pooled = true;
 	p->off = p->len = 0;
 	return (0);
@@ -95,19 +125,9 @@ pump_reserve(struct pump *p)
 void
 pump_release(struct pump *p)
 {
-	struct pump_pool *pl = &pump_pool;
-	struct pump_chunk *ch = (struct pump_chunk *)p->buf;
-
 	if (!p->pooled)
 		return;
-	if (pl->n < PUMP_POOL_MAX) {
-		ch->size = p->cap;
-		ch->next = pl->head;
-		pl->head = ch;
-		pl->n++;
-	} else {
-		free(ch);
-	}
+	pump_buf_put(p->buf, p->cap);
 	p->buf = NULL;
 	p->pooled = false;
 	p->off = p->len = 0;

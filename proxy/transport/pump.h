@@ -54,6 +54,17 @@ int pump_reserve(struct pump *p);
  * one stays. Idempotent. */
 void pump_release(struct pump *p);
 
+/*
+ * A buffer of SIZE bytes (at least 16) from this thread's free list, the
+ * one pumps take theirs from, or from malloc; NULL when out of memory.
+ * pump_buf_put() gives it back (NULL: nothing), to the free list of the
+ * thread that calls it, or to free() when that list is full. For buffers
+ * that come and go with the bytes in flight (a mux stream's), so that a
+ * busy connection does not call malloc per burst.
+ */
+void *pump_buf_get(size_t size);
+void pump_buf_put(void *buf, size_t size);
+
 /* Everything moved and the sink shut down. */
 bool pump_done(const struct pump *p);
 
