@@ -8,10 +8,11 @@
  * local_tls, pgconn also puts a TLS server on cl, which the legs and pumps
  * handle alike). In RELAY two pumps (pump.h) move bytes, each through a
  * buffer of route->buffer_bytes that it holds only while bytes are in
- * flight (an idle connection holds none): dup (cl -> up) and ddown (up ->
- * cl). A direction stops reading its source when its buffer is full and
- * starts again when it is down to half (backpressure: a slow reader never
- * grows memory). When a source reaches EOF (FIN or close_notify) and its
+ * flight (an idle connection holds none; a pump with a mux stream at one
+ * end uses the stream's buffer in place and takes none): dup (cl -> up)
+ * and ddown (up -> cl). A direction stops reading its source when its buffer is
+ * full and starts again when it is down to half (backpressure: a slow reader
+ * never grows memory). When a source reaches EOF (FIN or close_notify) and its
  * buffer is empty, the destination is shut down for writing (FIN or
  * close_notify) while the other direction keeps flowing. When both
  * directions are done the connection closes with reason eof.

@@ -29,6 +29,9 @@
 #define MUX_FRAME_HDLEN 9 /* RFC 9113, 4.1 */
 #define MUX_OBUF_FRAME (MUX_FRAME_HDLEN + 16384)
 
+/* A stream's receive buffer starts at one DATA frame's payload. */
+#define MUX_RBUF_FIRST 16384
+
 struct mux_stream {
 	uint32_t magic;
 	struct mux_tunnel *t; /* NULL once the tunnel is gone */

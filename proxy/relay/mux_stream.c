@@ -4,7 +4,9 @@
  * the peer sent on the stream (and only then grants the window back, so a
  * slow reader stalls its own stream), leg_write() queues up to mux_window
  * bytes that nghttp2 frames as DATA when the windows allow, and
- * leg_shutdown() ends the stream in our direction (END_STREAM). Readiness
+ * leg_shutdown() ends the stream in our direction (END_STREAM). A pump
+ * uses the two buffers in place instead (leg_rview()/leg_rtake(),
+ * leg_wspace()/leg_wput(): the same rules, one copy less). Readiness
  * comes from the tunnel: when bytes, END_STREAM, room or a failure arrive
  * for a leg that watches for them, its event is made active, and the conn
  * runs as it would for a socket.
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pump.h"
 #include "conn_table.h"
 
 static const struct leg_ops mux_stream_ops;
@@ -49,8 +52,8 @@ mux_stream_free(struct mux_stream *s)
 {
 	if (s == NULL)
 		return;
-	free(s->rbuf);
-	free(s->wbuf);
+	pump_buf_put(s->rbuf, s->rcap);
+	pump_buf_put(s->wbuf, s->wcap);
 	s->magic = 0;
 	free(s);
 }
@@ -65,7 +68,7 @@ mux_stream_ready(const struct mux_stream *s)
 		return (EV_READ | EV_WRITE);
 	if (s->rlen > 0 || s->rx_eof)
 		ev |= EV_READ;
-	if (s->wlen < s->wcap)
+	if (s->wlen <= s->wcap / 2) /* a full buffer: room again at half */
 		ev |= EV_WRITE;
 	return (ev);
 }
@@ -108,11 +111,11 @@ mux_stream_bind(struct mux_stream *s, struct leg *l, struct event *ev,
 }
 
 /*
- * What a read of stream leg L would find: LEG_OK with bytes in the
- * stream's buffer (up to LEN of them copied to BUF, *N), or why not.
+ * What a read of stream leg L would find: LEG_OK with the bytes in the
+ * stream's buffer (*P, *N), or why not.
  */
 static enum leg_res
-mux_stream_look(struct leg *l, void *buf, size_t len, size_t *n)
+mux_stream_rview(struct leg *l, const void **p, size_t *n)
 {
 	struct mux_stream *s = l->ms;
 
@@ -130,56 +133,102 @@ mux_stream_look(struct leg *l, void *buf, size_t len, size_t *n)
 		l->rd_block = EV_READ;
 		return (LEG_AGAIN);
 	}
-	*n = len < s->rlen ? len : s->rlen;
-	memcpy(buf, s->rbuf + s->roff, *n);
+	*p = s->rbuf + s->roff;
+	*n = s->rlen;
 	return (LEG_OK);
+}
+
+/* The conn took N of the bytes mux_stream_rview() showed. */
+static void
+mux_stream_rtake(struct leg *l, size_t n)
+{
+	struct mux_stream *s = l->ms;
+
+	s->roff += n;
+	s->rlen -= n;
+	if (s->rlen == 0) { /* an idle stream holds no buffer */
+		pump_buf_put(s->rbuf, s->rcap);
+		s->rbuf = NULL;
+		s->roff = s->rcap = 0;
+		s->stalled = false;
+	}
+	l->bytes_in += n;
+	/* The peer may send as much again (WINDOW_UPDATE when due). */
+	if (s->t != NULL && s->id > 0) {
+		(void)nghttp2_session_consume(s->t->h2, s->id, n);
+		mux_tunnel_kick(s->t);
+	}
 }
 
 static enum leg_res
 mux_stream_peek(struct leg *l, void *buf, size_t len, size_t *n)
 {
-	return (mux_stream_look(l, buf, len, n));
+	const void *p;
+	enum leg_res res = mux_stream_rview(l, &p, n);
+
+	if (res == LEG_OK) {
+		if (*n > len)
+			*n = len;
+		memcpy(buf, p, *n);
+	}
+	return (res);
 }
 
 enum leg_res
 mux_stream_read(struct leg *l, void *buf, size_t len, size_t *n)
 {
-	struct mux_stream *s = l->ms;
-	enum leg_res res = mux_stream_look(l, buf, len, n);
+	enum leg_res res = mux_stream_peek(l, buf, len, n);
 
-	if (res != LEG_OK)
-		return (res);
-	s->roff += *n;
-	s->rlen -= *n;
-	if (s->rlen == 0) { /* an idle stream holds no buffer */
-		free(s->rbuf);
-		s->rbuf = NULL;
-		s->roff = s->rcap = 0;
-		s->stalled = false;
-	}
-	l->bytes_in += *n;
-	/* The peer may send as much again (WINDOW_UPDATE when due). */
-	if (s->t != NULL && s->id > 0) {
-		(void)nghttp2_session_consume(s->t->h2, s->id, *n);
-		mux_tunnel_kick(s->t);
-	}
-	return (LEG_OK);
+	if (res == LEG_OK)
+		mux_stream_rtake(l, *n);
+	return (res);
 }
 
-enum leg_res
-mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
+/*
+ * Where a write to stream leg L would put its bytes: LEG_OK with the free
+ * tail of the stream's buffer (*P, *N > 0), LEG_AGAIN when it is full.
+ */
+static enum leg_res
+mux_stream_wspace(struct leg *l, void **p, size_t *n)
 {
 	struct mux_stream *s = l->ms;
-	size_t room;
 
 	if (s->err != REASON_NONE || s->t == NULL || s->closed || s->tx_shut) {
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
-	if (s->wbuf == NULL && (s->wbuf = malloc(s->wcap)) == NULL) {
+	if (s->wbuf == NULL && (s->wbuf = pump_buf_get(s->wcap)) == NULL) {
 		l->err = ENOMEM;
 		return (LEG_ERR);
 	}
+	if (s->woff > 0 && s->wcap - s->woff - s->wlen < s->wcap / 4) {
+		memmove(s->wbuf, s->wbuf + s->woff, s->wlen);
+		s->woff = 0;
+	}
+	if ((*n = s->wcap - s->woff - s->wlen) == 0) {
+		l->wr_block = EV_WRITE;
+		return (LEG_AGAIN);
+	}
+	*p = s->wbuf + s->woff + s->wlen;
+	return (LEG_OK);
+}
+
+/* The conn put N bytes where mux_stream_wspace() showed: queue them (0:
+ * none came, and an empty buffer is not kept). */
+static void
+mux_stream_wput(struct leg *l, size_t n)
+{
+	struct mux_stream *s = l->ms;
+
+	if (n == 0) {
+		if (s->wlen == 0) { /* an idle stream holds no buffer */
+			pump_buf_put(s->wbuf, s->wcap);
+			s->wbuf = NULL;
+			s->woff = 0;
+		}
+		return;
+	}
+
 	/*
 	 * Terminate: bytes before the target is connected (a postgres
 	 * route's ErrorResponse or 'N' to the startup read inside the
@@ -188,25 +237,28 @@ mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
 	 */
 	if (s->t->server && !s->responded)
 		mux_stream_answer(s, "200", REASON_NONE);
-	if (s->woff > 0 && s->woff + s->wlen + len > s->wcap) {
-		memmove(s->wbuf, s->wbuf + s->woff, s->wlen);
-		s->woff = 0;
-	}
-	room = s->wcap - s->woff - s->wlen;
-	if (room == 0) {
-		l->wr_block = EV_WRITE;
-		return (LEG_AGAIN);
-	}
-	*n = len < room ? len : room;
-	memcpy(s->wbuf + s->woff + s->wlen, buf, *n);
-	s->wlen += *n;
-	l->bytes_out += *n;
+	s->wlen += n;
+	l->bytes_out += n;
 	if (s->deferred && s->id > 0) {
 		s->deferred = false;
 		(void)nghttp2_session_resume_data(s->t->h2, s->id);
 	}
 	mux_tunnel_kick(s->t);
-	return (LEG_OK);
+}
+
+enum leg_res
+mux_stream_write(struct leg *l, const void *buf, size_t len, size_t *n)
+{
+	void *p;
+	enum leg_res res = mux_stream_wspace(l, &p, n);
+
+	if (res == LEG_OK) {
+		if (*n > len)
+			*n = len;
+		memcpy(p, buf, *n);
+		mux_stream_wput(l, *n);
+	}
+	return (res);
 }
 
 enum leg_res
@@ -395,16 +447,25 @@ mux_on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id,
 	if (s->rlen + len > cap) /* beyond the window nghttp2 enforces */
 		return (nghttp2_submit_rst_stream(
 		    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR));
+	/*
+	 * A first chunk gets 16 KiB (a DATA frame's worth: what a small
+	 * message needs); more goes straight to the window, so a bulk
+	 * stream's bytes are copied into a bigger buffer once, not at each
+	 * doubling. Both come from the thread's free list (pump.h): a bulk
+	 * stream's buffer empties and fills again at every tunnel run.
+	 */
 	if (s->roff + s->rlen + len > s->rcap) {
-		want = s->rcap == 0 ? 16384 : s->rcap;
-		while (want < s->rlen + len)
-			want *= 2;
-		if (want > cap)
-			want = cap;
-		if ((nb = realloc(s->rbuf, want)) == NULL)
+		want = s->rcap == 0 && s->rlen + len <= MUX_RBUF_FIRST
+		    ? MUX_RBUF_FIRST
+		    : cap;
+		if ((nb = pump_buf_get(want)) == NULL)
 			return (nghttp2_submit_rst_stream(
 			    h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR));
+		if (s->rlen > 0)
+			memcpy(nb, s->rbuf + s->roff, s->rlen);
+		pump_buf_put(s->rbuf, s->rcap);
 		s->rbuf = nb;
+		s->roff = 0;
 		s->rcap = want;
 	}
 	memcpy(s->rbuf + s->roff + s->rlen, data, len);
@@ -486,11 +547,17 @@ mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
 	s->woff += len;
 	s->wlen -= len;
 	if (s->wlen == 0) { /* an idle stream holds no buffer */
-		free(s->wbuf);
+		pump_buf_put(s->wbuf, s->wcap);
 		s->wbuf = NULL;
 		s->woff = 0;
 	}
-	mux_stream_notify(s, EV_WRITE, false);
+	/*
+	 * A conn that found the buffer full is woken once it has drained to
+	 * half (mux_stream_ready()), not at every frame: one relay step, and
+	 * one read of its source, per half window instead of per 16 KiB.
+	 */
+	if (s->wlen <= s->wcap / 2)
+		mux_stream_notify(s, EV_WRITE, false);
 	/* Enough for a TLS record: write it before framing more. */
 	return (t->olen >= MUX_OBUF_MARK ? NGHTTP2_ERR_PAUSE : 0);
 }
@@ -510,4 +577,8 @@ static const struct leg_ops mux_stream_ops = {
     .shutdown = mux_stream_shutdown,
     .watch = mux_stream_watch,
     .clear = mux_stream_clear,
+    .rview = mux_stream_rview,
+    .rtake = mux_stream_rtake,
+    .wspace = mux_stream_wspace,
+    .wput = mux_stream_wput,
 };

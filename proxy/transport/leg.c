@@ -219,6 +219,42 @@ leg_peek(struct leg *l, void *buf, size_t len, size_t *n)
 	return (leg_ops(l)->peek(l, buf, len, n));
 }
 
+bool
+leg_can_rview(const struct leg *l)
+{
+	return (leg_ops(l)->rview != NULL);
+}
+
+enum leg_res
+leg_rview(struct leg *l, const void **p, size_t *n)
+{
+	return (leg_ops(l)->rview(l, p, n));
+}
+
+void
+leg_rtake(struct leg *l, size_t n)
+{
+	leg_ops(l)->rtake(l, n);
+}
+
+bool
+leg_can_wspace(const struct leg *l)
+{
+	return (leg_ops(l)->wspace != NULL);
+}
+
+enum leg_res
+leg_wspace(struct leg *l, void **p, size_t *n)
+{
+	return (leg_ops(l)->wspace(l, p, n));
+}
+
+void
+leg_wput(struct leg *l, size_t n)
+{
+	leg_ops(l)->wput(l, n);
+}
+
 static void
 leg_tls_idle(struct leg *l)
 {

@@ -64,6 +64,13 @@ struct leg_ops {
 	bool (*pending)(const struct leg *l);
 	void (*idle)(struct leg *l);
 	void (*clear)(struct leg *l, bool abort);
+	/* Optional (a stream's: its buffers are in memory): the pump uses
+	 * them in place instead of copying through its own buffer; see
+	 * leg_rview() and leg_wspace(). */
+	enum leg_res (*rview)(struct leg *l, const void **p, size_t *n);
+	void (*rtake)(struct leg *l, size_t n);
+	enum leg_res (*wspace)(struct leg *l, void **p, size_t *n);
+	void (*wput)(struct leg *l, size_t n);
 };
 
 struct leg {
@@ -127,6 +134,29 @@ void leg_idle(struct leg *l);
 /* TLS only: OpenSSL holds bytes read from the socket but not yet returned
  * (decrypted data or the start of a record), which no event will announce. */
 bool leg_pending(const struct leg *l);
+
+/*
+ * Reading in place (legs whose kind has rview, leg_can_rview()): *P and *N
+ * are the bytes a read would return now (LEG_OK, *N > 0), valid until the
+ * next operation on L; leg_rtake() then takes the first N of them, as a
+ * read would have (counted in bytes_in). Other results as leg_read().
+ */
+bool leg_can_rview(const struct leg *l);
+enum leg_res leg_rview(struct leg *l, const void **p, size_t *n);
+void leg_rtake(struct leg *l, size_t n);
+
+/*
+ * Writing in place (leg_can_wspace()): *P and *N are where the next write
+ * would put its bytes (LEG_OK, *N > 0), LEG_AGAIN when there is no room
+ * (l->wr_block says what to wait for), LEG_ERR as leg_write(); after
+ * filling the first N bytes, leg_wput() queues them as a write of them
+ * would have (counted in bytes_out); leg_wput(L, 0) after a leg_wspace()
+ * that was not used (the source had nothing), so an idle leg holds no
+ * buffer.
+ */
+bool leg_can_wspace(const struct leg *l);
+enum leg_res leg_wspace(struct leg *l, void **p, size_t *n);
+void leg_wput(struct leg *l, size_t n);
 
 /* Write up to LEN bytes from BUF; *N is what was written on LEG_OK. After
  * LEG_AGAIN the next call must pass the same bytes (at least as many). */

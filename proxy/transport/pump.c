@@ -57,30 +57,60 @@ pump_key_init(void)
 	(void)pthread_key_create(&pump_key, pump_pool_free);
 }
 
+/* The first buffer this thread keeps: free its list when it exits. */
+static void
+pump_pool_register(struct pump_pool *pl)
+{
+	if (pl->n == 0) {
+		(void)pthread_once(&pump_once, pump_key_init);
+		(void)pthread_setspecific(pump_key, pl);
+	}
+}
+
+void *
+pump_buf_get(size_t size)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk **pp, *ch;
+
+	for (pp = &pl->head; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->size == size) {
+			ch = *pp;
+			*pp = ch->next;
+			pl->n--;
+			return (ch);
+		}
+	}
+	if (size < sizeof(*ch))
+		return (NULL);
+	return (malloc(size));
+}
+
+void
+pump_buf_put(void *buf, size_t size)
+{
+	struct pump_pool *pl = &pump_pool;
+	struct pump_chunk *ch = buf;
+
+	if (buf == NULL)
+		return;
+	if (pl->n >= PUMP_POOL_MAX) {
+		free(buf);
+		return;
+	}
+	pump_pool_register(pl);
+	ch->size = size;
+	ch->next = pl->head;
+	pl->head = ch;
+	pl->n++;
+}
+
 /* Give P a buffer of p->cap bytes; 0 or -1. */
 static int
 pump_take(struct pump *p)
 {
-	struct pump_pool *pl = &pump_pool;
-	struct pump_chunk **pp, *ch = NULL;
-
-	for (pp = &pl->head; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->size == p->cap) {
-			ch = *pp;
-			*pp = ch->next;
-			pl->n--;
-			break;
-		}
-	}
-	if (ch == NULL) {
-		if (p->cap < sizeof(*ch) || (ch = malloc(p->cap)) == NULL)
-			return (-1);
-		if (pl->n == 0) { /* first use on this thread */
-			(void)pthread_once(&pump_once, pump_key_init);
-			(void)pthread_setspecific(pump_key, pl);
-		}
-	}
-	p->buf = (char *)ch;
+	if ((p->buf = pump_buf_get(p->cap)) == NULL)
+		return (-1);
 	p->pooled = true;
 	p->off = p->len = 0;
 	return (0);
@@ -95,19 +125,9 @@ pump_reserve(struct pump *p)
 void
 pump_release(struct pump *p)
 {
-	struct pump_pool *pl = &pump_pool;
-	struct pump_chunk *ch = (struct pump_chunk *)p->buf;
-
 	if (!p->pooled)
 		return;
-	if (pl->n < PUMP_POOL_MAX) {
-		ch->size = p->cap;
-		ch->next = pl->head;
-		pl->head = ch;
-		pl->n++;
-	} else {
-		free(ch);
-	}
+	pump_buf_put(p->buf, p->cap);
 	p->buf = NULL;
 	p->pooled = false;
 	p->off = p->len = 0;
@@ -172,12 +192,74 @@ pump_fill(struct pump *p)
 	return (LEG_OK);
 }
 
+/* The pump's buffer is empty and one of its legs has its own (pump.h). */
+static bool
+pump_in_place(const struct pump *p)
+{
+	return (
+	    p->len == 0 && (leg_can_rview(p->src) || leg_can_wspace(p->dst)));
+}
+
+/*
+ * One move in place: from the source's buffer to the sink (until either
+ * blocks), or one read of the source into the sink's free room. LEG_OK
+ * (moved, or the sink blocked: p->held), LEG_AGAIN (the source is
+ * blocked), LEG_EOF, LEG_ERR (*BAD says which leg).
+ */
+static enum leg_res
+pump_move(struct pump *p, struct leg **bad)
+{
+	const void *rp;
+	void *wp;
+	size_t n, w;
+	enum leg_res r;
+
+	if (leg_can_rview(p->src)) {
+		while ((r = leg_rview(p->src, &rp, &n)) == LEG_OK) {
+			switch (leg_write(p->dst, rp, n, &w)) {
+			case LEG_OK:
+				leg_rtake(p->src, w);
+				break;
+			case LEG_AGAIN:
+				p->held = true;
+				return (LEG_OK);
+			default:
+				*bad = p->dst;
+				return (LEG_ERR);
+			}
+		}
+		*bad = p->src;
+		return (r);
+	}
+	switch (leg_wspace(p->dst, &wp, &n)) {
+	case LEG_OK:
+		break;
+	case LEG_AGAIN:
+		p->held = true;
+		return (LEG_OK);
+	default:
+		*bad = p->dst;
+		return (LEG_ERR);
+	}
+	*bad = p->src;
+	if ((r = leg_read(p->src, wp, n, &w)) != LEG_OK) {
+		leg_wput(p->dst, 0);
+		return (r);
+	}
+	leg_wput(p->dst, w);
+	if (w < n && !leg_pending(p->src)) /* drained: as pump_fill() */
+		p->src->rd_block = EV_READ;
+	return (LEG_OK);
+}
+
 enum pump_res
 pump_run(struct pump *p, struct leg **bad)
 {
 	enum pump_res res = PUMP_OK;
 	int rounds = PUMP_ROUNDS;
+	bool moved = false; /* read in place: the source may go idle */
 
+	p->held = false;
 	for (;;) {
 		if (pump_flush(p) != 0) {
 			*bad = p->dst;
@@ -185,11 +267,30 @@ pump_run(struct pump *p, struct leg **bad)
 		}
 		if (p->paused && p->len <= p->cap / 2)
 			p->paused = false;
-		if (p->src->eof || p->paused || p->src->rd_block != 0)
+		if (p->src->eof || p->paused || p->src->rd_block != 0 ||
+		    p->held)
 			break;
 		if (rounds-- == 0) {
 			p->more = true;
 			break;
+		}
+		if (pump_in_place(p)) {
+			if (p->dst->wr_block != 0) {
+				p->held = true;
+				break;
+			}
+			moved = true;
+			switch (pump_move(p, bad)) {
+			case LEG_OK:
+			case LEG_AGAIN:
+				continue;
+			case LEG_EOF:
+				p->src->eof = true;
+				res = PUMP_EOF;
+				continue;
+			default:
+				return (PUMP_ERR);
+			}
 		}
 		if (pump_reserve(p) != 0) {
 			p->src->err = ENOMEM;
@@ -209,7 +310,7 @@ pump_run(struct pump *p, struct leg **bad)
 			return (PUMP_ERR);
 		}
 	}
-	if (p->pooled && p->len == 0 &&
+	if ((p->pooled || moved) && p->len == 0 &&
 	    (p->src->eof || p->src->rd_block != 0)) {
 		pump_release(p);
 		leg_idle(p->src);
@@ -235,7 +336,7 @@ pump_wants(const struct leg *l, const struct pump *in, const struct pump *out)
 
 	if (!l->eof && !in->paused)
 		want |= l->rd_block;
-	if (out->len > 0 || (out->src->eof && !l->shut))
+	if (out->len > 0 || out->held || (out->src->eof && !l->shut))
 		want |= l->wr_block;
 	return (want);
 }
