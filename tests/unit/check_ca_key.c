@@ -175,6 +175,10 @@ ca_key_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	/* Each scrypt derivation costs 128 * N * r bytes (16 MiB) of memory
+	 * work: three of them under ASan on a loaded machine overran Check's
+	 * default 4 s. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, encrypted_key_uses_scrypt);
 	tcase_add_test(tc, old_pbkdf2_key_still_loads);
 	tcase_add_test(tc, clear_key_unchanged);
