@@ -32,6 +32,8 @@
 /* The smallest window a bulk stream is cut to beside an interactive
  * stream (mux_flow.c): one DATA frame. */
 #define MUX_FLOW_MIN 16384
+/* How recently a stream must have moved bytes to be interactive, ms. */
+#define MUX_FLOW_RECENT_MS 100
 
 struct mux_stream {
 	uint32_t magic;

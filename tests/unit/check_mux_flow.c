@@ -6,8 +6,8 @@
  *
  * Receiving: the peer sends bulk data on one stream as fast as its
  * window allows; what it has sent and cotai's session has not yet taken
- * in is the bulk stream's data in transit, ahead of anything else. Alone (or beside an
- * idle stream) it is the full mux_window; while the other stream is
+ * in is the bulk stream's data in transit, ahead of anything else. Alone (or
+ * beside an idle stream) it is the full mux_window; while the other stream is
  * interactive it is a quarter of it; full again when that stream closes
  * or goes idle. Sending: a 64-byte write of the interactive stream goes
  * out behind at most what was framed before it and one bulk frame, not
@@ -41,7 +41,7 @@ struct fpeer {
 	size_t rx[2];         /* DATA received per stream */
 	size_t rx_bulk_first; /* bulk bytes received before FINTER's first */
 	bool rx_inter;
-	bool bulk_rst; /* RST_STREAM on the bulk stream */
+	bool bulk_rst;     /* RST_STREAM on the bulk stream */
 	size_t tx_left[2]; /* DATA still to send per stream */
 	size_t tx_sent[2]; /* DATA handed to the peer's session */
 	uint8_t *out;      /* framed, not yet written to the socket */
@@ -251,16 +251,16 @@ f_rig_init(struct frig *g, int32_t peer_window)
 	nghttp2_session_callbacks_del(cb);
 	ck_assert_int_eq(
 	    nghttp2_submit_settings(g->p.h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
-	ck_assert_int_eq(nghttp2_session_set_local_window_size(g->p.h2,
-			     NGHTTP2_FLAG_NONE, 0, 64 * 1024 * 1024),
+	ck_assert_int_eq(nghttp2_session_set_local_window_size(
+			     g->p.h2, NGHTTP2_FLAG_NONE, 0, 64 * 1024 * 1024),
 	    0);
 
 	for (int i = 0; i < 2; i++) {
 		g->sev[i] = calloc(1, event_get_struct_event_size());
 		leg_init(&g->sl[i]);
-		ck_assert_int_eq(mux_stream_open(g->t, "target.example:443",
-				     &g->sl[i], (struct event *)g->sev[i],
-				     f_stream_cb, g),
+		ck_assert_int_eq(
+		    mux_stream_open(g->t, "target.example:443", &g->sl[i],
+			(struct event *)g->sev[i], f_stream_cb, g),
 		    0);
 	}
 	f_pump(g, 6);
@@ -297,16 +297,16 @@ f_small(struct frig *g)
 {
 	size_t n;
 
-	ck_assert_int_eq(mux_stream_write(&g->sl[FINTER], "ping", 4, &n),
-	    LEG_OK);
+	ck_assert_int_eq(
+	    mux_stream_write(&g->sl[FINTER], "ping", 4, &n), LEG_OK);
 }
 
 /*
  * ROUNDS of: the tunnel and the peer run, the bulk stream's app reads all
- * it has (SMALL: the interactive one writes a small message every 16
- * rounds). The most the bulk stream had in transit after *GOT reached
- * SKIP (the credit granted earlier is the peer's to use); the bytes read
- * are added to *GOT.
+ * it has (SMALL: first the interactive one writes a small message, so it
+ * stays interactive however slow the rounds are). The most the bulk stream had
+ * in transit after *GOT reached SKIP (the credit granted earlier is the peer's
+ * to use); the bytes read are added to *GOT.
  */
 static int32_t
 f_run(struct frig *g, int rounds, bool small, size_t skip, size_t *got)
@@ -314,7 +314,7 @@ f_run(struct frig *g, int rounds, bool small, size_t skip, size_t *got)
 	int32_t w, most = 0;
 
 	for (int i = 0; i < rounds; i++) {
-		if (small && i % 16 == 0)
+		if (small)
 			f_small(g);
 		f_pump(g, 1);
 		*got += f_drain(g, FBULK);
@@ -386,8 +386,8 @@ START_TEST(bulk_window_full_again_when_the_other_goes_idle)
 	most = f_run(&g, 400, true, FWINDOW, &got);
 	ck_assert_int_le(most, FSHARED);
 	ck_assert_int_eq(g.sl[FBULK].ms->window, FSHARED);
-	/* A second without a byte on it: it is no longer interactive. */
-	g.sl[FINTER].ms->flow_small = conn_now() - 1000;
+	/* Long enough without a byte: it is no longer interactive. */
+	g.sl[FINTER].ms->flow_small = conn_now() - MUX_FLOW_RECENT_MS;
 	most = f_run(&g, 64, false, 0, &got);
 	ck_assert_int_eq(g.sl[FBULK].ms->window, FWINDOW);
 	ck_assert_int_gt(most, FSHARED);
@@ -435,8 +435,7 @@ START_TEST(small_write_waits_behind_one_record)
 	ck_assert_int_eq(mux_tunnel_flush(g.t), 0);
 	framed = g.t->olen;
 	ck_assert_uint_le(framed, MUX_OBUF_MARK + MUX_OBUF_FRAME);
-	ck_assert_int_eq(
-	    mux_stream_write(&g.sl[FINTER], big, 64, &n), LEG_OK);
+	ck_assert_int_eq(mux_stream_write(&g.sl[FINTER], big, 64, &n), LEG_OK);
 	g.t->tl.wr_block = 0;
 	for (int i = 0; i < 100 && !g.p.rx_inter; i++)
 		f_pump(&g, 1);
