@@ -1,7 +1,8 @@
 /*
  * mux_priv: what mux.c (tunnels: the TLS socket, the nghttp2 session, the
- * pool) and mux_stream.c (streams: their buffers and the leg operations)
- * share. Nothing outside proxy/mux*.c includes it.
+ * pool), mux_stream.c (streams: their buffers and the leg operations) and
+ * mux_flow.c (stream windows) share. Nothing outside proxy/mux*.c (and
+ * the unit tests) includes it.
  */
 #ifndef COTAI_MUX_PRIV_H
 #define COTAI_MUX_PRIV_H
