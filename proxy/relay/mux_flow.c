@@ -13,11 +13,12 @@
  * stream whose conn's last relay step moved 32 KiB or more is bulk (its
  * leg is bulk, until a step moves less than 8 KiB); one that is not bulk
  * and moved bytes (either way) within the last MUX_FLOW_RECENT_MS (100
- * ms) is interactive. A stream neither (idle, or not yet bound) changes
- * nothing. The period is short on purpose: a control connection that
- * exchanges a few messages and then idles beside its own transfer
- * (iperf3's, FTP's) cuts that transfer's window for no longer than that
- * (with 1 s, iperf3 -t 3 through a tunnel lost a third of its rate).
+ * ms), and was not bulk in that time either, is interactive. A stream
+ * neither (idle, or not yet bound) changes nothing. The period is short on
+ * purpose: a control connection that exchanges a few messages and then idles
+ * beside its own transfer (iperf3's, FTP's) cuts that transfer's window for no
+ * longer than that (with 1 s, iperf3 -t 3 through a tunnel lost a third of its
+ * rate).
  *
  * nghttp2 does the accounting: nghttp2_session_set_local_window_size()
  * lowers a stream's window without telling the peer (the credit it was
@@ -40,6 +41,21 @@ mux_flow_shared(uint32_t window)
 	return ((int32_t)(w < window ? w : window));
 }
 
+/*
+ * S is interactive at NOW: not bulk, moved bytes recently, and not bulk
+ * recently either (bulk streams sharing a tunnel make a small step now
+ * and then, when the windows or the tunnel hold them back: such a step
+ * must not cut the others' windows, which would make their steps smaller
+ * still; seen with iperf3 -P 4).
+ */
+static bool
+mux_flow_interactive(const struct mux_stream *s, uint64_t now)
+{
+	return (!s->leg->bulk && s->flow_small != 0 &&
+	    now - s->flow_small < MUX_FLOW_RECENT_MS &&
+	    (s->flow_bulk == 0 || now - s->flow_bulk >= MUX_FLOW_RECENT_MS));
+}
+
 /* The window S should have now, with or without an interactive stream. */
 static int32_t
 mux_flow_want(const struct mux_stream *s, bool shared, int32_t full)
@@ -57,23 +73,22 @@ mux_flow_update(struct mux_tunnel *t)
 	struct mux_stream *s;
 	bool shared = false;
 
-	TAILQ_FOREACH(s, &t->streams, link)
-	{
+	for (s = TAILQ_FIRST(&t->streams); s != NULL; s = TAILQ_NEXT(s, link)) {
 		if (s->leg == NULL)
 			continue;
 		moved = s->leg->bytes_in + s->leg->bytes_out;
-		if (moved != s->flow_bytes && !s->leg->bulk)
+		if (s->leg->bulk)
+			s->flow_bulk = now;
+		else if (moved != s->flow_bytes)
 			s->flow_small = now;
 		s->flow_bytes = moved;
-		if (!s->leg->bulk && s->flow_small != 0 &&
-		    now - s->flow_small < MUX_FLOW_RECENT_MS)
+		if (mux_flow_interactive(s, now))
 			shared = true;
 	}
 	if (!shared && !t->flow_shared)
 		return; /* nothing capped, nothing to cap */
 	t->flow_shared = shared;
-	TAILQ_FOREACH(s, &t->streams, link)
-	{
+	for (s = TAILQ_FIRST(&t->streams); s != NULL; s = TAILQ_NEXT(s, link)) {
 		if (s->id <= 0 || s->closed)
 			continue;
 		want = mux_flow_want(s, shared, full);

@@ -49,6 +49,7 @@ struct mux_stream {
 	int32_t window;          /* its receive window now (mux_flow.c) */
 	uint64_t flow_bytes;     /* its leg's bytes at the last look */
 	uint64_t flow_small;     /* when it last moved bytes not as bulk */
+	uint64_t flow_bulk;      /* when it was last seen bulk */
 	bool rx_eof;             /* END_STREAM received */
 	bool tx_shut;    /* the leg finished: END_STREAM once wbuf is empty */
 	bool tx_eof;     /* END_STREAM handed to nghttp2 */

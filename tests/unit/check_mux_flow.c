@@ -402,6 +402,37 @@ START_TEST(bulk_window_full_again_when_the_other_goes_idle)
 }
 END_TEST
 
+/*
+ * Two bulk streams: one makes small steps for a while (held back by the
+ * tunnel, say): the other's window stays whole until the first has not
+ * been bulk for MUX_FLOW_RECENT_MS; then it is interactive.
+ */
+START_TEST(bulk_stream_small_steps_cut_nothing_at_first)
+{
+	struct frig g;
+	size_t got = 0;
+	int32_t most;
+
+	f_rig_init(&g, FWINDOW);
+	f_send(&g, FBULK, 64 * 1024 * 1024);
+	leg_set_bulk(&g.sl[FINTER], true);
+	f_small(&g);
+	most = f_run(&g, 32, false, 0, &got);
+	ck_assert_int_gt(most, FSHARED);
+	leg_set_bulk(&g.sl[FINTER], false);
+	most = f_run(&g, 200, true, 0, &got);
+	ck_assert_int_eq(g.sl[FBULK].ms->window, FWINDOW);
+	ck_assert_int_gt(most, FSHARED);
+	/* Small steps only, for long enough: now it is interactive. */
+	g.sl[FINTER].ms->flow_bulk = conn_now() - MUX_FLOW_RECENT_MS;
+	most = f_run(&g, 400, true, got + FWINDOW, &got);
+	ck_assert_int_gt(most, 0);
+	ck_assert_int_le(most, FSHARED);
+	ck_assert_int_eq(g.sl[FBULK].ms->window, FSHARED);
+	f_rig_free(&g);
+}
+END_TEST
+
 /* The cut is a quarter of mux_window, one frame at least, whole at most. */
 START_TEST(shared_window_size)
 {
@@ -458,6 +489,7 @@ mux_flow_suite(void)
 
 	tcase_add_test(tc, bulk_window_cut_beside_interactive_full_after_close);
 	tcase_add_test(tc, bulk_window_full_again_when_the_other_goes_idle);
+	tcase_add_test(tc, bulk_stream_small_steps_cut_nothing_at_first);
 	tcase_add_test(tc, shared_window_size);
 	tcase_add_test(tc, small_write_waits_behind_one_record);
 	suite_add_tcase(s, tc);
