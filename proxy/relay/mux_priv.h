@@ -82,11 +82,11 @@ struct mux_tunnel {
 	TAILQ_ENTRY(mux_tunnel) link;   /* in ct->tunnels */
 	char *obuf; /* framed, not yet written: [ooff, ooff+olen) of ocap */
 	size_t ooff, olen, ocap;
-	bool draining;    /* GOAWAY sent: no new streams */
-	bool ping_out;    /* a PING waits for its ACK */
-	bool dead;        /* mux_tunnel_close ran */
-	bool flow_shared; /* a stream is interactive: bulk windows cut */
+	bool draining; /* GOAWAY sent: no new streams */
+	bool ping_out; /* a PING waits for its ACK */
+	bool dead;     /* mux_tunnel_close ran */
 	uint64_t t_start, nstreams_total;
+	bool flow_shared; /* a stream is interactive: bulk windows cut */
 	char client[INET6_ADDRSTRLEN + 8];
 	/* the tunnel's own event, in its allocation */
 	alignas(max_align_t) unsigned char evmem[];
