@@ -42,7 +42,7 @@ FUZZ_SRC_est := ca/ca_csr.c ca/ca_token.c ca/ca_key.c ca/ca_name.c \
 FUZZ_SRC_spiffe := lib/spiffe.c ca/ca_name.c
 # The tunnel code and what it needs, without the conn layer (the harness
 # stands in for conn_mux_accept, conn_now and conn_ticket_poll).
-FUZZ_SRC_mux := proxy/relay/mux.c proxy/relay/mux_pool.c proxy/relay/mux_stream.c proxy/transport/leg.c \
+FUZZ_SRC_mux := proxy/relay/mux.c proxy/relay/mux_flow.c proxy/relay/mux_pool.c proxy/relay/mux_stream.c proxy/transport/leg.c \
 	proxy/transport/pump.c \
 	proxy/audit/audit.c proxy/audit/audit_syslog.c proxy/audit/audit_syslog_conn.c \
 	proxy/audit/reason.c proxy/relay/recheck.c \

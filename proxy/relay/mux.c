@@ -536,6 +536,7 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	mux_tunnel_accept(t);
+	mux_flow_update(t);
 	if (!t->tl.shut && mux_tunnel_flush(t) != 0) {
 		mux_tunnel_close(t, REASON_RESET, "tunnel write failed");
 		return;

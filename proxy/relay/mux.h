@@ -22,7 +22,9 @@
  *
  * Bounds: SETTINGS_MAX_CONCURRENT_STREAMS = mux_streams, each stream's
  * receive window = mux_window (bytes are granted back only as the app
- * reads them: a slow reader stalls its stream, never the tunnel), the
+ * reads them: a slow reader stalls its stream, never the tunnel; a bulk
+ * stream's is a quarter of it while another stream of the same tunnel
+ * is interactive, mux_flow.c), the
  * tunnel's window = MUX_TUNNEL_WINDOWS x mux_window, header lists of at
  * most MUX_MAX_HEADERS bytes, at most mux_window bytes queued per stream
  * toward the peer (the stream's write buffer, held only while not empty).

@@ -1,7 +1,8 @@
 /*
  * mux_priv: what mux.c (tunnels: the TLS socket, the nghttp2 session, the
- * pool) and mux_stream.c (streams: their buffers and the leg operations)
- * share. Nothing outside proxy/mux*.c includes it.
+ * pool), mux_stream.c (streams: their buffers and the leg operations) and
+ * mux_flow.c (stream windows) share. Nothing outside proxy/mux*.c (and
+ * the unit tests) includes it.
  */
 #ifndef COTAI_MUX_PRIV_H
 #define COTAI_MUX_PRIV_H
@@ -31,6 +32,11 @@
 
 /* A stream's receive buffer starts at one DATA frame's payload. */
 #define MUX_RBUF_FIRST 16384
+/* The smallest window a bulk stream is cut to beside an interactive
+ * stream (mux_flow.c): one DATA frame. */
+#define MUX_FLOW_MIN 16384
+/* How recently a stream must have moved bytes to be interactive, ms. */
+#define MUX_FLOW_RECENT_MS 100
 
 struct mux_stream {
 	uint32_t magic;
@@ -42,6 +48,10 @@ struct mux_stream {
 	size_t roff, rlen, rcap;
 	char *wbuf; /* written by the leg, not yet framed: [woff, +wlen) */
 	size_t woff, wlen, wcap; /* wcap: mux_window bytes */
+	int32_t window;          /* its receive window now (mux_flow.c) */
+	uint64_t flow_bytes;     /* its leg's bytes at the last look */
+	uint64_t flow_small;     /* when it last moved bytes not as bulk */
+	uint64_t flow_bulk;      /* when it was last seen bulk */
 	bool rx_eof;             /* END_STREAM received */
 	bool tx_shut;    /* the leg finished: END_STREAM once wbuf is empty */
 	bool tx_eof;     /* END_STREAM handed to nghttp2 */
@@ -78,6 +88,7 @@ struct mux_tunnel {
 	bool ping_out; /* a PING waits for its ACK */
 	bool dead;     /* mux_tunnel_close ran */
 	uint64_t t_start, nstreams_total;
+	bool flow_shared; /* a stream is interactive: bulk windows cut */
 	char client[INET6_ADDRSTRLEN + 8];
 	/* the tunnel's own event, in its allocation */
 	alignas(max_align_t) unsigned char evmem[];
@@ -121,6 +132,15 @@ ssize_t mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
     uint32_t *flags, nghttp2_data_source *src, void *arg);
 int mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
     size_t len, nghttp2_data_source *src, void *arg);
+
+/*
+ * mux_flow.c: a bulk stream's receive window beside an interactive
+ * stream of the same tunnel (a quarter of WINDOW, at least MUX_FLOW_MIN,
+ * at most WINDOW); and set every stream's window of T for what its
+ * streams do now (called from each run of the tunnel).
+ */
+int32_t mux_flow_shared(uint32_t window);
+void mux_flow_update(struct mux_tunnel *t);
 
 /* Append LEN bytes of framed output to T's output buffer. 0/-1. */
 int mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len);

@@ -43,6 +43,7 @@ mux_stream_new(struct mux_tunnel *t)
 	 * 64 KiB: 10 % of the CPU per GB on the mux path).
 	 */
 	s->wcap = t->r->cfg->mux_window;
+	s->window = (int32_t)t->r->cfg->mux_window; /* SETTINGS' initial */
 	atomic_fetch_add_explicit(&mux_stats.streams, 1, memory_order_relaxed);
 	return (s);
 }
