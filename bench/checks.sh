@@ -18,8 +18,8 @@ check_tls() {
 	out=$(openssl s_client -brief -connect "127.0.0.1:$CHAIN_TLS_PORT" \
 	    -cert "$PKI/client.crt" -key "$PKI/client.key" \
 	    -CAfile "$PKI/ca.crt" </dev/null 2>&1) || true
-	if ! echo "$out" | grep -q "Protocol version: TLSv1.3" ||
-	    ! echo "$out" | grep -q "Ciphersuite: $CIPHER"; then
+	if ! grep -q "Protocol version: TLSv1.3" <<<"$out" ||
+	    ! grep -q "Ciphersuite: $CIPHER" <<<"$out"; then
 		CHECK_MSG="B does not negotiate TLS 1.3 with $CIPHER: $(echo "$out" |
 		    grep -E 'Protocol|Ciphersuite|error' | head -n 3 |
 		    tr '\n' ' ')"
@@ -31,7 +31,7 @@ check_tls() {
 	out=$( (echo bench-no-cert; sleep 1) | timeout 3 openssl s_client \
 	    -quiet -connect "127.0.0.1:$CHAIN_TLS_PORT" -CAfile "$PKI/ca.crt" \
 	    2>/dev/null) || true
-	if echo "$out" | grep -q bench-no-cert; then
+	if grep -q bench-no-cert <<<"$out"; then
 		CHECK_MSG="B relays for a client without a certificate"
 		return 1
 	fi
