@@ -23,6 +23,7 @@
 #include "pump.h"
 #include "route.h"
 #include "conn_table.h"
+#include "mux_rig.h"
 
 Suite *mux_suite(void);
 
@@ -48,14 +49,9 @@ struct peer {
 };
 
 struct rig {
-	struct event_base *base;
-	struct conn_table ct; /* the worker's side */
-	struct route r, *routes[1];
-	struct route_stats stats;
-	struct config_route rc;
-	struct leg tl, sl; /* the tunnel's socket leg (handed over), stream */
-	unsigned char *tev, *sev;
-	struct mux_tunnel *t;
+	struct mux_rig m; /* route, conn table, tunnel (mux_rig.h) */
+	struct leg sl;    /* the stream */
+	unsigned char *sev;
 	short fired; /* events seen on the stream leg */
 	struct peer p;
 };
@@ -170,7 +166,7 @@ static void
 pump(struct rig *g, int n)
 {
 	while (n-- > 0) {
-		(void)event_base_loop(g->base, EVLOOP_NONBLOCK);
+		(void)event_base_loop(g->m.base, EVLOOP_NONBLOCK);
 		if (g->p.h2 != NULL)
 			peer_io(&g->p);
 	}
@@ -218,39 +214,10 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	nghttp2_settings_entry iv[] = {
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, peer_window},
 	};
-	struct tls_peer tp = {.server = false};
-	int sv[2];
 
 	memset(g, 0, sizeof(*g));
-	signal(SIGPIPE, SIG_IGN);
-	ck_assert_ptr_nonnull(g->base = event_base_new());
-	g->ct.base = g->base;
-	TAILQ_INIT(&g->ct.tunnels);
-	TAILQ_INIT(&g->ct.conns);
-	g->rc.name = "unit";
-	g->rc.mode = CONFIG_MODE_ORIGINATE;
-	g->rc.protocol = CONFIG_PROTO_TCP;
-	g->rc.mux = CONFIG_MUX_ON;
-	g->rc.mux_streams = 8;
-	g->rc.mux_tunnels = 2;
-	g->rc.mux_window = rig_window;
-	g->rc.mux_ping_ms = 60000;
-	g->r.cfg = &g->rc;
-	g->r.stats = &g->stats;
-	atomic_init(&g->r.refs, 1); /* ours, never dropped */
-	g->routes[0] = &g->r;
-	g->ct.routes = g->routes;
-	g->ct.nroutes = 1;
-	ck_assert_int_eq(
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	g->tev = calloc(1, event_get_struct_event_size());
+	g->p.fd = mux_rig_init(&g->m, rig_window);
 	g->sev = calloc(1, event_get_struct_event_size());
-	leg_init(&g->tl);
-	leg_open(&g->tl, (struct event *)g->tev, g->base, sv[0], NULL, NULL);
-	g->t = mux_tunnel_adopt(&g->ct, &g->r, &g->tl, &tp, "unit", false);
-	ck_assert_ptr_nonnull(g->t);
-
-	g->p.fd = sv[1];
 	g->p.consume = consume;
 	ck_assert_int_eq(nghttp2_session_callbacks_new(&cb), 0);
 	nghttp2_session_callbacks_set_on_header_callback(cb, p_header);
@@ -267,7 +234,7 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	    nghttp2_submit_settings(g->p.h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
 
 	leg_init(&g->sl);
-	ck_assert_int_eq(mux_stream_open(g->t, "target.example:443", &g->sl,
+	ck_assert_int_eq(mux_stream_open(g->m.t, "target.example:443", &g->sl,
 			     (struct event *)g->sev, stream_cb, g),
 	    0);
 	pump(g, 4);
@@ -283,17 +250,17 @@ rig_free(struct rig *g)
 		event_del((struct event *)g->sev);
 		mux_stream_close(&g->sl, REASON_RESET);
 	}
-	if (!TAILQ_EMPTY(&g->ct.tunnels))
-		mux_tunnel_close(g->t, REASON_EOF, NULL);
+	if (!TAILQ_EMPTY(&g->m.ct.tunnels))
+		mux_tunnel_close(g->m.t, REASON_EOF, NULL);
 	pump(g, 2);
-	ck_assert(TAILQ_EMPTY(&g->ct.tunnels));
+	ck_assert(TAILQ_EMPTY(&g->m.ct.tunnels));
 	nghttp2_session_del(g->p.h2);
 	close(g->p.fd);
 	free(g->p.rx);
 	free(g->p.tx);
-	free(g->tev);
+	free(g->m.tev);
 	free(g->sev);
-	event_base_free(g->base);
+	event_base_free(g->m.base);
 }
 
 /* Read the stream leg until it blocks or ends; the last result. */
@@ -466,8 +433,8 @@ START_TEST(app_abort_mid_stream_is_rst_stream)
 	ck_assert_uint_eq(g.p.rst_code, NGHTTP2_CANCEL);
 	ck_assert(!g.p.rx_eof);
 	/* The tunnel outlives its stream. */
-	ck_assert(!TAILQ_EMPTY(&g.ct.tunnels));
-	ck_assert_uint_eq(g.t->nstreams, 0);
+	ck_assert(!TAILQ_EMPTY(&g.m.ct.tunnels));
+	ck_assert_uint_eq(g.m.t->nstreams, 0);
 	rig_free(&g);
 }
 END_TEST
@@ -509,7 +476,7 @@ START_TEST(tunnel_loss_mid_stream_fails_the_stream)
 	ck_assert_int_eq(shutdown(g.p.fd, SHUT_RDWR), 0);
 	g.fired = 0;
 	pump(&g, 4);
-	ck_assert(TAILQ_EMPTY(&g.ct.tunnels));
+	ck_assert(TAILQ_EMPTY(&g.m.ct.tunnels));
 	ck_assert(g.fired & (EV_READ | EV_WRITE));
 	ck_assert_int_eq(stream_drain(&g, buf, sizeof(buf), &got), LEG_ERR);
 	ck_assert_int_eq(mux_stream_write(&g.sl, "x", 1, &n), LEG_ERR);
@@ -519,9 +486,9 @@ START_TEST(tunnel_loss_mid_stream_fails_the_stream)
 	close(g.p.fd);
 	free(g.p.rx);
 	free(g.p.tx);
-	free(g.tev);
+	free(g.m.tev);
 	free(g.sev);
-	event_base_free(g.base);
+	event_base_free(g.m.base);
 }
 END_TEST
 
@@ -625,13 +592,13 @@ START_TEST(framing_pauses_at_one_record)
 	 * The socket takes nothing now: framing stops once a TLS record's
 	 * worth is framed (one DATA frame), not after the whole window.
 	 */
-	g.t->tl.wr_block = EV_WRITE;
-	ck_assert_int_eq(mux_tunnel_flush(g.t), 0);
-	ck_assert_uint_ge(g.t->olen, MUX_OBUF_MARK);
-	ck_assert_uint_le(g.t->olen, MUX_OBUF_MARK + MUX_OBUF_FRAME);
-	ck_assert_uint_lt(g.t->olen, BIG);
+	g.m.t->tl.wr_block = EV_WRITE;
+	ck_assert_int_eq(mux_tunnel_flush(g.m.t), 0);
+	ck_assert_uint_ge(g.m.t->olen, MUX_OBUF_MARK);
+	ck_assert_uint_le(g.m.t->olen, MUX_OBUF_MARK + MUX_OBUF_FRAME);
+	ck_assert_uint_lt(g.m.t->olen, BIG);
 	/* Writable again: every byte arrives, in order. */
-	g.t->tl.wr_block = 0;
+	g.m.t->tl.wr_block = 0;
 	ck_assert_int_eq(mux_stream_shutdown(&g.sl), LEG_OK);
 	for (int round = 0; round < 200 && !g.p.rx_eof; round++)
 		pump(&g, 1);

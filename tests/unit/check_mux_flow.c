@@ -25,6 +25,7 @@
 #include "mux_priv.h"
 #include "route.h"
 #include "conn_table.h"
+#include "mux_rig.h"
 
 Suite *mux_flow_suite(void);
 
@@ -49,14 +50,9 @@ struct fpeer {
 };
 
 struct frig {
-	struct event_base *base;
-	struct conn_table ct;
-	struct route r, *routes[1];
-	struct route_stats stats;
-	struct config_route rc;
-	struct leg tl, sl[2];
-	unsigned char *tev, *sev[2];
-	struct mux_tunnel *t;
+	struct mux_rig m; /* route, conn table, tunnel (mux_rig.h) */
+	struct leg sl[2];
+	unsigned char *sev[2];
 	struct fpeer p;
 };
 
@@ -162,7 +158,7 @@ static void
 f_pump(struct frig *g, int n)
 {
 	while (n-- > 0) {
-		(void)event_base_loop(g->base, EVLOOP_NONBLOCK);
+		(void)event_base_loop(g->m.base, EVLOOP_NONBLOCK);
 		f_peer_io(&g->p);
 	}
 }
@@ -208,38 +204,9 @@ f_rig_init(struct frig *g, int32_t peer_window)
 	nghttp2_settings_entry iv[] = {
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)peer_window},
 	};
-	struct tls_peer tp = {.server = false};
-	int sv[2];
 
 	memset(g, 0, sizeof(*g));
-	signal(SIGPIPE, SIG_IGN);
-	ck_assert_ptr_nonnull(g->base = event_base_new());
-	g->ct.base = g->base;
-	TAILQ_INIT(&g->ct.tunnels);
-	TAILQ_INIT(&g->ct.conns);
-	g->rc.name = "unit";
-	g->rc.mode = CONFIG_MODE_ORIGINATE;
-	g->rc.protocol = CONFIG_PROTO_TCP;
-	g->rc.mux = CONFIG_MUX_ON;
-	g->rc.mux_streams = 8;
-	g->rc.mux_tunnels = 2;
-	g->rc.mux_window = FWINDOW;
-	g->rc.mux_ping_ms = 60000;
-	g->r.cfg = &g->rc;
-	g->r.stats = &g->stats;
-	atomic_init(&g->r.refs, 1); /* ours, never dropped */
-	g->routes[0] = &g->r;
-	g->ct.routes = g->routes;
-	g->ct.nroutes = 1;
-	ck_assert_int_eq(
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	g->tev = calloc(1, event_get_struct_event_size());
-	leg_init(&g->tl);
-	leg_open(&g->tl, (struct event *)g->tev, g->base, sv[0], NULL, NULL);
-	g->t = mux_tunnel_adopt(&g->ct, &g->r, &g->tl, &tp, "unit", false);
-	ck_assert_ptr_nonnull(g->t);
-
-	g->p.fd = sv[1];
+	g->p.fd = mux_rig_init(&g->m, FWINDOW);
 	ck_assert_int_eq(nghttp2_session_callbacks_new(&cb), 0);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, f_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, f_data);
@@ -259,7 +226,7 @@ f_rig_init(struct frig *g, int32_t peer_window)
 		g->sev[i] = calloc(1, event_get_struct_event_size());
 		leg_init(&g->sl[i]);
 		ck_assert_int_eq(
-		    mux_stream_open(g->t, "target.example:443", &g->sl[i],
+		    mux_stream_open(g->m.t, "target.example:443", &g->sl[i],
 			(struct event *)g->sev[i], f_stream_cb, g),
 		    0);
 	}
@@ -280,15 +247,15 @@ f_rig_free(struct frig *g)
 		}
 		free(g->sev[i]);
 	}
-	if (!TAILQ_EMPTY(&g->ct.tunnels))
-		mux_tunnel_close(g->t, REASON_EOF, NULL);
-	(void)event_base_loop(g->base, EVLOOP_NONBLOCK);
-	ck_assert(TAILQ_EMPTY(&g->ct.tunnels));
+	if (!TAILQ_EMPTY(&g->m.ct.tunnels))
+		mux_tunnel_close(g->m.t, REASON_EOF, NULL);
+	(void)event_base_loop(g->m.base, EVLOOP_NONBLOCK);
+	ck_assert(TAILQ_EMPTY(&g->m.ct.tunnels));
 	nghttp2_session_del(g->p.h2);
 	close(g->p.fd);
 	free(g->p.out);
-	free(g->tev);
-	event_base_free(g->base);
+	free(g->m.tev);
+	event_base_free(g->m.base);
 }
 
 /* The interactive stream moves a small message (its app writes). */
@@ -349,7 +316,7 @@ START_TEST(bulk_window_cut_beside_interactive_full_after_close)
 	ck_assert_int_le(most, FSHARED);
 	ck_assert_int_eq(g.sl[FBULK].ms->window, FSHARED);
 	ck_assert_int_eq(nghttp2_session_get_stream_effective_local_window_size(
-			     g.t->h2, g.sl[FBULK].ms->id),
+			     g.m.t->h2, g.sl[FBULK].ms->id),
 	    FSHARED);
 	ck_assert_uint_gt(got - before, 4 * FWINDOW); /* it still flows */
 	/* The interactive stream's own window stays whole. */
@@ -472,12 +439,12 @@ START_TEST(small_write_waits_behind_one_record)
 		LEG_OK)
 		off += n;
 	ck_assert_uint_eq(off, FWINDOW);
-	g.t->tl.wr_block = EV_WRITE;
-	ck_assert_int_eq(mux_tunnel_flush(g.t), 0);
-	framed = g.t->olen;
+	g.m.t->tl.wr_block = EV_WRITE;
+	ck_assert_int_eq(mux_tunnel_flush(g.m.t), 0);
+	framed = g.m.t->olen;
 	ck_assert_uint_le(framed, MUX_OBUF_MARK + MUX_OBUF_FRAME);
 	ck_assert_int_eq(mux_stream_write(&g.sl[FINTER], big, 64, &n), LEG_OK);
-	g.t->tl.wr_block = 0;
+	g.m.t->tl.wr_block = 0;
 	for (int i = 0; i < 100 && !g.p.rx_inter; i++)
 		f_pump(&g, 1);
 	ck_assert(g.p.rx_inter);
