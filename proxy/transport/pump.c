@@ -258,6 +258,7 @@ pump_run(struct pump *p, struct leg **bad)
 	enum pump_res res = PUMP_OK;
 	int rounds = PUMP_ROUNDS;
 	bool moved = false; /* read in place: the source may go idle */
+	enum leg_res r;
 
 	p->held = false;
 	for (;;) {
@@ -280,24 +281,16 @@ pump_run(struct pump *p, struct leg **bad)
 				break;
 			}
 			moved = true;
-			switch (pump_move(p, bad)) {
-			case LEG_OK:
-			case LEG_AGAIN:
-				continue;
-			case LEG_EOF:
-				p->src->eof = true;
-				res = PUMP_EOF;
-				continue;
-			default:
+			r = pump_move(p, bad);
+		} else {
+			*bad = p->src;
+			if (pump_reserve(p) != 0) {
+				p->src->err = ENOMEM;
 				return (PUMP_ERR);
 			}
+			r = pump_fill(p);
 		}
-		if (pump_reserve(p) != 0) {
-			p->src->err = ENOMEM;
-			*bad = p->src;
-			return (PUMP_ERR);
-		}
-		switch (pump_fill(p)) {
+		switch (r) {
 		case LEG_OK:
 		case LEG_AGAIN:
 			break;
@@ -306,8 +299,7 @@ pump_run(struct pump *p, struct leg **bad)
 			res = PUMP_EOF;
 			break;
 		default:
-			*bad = p->src;
-			return (PUMP_ERR);
+			return (PUMP_ERR); /* *bad says which leg */
 		}
 	}
 	if ((p->pooled || moved) && p->len == 0 &&
