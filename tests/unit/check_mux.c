@@ -210,10 +210,6 @@ static void
 rig_init(struct rig *g, uint32_t peer_window, bool consume)
 {
 	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-	nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, peer_window},
-	};
 
 	memset(g, 0, sizeof(*g));
 	g->p.fd = mux_rig_init(&g->m, rig_window);
@@ -224,14 +220,7 @@ rig_init(struct rig *g, uint32_t peer_window, bool consume)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, p_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, p_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, p_close);
-	ck_assert_int_eq(nghttp2_option_new(&opt), 0);
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	ck_assert_int_eq(
-	    nghttp2_session_server_new2(&g->p.h2, cb, &g->p, opt), 0);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	ck_assert_int_eq(
-	    nghttp2_submit_settings(g->p.h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
+	g->p.h2 = mux_rig_peer_new(cb, &g->p, peer_window);
 
 	leg_init(&g->sl);
 	ck_assert_int_eq(mux_stream_open(g->m.t, "target.example:443", &g->sl,

@@ -200,24 +200,13 @@ static void
 f_rig_init(struct frig *g, int32_t peer_window)
 {
 	nghttp2_session_callbacks *cb;
-	nghttp2_option *opt;
-	nghttp2_settings_entry iv[] = {
-	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)peer_window},
-	};
 
 	memset(g, 0, sizeof(*g));
 	g->p.fd = mux_rig_init(&g->m, FWINDOW);
 	ck_assert_int_eq(nghttp2_session_callbacks_new(&cb), 0);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, f_frame);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, f_data);
-	ck_assert_int_eq(nghttp2_option_new(&opt), 0);
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	ck_assert_int_eq(
-	    nghttp2_session_server_new2(&g->p.h2, cb, &g->p, opt), 0);
-	nghttp2_option_del(opt);
-	nghttp2_session_callbacks_del(cb);
-	ck_assert_int_eq(
-	    nghttp2_submit_settings(g->p.h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
+	g->p.h2 = mux_rig_peer_new(cb, &g->p, (uint32_t)peer_window);
 	ck_assert_int_eq(nghttp2_session_set_local_window_size(
 			     g->p.h2, NGHTTP2_FLAG_NONE, 0, 64 * 1024 * 1024),
 	    0);

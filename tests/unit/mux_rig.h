@@ -68,4 +68,29 @@ mux_rig_init(struct mux_rig *m, uint32_t window)
 	return (sv[1]);
 }
 
+/*
+ * The test's HTTP/2 peer: a server session with the callbacks CB (freed
+ * here), USER as their argument, WINDOW_UPDATEs only when the test
+ * consumes, and SETTINGS announcing a stream window of PEER_WINDOW queued.
+ */
+static inline nghttp2_session *
+mux_rig_peer_new(
+    nghttp2_session_callbacks *cb, void *user, uint32_t peer_window)
+{
+	nghttp2_settings_entry iv[] = {
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, peer_window},
+	};
+	nghttp2_session *h2 = NULL;
+	nghttp2_option *opt;
+
+	ck_assert_int_eq(nghttp2_option_new(&opt), 0);
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	ck_assert_int_eq(nghttp2_session_server_new2(&h2, cb, user, opt), 0);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	ck_assert_int_eq(
+	    nghttp2_submit_settings(h2, NGHTTP2_FLAG_NONE, iv, 1), 0);
+	return (h2);
+}
+
 #endif
