@@ -1,5 +1,5 @@
 /*
- * The part of a mux unit test's rig that check_mux.c and check_mux_flow.c
+ * The part of a mux unit test's rig that mux_stream_rig.h and check_mux_flow.c
  * share: an originate route "unit" (tcp, mux on, 8 streams, 2 tunnels,
  * pings every minute), a conn table with that route, and a tunnel adopted
  * on one end of a socketpair, whose other end is the test's HTTP/2 peer.
