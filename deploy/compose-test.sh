@@ -461,32 +461,71 @@ PY
 say "6c. from the mesh: database ports unreachable, strangers get nothing"
 # The probe is the stack's "probe" service (see step 4).
 probe() { pm exec "$(cid probe)" python3 /probe.py "$@"; }
+# The probes run at once (a refusal costs the probe's 3 s timeout) and are
+# reported in the order they were started, once all have finished.
 # must_fail DESC PROBE-ARGS...: the probe must get nothing back.
-must_fail() {
-	local desc=$1 out
-	shift
-	if out=$(probe "$@"); then
-		fail "$desc: $out"
-	fi
-	echo "refused as expected: $desc: $out"
+# must_pass DESC PROBE-ARGS...: the probe must get its answer (a control).
+# probes_check: wait for them, print each result, fail on the first wrong one.
+mkdir -p "$W/6c"
+probes_n=0
+probes_kind=() probes_desc=() probes_pid=()
+probe_bg() {
+	local kind=$1 desc=$2 i=$probes_n
+	shift 2
+	(
+		rc=0
+		probe "$@" >"$W/6c/$i.out" 2>&1 || rc=$?
+		echo "$rc" >"$W/6c/$i.rc"
+	) &
+	probes_pid[i]=$!
+	probes_kind[i]=$kind
+	probes_desc[i]=$desc
+	probes_n=$((i + 1))
 }
-must_pass() {
-	local desc=$1 out
-	shift
-	out=$(probe "$@") || fail "$desc: $out"
-	echo "works (control): $desc: $out"
+must_fail() { probe_bg fail "$@"; }
+must_pass() { probe_bg pass "$@"; }
+probes_check() {
+	local i rc out
+	for ((i = 0; i < probes_n; i++)); do
+		wait "${probes_pid[i]}" || true
+	done
+	for ((i = 0; i < probes_n; i++)); do
+		rc=$(cat "$W/6c/$i.rc" 2>/dev/null || echo missing)
+		out=$(cat "$W/6c/$i.out" 2>/dev/null)
+		[ "$rc" != missing ] || fail "${probes_desc[i]}: the probe left no result"
+		if [ "${probes_kind[i]}" = pass ]; then
+			[ "$rc" = 0 ] || fail "${probes_desc[i]}: $out (exit $rc)"
+			echo "works (control): ${probes_desc[i]}: $out"
+		else
+			[ "$rc" != 0 ] || fail "${probes_desc[i]}: $out"
+			echo "refused as expected: ${probes_desc[i]}: $out"
+		fi
+	done
+	probes_n=0
+	probes_kind=() probes_desc=() probes_pid=()
 }
 # backend_creds: the backend sidecar's current certificate, key and bundle,
 # out of its identity volume (renewed every 20 s; a superseded one stays
-# valid until it expires, so a copy serves for the next minute).
+# valid until it expires, so a copy serves for the next minute). The files
+# are copied one by one, so a renewal between two copies gives a
+# certificate and a key that do not match: copied again until they do.
 backend_creds() {
-	local f d=$W/probe-certs/backend
-	for f in cert.pem key.pem bundle.pem; do
-		pm cp "$(cid backend-sidecar):/var/lib/cotai/$f" "$d/$f" ||
-		    fail "copying $f out of backend-sidecar"
+	local f d=$W/probe-certs/backend try
+	for try in 1 2 3 4 5; do
+		for f in cert.pem key.pem bundle.pem; do
+			pm cp "$(cid backend-sidecar):/var/lib/cotai/$f" "$d/$f" ||
+			    fail "copying $f out of backend-sidecar"
+		done
+		if [ "$(openssl x509 -in "$d/cert.pem" -noout -pubkey)" = \
+		    "$(openssl pkey -in "$d/key.pem" -pubout)" ]; then
+			chown 10001:10001 "$d"/*.pem
+			chmod 0600 "$d"/*.pem
+			return 0
+		fi
+		echo "backend_creds: a renewal came between the copies (try $try)"
+		sleep 1
 	done
-	chown 10001:10001 "$d"/*.pem
-	chmod 0600 "$d"/*.pem
+	fail "backend-sidecar's certificate and key never matched in 5 copies"
 }
 backend_creds
 BK=(--tls /certs/backend/bundle.pem --cert /certs/backend/cert.pem
@@ -524,6 +563,7 @@ must_fail "collector-sidecar's plaintext syslog port (10514)" collector-sidecar 
 must_fail "Prometheus's API (9090)" prometheus-sidecar 9090
 must_fail "prometheus-sidecar's scrape route (9103, loopback)" prometheus-sidecar 9103
 must_fail "prometheus-sidecar's admin endpoint (9901, loopback)" prometheus-sidecar 9901
+probes_check
 echo "redis-sidecar's audit lines (the last four connections):"
 pm logs "$(cid redis-sidecar)" 2>&1 | grep '"event":"close"' | tail -n 4 || true
 
