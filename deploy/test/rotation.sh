@@ -84,8 +84,17 @@ resumed() {
 		[ "$(count "$s" 'renew: renewed')" -gt "${r1[$s]}" ] || return 1
 	done
 }
+# renew_lines: what each sidecar's renewal did (for a failure's report).
+renew_lines() {
+	local s
+	for s in $SC; do
+		echo "--- $s: renewal lines (last 12)"
+		pm logs "$(cid "$s")" 2>&1 | grep -E 'renew|cert_change' |
+		    tail -n 12 | cut -c1-400
+	done
+}
 within 60 "renewals resumed on every sidecar after the CA came back" \
-    resumed || exit 1
+    resumed || { renew_lines; exit 1; }
 echo "renewals resumed on every sidecar ($(($(date +%s) - tstop)) s after the stop)"
 
 # A revocation on the live mesh: Prometheus's certificate (its
