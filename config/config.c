@@ -225,6 +225,8 @@ cfg_defaults(struct cfg_ctx *c, struct cfg_top *top)
 		cfg_inherit(
 		    c, &cfg->audit.identity.cert, &cfg->identity.cert) == -1 ||
 		cfg_inherit(c, &cfg->audit.identity.key, &cfg->identity.key) ==
+		    -1 ||
+		cfg_inherit(c, &cfg->audit.identity.crl, &cfg->identity.crl) ==
 		    -1))
 		return (-1);
 	if (cfg->admin_tls && cfg_admin_defaults(c, cfg) == -1)

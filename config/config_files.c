@@ -220,7 +220,9 @@ cfg_check_files(struct cfg_ctx *c, const struct cotai_config *cfg)
 	if (a->target.text != NULL && !cfg_renew_audit_waiting(cfg) &&
 	    (files_ca(c, &a->identity.ca, &a->target) == -1 ||
 		files_pair(c, &a->identity.cert, &a->identity.key, &a->target,
-		    "audit.syslog.identity") == -1))
+		    "audit.syslog.identity") == -1 ||
+		(a->identity.crl != NULL &&
+		    files_crl(c, &a->identity.crl, &a->target) == -1)))
 		return (-1);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		if (cfg_renew_waiting(cfg, &cfg->routes[i]))

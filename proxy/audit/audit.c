@@ -71,6 +71,13 @@ audit_start(struct event_base *base)
 }
 
 void
+audit_recheck(void)
+{
+	if (au.sl != NULL)
+		audit_syslog_recheck(au.sl);
+}
+
+void
 audit_shutdown(void)
 {
 	audit_syslog_free(au.sl);

@@ -51,6 +51,10 @@ int audit_start(struct event_base *base);
 /* Close the sinks; records not delivered yet go to the spool. */
 void audit_shutdown(void);
 
+/* After a reload: the collector sink checks its collector again
+ * (audit_syslog_recheck). Main thread. */
+void audit_recheck(void);
+
 void audit_begin(struct audit_rec *a, const char *event);
 void audit_str(struct audit_rec *a, const char *key, const char *val);
 void audit_u64(struct audit_rec *a, const char *key, uint64_t val);

@@ -188,6 +188,8 @@ audit_syslog_new(const struct config_audit *a)
 	    (s->id[0] = strdup(a->identity.ca)) == NULL ||
 	    (s->id[1] = strdup(a->identity.cert)) == NULL ||
 	    (s->id[2] = strdup(a->identity.key)) == NULL ||
+	    (a->identity.crl != NULL &&
+		(s->id[3] = strdup(a->identity.crl)) == NULL) ||
 	    (s->rbuf = malloc(SPOOL_REC_MAX)) == NULL) {
 		log_errno("audit: out of memory");
 		goto fail;
@@ -361,7 +363,7 @@ audit_syslog_free(struct audit_syslog *s)
 	free(s->host);
 	free(s->port);
 	free(s->expect);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		free(s->id[i]);
 	free(s->spool_path);
 	free(s);

@@ -58,6 +58,15 @@ void audit_syslog_push(
 
 void audit_syslog_stats(struct audit_syslog *s, struct audit_syslog_stats *o);
 
+/*
+ * After a reload (main thread): verify the connected collector's
+ * certificate again, against the identity's files as they are now (a new
+ * CRL, a new bundle); a collector that fails (revoked, expired) is
+ * disconnected, its unacknowledged records wait to be sent again, and the
+ * next handshake is refused the same way until it passes.
+ */
+void audit_syslog_recheck(struct audit_syslog *s);
+
 /* Stop; records not yet delivered are written to the spool. NULL ok. */
 void audit_syslog_free(struct audit_syslog *s);
 

@@ -22,7 +22,9 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
+#include "crl.h"
 #include "duration.h"
 #include "log.h"
 #include "spool.h"
@@ -164,9 +166,13 @@ sl_on_write(struct bufferevent *bev, void *arg)
 	sl_pump(arg);
 }
 
-/* The client context: TLS 1.3, our certificate, verify the collector. */
+/*
+ * The client context: TLS 1.3, our certificate, verify the collector, and
+ * with a CRL (id[3]) refuse a revoked collector certificate: a CRL that
+ * does not load fails the context, and so the connection (records wait).
+ */
 static SSL_CTX *
-sl_ctx_new(char *const id[3])
+sl_ctx_new(char *const id[4])
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
@@ -178,6 +184,14 @@ sl_ctx_new(char *const id[3])
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_ssl("audit.syslog: TLS context (%s, %s, %s)", id[0], id[1],
 		    id[2]);
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	if (id[3] != NULL &&
+	    crl_load(SSL_CTX_get_cert_store(ctx), id[3]) != 0) {
+		log_error("audit.syslog: the CRL %s did not load: not "
+			  "connecting to the collector",
+		    id[3]);
 		SSL_CTX_free(ctx);
 		return (NULL);
 	}
@@ -276,4 +290,46 @@ sl_retire(struct audit_syslog *s, uint64_t now)
 	}
 	if (n > 0)
 		(void)spool_ack(s->spool, off, n);
+}
+
+void
+audit_syslog_recheck(struct audit_syslog *s)
+{
+	SSL_CTX *ctx;
+	X509_STORE_CTX *xs = NULL;
+	SSL *ssl;
+	X509 *leaf;
+	int err = X509_V_OK;
+
+	if (!s->connected || s->bev == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) == NULL ||
+	    (leaf = SSL_get0_peer_certificate(ssl)) == NULL)
+		return;
+	/* The files as they are now: the same checks as a new handshake. */
+	if ((ctx = sl_ctx_new(s->id)) == NULL) {
+		sl_disconnect(s, "the identity files do not load now");
+		return;
+	}
+	if ((xs = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), leaf,
+		SSL_get_peer_cert_chain(ssl)) != 1 ||
+	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_SERVER) != 1 ||
+	    X509_VERIFY_PARAM_set1_host(
+		X509_STORE_CTX_get0_param(xs), s->expect, 0) != 1) {
+		log_ssl(
+		    "audit: collector %s: cannot check it again", s->target);
+	} else if (X509_verify_cert(xs) != 1) {
+		err = X509_STORE_CTX_get_error(xs);
+	}
+	X509_STORE_CTX_free(xs);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	if (err != X509_V_OK) {
+		char why[256];
+
+		snprintf(why, sizeof(why),
+		    "its certificate fails after the reload: %s",
+		    X509_verify_cert_error_string(err));
+		sl_disconnect(s, why);
+	}
 }

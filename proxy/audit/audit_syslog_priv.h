@@ -53,7 +53,7 @@ struct audit_syslog {
 	char *target; /* for logs */
 	char *host, *port, *expect;
 	uint32_t queue_max;
-	char *id[3];  /* identity: ca, cert, key (files) */
+	char *id[4]; /* identity: ca, cert, key, crl (files; crl may be NULL) */
 	SSL_CTX *ctx; /* built at each connection */
 	struct spool *spool;
 	char *spool_path;

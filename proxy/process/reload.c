@@ -308,6 +308,8 @@ out:
 	worker_pool_count_reload(p, res);
 	if (res == POOL_RELOAD_OK) {
 		reload_apply_log(worker_pool_config(p));
+		if (worker_pool_config(p)->reload_close_revoked)
+			audit_recheck();
 		log_info("reload done: %zu routes", worker_pool_nroutes(p));
 	} else {
 		log_error("reload failed (%s): the running configuration "

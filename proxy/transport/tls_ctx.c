@@ -18,6 +18,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "crl.h"
 #include "log.h"
 
 /* TLS 1.2 (only when a route allows it): ECDHE key exchange, AEAD only. */
@@ -183,41 +184,6 @@ tls_ctx_apply(
 	return (0);
 }
 
-/* Add every CRL in FILE to STORE and turn on leaf-only checking. */
-static int
-tls_load_crl(SSL_CTX *ctx, const char *file)
-{
-	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-	X509_CRL *crl;
-	BIO *bio = NULL;
-	int n = 0, ret = -1;
-
-	if ((bio = BIO_new_file(file, "r")) == NULL) {
-		log_ssl("cannot open CRL %s", file);
-		goto out;
-	}
-	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-		int added = X509_STORE_add_crl(store, crl);
-
-		X509_CRL_free(crl);
-		if (!added) {
-			log_ssl("cannot add CRL from %s", file);
-			goto out;
-		}
-		n++;
-	}
-	ERR_clear_error(); /* the end of the file */
-	if (n == 0) {
-		log_error("no CRL in %s", file);
-		goto out;
-	}
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
-	ret = 0;
-out:
-	BIO_free(bio);
-	return (ret);
-}
-
 /*
  * Make the CA certificates of our own chain (the intermediates we were
  * issued under) trust anchors, with X509_V_FLAG_PARTIAL_CHAIN, so a peer
@@ -226,7 +192,7 @@ out:
  * ECDSA in OpenSSL 3.0: ~40 % of a full handshake's CPU on each side) was
  * checked once here instead of in every handshake. An intermediate is
  * added only if it verifies against the CA file now (CRLs aside: peers'
- * chains are checked at the leaf only, see tls_load_crl); a trust anchor's
+ * chains are checked at the leaf only, see crl_load); a trust anchor's
  * validity dates are still checked on every handshake.
  */
 static void
@@ -278,7 +244,8 @@ tls_load_identity(SSL_CTX *ctx, const struct config_identity *id)
 		log_ssl("cannot load CA %s", id->ca);
 		return (-1);
 	}
-	if (id->crl != NULL && tls_load_crl(ctx, id->crl) != 0)
+	if (id->crl != NULL &&
+	    crl_load(SSL_CTX_get_cert_store(ctx), id->crl) != 0)
 		return (-1);
 	tls_trust_own_issuers(ctx);
 	return (0);

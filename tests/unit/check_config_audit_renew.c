@@ -42,6 +42,9 @@ START_TEST(audit_keys)
 	    {ID "audit:\n  syslog: {target: h:1, expect: c, identity: "
 		"{cert: @D@/nope.pem}, spool: @D@/s}\nroutes:\n" R_O,
 		"3:53: audit.syslog.identity.cert:"},
+	    {ID "audit:\n  syslog: {target: h:1, expect: c, identity: "
+		"{crl: @D@/nope.pem}, spool: @D@/s}\nroutes:\n" R_O,
+		"3:52: audit.syslog.identity.crl:"},
 	};
 	struct cotai_config *cfg = NULL;
 
