@@ -194,7 +194,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "hol") == 0 && (argc == 4 || argc == 5) &&
 	    atol(argv[3]) > 0) {
-		double mbs = argc == 5 ? strtod(argv[4], NULL) : 0;
+		char *end = NULL;
+		double mbs = argc == 5 ? strtod(argv[4], &end) : 0;
+		if (end != NULL && (end == argv[4] || *end != '\0'))
+			usage();
 		if (!(mbs >= 0))
 			usage();
 		return cmd_hol(atoi(argv[2]), atol(argv[3]), mbs);
