@@ -24,8 +24,9 @@
 #                     otherwise, so smoke runs and experiments never
 #                     overwrite the committed results
 #   BENCH_HOL_MBS=R   hol-paced: the bulk connection's pace in MB/s (default
-#                     100, about a quarter of what one stream moves unpaced
-#                     here)
+#                     50: a quarter to a third of what hol's unpaced bulk
+#                     connection moves through a sidecar chain here; echoed,
+#                     so each proxy carries twice that)
 #   KEEP_TMP=1        keep the work directory (configs, logs)
 #   COTAI_YAML, COTAI_ROUTE_YAML  extra top-level / per-route lines for the
 #                     cotai configs (experiments; shown in RESULTS.md)
@@ -49,7 +50,7 @@ else
 fi
 HS_CONC=8
 ALL_SCENARIOS="speed bulk latency hol hol-paced handshake memory redis pgbench"
-HOL_PACE=${BENCH_HOL_MBS:-100}
+HOL_PACE=${BENCH_HOL_MBS:-50}
 SCENARIOS=${*:-$ALL_SCENARIOS}
 for s in $SCENARIOS; do
 	case " $ALL_SCENARIOS " in
