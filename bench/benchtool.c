@@ -13,13 +13,16 @@
  *	One connection, COUNT sequential SIZE-byte (default 64) round trips
  *	after 200 unmeasured ones: p50_us= p99_us= mean_us= rps= p999_us=
  *	max_us= over5ms= (round trips over 5 ms).
- *   benchtool hol PORT COUNT
+ *   benchtool hol PORT COUNT [BULK_MBS]
  *	Head-of-line blocking: one connection does COUNT sequential 64-byte
  *	round trips (after 200 unmeasured ones) alone, then COUNT more while a
  *	second connection to the same port moves bulk data (64 KiB writes,
  *	everything read back and dropped) from a child process:
  *	p50_idle_us= p99_idle_us= p50_bulk_us= p99_bulk_us= bulk_mbs=
  *	(the bulk connection's bytes read back per second while measured).
+ *	BULK_MBS > 0 paces the bulk writes to that many MB/s (10^6 bytes; a
+ *	token bucket on the monotonic clock, 64 KiB blocks, at most two
+ *	blocks of burst); 0 or none: unpaced, as fast as the chain takes.
  *   benchtool connrate PORT SECONDS CONC [SIZE]
  *	CONC connections in flight; each connects, writes SIZE bytes, reads
  *	them back and closes, then a new one starts. Completions during
@@ -165,7 +168,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: benchtool echo PORTFILE | rtt PORT COUNT [SIZE]"
-	    " | hol PORT COUNT\n"
+	    " | hol PORT COUNT [BULK_MBS]\n"
 	    "       | connrate PORT SECONDS CONC [SIZE]\n"
 	    "       | hold PORT N READYFILE | freeport\n");
 	exit(2);
@@ -189,8 +192,16 @@ main(int argc, char **argv)
 			usage();
 		return cmd_rtt(atoi(argv[2]), atol(argv[3]), size);
 	}
-	if (strcmp(argv[1], "hol") == 0 && argc == 4 && atol(argv[3]) > 0)
-		return cmd_hol(atoi(argv[2]), atol(argv[3]));
+	if (strcmp(argv[1], "hol") == 0 && (argc == 4 || argc == 5) &&
+	    atol(argv[3]) > 0) {
+		char *end = NULL;
+		double mbs = argc == 5 ? strtod(argv[4], &end) : 0;
+		if (end != NULL && (end == argv[4] || *end != '\0'))
+			usage();
+		if (!(mbs >= 0))
+			usage();
+		return cmd_hol(atoi(argv[2]), atol(argv[3]), mbs);
+	}
 	if (strcmp(argv[1], "connrate") == 0 && (argc == 5 || argc == 6)) {
 		if (argc == 6)
 			size = strtoul(argv[5], NULL, 10);

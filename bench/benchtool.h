@@ -40,7 +40,7 @@ int connect_blocking(int port);
 /* The commands (bt_echo.c, bt_rtt.c, bt_conn.c): the exit status. */
 int cmd_echo(const char *portfile);
 int cmd_rtt(int port, long count, size_t size);
-int cmd_hol(int port, long count);
+int cmd_hol(int port, long count, double mbs);
 int cmd_connrate(int port, double secs, int conc, size_t size);
 int cmd_hold(int port, int total, const char *readyfile);
 int cmd_freeport(void);

@@ -124,23 +124,69 @@ cmd_rtt(int port, long count, size_t size)
 }
 
 /*
- * The bulk side of "hol": write 64 KiB blocks and read (and drop) what
- * comes back until SIGTERM; then the bytes read back, as text, on out.
- * Reading as much as is written keeps the echo server from stalling.
+ * The bulk side's pace: a token bucket on the monotonic clock filled at
+ * rate bytes/s, at most HOL_BUCKET deep (room for one late wake-up), from
+ * which each write of at most HOL_BLOCK bytes takes what it wrote. rate 0:
+ * unpaced, every write as large as the socket takes.
+ */
+#define HOL_BLOCK 65536
+#define HOL_BUCKET (2.0 * HOL_BLOCK)
+
+struct hol_pace {
+	double rate;   /* bytes per second; 0: unpaced */
+	double tokens; /* bytes that may be written now */
+	double last;   /* now_s() when tokens was last filled */
+};
+
+/*
+ * Fill the bucket; the bytes the next write may carry (0: none yet), and
+ * in *wait the time until a whole block is there.
+ */
+static size_t
+hol_pace_fill(struct hol_pace *p, struct timespec *wait)
+{
+	double t = now_s(), need;
+
+	wait->tv_sec = 0;
+	wait->tv_nsec = 200000000; /* 200 ms: look at stop_flag */
+	if (p->rate <= 0)
+		return (MSG_MAX);
+	p->tokens += (t - p->last) * p->rate;
+	p->last = t;
+	if (p->tokens > HOL_BUCKET)
+		p->tokens = HOL_BUCKET;
+	if (p->tokens >= HOL_BLOCK)
+		return (HOL_BLOCK);
+	need = (HOL_BLOCK - p->tokens) / p->rate;
+	wait->tv_sec = (time_t)need;
+	wait->tv_nsec = (long)((need - (double)wait->tv_sec) * 1e9) + 1;
+	return (0);
+}
+
+/*
+ * The bulk side of "hol": write blocks (64 KiB; paced at mbs MB/s unless
+ * 0) and read (and drop) what comes back until SIGTERM; then the bytes
+ * read back, as text, on out. Reading as much as is written keeps the
+ * echo server from stalling.
  */
 static int
-hol_bulk(int fd, int out)
+hol_bulk(int fd, int out, double mbs)
 {
 	static char buf[MSG_MAX];
-	struct pollfd pfd = {.fd = fd, .events = POLLIN | POLLOUT};
+	struct hol_pace pace = {.rate = mbs * 1e6, .last = now_s()};
+	struct pollfd pfd = {.fd = fd};
 	unsigned long long got = 0;
+	struct timespec wait;
+	size_t room;
 	char line[32];
 	int n;
 
 	memset(buf, 'b', sizeof(buf));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	while (!stop_flag) {
-		if (poll(&pfd, 1, 200) < 0) {
+		room = hol_pace_fill(&pace, &wait);
+		pfd.events = (short)(POLLIN | (room > 0 ? POLLOUT : 0));
+		if (ppoll(&pfd, 1, &wait, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
@@ -155,10 +201,12 @@ hol_bulk(int fd, int out)
 			if (r > 0)
 				got += (unsigned long long)r;
 		}
-		if (pfd.revents & POLLOUT) {
-			ssize_t w = write(fd, buf, sizeof(buf));
+		if (room > 0 && (pfd.revents & POLLOUT)) {
+			ssize_t w = write(fd, buf, room);
 			if (w < 0 && errno != EAGAIN && errno != EINTR)
 				return 1;
+			if (w > 0)
+				pace.tokens -= (double)w;
 		}
 	}
 	n = snprintf(line, sizeof(line), "%llu\n", got);
@@ -166,7 +214,7 @@ hol_bulk(int fd, int out)
 }
 
 int
-cmd_hol(int port, long count)
+cmd_hol(int port, long count, double mbs)
 {
 	double *idle, *bulk, total, t0, t1;
 	char line[32] = "";
@@ -193,7 +241,7 @@ cmd_hol(int port, long count)
 	if (pid == 0) {
 		close(p[0]);
 		close(fd);
-		_exit(hol_bulk(bfd, p[1]));
+		_exit(hol_bulk(bfd, p[1], mbs));
 	}
 	close(p[1]);
 	close(bfd);

@@ -27,6 +27,11 @@ hol	p99_bulk_us	p99, 64-byte round trip, bulk beside it	µs	lo	-	best	-	-
 hol	p50_bulk_us	p50, 64-byte round trip, bulk beside it	µs	lo	-	best	-	-
 hol	p99_ratio	p99 with bulk ÷ p99 alone	×	lo	-	best	-	2
 hol	bulk_mbs	the bulk connection (echoed back)	MB/s	hi	-	best	-	-
+hol-paced	p99_idle_us	p99, 64-byte round trip, alone	µs	lo	-	best	-	-
+hol-paced	p99_bulk_us	p99, 64-byte round trip, paced bulk beside it	µs	lo	-	best	-	-
+hol-paced	p50_bulk_us	p50, 64-byte round trip, paced bulk beside it	µs	lo	-	best	-	-
+hol-paced	p99_ratio	p99 with paced bulk ÷ p99 alone	×	lo	-	best	-	2
+hol-paced	bulk_mbs	the paced bulk connection (echoed back)	MB/s	hi	-	best	-	-
 handshake	cps_resume	new connection per request, resumption	conn/s	hi	4	best	3	-
 handshake	cps_noresume	new connection per request, full handshakes	conn/s	hi	1.2	best	-	-
 handshake	p50ms_resume	connection time p50, resumption	ms	lo	-	best	-	-
@@ -79,7 +84,8 @@ machine_line() {
 # tables MEDIANS_FILE: the per-scenario markdown tables.
 tables() {
 	awk -F'\t' -v peers="$PEERS" -v cstat="$COTAI_STATUS" \
-	    -v metrics="$METRICS" -v hsconc="$HS_CONC" -v nhold="$N_HOLD" '
+	    -v metrics="$METRICS" -v hsconc="$HS_CONC" -v nhold="$N_HOLD" \
+	    -v holmbs="$HOL_PACE" '
 	function fmt(x) {
 		if (x == "") return "—"
 		if (x >= 100) return sprintf("%.0f", x)
@@ -120,6 +126,7 @@ tables() {
 		title["latency"] = "Latency of sequential 64-byte round trips (lower is better)"
 		title["handshake"] = "Handshake-bound load (connect, 64 bytes each way, close; " hsconc " in flight)"
 		title["hol"] = "Head-of-line blocking: 64-byte round trips on one connection while another moves bulk data through the same chain (cotai: two streams of one tunnel)"
+		title["hol-paced"] = "Head-of-line blocking, bulk paced: the same, the bulk connection paced to " holmbs " MB/s"
 		title["memory"] = "Idle memory per proxied connection (" nhold " held; both proxies of the chain; lower is better)"
 		title["redis"] = "redis-benchmark through the chain"
 		title["pgbench"] = "pgbench -S through the chain"

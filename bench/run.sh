@@ -3,8 +3,8 @@
 #
 #   COTAI_BUILD=/abs/build bench/run.sh [SCENARIO...]
 #
-# Scenarios: speed bulk latency hol handshake memory redis pgbench (default:
-# all).
+# Scenarios: speed bulk latency hol hol-paced handshake memory redis pgbench
+# (default: all).
 # Every scenario runs the same load through each peer's two-hop chain
 # (bench/peers.sh): direct (the ceiling), stunnel, haproxy, nginx, cotai (its
 # default transport: mux, streams over one tunnel) and cotai-pc (mux: off,
@@ -23,6 +23,10 @@
 #                     peers, not quick, no COTAI_*YAML) and bench/out/
 #                     otherwise, so smoke runs and experiments never
 #                     overwrite the committed results
+#   BENCH_HOL_MBS=R   hol-paced: the bulk connection's pace in MB/s (default
+#                     50: a quarter to a third of what hol's unpaced bulk
+#                     connection moves through a sidecar chain here; echoed,
+#                     so each proxy carries twice that)
 #   KEEP_TMP=1        keep the work directory (configs, logs)
 #   COTAI_YAML, COTAI_ROUTE_YAML  extra top-level / per-route lines for the
 #                     cotai configs (experiments; shown in RESULTS.md)
@@ -45,7 +49,8 @@ else
 	N_REDIS_K0=4000 N_HOL=500
 fi
 HS_CONC=8
-ALL_SCENARIOS="speed bulk latency hol handshake memory redis pgbench"
+ALL_SCENARIOS="speed bulk latency hol hol-paced handshake memory redis pgbench"
+HOL_PACE=${BENCH_HOL_MBS:-50}
 SCENARIOS=${*:-$ALL_SCENARIOS}
 for s in $SCENARIOS; do
 	case " $ALL_SCENARIOS " in
@@ -69,7 +74,13 @@ if [ "$OUT" = "$here" ] && [ "$REPEAT" -lt 3 ]; then
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENCH_REPEAT:+ BENCH_REPEAT=$BENCH_REPEAT}${BENCH_PEERS:+ BENCH_PEERS=\"$BENCH_PEERS\"}${COTAI_YAML:+ COTAI_YAML=\"$COTAI_YAML\"}${COTAI_ROUTE_YAML:+ COTAI_ROUTE_YAML=\"$COTAI_ROUTE_YAML\"} bench/run.sh${*:+ $*}"
+if ! [[ $HOL_PACE =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+    ! awk -v r="$HOL_PACE" 'BEGIN { exit !(r > 0) }'; then
+	echo "bench: BENCH_HOL_MBS must be a positive number of MB/s" \
+	    "('$HOL_PACE')" >&2
+	exit 2
+fi
+COMMAND="COTAI_BUILD=$COTAI_BUILD${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}${BENCH_HOL_MBS:+ BENCH_HOL_MBS=$BENCH_HOL_MBS}${BENCH_REPEAT:+ BENCH_REPEAT=$BENCH_REPEAT}${BENCH_PEERS:+ BENCH_PEERS=\"$BENCH_PEERS\"}${COTAI_YAML:+ COTAI_YAML=\"$COTAI_YAML\"}${COTAI_ROUTE_YAML:+ COTAI_ROUTE_YAML=\"$COTAI_ROUTE_YAML\"} bench/run.sh${*:+ $*}"
 
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
@@ -251,31 +262,43 @@ scen_latency() {
 
 # hol: 64-byte round trips on one connection alone, then while a second
 # connection through the same chain moves bulk data (with cotai's mux both
-# are streams of one tunnel: head-of-line blocking shows here).
+# are streams of one tunnel: head-of-line blocking shows here). The bulk
+# connection is unpaced: it keeps both cores busy, so the scheduler has its
+# share in the p99. hol-paced: the same with the bulk connection paced to
+# $HOL_PACE MB/s (BENCH_HOL_MBS), which leaves the machine CPU to spare;
+# the two side by side tell the transport's share from the scheduler's.
+HOL_SCEN=hol HOL_MBS=0
 hol_one() {
 	local peer=$1 out
 	# N_HOL, not N_RTT: under bulk a round trip can take tens of ms.
-	out=$(timeout 90 "$BT" hol "$CHAIN_PORT" "$N_HOL") || return 1
-	record hol p99_idle_us "$peer" "$(kv p99_idle_us "$out")"
-	record hol p99_bulk_us "$peer" "$(kv p99_bulk_us "$out")"
-	record hol p50_bulk_us "$peer" "$(kv p50_bulk_us "$out")"
-	record hol bulk_mbs "$peer" "$(kv bulk_mbs "$out")"
-	record hol p99_ratio "$peer" "$(awk -v a="$(kv p99_bulk_us "$out")" \
-	    -v b="$(kv p99_idle_us "$out")" 'BEGIN { printf "%.2f", a / b }')"
+	out=$(timeout 90 "$BT" hol "$CHAIN_PORT" "$N_HOL" "$HOL_MBS") ||
+	    return 1
+	record "$HOL_SCEN" p99_idle_us "$peer" "$(kv p99_idle_us "$out")"
+	record "$HOL_SCEN" p99_bulk_us "$peer" "$(kv p99_bulk_us "$out")"
+	record "$HOL_SCEN" p50_bulk_us "$peer" "$(kv p50_bulk_us "$out")"
+	record "$HOL_SCEN" bulk_mbs "$peer" "$(kv bulk_mbs "$out")"
+	record "$HOL_SCEN" p99_ratio "$peer" "$(awk \
+	    -v a="$(kv p99_bulk_us "$out")" -v b="$(kv p99_idle_us "$out")" \
+	    'BEGIN { printf "%.2f", a / b }')"
 }
 
-scen_hol() {
+# hol_rounds SCENARIO MBS: hol_one through every peer, REPEAT times.
+hol_rounds() {
 	local rep peer
+	HOL_SCEN=$1 HOL_MBS=$2
 	start_echo
 	for rep in $(seq "$REPEAT"); do
 		for peer in $(peer_order "$rep"); do
 			REP=$rep
-			note "hol: $peer ($rep/$REPEAT)"
-			with_chain "$peer" "$ECHO_PORT" resume hol hol_one
+			note "$HOL_SCEN: $peer ($rep/$REPEAT)"
+			with_chain "$peer" "$ECHO_PORT" resume "$HOL_SCEN" hol_one
 		done
 	done
 	stop_pids "$ECHO_PID"
 }
+
+scen_hol() { hol_rounds hol 0; }
+scen_hol_paced() { hol_rounds hol-paced "$HOL_PACE"; }
 
 HS_VARIANT=resume
 handshake_one() {
@@ -482,7 +505,7 @@ export PGSSLMODE=disable PGGSSENCMODE=disable
 START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for s in $SCENARIOS; do
-	"scen_$s"
+	"scen_${s//-/_}"
 done
 ELAPSED=$(($(date +%s) - START))
 
