@@ -200,20 +200,27 @@ mux_stream_wspace(struct leg *l, void **p, size_t *n)
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
+	if (s->wbuf != NULL && s->woff > MUX_FRAME_HDLEN &&
+	    MUX_WBUF_SIZE(s) - s->woff - s->wlen < s->wcap / 4) {
+		/*
+		 * The tunnel may be writing a frame from in front of woff:
+		 * it copies the rest first (and an empty buffer that only
+		 * the frame kept goes back to the free list).
+		 */
+		if (s->t->dsrc == s)
+			mux_tunnel_unpin(s->t);
+		if (s->wbuf != NULL) {
+			memmove(s->wbuf + MUX_FRAME_HDLEN, s->wbuf + s->woff,
+			    s->wlen);
+			s->woff = MUX_FRAME_HDLEN;
+		}
+	}
 	if (s->wbuf == NULL) {
 		if ((s->wbuf = pump_buf_get(MUX_WBUF_SIZE(s))) == NULL) {
 			l->err = ENOMEM;
 			return (LEG_ERR);
 		}
 		s->woff = MUX_FRAME_HDLEN; /* room for a frame header */
-	}
-	if (s->woff > MUX_FRAME_HDLEN &&
-	    MUX_WBUF_SIZE(s) - s->woff - s->wlen < s->wcap / 4) {
-		/* The tunnel may be writing a frame from in front of woff. */
-		if (s->t->dsrc == s)
-			mux_tunnel_unpin(s->t);
-		memmove(s->wbuf + MUX_FRAME_HDLEN, s->wbuf + s->woff, s->wlen);
-		s->woff = MUX_FRAME_HDLEN;
 	}
 	if ((*n = MUX_WBUF_SIZE(s) - s->woff - s->wlen) == 0) {
 		l->wr_block = EV_WRITE;

@@ -25,7 +25,7 @@
 Suite *mux_direct_suite(void);
 
 #define DWINDOW (64 * 1024) /* mux_window and the peer's stream window */
-#define DBIG (DWINDOW + MUX_DATA_MAX)
+#define DBIG (2 * DWINDOW)
 
 /* The peer sidecar: takes the CONNECT, reads DATA, notes frame sizes. */
 struct dpeer {
@@ -130,8 +130,8 @@ d_rig_init(struct drig *g)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, d_data);
 	g->p.h2 = mux_rig_peer_new(cb, &g->p, DWINDOW);
 	/* The connection's window too: the test sends more than 64 KiB. */
-	ck_assert_int_eq(nghttp2_session_set_local_window_size(g->p.h2,
-			     NGHTTP2_FLAG_NONE, 0, 4 * DWINDOW),
+	ck_assert_int_eq(nghttp2_session_set_local_window_size(
+			     g->p.h2, NGHTTP2_FLAG_NONE, 0, 4 * DWINDOW),
 	    0);
 	leg_init(&g->sl);
 	ck_assert_int_eq(mux_stream_open(g->m.t, "target.example:443", &g->sl,
@@ -262,10 +262,44 @@ START_TEST(buffer_compacted_while_a_frame_is_half_out)
 	ck_assert_ptr_null(g.m.t->dsrc);
 	ck_assert_uint_gt(g.m.t->olen, 0);
 	ck_assert_uint_eq(g.sl.ms->woff, MUX_FRAME_HDLEN);
-	for (int i = 0; i < 400 && g.p.rxlen < DBIG; i++)
+	for (int i = 0; i < 400 && g.p.rxlen < DWINDOW + MUX_DATA_MAX; i++)
 		d_pump(&g, 1);
-	ck_assert_uint_eq(g.p.rxlen, DBIG);
-	ck_assert(memcmp(g.p.rx, pattern, DBIG) == 0);
+	ck_assert_uint_eq(g.p.rxlen, DWINDOW + MUX_DATA_MAX);
+	ck_assert(memcmp(g.p.rx, pattern, DWINDOW + MUX_DATA_MAX) == 0);
+	d_rig_free(&g);
+}
+END_TEST
+
+/*
+ * The last bytes of the buffer leave in a direct frame, which is half out
+ * when the conn writes again: the buffer is empty but still the frame's,
+ * and its bytes are far back (the room at its end is short). The frame's
+ * rest is copied out, and the conn gets room in a buffer of its own.
+ */
+START_TEST(empty_buffer_written_while_its_last_frame_is_half_out)
+{
+	struct drig g;
+	struct mux_tunnel *t;
+	size_t first = 3 * MUX_DATA_MAX + MUX_DIRECT_MIN + 2048;
+	bool seen = false;
+
+	d_rig_init(&g);
+	t = g.m.t;
+	d_write(&g, 0, first);
+	for (int i = 0; i < 400 && !seen; i++) {
+		(void)event_base_loop(g.m.base, EVLOOP_NONBLOCK);
+		seen = t->dsrc == g.sl.ms && g.sl.ms->wlen == 0;
+		if (!seen)
+			d_peer_io(&g.p);
+	}
+	ck_assert(seen);
+	ck_assert_ptr_nonnull(g.sl.ms->wbuf); /* kept for the frame */
+	d_write(&g, first, DWINDOW);
+	ck_assert_ptr_null(t->dsrc);
+	for (int i = 0; i < 400 && g.p.rxlen < first + DWINDOW; i++)
+		d_pump(&g, 1);
+	ck_assert_uint_eq(g.p.rxlen, first + DWINDOW);
+	ck_assert(memcmp(g.p.rx, pattern, first + DWINDOW) == 0);
 	d_rig_free(&g);
 }
 END_TEST
@@ -318,6 +352,8 @@ mux_direct_suite(void)
 	tcase_add_test(tc, big_frames_leave_from_the_stream_buffer);
 	tcase_add_test(tc, stream_closed_while_its_frame_is_half_out);
 	tcase_add_test(tc, buffer_compacted_while_a_frame_is_half_out);
+	tcase_add_test(
+	    tc, empty_buffer_written_while_its_last_frame_is_half_out);
 	tcase_add_test(tc, blocked_socket_frames_by_copy);
 	tcase_add_test(tc, tunnel_closed_while_a_frame_is_half_out);
 	suite_add_tcase(s, tc);
