@@ -4,11 +4,12 @@
  * what the peer sent into nghttp2 (which calls back into mux_stream.c for
  * DATA and into here for headers and control frames) and writes what
  * nghttp2 frames, through a buffer that coalesces small frames into one
- * TLS record. A DATA frame's payload goes from its stream's buffer into
- * that buffer with one copy, next to the header nghttp2 made
- * (NGHTTP2_DATA_FLAG_NO_COPY, mux_send_data()). Streams that change (bytes read
- * or written by their conn) kick the tunnel: its I/O runs again from the event
- * loop, never inside a conn's or nghttp2's callback.
+ * TLS record. A big DATA frame is written from its stream's buffer, its
+ * header in the room kept in front of the payload; a small one is copied
+ * into that buffer next to its header (NGHTTP2_DATA_FLAG_NO_COPY,
+ * mux_send_data()). Streams that change (bytes read or written by their
+ * conn) kick the tunnel: its I/O runs again from the event loop, never
+ * inside a conn's or nghttp2's callback.
  *
  * Terminate: a CONNECT whose headers are complete waits in t->pending
  * until the current nghttp2_session_mem_recv() returns, then becomes a
