@@ -4,12 +4,11 @@
  * what the peer sent into nghttp2 (which calls back into mux_stream.c for
  * DATA and into here for headers and control frames) and writes what
  * nghttp2 frames, through a buffer that coalesces small frames into one
- * TLS record. A big DATA frame is written from its stream's buffer, its
- * header in the room kept in front of the payload; a small one is copied
- * into that buffer next to its header (NGHTTP2_DATA_FLAG_NO_COPY,
- * mux_send_data()). Streams that change (bytes read or written by their
- * conn) kick the tunnel: its I/O runs again from the event loop, never
- * inside a conn's or nghttp2's callback.
+ * TLS record. A DATA frame's payload goes from its stream's buffer into
+ * that buffer with one copy, next to the header nghttp2 made
+ * (NGHTTP2_DATA_FLAG_NO_COPY, mux_send_data()). Streams that change (bytes read
+ * or written by their conn) kick the tunnel: its I/O runs again from the event
+ * loop, never inside a conn's or nghttp2's callback.
  *
  * Terminate: a CONNECT whose headers are complete waits in t->pending
  * until the current nghttp2_session_mem_recv() returns, then becomes a
@@ -394,7 +393,7 @@ mux_stream_open(struct mux_tunnel *t, const char *authority, struct leg *l,
 }
 
 int
-mux_tunnel_reserve(struct mux_tunnel *t, size_t len)
+mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len)
 {
 	size_t want;
 	char *nb;
@@ -414,88 +413,39 @@ mux_tunnel_reserve(struct mux_tunnel *t, size_t len)
 			t->ocap = want;
 		}
 	}
-	return (0);
-}
-
-int
-mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len)
-{
-	if (mux_tunnel_reserve(t, len) != 0)
-		return (-1);
 	memcpy(t->obuf + t->ooff + t->olen, data, len);
 	t->olen += len;
 	return (0);
 }
 
-/* The direct frame is written: its stream's buffer is its own again. */
-static void
-mux_tunnel_direct_done(struct mux_tunnel *t)
-{
-	struct mux_stream *s = t->dsrc;
-
-	t->dsrc = NULL;
-	t->dp = NULL;
-	t->dlen = 0;
-	mux_stream_unpinned(s);
-}
-
-void
-mux_tunnel_unpin(struct mux_tunnel *t)
-{
-	if (t->dsrc == NULL)
-		return;
-	/*
-	 * Nothing was framed after it, so its rest goes after what obuf
-	 * holds. A write of it that would block is retried from obuf: the
-	 * same bytes at another address (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
-	 * mux_send_data() reserved the room: this cannot fail.
-	 */
-	if (t->dlen > 0) {
-		memcpy(t->obuf + t->ooff + t->olen, t->dp, t->dlen);
-		t->olen += t->dlen;
-	}
-	mux_tunnel_direct_done(t);
-}
-
 /*
  * Frame until the output buffer holds MUX_OBUF_MARK bytes (DATA frames
- * pause nghttp2 there, mux_send_data()) or a DATA frame is to be written
- * from its stream's buffer (t->dsrc: it pauses nghttp2 too), write the
- * output buffer and then that frame, and again, while the socket takes it
- * and nghttp2 has something to send.
+ * pause nghttp2 there, mux_send_data()), write it, and again, while the
+ * socket takes it and nghttp2 has something to send.
  */
 int
 mux_tunnel_flush(struct mux_tunnel *t)
 {
 	const uint8_t *data;
-	const char *p;
 	ssize_t n;
-	size_t w, len;
+	size_t w;
 
 	for (;;) {
-		while (t->dsrc == NULL && t->olen < MUX_OBUF_MARK &&
+		while (t->olen < MUX_OBUF_MARK &&
 		    (n = nghttp2_session_mem_send(t->h2, &data)) != 0) {
 			if (n < 0 || mux_tunnel_out(t, data, (size_t)n) != 0)
 				return (-1);
 		}
-		if (t->olen == 0 && t->dsrc == NULL)
+		if (t->olen == 0)
 			return (0);
 		if (t->tl.wr_block != 0)
 			return (0);
-		p = t->olen > 0 ? t->obuf + t->ooff : t->dp;
-		len = t->olen > 0 ? t->olen : t->dlen;
-		switch (leg_write(&t->tl, p, len, &w)) {
+		switch (leg_write(&t->tl, t->obuf + t->ooff, t->olen, &w)) {
 		case LEG_OK:
-			if (t->olen > 0) {
-				t->ooff += w;
-				t->olen -= w;
-				if (t->olen == 0)
-					t->ooff = 0;
-			} else {
-				t->dp += w;
-				if ((t->dlen -= w) == 0)
-					mux_tunnel_direct_done(t);
-			}
+			t->ooff += w;
+			t->olen -= w;
+			if (t->olen == 0)
+				t->ooff = 0;
 			break;
 		case LEG_AGAIN:
 			return (0);
@@ -534,7 +484,7 @@ mux_tunnel_accept(struct mux_tunnel *t)
 static bool
 mux_tunnel_done(struct mux_tunnel *t)
 {
-	if (t->olen > 0 || t->dsrc != NULL)
+	if (t->olen > 0)
 		return (false);
 	if (t->draining && t->nstreams == 0 && TAILQ_EMPTY(&t->pending))
 		return (true);
@@ -609,8 +559,7 @@ mux_tunnel_cb(evutil_socket_t fd, short what, void *arg)
 	if (t->tl.rd_block == 0 && leg_pending(&t->tl))
 		mux_tunnel_kick(t);
 	want |= t->tl.rd_block != 0 ? t->tl.rd_block : EV_READ;
-	if (t->olen > 0 || t->dsrc != NULL ||
-	    (mux_tunnel_done(t) && !t->tl.shut))
+	if (t->olen > 0 || (mux_tunnel_done(t) && !t->tl.shut))
 		want |= t->tl.wr_block;
 	leg_watch(&t->tl, want);
 	conn_ticket_poll(t->tl.ssl, &t->peer);

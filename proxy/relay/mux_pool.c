@@ -57,7 +57,6 @@ mux_tunnel_close(struct mux_tunnel *t, enum reason why, const char *detail)
 					   : NGHTTP2_NO_ERROR);
 		(void)mux_tunnel_flush(t);
 	}
-	mux_tunnel_unpin(t); /* no stream's buffer is written from now on */
 	while ((s = TAILQ_FIRST(&t->streams)) != NULL) {
 		TAILQ_REMOVE(&t->streams, s, link);
 		if (s->orphan) {

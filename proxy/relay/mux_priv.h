@@ -23,17 +23,12 @@
 /*
  * The tunnel's output buffer frames MUX_OBUF_MARK bytes (one TLS record)
  * before writing them (mux.c); a DATA frame is MUX_OBUF_FRAME bytes at
- * most, so the buffer holds less than the sum of the two. A DATA frame's
- * payload is MUX_DATA_MAX at most: header and payload fill one TLS record
- * exactly. One of MUX_DIRECT_MIN payload bytes or more is written from its
- * stream's buffer, the header in the MUX_FRAME_HDLEN bytes kept free in
- * front of the payload (mux_send_data()), when the socket takes it.
+ * most (header and nghttp2's default maximum payload), so the buffer
+ * holds less than the sum of the two.
  */
 #define MUX_OBUF_MARK 16384
 #define MUX_FRAME_HDLEN 9 /* RFC 9113, 4.1 */
-#define MUX_DATA_MAX (MUX_OBUF_MARK - MUX_FRAME_HDLEN)
-#define MUX_OBUF_FRAME (MUX_FRAME_HDLEN + MUX_DATA_MAX)
-#define MUX_DIRECT_MIN 8192
+#define MUX_OBUF_FRAME (MUX_FRAME_HDLEN + 16384)
 
 /* A stream's receive buffer starts at one DATA frame's payload. */
 #define MUX_RBUF_FIRST 16384
@@ -51,10 +46,7 @@ struct mux_stream {
 	TAILQ_ENTRY(mux_stream) link; /* in t->streams or t->pending */
 	char *rbuf; /* received, not yet read: [roff, roff+rlen) of rcap */
 	size_t roff, rlen, rcap;
-	/* written by the leg, not yet framed: [woff, +wlen) of wcap +
-	 * MUX_FRAME_HDLEN bytes; woff >= MUX_FRAME_HDLEN (a frame header's
-	 * room in front of the payload) */
-	char *wbuf;
+	char *wbuf; /* written by the leg, not yet framed: [woff, +wlen) */
 	size_t woff, wlen, wcap; /* wcap: mux_window bytes */
 	int32_t window;          /* its receive window now (mux_flow.c) */
 	uint64_t flow_bytes;     /* its leg's bytes at the last look */
@@ -92,15 +84,6 @@ struct mux_tunnel {
 	TAILQ_ENTRY(mux_tunnel) link;   /* in ct->tunnels */
 	char *obuf; /* framed, not yet written: [ooff, ooff+olen) of ocap */
 	size_t ooff, olen, ocap;
-	/*
-	 * A DATA frame written from the send buffer of stream dsrc (NULL:
-	 * none): its next dlen bytes at dp, after obuf's. Nothing is framed
-	 * while it is there; whatever would move or free that buffer first
-	 * copies the rest into obuf (mux_tunnel_unpin()).
-	 */
-	struct mux_stream *dsrc;
-	const char *dp;
-	size_t dlen;
 	bool draining; /* GOAWAY sent: no new streams */
 	bool ping_out; /* a PING waits for its ACK */
 	bool dead;     /* mux_tunnel_close ran */
@@ -161,21 +144,5 @@ void mux_flow_update(struct mux_tunnel *t);
 
 /* Append LEN bytes of framed output to T's output buffer. 0/-1. */
 int mux_tunnel_out(struct mux_tunnel *t, const void *data, size_t len);
-
-/* Make room for LEN more bytes in T's output buffer. 0/-1. */
-int mux_tunnel_reserve(struct mux_tunnel *t, size_t len);
-
-/*
- * The DATA frame T writes from a stream's buffer (t->dsrc) goes on from
- * T's output buffer instead: its unwritten rest is copied there (room was
- * reserved when it was framed). For whatever moves or frees that buffer.
- */
-void mux_tunnel_unpin(struct mux_tunnel *t);
-
-/* T no longer writes from S's send buffer: give it back if empty. */
-void mux_stream_unpinned(struct mux_stream *s);
-
-/* The size of S's send buffer's allocation. */
-#define MUX_WBUF_SIZE(s) ((s)->wcap + MUX_FRAME_HDLEN)
 
 #endif

@@ -53,10 +53,8 @@ mux_stream_free(struct mux_stream *s)
 {
 	if (s == NULL)
 		return;
-	if (s->t != NULL && s->t->dsrc == s)
-		mux_tunnel_unpin(s->t);
 	pump_buf_put(s->rbuf, s->rcap);
-	pump_buf_put(s->wbuf, MUX_WBUF_SIZE(s));
+	pump_buf_put(s->wbuf, s->wcap);
 	s->magic = 0;
 	free(s);
 }
@@ -200,44 +198,20 @@ mux_stream_wspace(struct leg *l, void **p, size_t *n)
 		l->err = ECONNRESET;
 		return (LEG_ERR);
 	}
-	if (s->wbuf != NULL && s->woff > MUX_FRAME_HDLEN &&
-	    MUX_WBUF_SIZE(s) - s->woff - s->wlen < s->wcap / 4) {
-		/*
-		 * The tunnel may be writing a frame from in front of woff:
-		 * it copies the rest first (and an empty buffer that only
-		 * the frame kept goes back to the free list).
-		 */
-		if (s->t->dsrc == s)
-			mux_tunnel_unpin(s->t);
-		if (s->wbuf != NULL) {
-			memmove(s->wbuf + MUX_FRAME_HDLEN, s->wbuf + s->woff,
-			    s->wlen);
-			s->woff = MUX_FRAME_HDLEN;
-		}
+	if (s->wbuf == NULL && (s->wbuf = pump_buf_get(s->wcap)) == NULL) {
+		l->err = ENOMEM;
+		return (LEG_ERR);
 	}
-	if (s->wbuf == NULL) {
-		if ((s->wbuf = pump_buf_get(MUX_WBUF_SIZE(s))) == NULL) {
-			l->err = ENOMEM;
-			return (LEG_ERR);
-		}
-		s->woff = MUX_FRAME_HDLEN; /* room for a frame header */
+	if (s->woff > 0 && s->wcap - s->woff - s->wlen < s->wcap / 4) {
+		memmove(s->wbuf, s->wbuf + s->woff, s->wlen);
+		s->woff = 0;
 	}
-	if ((*n = MUX_WBUF_SIZE(s) - s->woff - s->wlen) == 0) {
+	if ((*n = s->wcap - s->woff - s->wlen) == 0) {
 		l->wr_block = EV_WRITE;
 		return (LEG_AGAIN);
 	}
 	*p = s->wbuf + s->woff + s->wlen;
 	return (LEG_OK);
-}
-
-void
-mux_stream_unpinned(struct mux_stream *s)
-{
-	if (s->wlen > 0 || s->wbuf == NULL || (s->t != NULL && s->t->dsrc == s))
-		return;
-	pump_buf_put(s->wbuf, MUX_WBUF_SIZE(s));
-	s->wbuf = NULL;
-	s->woff = 0;
 }
 
 /* The conn put N bytes where mux_stream_wspace() showed: queue them (0:
@@ -248,7 +222,11 @@ mux_stream_wput(struct leg *l, size_t n)
 	struct mux_stream *s = l->ms;
 
 	if (n == 0) {
-		mux_stream_unpinned(s); /* an idle stream holds no buffer */
+		if (s->wlen == 0) { /* an idle stream holds no buffer */
+			pump_buf_put(s->wbuf, s->wcap);
+			s->wbuf = NULL;
+			s->woff = 0;
+		}
 		return;
 	}
 
@@ -525,8 +503,9 @@ mux_on_stream_close(nghttp2_session *h2, int32_t id, uint32_t code, void *arg)
 
 /*
  * nghttp2 asks for up to LEN bytes of stream ID's next DATA frame. The
- * bytes stay in the stream's buffer (NGHTTP2_DATA_FLAG_NO_COPY) until
- * mux_send_data() writes them with the frame's header (the frame is never
+ * bytes stay in the stream's buffer (NGHTTP2_DATA_FLAG_NO_COPY):
+ * mux_send_data() puts the frame header and the payload into the
+ * tunnel's output buffer with one copy, at once (the frame is never
  * split: see there).
  */
 ssize_t
@@ -538,10 +517,7 @@ mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 
 	if (s == NULL || s->err != REASON_NONE)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
-	/* Header and payload: one TLS record at most (mux_priv.h). */
-	n = len < MUX_DATA_MAX ? len : MUX_DATA_MAX;
-	if (n > s->wlen)
-		n = s->wlen;
+	n = len < s->wlen ? len : s->wlen;
 	if (n == s->wlen && s->tx_shut) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		s->tx_eof = true;
@@ -554,16 +530,6 @@ mux_data_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t len,
 	return ((ssize_t)n);
 }
 
-/*
- * A DATA frame of S's: its header HD and LEN bytes at the front of S's
- * send buffer. A big one, while the socket takes bytes, is written from
- * there: the header goes into the MUX_FRAME_HDLEN bytes in front of the
- * payload (framed already, or the room kept at the buffer's start), and
- * the tunnel writes header and payload as one TLS record after what its
- * output buffer holds (t->dsrc; framing pauses until it is out). A small
- * one, or any while the socket would block, is copied into the output
- * buffer, where small frames share a record.
- */
 int
 mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
     size_t len, nghttp2_data_source *src, void *arg)
@@ -572,29 +538,20 @@ mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
 	    nghttp2_session_get_stream_user_data(h2, f->hd.stream_id);
 	struct mux_tunnel *t = arg;
 	uint8_t pad = f->data.padlen > 0 ? (uint8_t)(f->data.padlen - 1) : 0;
-	bool direct;
 
 	/* mux_data_read() ran just before, in the same call: S is there. */
-	if (s == NULL || len > s->wlen || pad != 0 || t->dsrc != NULL ||
-	    s->woff < MUX_FRAME_HDLEN)
+	if (s == NULL || len > s->wlen || pad != 0)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE); /* we never pad */
-	direct = len >= MUX_DIRECT_MIN && t->tl.wr_block == 0;
-	if (direct) {
-		/* mux_tunnel_unpin() may have to copy it: room now. */
-		if (mux_tunnel_reserve(t, MUX_FRAME_HDLEN + len) != 0)
-			return (NGHTTP2_ERR_CALLBACK_FAILURE);
-		memcpy(
-		    s->wbuf + s->woff - MUX_FRAME_HDLEN, hd, MUX_FRAME_HDLEN);
-		t->dsrc = s;
-		t->dp = s->wbuf + s->woff - MUX_FRAME_HDLEN;
-		t->dlen = MUX_FRAME_HDLEN + len;
-	} else if (mux_tunnel_out(t, hd, MUX_FRAME_HDLEN) != 0 ||
-	    mux_tunnel_out(t, s->wbuf + s->woff, len) != 0) {
+	if (mux_tunnel_out(t, hd, MUX_FRAME_HDLEN) != 0 ||
+	    mux_tunnel_out(t, s->wbuf + s->woff, len) != 0)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
-	}
 	s->woff += len;
 	s->wlen -= len;
-	mux_stream_unpinned(s); /* an idle stream holds no buffer */
+	if (s->wlen == 0) { /* an idle stream holds no buffer */
+		pump_buf_put(s->wbuf, s->wcap);
+		s->wbuf = NULL;
+		s->woff = 0;
+	}
 	/*
 	 * A conn that found the buffer full is woken once it has drained to
 	 * half (mux_stream_ready()), not at every frame: one relay step, and
@@ -603,7 +560,7 @@ mux_send_data(nghttp2_session *h2, nghttp2_frame *f, const uint8_t *hd,
 	if (s->wlen <= s->wcap / 2)
 		mux_stream_notify(s, EV_WRITE, false);
 	/* Enough for a TLS record: write it before framing more. */
-	return (direct || t->olen >= MUX_OBUF_MARK ? NGHTTP2_ERR_PAUSE : 0);
+	return (t->olen >= MUX_OBUF_MARK ? NGHTTP2_ERR_PAUSE : 0);
 }
 
 /* leg_clear() of a stream leg: its conn ends it without a reason. */
