@@ -5,6 +5,8 @@
 #
 # WORKLOAD (default: bulk handshake fullhs):
 #   bulk       iperf3, 1 stream, through the cotai chain
+#   bulk4      iperf3, 4 streams (-P 4): one tunnel with mux, four TLS
+#              connections with cotai-pc
 #   handshake  a new connection per request (benchtool connrate), resumed
 #   fullhs     the same with resumption off (full handshakes)
 #   rtt        sequential 64-byte round trips on one connection
@@ -52,6 +54,8 @@ load() {
 	case $1 in
 	bulk) iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" -t "$SECS" -f M |
 		grep -E 'receiver' ;;
+	bulk4) iperf3 -c 127.0.0.1 -p "$CHAIN_PORT" -t "$SECS" -f M -P 4 |
+		grep -E 'SUM.*receiver' ;;
 	handshake | fullhs) "$BT" connrate "$CHAIN_PORT" "$SECS" 8 ;;
 	rtt) timeout $((SECS + 30)) "$BT" rtt "$CHAIN_PORT" $((SECS * 4000)) ;;
 	redis) timeout $((SECS + 60)) redis-benchmark -h 127.0.0.1 \
@@ -64,7 +68,7 @@ load() {
 backend() {
 	local port
 	case $1 in
-	bulk)
+	bulk | bulk4)
 		port=$("$BT" freeport)
 		spawn iperf3 iperf3 -s -B 127.0.0.1 -p "$port"
 		wait_listen "$port"
@@ -127,7 +131,7 @@ profile_one() {
 
 for wl in ${*:-bulk handshake fullhs}; do
 	case $wl in
-	bulk | handshake | fullhs | rtt | redis) profile_one "$wl" ;;
+	bulk | bulk4 | handshake | fullhs | rtt | redis) profile_one "$wl" ;;
 	*) note "unknown workload $wl"; exit 2 ;;
 	esac
 done
