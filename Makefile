@@ -106,11 +106,14 @@ $(BUILD)/check_runner: $(UNIT_OBJ) $(CA_OBJ) $(PROXY_OBJ) $(CONFIG_OBJ) \
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
 # The runner's list of suites, one X(name) per tests/unit/check_<name>.c.
-$(BUILD)/unit_suites.h: $(UNIT_SRC) Makefile
+# Made at every build (a deleted check_*.c leaves no newer prerequisite)
+# and replaced only when the list changed (no needless rebuild of runner.o).
+$(BUILD)/unit_suites.h: FORCE
 	@mkdir -p $(dir $@)
 	@{ printf '#define UNIT_SUITES'; \
 	  for f in $(UNIT_SRC); do n=$${f##*/check_}; printf ' X(%s)' "$${n%.c}"; \
-	  done; echo; } > $@.tmp && mv $@.tmp $@
+	  done; echo; } > $@.tmp && \
+	  if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 $(BUILD)/obj/tests/unit/runner.o: $(BUILD)/unit_suites.h
 
 # The layers, lowest first. A folder's files see their own folder and the

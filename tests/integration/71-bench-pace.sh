@@ -5,6 +5,7 @@
 # as the loopback echo takes; a pace that is not a number >= 0 is a usage
 # error. Built here as bench/lib.sh builds it; no proxy involved.
 # itest: runs no cotai binary
+# itest: alone (it asserts rates)
 . "$(dirname "$0")/lib.sh"
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
