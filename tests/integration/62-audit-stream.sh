@@ -44,11 +44,7 @@ LOGLEVEL=warn relay_yaml "admin: { listen: 127.0.0.1:0 }" term terminate pg \
     spool: $T/term.spool
     queue: 8
 reload: { watch: false }" >"$T/term.yaml"
-if [ "$(id -u)" -eq 0 ]; then chown nobody "$T/term.yaml"; fi
-relay_start term
-TERM_PID=$PROXY_PID
-relay_originate orig "$PORT"
-ORIG=$PORT
+audit_chain_start
 
 echo "== 20 connections with the collector up"
 conns 20

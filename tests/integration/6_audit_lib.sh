@@ -62,6 +62,17 @@ metric_is() {
 	[ "$(metric "$1" "$2")" = "$3" ]
 }
 
+# audit_chain_start: the terminate sidecar "term" from $T/term.yaml
+# (TERM_PID), and an originate sidecar "orig" in front of it (ORIG, the
+# port conns uses).
+audit_chain_start() {
+	if [ "$(id -u)" -eq 0 ]; then chown nobody "$T/term.yaml"; fi
+	relay_start term
+	TERM_PID=$PROXY_PID
+	relay_originate orig "$PORT"
+	ORIG=$PORT
+}
+
 # conns N: N sequential connections through the chain, each must succeed.
 TOTAL=0
 conns() {

@@ -49,11 +49,7 @@ assert_grep "bad.yaml:[0-9]+:.*none.pem" "$T/check.out"
 relay_peer echo
 relay_yaml "admin: { listen: 127.0.0.1:0 }" term terminate pg \
     "$PEER_PORT" "allow: [backend]" "" "$(audit_yaml "")" >"$T/term.yaml"
-if [ "$(id -u)" -eq 0 ]; then chown nobody "$T/term.yaml"; fi
-relay_start term
-TERM_PID=$PROXY_PID
-relay_originate orig "$PORT"
-ORIG=$PORT
+audit_chain_start
 
 echo "== 5 connections, the collector has their records"
 conns 5
